@@ -1,0 +1,14 @@
+import type { Services } from '../src/services.js';
+import { createLedgerActivities } from './ledger.js';
+
+/**
+ * All activities the worker registers, each group closing over the services it needs
+ * (real clients in production, the tests' local servers in tests).
+ */
+export function createActivities(services: Services) {
+  return {
+    ...createLedgerActivities(services),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

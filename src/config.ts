@@ -1,0 +1,144 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * All configuration is read and validated here, once. Anything else receives a `Config`
+ * and never reads process.env itself. An invalid value stops start-up with the variable's name.
+ */
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const optionalUrl = optionalString.refine((v) => v === undefined || isHttpUrl(v), 'must be an http(s) URL');
+
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const port = (fallback: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'must be a port number 0-65535' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const schema = z.object({
+  PORT: port(8080),
+  DATA_DIR: optionalString.transform((v) => path.resolve(v ?? '.data')),
+  ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
+  DATABASE_URL: optionalString.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    'must be a postgres:// or postgresql:// URL',
+  ),
+  TEMPORAL_ADDRESS: optionalString.refine((v) => v === undefined || /^[^\s:]+:\d+$/.test(v), 'must be host:port'),
+  TEMPORAL_NAMESPACE: optionalString.transform((v) => v ?? 'default'),
+  TEMPORAL_TASK_QUEUE: optionalString.transform((v) => v ?? 'cheapa'),
+  TEMPORAL_UI_URL: optionalUrl,
+  TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_CLI: optionalString,
+  UPSTREAM_BASE_URL: optionalUrl,
+  UPSTREAM_API_KEY: optionalString,
+  GEMINI_BASE_URL: optionalUrl,
+  GEMINI_API_KEY: optionalString,
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_API_BASE: optionalUrl,
+  CRYPTOMUS_MERCHANT_ID: optionalString,
+  CRYPTOMUS_API_KEY: optionalString,
+  CRYPTOMUS_BASE_URL: optionalUrl,
+  CRYPTOMUS_WEBHOOK_IPS: optionalString.transform((v) =>
+    v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
+  ),
+  PUBLIC_URL: optionalUrl,
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .transform((v) => v ?? 'info'),
+});
+
+type Raw = z.output<typeof schema>;
+
+export interface Config {
+  port: number;
+  dataDir: string;
+  /** Undefined means: generate one on first start and keep it under DATA_DIR. */
+  adminToken?: string;
+  logLevel: Raw['LOG_LEVEL'];
+  database: { url?: string };
+  temporal: {
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl?: string;
+    uiPort: number;
+    cli?: string;
+  };
+  upstream: { baseUrl?: string; apiKey?: string };
+  gemini: { baseUrl?: string; apiKey?: string };
+  stripe: { secretKey?: string; webhookSecret?: string; apiBase?: string };
+  cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
+  /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
+  publicUrl: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  requireBoth(e, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET');
+  requireBoth(e, 'CRYPTOMUS_MERCHANT_ID', 'CRYPTOMUS_API_KEY');
+  return {
+    port: e.PORT,
+    dataDir: e.DATA_DIR,
+    adminToken: e.ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    database: { url: e.DATABASE_URL },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
+      uiPort: e.TEMPORAL_UI_PORT,
+      cli: e.TEMPORAL_CLI,
+    },
+    upstream: { baseUrl: e.UPSTREAM_BASE_URL?.replace(/\/+$/, ''), apiKey: e.UPSTREAM_API_KEY },
+    gemini: { baseUrl: e.GEMINI_BASE_URL?.replace(/\/+$/, ''), apiKey: e.GEMINI_API_KEY },
+    stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },
+    cryptomus: {
+      merchantId: e.CRYPTOMUS_MERCHANT_ID,
+      apiKey: e.CRYPTOMUS_API_KEY,
+      baseUrl: e.CRYPTOMUS_BASE_URL?.replace(/\/+$/, ''),
+      webhookIps: e.CRYPTOMUS_WEBHOOK_IPS,
+    },
+    publicUrl: (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ''),
+  };
+}
+
+/** A credential pair half-set is a mistake that would otherwise surface only at the first payment. */
+function requireBoth(e: Raw, a: keyof Raw, b: keyof Raw) {
+  if (Boolean(e[a]) !== Boolean(e[b])) {
+    const missing = e[a] ? b : a;
+    throw new ConfigError(String(missing), `must be set together with ${String(e[a] ? a : b)}`);
+  }
+}

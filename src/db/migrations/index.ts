@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as core from './20261125_0001_core.js';
+
+/**
+ * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
+ * vitest and a bundled build. Keep the list in name order; each area adds its own file.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '20261125_0001_core': core,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,52 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
+import { looksLikeApiKey } from '../accounts/api-key.js';
+import type { Services } from '../services.js';
+import { forbidden, unauthorized } from './errors.js';
+
+export interface AuthContext {
+  accountId: string;
+  apiKeyId: string;
+}
+
+export function authOf(res: Response): AuthContext {
+  const auth = res.locals.auth as AuthContext | undefined;
+  if (!auth) throw new Error('route is missing the API key middleware');
+  return auth;
+}
+
+function bearer(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : '';
+}
+
+/** 401 for a missing, malformed, unknown or revoked key; the message never echoes the key. */
+export function requireApiKey(services: Services): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearer(req.headers.authorization);
+    if (token === null) {
+      throw unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_API_KEY'.");
+    }
+    if (!token) throw unauthorized("Malformed Authorization header. Use 'Authorization: Bearer YOUR_API_KEY'.");
+    const record = await services.apiKeys.resolve(token);
+    if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
+    if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
+    res.locals.auth = { accountId: record.accountId, apiKeyId: record.id } satisfies AuthContext;
+    next();
+  };
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Admin routes take the ADMIN_TOKEN only; a customer key is recognised and refused with 403. */
+export function requireAdmin(services: Services): RequestHandler {
+  const expected = digest(services.adminToken);
+  return (req, _res, next) => {
+    const token = bearer(req.headers.authorization);
+    if (!token) throw unauthorized('Admin token required: Authorization: Bearer $ADMIN_TOKEN.');
+    if (timingSafeEqual(digest(token), expected)) return next();
+    if (looksLikeApiKey(token)) throw forbidden('API keys cannot use admin endpoints.');
+    throw unauthorized('Invalid admin token.');
+  };
+}

@@ -1,0 +1,107 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  AccountNotFound,
+  CaptureExceedsHold,
+  HoldNotPending,
+  IdempotencyConflict,
+  InsufficientFunds,
+  InvalidAmount,
+  formatUsd,
+} from '../ledger/index.js';
+
+/**
+ * An error the API answers with, in OpenAI's shape: {"error":{"message","type","code","param"}}.
+ * Domain errors stay typed values until here, where each maps to exactly one status.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly code: string | null,
+    message: string,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  body() {
+    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+  }
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = 'invalid_request') =>
+  new ApiError(400, 'invalid_request_error', code, message, param);
+
+export const unauthorized = (message: string) => new ApiError(401, 'invalid_request_error', 'invalid_api_key', message);
+
+export const forbidden = (message: string) => new ApiError(403, 'permission_error', 'forbidden', message);
+
+export const notFound = (message: string, param: string | null = null) =>
+  new ApiError(404, 'invalid_request_error', 'not_found', message, param);
+
+export const conflict = (message: string, code = 'conflict') => new ApiError(409, 'invalid_request_error', code, message);
+
+export const insufficientFunds = (available: bigint, required?: bigint) =>
+  new ApiError(
+    402,
+    'insufficient_funds',
+    'insufficient_funds',
+    `Insufficient funds: your available balance is $${formatUsd(available)}` +
+      (required !== undefined ? ` and this request needs $${formatUsd(required)}` : '') +
+      '. Add credit with POST /v1/billing/deposits or on the console\u2019s Billing page; your API key stays valid and works again as soon as the credit arrives.',
+    null,
+    // The official SDKs retry 409/429/5xx; an empty wallet is not worth retrying.
+    { 'x-should-retry': 'false' },
+  );
+
+/** Turns a zod failure into a 400 naming the first offending field the way OpenAI does (`param`). */
+export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'body'): ApiError {
+  const issue = err.issues[0]!;
+  const param = issue.path.length ? issue.path.join('.') : null;
+  const prefix = param ? `Invalid '${param}'` : `Invalid request ${where}`;
+  return invalidRequest(`${prefix}: ${issue.message}`, param, issue.code === 'unrecognized_keys' ? 'unknown_parameter' : 'invalid_value');
+}
+
+export function toApiError(err: unknown): ApiError | null {
+  if (err instanceof ApiError) return err;
+  if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
+  if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
+  if (err instanceof AccountNotFound) return notFound(err.message);
+  if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');
+  if (err instanceof HoldNotPending || err instanceof CaptureExceedsHold) return conflict(err.message, 'hold_not_pending');
+  if (err instanceof z.ZodError) return fromZod(err);
+  const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
+  // body-parser / multer errors carry a client status; their messages are safe to show.
+  if (e?.type === 'entity.parse.failed') return invalidRequest('Request body is not valid JSON.', null, 'invalid_json');
+  if (e?.type === 'entity.too.large') return new ApiError(413, 'invalid_request_error', 'request_too_large', 'Request body is too large.');
+  if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ApiError(e.status, 'invalid_request_error', 'invalid_request', e.message ?? 'Invalid request.');
+  }
+  if ((err as { name?: string })?.name === 'MulterError') return invalidRequest(`Invalid multipart body: ${(err as Error).message}`);
+  return null;
+}
+
+export function sendError(res: import('express').Response, err: ApiError) {
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  res.status(err.status).json(err.body());
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const api = toApiError(err);
+    if (api) {
+      if (res.headersSent) return res.end();
+      return sendError(res, api);
+    }
+    logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path }, 'unhandled error');
+    if (res.headersSent) return res.end();
+    sendError(
+      res,
+      new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
+    );
+  };
+}

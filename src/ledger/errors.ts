@@ -1,0 +1,57 @@
+import { formatUsd } from './money.js';
+
+/** Available balance (balance − held) cannot cover the amount. The API maps it to 402. */
+export class InsufficientFunds extends Error {
+  constructor(
+    readonly accountId: string,
+    readonly available: bigint,
+    readonly required: bigint,
+  ) {
+    super(`insufficient funds: available $${formatUsd(available)}, required $${formatUsd(required)}`);
+    this.name = 'InsufficientFunds';
+  }
+}
+
+export class AccountNotFound extends Error {
+  constructor(readonly accountId: string) {
+    super(`account ${accountId} not found`);
+    this.name = 'AccountNotFound';
+  }
+}
+
+export class HoldNotFound extends Error {
+  constructor(readonly holdId: string) {
+    super(`hold ${holdId} not found`);
+    this.name = 'HoldNotFound';
+  }
+}
+
+/** The hold was already released or expired (or captured for another amount); it cannot be charged. */
+export class HoldNotPending extends Error {
+  constructor(
+    readonly holdId: string,
+    readonly status: string,
+  ) {
+    super(`hold ${holdId} is ${status}, not pending`);
+    this.name = 'HoldNotPending';
+  }
+}
+
+/** An idempotency key was reused for a different operation (other account, amount or kind). */
+export class IdempotencyConflict extends Error {
+  constructor(readonly key: string) {
+    super(`idempotency key ${key} was already used for a different operation`);
+    this.name = 'IdempotencyConflict';
+  }
+}
+
+export class CaptureExceedsHold extends Error {
+  constructor(
+    readonly holdId: string,
+    readonly held: bigint,
+    readonly requested: bigint,
+  ) {
+    super(`capture of ${requested} n$ exceeds hold ${holdId} of ${held} n$`);
+    this.name = 'CaptureExceedsHold';
+  }
+}

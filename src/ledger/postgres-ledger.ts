@@ -1,0 +1,297 @@
+import type { Knex } from 'knex';
+import { newId } from '../ids.js';
+import {
+  AccountNotFound,
+  CaptureExceedsHold,
+  HoldNotFound,
+  HoldNotPending,
+  IdempotencyConflict,
+  InsufficientFunds,
+} from './errors.js';
+import type { Applied, Balance, EntryKind, Hold, HoldPurpose, HoldStatus, LedgerEntry } from './types.js';
+
+export interface PostEntryInput {
+  accountId: string;
+  /** Signed: positive credits, negative debits. */
+  amount: bigint;
+  kind: EntryKind;
+  idempotencyKey: string;
+  requestId?: string;
+  depositId?: string;
+  generationId?: string;
+  reason?: string;
+  actor?: string;
+  requestIds?: string[];
+}
+
+export interface PlaceHoldInput {
+  accountId: string;
+  amount: bigint;
+  idempotencyKey: string;
+  purpose: HoldPurpose;
+  expiresAt: Date;
+  requestId?: string;
+  generationId?: string;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The ledger over PostgreSQL. Every balance change is one SQL statement: a data-modifying CTE
+ * that moves the balance under a row lock, with its condition (available ≥ amount) checked by
+ * that same UPDATE, and writes the entry or hold whose unique idempotency key makes a retry or a
+ * concurrent duplicate fail as a whole. A duplicate is then answered with the first result.
+ */
+export class PostgresLedger {
+  constructor(private readonly db: Knex) {}
+
+  /** Credits (amount > 0) or debits (amount < 0) an account; a debit never takes available below zero. */
+  async post(input: PostEntryInput): Promise<Applied<LedgerEntry>> {
+    if (input.amount === 0n) throw new RangeError('a ledger entry cannot be zero');
+    try {
+      const { rows } = await this.db.raw(
+        `WITH acct AS (
+           UPDATE accounts SET balance = balance + :amount
+           WHERE id = :accountId AND balance + :amount - held >= 0
+           RETURNING id, balance)
+         INSERT INTO ledger_entries
+           (account_id, kind, amount, balance_after, idempotency_key, request_id, deposit_id, generation_id, reason, actor, request_ids)
+         SELECT acct.id, :kind, :amount, acct.balance, :key, :requestId, :depositId, :generationId, :reason, :actor, :requestIds
+         FROM acct
+         RETURNING *`,
+        {
+          amount: input.amount.toString(),
+          accountId: input.accountId,
+          kind: input.kind,
+          key: input.idempotencyKey,
+          requestId: input.requestId ?? null,
+          depositId: input.depositId ?? null,
+          generationId: input.generationId ?? null,
+          reason: input.reason ?? null,
+          actor: input.actor ?? null,
+          requestIds: input.requestIds ?? null,
+        },
+      );
+      if (rows.length) return { value: toEntry(rows[0]), replayed: false };
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+    const existing = await this.entryByKey(input.idempotencyKey);
+    if (existing) {
+      if (existing.accountId !== input.accountId || existing.amount !== input.amount || existing.kind !== input.kind) {
+        throw new IdempotencyConflict(input.idempotencyKey);
+      }
+      return { value: existing, replayed: true };
+    }
+    const bal = await this.balance(input.accountId);
+    throw new InsufficientFunds(input.accountId, bal.available, -input.amount);
+  }
+
+  /** Reserves `amount` of the available balance until captured, released or expired. */
+  async placeHold(input: PlaceHoldInput): Promise<Applied<Hold>> {
+    if (input.amount <= 0n) throw new RangeError('a hold must be positive');
+    try {
+      const { rows } = await this.db.raw(
+        `WITH acct AS (
+           UPDATE accounts SET held = held + :amount
+           WHERE id = :accountId AND balance - held >= :amount
+           RETURNING id)
+         INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at)
+         SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt
+         FROM acct
+         RETURNING *`,
+        {
+          id: newId('hold'),
+          amount: input.amount.toString(),
+          accountId: input.accountId,
+          purpose: input.purpose,
+          requestId: input.requestId ?? null,
+          generationId: input.generationId ?? null,
+          key: input.idempotencyKey,
+          expiresAt: input.expiresAt,
+        },
+      );
+      if (rows.length) return { value: toHold(rows[0]), replayed: false };
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+    const existing = await this.holdByKey(input.idempotencyKey);
+    if (existing) {
+      if (existing.accountId !== input.accountId || existing.amount !== input.amount) {
+        throw new IdempotencyConflict(input.idempotencyKey);
+      }
+      return { value: existing, replayed: true };
+    }
+    const bal = await this.balance(input.accountId);
+    throw new InsufficientFunds(input.accountId, bal.available, input.amount);
+  }
+
+  /**
+   * Charges `amount` (≤ the hold) and frees the rest of the hold, in one statement. Capturing
+   * zero is a release: nothing was delivered. A second capture of the same amount is a replay.
+   */
+  async captureHold(input: {
+    holdId: string;
+    amount: bigint;
+    kind: Extract<EntryKind, 'usage' | 'generation_capture'>;
+  }): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
+    if (input.amount < 0n) throw new RangeError('capture amount cannot be negative');
+    if (input.amount === 0n) {
+      const released = await this.releaseHold({ holdId: input.holdId, status: 'released' });
+      if (released.value.status !== 'released') throw new HoldNotPending(input.holdId, released.value.status);
+      return { value: { hold: released.value, entry: null }, replayed: released.replayed };
+    }
+    const key = `${input.holdId}:capture`;
+    const { rows } = await this.db.raw(
+      `WITH h AS (
+         UPDATE holds SET status = 'captured', captured_amount = :amount, settled_at = now()
+         WHERE id = :holdId AND status = 'pending' AND amount >= :amount
+         RETURNING *),
+       acct AS (
+         UPDATE accounts a SET held = a.held - h.amount, balance = a.balance - :amount
+         FROM h WHERE a.id = h.account_id
+         RETURNING a.id, a.balance),
+       entry AS (
+         INSERT INTO ledger_entries (account_id, kind, amount, balance_after, idempotency_key, hold_id, request_id, generation_id)
+         SELECT acct.id, :kind, -(:amount::bigint), acct.balance, :key, h.id, h.request_id, h.generation_id
+         FROM acct, h
+         RETURNING *)
+       SELECT h.*, entry.id AS entry_id, entry.balance_after AS entry_balance_after, entry.created_at AS entry_created_at
+       FROM h, entry`,
+      { amount: input.amount.toString(), holdId: input.holdId, kind: input.kind, key },
+    );
+    if (rows.length) {
+      const r = rows[0];
+      const hold = toHold(r);
+      const entry: LedgerEntry = {
+        id: r.entry_id,
+        accountId: hold.accountId,
+        kind: input.kind,
+        amount: -input.amount,
+        balanceAfter: r.entry_balance_after,
+        idempotencyKey: key,
+        requestId: hold.requestId,
+        depositId: null,
+        generationId: hold.generationId,
+        holdId: hold.id,
+        reason: null,
+        actor: null,
+        requestIds: null,
+        createdAt: r.entry_created_at,
+      };
+      return { value: { hold, entry }, replayed: false };
+    }
+    const hold = await this.hold(input.holdId);
+    if (hold.status === 'captured' && hold.capturedAmount === input.amount) {
+      return { value: { hold, entry: await this.entryByKey(key) }, replayed: true };
+    }
+    if (hold.status === 'pending' && hold.amount < input.amount) {
+      throw new CaptureExceedsHold(hold.id, hold.amount, input.amount);
+    }
+    throw new HoldNotPending(hold.id, hold.status);
+  }
+
+  /**
+   * Frees a pending hold. Settling is final: releasing a hold that was already captured (or
+   * released) changes nothing and reports the hold as it is, so racing cleanups are harmless.
+   */
+  async releaseHold(input: { holdId: string; status?: Extract<HoldStatus, 'released' | 'expired'> }): Promise<Applied<Hold>> {
+    const { rows } = await this.db.raw(
+      `WITH h AS (
+         UPDATE holds SET status = :status, settled_at = now()
+         WHERE id = :holdId AND status = 'pending'
+         RETURNING *),
+       acct AS (
+         UPDATE accounts a SET held = a.held - h.amount FROM h WHERE a.id = h.account_id RETURNING a.id)
+       SELECT h.* FROM h, acct`,
+      { holdId: input.holdId, status: input.status ?? 'released' },
+    );
+    if (rows.length) return { value: toHold(rows[0]), replayed: false };
+    return { value: await this.hold(input.holdId), replayed: true };
+  }
+
+  /** Expires pending holds whose deadline has passed, one statement each; returns how many. */
+  async expireHolds(now: Date = new Date(), limit = 1000): Promise<number> {
+    const due: { id: string }[] = await this.db('holds')
+      .select('id')
+      .where('status', 'pending')
+      .andWhere('expires_at', '<', now)
+      .orderBy('expires_at')
+      .limit(limit);
+    let expired = 0;
+    for (const { id } of due) {
+      const r = await this.releaseHold({ holdId: id, status: 'expired' });
+      if (!r.replayed) expired++;
+    }
+    return expired;
+  }
+
+  async balance(accountId: string): Promise<Balance> {
+    const row: { id: string; balance: bigint; held: bigint } | undefined = await this.db('accounts')
+      .select('id', 'balance', 'held')
+      .where('id', accountId)
+      .first();
+    if (!row) throw new AccountNotFound(accountId);
+    return { accountId: row.id, balance: row.balance, held: row.held, available: row.balance - row.held };
+  }
+
+  async hold(holdId: string): Promise<Hold> {
+    const row = await this.db('holds').where('id', holdId).first();
+    if (!row) throw new HoldNotFound(holdId);
+    return toHold(row);
+  }
+
+  async entryByKey(key: string): Promise<LedgerEntry | null> {
+    const row = await this.db('ledger_entries').where('idempotency_key', key).first();
+    return row ? toEntry(row) : null;
+  }
+
+  private async holdByKey(key: string): Promise<Hold | null> {
+    const row = await this.db('holds').where('idempotency_key', key).first();
+    return row ? toHold(row) : null;
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string })?.code === UNIQUE_VIOLATION;
+}
+
+const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as string | number));
+const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : big(v));
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string));
+
+export function toEntry(r: Record<string, any>): LedgerEntry {
+  return {
+    id: big(r.id),
+    accountId: r.account_id,
+    kind: r.kind,
+    amount: big(r.amount),
+    balanceAfter: big(r.balance_after),
+    idempotencyKey: r.idempotency_key,
+    requestId: r.request_id,
+    depositId: r.deposit_id,
+    generationId: r.generation_id,
+    holdId: r.hold_id,
+    reason: r.reason,
+    actor: r.actor,
+    requestIds: r.request_ids,
+    createdAt: date(r.created_at),
+  };
+}
+
+export function toHold(r: Record<string, any>): Hold {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    amount: big(r.amount),
+    status: r.status,
+    capturedAmount: bigOrNull(r.captured_amount),
+    purpose: r.purpose,
+    requestId: r.request_id,
+    generationId: r.generation_id,
+    idempotencyKey: r.idempotency_key,
+    expiresAt: date(r.expires_at),
+    createdAt: date(r.created_at),
+    settledAt: r.settled_at === null ? null : date(r.settled_at),
+  };
+}

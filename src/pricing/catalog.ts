@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The model catalog: what each public model costs and where it is served. Prices are integer
+ * nano-dollars (token rates per 1,000,000 tokens). The data file is versioned with the code;
+ * a price change is a reviewed commit, never a runtime edit.
+ */
+
+const nanos = z.number().int().nonnegative().transform((n) => BigInt(n));
+
+const chatModel = z.object({
+  id: z.string(),
+  kind: z.literal('chat'),
+  family: z.string(),
+  provider: z.literal('upstream'),
+  upstream_model: z.string(),
+  input_nanos_per_million: nanos,
+  output_nanos_per_million: nanos,
+  context_window: z.number().int().positive(),
+  max_output_tokens: z.number().int().positive(),
+});
+
+const generationModel = z.object({
+  id: z.string(),
+  kind: z.enum(['image', 'video']),
+  family: z.string(),
+  provider: z.literal('gemini'),
+  upstream_model: z.string(),
+  per_generation_nanos: nanos,
+});
+
+const catalogFile = z.object({
+  version: z.string(),
+  models: z.array(z.discriminatedUnion('kind', [chatModel, generationModel])),
+});
+
+export type ChatModel = z.output<typeof chatModel>;
+export type GenerationModel = z.output<typeof generationModel>;
+export type CatalogModel = ChatModel | GenerationModel;
+
+export class Catalog {
+  private readonly byId: Map<string, CatalogModel>;
+
+  constructor(
+    readonly version: string,
+    readonly models: readonly CatalogModel[],
+  ) {
+    this.byId = new Map(models.map((m) => [m.id, m]));
+    if (this.byId.size !== models.length) throw new Error('catalog has duplicate model ids');
+  }
+
+  get(id: string): CatalogModel | undefined {
+    return this.byId.get(id);
+  }
+
+  chat(id: string): ChatModel | undefined {
+    const m = this.byId.get(id);
+    return m?.kind === 'chat' ? m : undefined;
+  }
+
+  generation(id: string): GenerationModel | undefined {
+    const m = this.byId.get(id);
+    return m && m.kind !== 'chat' ? m : undefined;
+  }
+}
+
+export function parseCatalog(json: unknown): Catalog {
+  const file = catalogFile.parse(json);
+  return new Catalog(file.version, file.models);
+}
+
+let loaded: Catalog | undefined;
+
+/** The catalog shipped in src/pricing/catalog.json, parsed once. */
+export function defaultCatalog(): Catalog {
+  loaded ??= parseCatalog(JSON.parse(readFileSync(new URL('./catalog.json', import.meta.url), 'utf8')));
+  return loaded;
+}

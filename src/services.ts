@@ -1,0 +1,85 @@
+import { Client, Connection } from '@temporalio/client';
+import pino, { type Logger } from 'pino';
+import { ApiKeyResolver } from './accounts/key-cache.js';
+import { AccountRepository } from './accounts/repository.js';
+import type { Config } from './config.js';
+import { createDb, type Db } from './db/connection.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
+import { PostgresLedger } from './ledger/index.js';
+import { defaultCatalog, type Catalog } from './pricing/catalog.js';
+
+/**
+ * Everything a route or an activity talks to, built once per process from the validated config
+ * and the addresses the launcher resolved (embedded or configured). Tests build the same thing
+ * against their own servers.
+ */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  ledger: PostgresLedger;
+  accounts: AccountRepository;
+  apiKeys: ApiKeyResolver;
+  catalog: Catalog;
+  metrics: Metrics;
+  adminToken: string;
+  temporal: {
+    address: string;
+    connection: Connection;
+    client: Client;
+    namespace: string;
+    taskQueue: string;
+    /** Base URL of the Temporal Web UI, for deep links. */
+    uiUrl?: string;
+  };
+}
+
+export interface ResolvedEndpoints {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  adminToken: string;
+}
+
+export async function createServices(config: Config, endpoints: ResolvedEndpoints, logger?: Logger): Promise<Services> {
+  const log = logger ?? createLogger(config);
+  const db = createDb(endpoints.databaseUrl);
+  const connection = await Connection.connect({ address: endpoints.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const accounts = new AccountRepository(db);
+  return {
+    config,
+    logger: log,
+    db,
+    ledger: new PostgresLedger(db),
+    accounts,
+    apiKeys: new ApiKeyResolver(accounts),
+    catalog: defaultCatalog(),
+    metrics: createMetrics(),
+    adminToken: endpoints.adminToken,
+    temporal: {
+      address: endpoints.temporalAddress,
+      connection,
+      client,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      uiUrl: config.temporal.uiUrl ?? endpoints.temporalUiUrl,
+    },
+  };
+}
+
+export async function closeServices(s: Services): Promise<void> {
+  await s.temporal.connection.close();
+  await s.db.destroy();
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    // Defence in depth: even if a secret-bearing object is logged by mistake, these paths are masked.
+    redact: {
+      paths: ['*.authorization', '*.headers.authorization', '*.apiKey', '*.api_key', '*.key', '*.secret', '*.password', 'config.*.apiKey', 'config.*.secretKey'],
+      censor: '[redacted]',
+    },
+  });
+}

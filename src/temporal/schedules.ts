@@ -1,0 +1,30 @@
+import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+
+export interface ScheduleSpec {
+  scheduleId: string;
+  workflowType: string;
+  every: string;
+  memo?: string;
+}
+
+/** Schedules the service needs; each area appends its own entry. */
+export const SCHEDULES: ScheduleSpec[] = [
+  { scheduleId: 'ledger-audit', workflowType: 'ledgerAuditWorkflow', every: '1 hour', memo: 'Checks every ledger invariant' },
+];
+
+/** Creates missing schedules; an existing one is left as ops may have paused or tuned it. */
+export async function ensureSchedules(client: Client, taskQueue: string, specs: ScheduleSpec[] = SCHEDULES): Promise<void> {
+  for (const s of specs) {
+    try {
+      await client.schedule.create({
+        scheduleId: s.scheduleId,
+        spec: { intervals: [{ every: s.every }] },
+        action: { type: 'startWorkflow', workflowType: s.workflowType, taskQueue, workflowId: `${s.scheduleId}` },
+        policies: { overlap: 'SKIP', catchupWindow: '10 minutes' },
+        memo: s.memo ? { description: s.memo } : undefined,
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    }
+  }
+}

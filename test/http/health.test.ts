@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
+
+describe('health and readiness', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ worker: false });
+  });
+  afterAll(async () => h?.close());
+
+  it('answers 503 on /readyz until a worker polls the task queue, then 200', async () => {
+    expect((await h.call('GET', '/healthz')).status).toBe(200);
+    const before = await h.call('GET', '/readyz');
+    expect(before.status).toBe(503);
+    const body = await before.json();
+    expect(body.checks.database.ok).toBe(true);
+    expect(body.checks.temporal.ok).toBe(true);
+    expect(body.checks.worker.ok).toBe(false);
+
+    await h.startWorker();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await h.call('GET', '/readyz')).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(200);
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const res = await h.call('GET', '/metrics');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('cheapa_http_request_duration_seconds');
+  });
+
+  it('answers unknown URLs with an OpenAI-shaped 404 and a request id', async () => {
+    const res = await h.call('GET', '/nope');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'unknown_url', param: null });
+  });
+});

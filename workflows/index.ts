@@ -1,0 +1,2 @@
+// Every workflow the worker runs. Workflow code only: deterministic, no I/O, activities by type.
+export { ledgerAuditWorkflow } from './ledger-audit.js';
