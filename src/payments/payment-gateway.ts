@@ -1,0 +1,96 @@
+/**
+ * The one vocabulary every payment provider is translated into, so deposit logic never reads a
+ * provider's event names or statuses (the idea of medusa's getWebhookActionAndData).
+ */
+
+export type PaymentProvider = 'stripe' | 'cryptomus';
+
+/**
+ * - pending: nothing final yet (unpaid, processing, waiting for confirmations)
+ * - paid:    money arrived; `amountNano` is what to credit
+ * - failed:  the payment failed for good; no money arrived
+ * - expired: the checkout ran out of time (or was cancelled) unpaid
+ * - review:  final at the provider, but money may have moved in a way we do not credit
+ *            automatically (refunds, AML locks, an underpayment without a USD value, a foreign
+ *            currency); ops decide with an adjustment
+ */
+export type PaymentOutcome = 'pending' | 'paid' | 'failed' | 'expired' | 'review';
+
+export interface PaymentEvent {
+  provider: PaymentProvider;
+  depositId: string;
+  kind: PaymentOutcome;
+  /** Set exactly when kind is 'paid'. */
+  amountNano?: bigint;
+  /** The provider's own word for it, for the deposit's history and for ops. */
+  providerStatus: string;
+  /** Checkout session id / invoice uuid. */
+  providerRef: string;
+  /** Stable per provider notification: a duplicate delivery carries the same id. */
+  eventId: string;
+}
+
+export interface CheckoutRequest {
+  depositId: string;
+  amountNano: bigint;
+  description: string;
+  successUrl: string;
+  cancelUrl: string;
+  /** Unix seconds after which the checkout can no longer be paid. */
+  expiresAt: number;
+  /** Crypto only: the coin (BTC, LTC, USDT) and network (btc, ltc, tron) the payer wants. */
+  coin?: string;
+  network?: string;
+}
+
+/** A checkout as the provider sees it right now. */
+export interface ProviderCheckout {
+  providerRef: string;
+  /** Where to send the payer; null once the checkout is closed. */
+  url: string | null;
+  /** Unix seconds. */
+  expiresAt: number;
+  amountNano: bigint;
+  state: PaymentEvent;
+}
+
+export interface WebhookMeta {
+  /** Stripe-Signature header. */
+  signature?: string;
+  /** The address the request came from (for an optional allowlist). */
+  sourceIp?: string;
+}
+
+export interface PaymentGateway {
+  readonly provider: PaymentProvider;
+  createCheckout(req: CheckoutRequest): Promise<ProviderCheckout>;
+  retrieveCheckout(ref: { depositId: string; providerRef: string }): Promise<ProviderCheckout>;
+  /**
+   * Stops the checkout from being paid (where the provider allows it) and returns its final
+   * state: a payment that slipped in just before is reported, not lost.
+   */
+  closeCheckout(ref: { depositId: string; providerRef: string }): Promise<ProviderCheckout>;
+  /** Verifies before it parses. Null for notifications that concern no deposit of ours. */
+  parseWebhook(rawBody: Buffer | string, meta: WebhookMeta): PaymentEvent | null;
+}
+
+/** A webhook whose authenticity could not be established. Nothing may happen because of it. */
+export class InvalidWebhookSignature extends Error {
+  constructor(readonly provider: PaymentProvider, reason: string) {
+    super(`${provider} webhook rejected: ${reason}`);
+    this.name = 'InvalidWebhookSignature';
+  }
+}
+
+/** A provider call that failed; `retryable` says whether trying again later can help. */
+export class PaymentProviderError extends Error {
+  constructor(
+    readonly provider: PaymentProvider,
+    message: string,
+    readonly retryable: boolean,
+    readonly httpStatus?: number,
+  ) {
+    super(`${provider}: ${message}`);
+    this.name = 'PaymentProviderError';
+  }
+}
