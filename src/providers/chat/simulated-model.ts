@@ -1,47 +1,10 @@
 import { createHash } from 'node:crypto';
-import { encode } from 'gpt-tokenizer';
+import { countTextTokens } from '../../chat/tokens.js';
 import type { ChatMessage, FinishReason } from './types.js';
 
-// The simulated upstream's "model": a reply that depends only on the request, and token counts from
-// a real tokenizer (o200k_base, the GPT-4o/GPT-5 encoding) so billing downstream is exercised with
+// The simulated upstream's "model": a reply that depends only on the request, counted with the same
+// real tokenizer as its prompts (see chat/tokens.ts), so billing downstream is exercised with
 // realistic numbers rather than string lengths.
-
-/** Special-token strings in user text are counted as the text they are, as OpenAI does. */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
-
-// OpenAI's published accounting for chat prompts: every message is wrapped in 3 tokens, a name adds
-// 1, and the reply is primed with 3 more.
-export const TOKENS_PER_MESSAGE = 3;
-export const TOKENS_PER_NAME = 1;
-export const REPLY_PRIMING_TOKENS = 3;
-/** A non-text content part (image, audio, file) is counted as a low-detail image. */
-export const NON_TEXT_PART_TOKENS = 85;
-
-export function countTextTokens(text: string): number {
-  return encode(text, PLAIN_TEXT).length;
-}
-
-export function countMessageTokens(message: ChatMessage): number {
-  let tokens = TOKENS_PER_MESSAGE + countTextTokens(message.role);
-  const { content } = message;
-  if (typeof content === 'string') tokens += countTextTokens(content);
-  else if (Array.isArray(content)) {
-    for (const part of content) {
-      tokens += typeof part.text === 'string' ? countTextTokens(part.text) : NON_TEXT_PART_TOKENS;
-    }
-  }
-  if (typeof message.name === 'string') tokens += TOKENS_PER_NAME + countTextTokens(message.name);
-  if (message.tool_calls !== undefined) tokens += countTextTokens(JSON.stringify(message.tool_calls));
-  if (typeof message.tool_call_id === 'string') tokens += countTextTokens(message.tool_call_id);
-  return tokens;
-}
-
-export function countPromptTokens(messages: readonly ChatMessage[], tools?: unknown): number {
-  let tokens = REPLY_PRIMING_TOKENS;
-  for (const message of messages) tokens += countMessageTokens(message);
-  if (tools !== undefined && tools !== null) tokens += countTextTokens(JSON.stringify(tools));
-  return tokens;
-}
 
 // Words that are one o200k token each, both alone and after a space, so a reply of N words, spaces
 // and full stops is exactly N tokens when tokenized again.

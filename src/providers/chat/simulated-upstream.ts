@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { sseData, SSE_DONE } from './sse.js';
+import { countPromptTokens } from '../../chat/tokens.js';
 import {
   DEFAULT_REPLY_LENGTH,
-  countPromptTokens,
   simulateReply,
   type ReplyLength,
   type SimulatedReply,
