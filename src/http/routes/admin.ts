@@ -1,17 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { newId } from '../../ids.js';
-import { parseUsd, reconcile } from '../../ledger/index.js';
+import { reconcile } from '../../ledger/index.js';
 import type { Services } from '../../services.js';
 import { requireAdmin } from '../auth.js';
 import { invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { presentAccount, presentEntry, presentKey } from '../present.js';
 import { defineRoute } from '../route.js';
-
-const usdAmount = z
-  .union([z.string(), z.number()])
-  .describe('USD amount as a decimal string ("1.00", "-0.50"); at most 9 decimals');
+import { usdAmount } from '../usd-schema.js';
 
 const CreateAccount = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -80,7 +77,7 @@ export function adminRoutes(services: Services): Router {
       body: Adjustment,
     },
     async ({ body, params }, req, res) => {
-      const amount = parseUsd(body.amount_usd);
+      const amount = body.amount_usd;
       if (amount === 0n) throw invalidRequest('amount_usd must not be zero.', 'amount_usd', 'invalid_amount');
       const account = await services.accounts.get(params.id!);
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');

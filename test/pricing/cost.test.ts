@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseUsd } from '../../src/ledger/money.js';
+import { defaultCatalog } from '../../src/pricing/catalog.js';
+import { affordableOutputTokens, chatCost, generationCost } from '../../src/pricing/cost.js';
+
+const catalog = defaultCatalog();
+
+describe('pricing', () => {
+  it("bills the seed's worked example exactly: gpt-5.2, 500 in / 200 out = $0.0011025", () => {
+    const model = catalog.chat('gpt-5.2')!;
+    expect(model.input_nanos_per_million).toBe(parseUsd('0.525'));
+    expect(model.output_nanos_per_million).toBe(parseUsd('4.200'));
+    expect(chatCost(model, { promptTokens: 500, completionTokens: 200 })).toBe(1_102_500n);
+  });
+
+  it('rounds half up once per request, not per side', () => {
+    // 1 token in at 0.5 n$/token and 1 token out at 0.5 n$/token: 1 n$ total, not 2 (per-side rounding) or 0.
+    const model = { input_nanos_per_million: 500_000n, output_nanos_per_million: 500_000n };
+    expect(chatCost(model, { promptTokens: 1, completionTokens: 1 })).toBe(1n);
+    expect(chatCost(model, { promptTokens: 1, completionTokens: 0 })).toBe(1n); // 0.5 rounds up
+    expect(chatCost({ input_nanos_per_million: 499_999n, output_nanos_per_million: 0n }, { promptTokens: 1, completionTokens: 0 })).toBe(0n);
+  });
+
+  it('charges $0.21 per delivered generation for the three media models', () => {
+    for (const id of ['nano-banana-2', 'nano-banana-pro', 'veo-3.1']) {
+      const m = catalog.generation(id)!;
+      expect(m, id).toBeDefined();
+      expect(generationCost(m)).toBe(parseUsd('0.21'));
+    }
+    expect(generationCost(catalog.generation('nano-banana-2')!, 3)).toBe(parseUsd('0.63'));
+    expect(generationCost(catalog.generation('veo-3.1')!, 0)).toBe(0n);
+  });
+
+  it('lists a realistic catalog of GPT-5, Claude, Gemini and open-weight chat models', () => {
+    const families = new Set(catalog.models.filter((m) => m.kind === 'chat').map((m) => m.family));
+    expect([...families].sort()).toEqual(['anthropic', 'google', 'open-weight', 'openai']);
+    expect(catalog.chat('veo-3.1')).toBeUndefined();
+    expect(catalog.generation('gpt-5.2')).toBeUndefined();
+  });
+
+  it('finds the largest affordable completion for a budget', () => {
+    const model = catalog.chat('gpt-5.2')!;
+    const budget = parseUsd('0.0011025');
+    expect(affordableOutputTokens(model, 500, budget)).toBe(200);
+    expect(affordableOutputTokens(model, 500, budget - 1n)).toBe(199);
+    expect(affordableOutputTokens(model, 500, parseUsd('0.0002'))).toBe(-1);
+    expect(affordableOutputTokens(model, 0, parseUsd('1000'))).toBe(model.max_output_tokens);
+  });
+
+  it('refuses negative or fractional token counts', () => {
+    const model = catalog.chat('gpt-5.2')!;
+    expect(() => chatCost(model, { promptTokens: -1, completionTokens: 0 })).toThrow(RangeError);
+    expect(() => chatCost(model, { promptTokens: 1.5, completionTokens: 0 })).toThrow(RangeError);
+  });
+});
