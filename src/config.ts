@@ -40,6 +40,17 @@ const port = (fallback: number) =>
     return n;
   });
 
+const seconds = (fallback: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number of seconds, at least 1' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const schema = z.object({
   PORT: port(8080),
   DATA_DIR: optionalString.transform((v) => path.resolve(v ?? '.data')),
@@ -68,6 +79,11 @@ const schema = z.object({
     v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
   ),
   PUBLIC_URL: optionalUrl,
+  // Deposits: how long a checkout stays payable, how often to poll for a lost webhook, how long a
+  // payment already on its way at expiry is still awaited (seconds).
+  DEPOSIT_CHECKOUT_TTL: seconds(3600),
+  DEPOSIT_POLL_INTERVAL: seconds(30),
+  DEPOSIT_SETTLE_GRACE: seconds(86_400),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -97,6 +113,7 @@ export interface Config {
   cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
+  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -132,6 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookIps: e.CRYPTOMUS_WEBHOOK_IPS,
     },
     publicUrl: (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ''),
+    deposits: {
+      checkoutTtlSeconds: e.DEPOSIT_CHECKOUT_TTL,
+      pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
+      settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
+    },
   };
 }
 

@@ -191,10 +191,11 @@ export function cryptomusOutcome(report: CryptomusStatusReport, eventId: string)
   };
   switch (report.status) {
     case 'check':
+      return { ...base, kind: 'pending' };
     case 'process':
     case 'confirm_check':
     case 'wrong_amount_waiting':
-      return { ...base, kind: 'pending' };
+      return { ...base, kind: 'processing' };
     case 'paid':
     case 'paid_over': {
       const invoice = usdAmount(report.amount, report.currency);
@@ -211,8 +212,11 @@ export function cryptomusOutcome(report: CryptomusStatusReport, eventId: string)
     case 'fail':
     case 'system_fail':
       return { ...base, kind: 'failed' };
+    case 'locked':
+      // Funds held by AML checks: money arrived but is not ours to credit until released.
+      return { ...base, kind: report.isFinal ? 'review' : 'processing' };
     default:
-      // refund_*, locked and statuses added later: no credit; their finality is Cryptomus' to say.
+      // refund_* and statuses added later: no credit; their finality is Cryptomus' to say.
       return { ...base, kind: report.isFinal ? 'review' : 'pending' };
   }
 }

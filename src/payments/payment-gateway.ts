@@ -6,15 +6,17 @@
 export type PaymentProvider = 'stripe' | 'cryptomus';
 
 /**
- * - pending: nothing final yet (unpaid, processing, waiting for confirmations)
- * - paid:    money arrived; `amountNano` is what to credit
- * - failed:  the payment failed for good; no money arrived
- * - expired: the checkout ran out of time (or was cancelled) unpaid
- * - review:  final at the provider, but money may have moved in a way we do not credit
- *            automatically (refunds, AML locks, an underpayment without a USD value, a foreign
- *            currency); ops decide with an adjustment
+ * - pending:    nothing has happened yet (checkout open, no payment seen)
+ * - processing: a payment is on its way but not settled (delayed method, blockchain
+ *               confirmations, an underpayment the payer may still top up): never credited
+ * - paid:       money arrived; `amountNano` is what to credit
+ * - failed:     the payment failed for good; no money arrived
+ * - expired:    the checkout ran out of time (or was cancelled) unpaid
+ * - review:     final at the provider, but money may have moved in a way we do not credit
+ *               automatically (refunds, AML locks, an underpayment without a USD value, a foreign
+ *               currency); ops decide with an adjustment
  */
-export type PaymentOutcome = 'pending' | 'paid' | 'failed' | 'expired' | 'review';
+export type PaymentOutcome = 'pending' | 'processing' | 'paid' | 'failed' | 'expired' | 'review';
 
 export interface PaymentEvent {
   provider: PaymentProvider;

@@ -188,7 +188,7 @@ function sessionState(session: Session, depositId: string, eventId: string): Pay
   if (intent && typeof intent === 'object' && (intent.status === 'canceled' || intent.status === 'requires_payment_method')) {
     return { ...base, kind: 'failed', providerStatus: `${base.providerStatus} (payment ${intent.status})` };
   }
-  return { ...base, kind: 'pending' };
+  return { ...base, kind: 'processing' };
 }
 
 /** The four Checkout events that matter for one-off payments; everything else concerns no deposit. */
@@ -209,7 +209,7 @@ function webhookEvent(event: Stripe.Event): PaymentEvent | null {
       // Delayed methods complete the session unpaid; their money arrives with async_payment_succeeded.
       if (session.payment_status === 'paid') return paidOrReview(base, session);
       if (session.payment_status === 'no_payment_required') return { ...base, kind: 'review' };
-      return { ...base, kind: 'pending', providerStatus: `${event.type} (${session.payment_status})` };
+      return { ...base, kind: 'processing', providerStatus: `${event.type} (${session.payment_status})` };
     case 'checkout.session.async_payment_succeeded':
       return paidOrReview(base, session);
     case 'checkout.session.async_payment_failed':

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as core from './20261125_0001_core.js';
+import * as deposits from './20261125_0100_deposits.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -7,6 +8,7 @@ import * as core from './20261125_0001_core.js';
  */
 const migrations: Record<string, Knex.Migration> = {
   '20261125_0001_core': core,
+  '20261125_0100_deposits': deposits,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
