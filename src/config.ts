@@ -84,6 +84,13 @@ const schema = z.object({
   DEPOSIT_CHECKOUT_TTL: seconds(3600),
   DEPOSIT_POLL_INTERVAL: seconds(30),
   DEPOSIT_SETTLE_GRACE: seconds(86_400),
+  // Generations: how long an image / video may take before its hold is released, how often a video
+  // job is polled (seconds); the embedded simulated Gemini's delays (milliseconds, 0 allowed).
+  GENERATION_IMAGE_DEADLINE: seconds(600),
+  GENERATION_VIDEO_DEADLINE: seconds(1200),
+  GENERATION_POLL_INTERVAL: seconds(5),
+  SIMULATED_IMAGE_DELAY_MS: seconds(1000).or(z.literal('0').transform(() => 0)),
+  SIMULATED_VIDEO_DELAY_MS: seconds(3000).or(z.literal('0').transform(() => 0)),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -114,6 +121,7 @@ export interface Config {
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
   deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
+  generations: { imageDeadlineSeconds: number; videoDeadlineSeconds: number; pollIntervalSeconds: number; simulatedImageDelayMs: number; simulatedVideoDelayMs: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -153,6 +161,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkoutTtlSeconds: e.DEPOSIT_CHECKOUT_TTL,
       pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
+    },
+    generations: {
+      imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,
+      videoDeadlineSeconds: e.GENERATION_VIDEO_DEADLINE,
+      pollIntervalSeconds: e.GENERATION_POLL_INTERVAL,
+      simulatedImageDelayMs: e.SIMULATED_IMAGE_DELAY_MS,
+      simulatedVideoDelayMs: e.SIMULATED_VIDEO_DELAY_MS,
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as core from './20261125_0001_core.js';
 import * as deposits from './20261125_0100_deposits.js';
+import * as generations from './20261125_0200_generations.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -9,6 +10,7 @@ import * as deposits from './20261125_0100_deposits.js';
 const migrations: Record<string, Knex.Migration> = {
   '20261125_0001_core': core,
   '20261125_0100_deposits': deposits,
+  '20261125_0200_generations': generations,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

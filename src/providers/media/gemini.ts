@@ -8,6 +8,7 @@ import {
   isRetryableHttp,
 } from './failures.js';
 import type {
+  CallOptions,
   GeneratedMedia,
   ImageRequest,
   MediaProvider,
@@ -50,7 +51,10 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
   const downloadTimeoutMs = options.downloadTimeoutMs ?? 300_000;
   const maxDownloadBytes = options.maxDownloadBytes ?? 512 * 1024 * 1024;
 
-  async function callJson(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, any>> {
+  const within = (ms: number, call?: CallOptions) =>
+    call?.signal ? AbortSignal.any([AbortSignal.timeout(ms), call.signal]) : AbortSignal.timeout(ms);
+
+  async function callJson(method: 'GET' | 'POST', path: string, body?: unknown, call?: CallOptions): Promise<Record<string, any>> {
     let res: Response;
     let text: string;
     try {
@@ -62,7 +66,7 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(requestTimeoutMs),
+        signal: within(requestTimeoutMs, call),
       });
       text = await res.text();
     } catch (err) {
@@ -82,7 +86,7 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
   }
 
   return {
-    async generateImage(request: ImageRequest): Promise<GeneratedMedia> {
+    async generateImage(request: ImageRequest, call?: CallOptions): Promise<GeneratedMedia> {
       assertModel(request.model);
       const imageConfig: Record<string, string> = {};
       if (request.aspectRatio) imageConfig.aspectRatio = request.aspectRatio;
@@ -93,7 +97,7 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
           responseModalities: ['IMAGE'],
           ...(Object.keys(imageConfig).length ? { imageConfig } : {}),
         },
-      });
+      }, call);
       return imageFromResponse(answer);
     },
 
@@ -121,8 +125,8 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
       return videoStateFromOperation(await callJson('GET', name));
     },
 
-    async downloadVideo(uri: string): Promise<GeneratedMedia> {
-      const signal = AbortSignal.timeout(downloadTimeoutMs);
+    async downloadVideo(uri: string, call?: CallOptions): Promise<GeneratedMedia> {
+      const signal = within(downloadTimeoutMs, call);
       let target = parseHttpUrl(uri);
       try {
         for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {

@@ -34,10 +34,15 @@ export type VideoJobState =
   /** The job ended in an error; `retryable` says whether submitting it again may succeed. */
   | { state: 'failed'; code: string; message: string; retryable: boolean };
 
+export interface CallOptions {
+  /** Aborts the call, e.g. when the activity running it is cancelled. */
+  signal?: AbortSignal;
+}
+
 export interface MediaProvider {
-  generateImage(request: ImageRequest): Promise<GeneratedMedia>;
+  generateImage(request: ImageRequest, options?: CallOptions): Promise<GeneratedMedia>;
   /** Submits a video job and returns the provider's handle for it. */
   startVideo(request: VideoRequest): Promise<string>;
   getVideoOperation(handle: string): Promise<VideoJobState>;
-  downloadVideo(uri: string): Promise<GeneratedMedia>;
+  downloadVideo(uri: string, options?: CallOptions): Promise<GeneratedMedia>;
 }
