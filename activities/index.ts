@@ -1,4 +1,5 @@
 import type { Services } from '../src/services.js';
+import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
 
 /**
@@ -8,6 +9,7 @@ import { createLedgerActivities } from './ledger.js';
 export function createActivities(services: Services) {
   return {
     ...createLedgerActivities(services),
+    ...createDepositActivities(services),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
+import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 
 /**
@@ -22,6 +23,7 @@ export interface Services {
   apiKeys: ApiKeyResolver;
   catalog: Catalog;
   metrics: Metrics;
+  payments: Payments;
   adminToken: string;
   temporal: {
     address: string;
@@ -56,6 +58,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     apiKeys: new ApiKeyResolver(accounts),
     catalog: defaultCatalog(),
     metrics: createMetrics(),
+    payments: createPayments(config, db),
     adminToken: endpoints.adminToken,
     temporal: {
       address: endpoints.temporalAddress,
@@ -69,6 +72,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  await s.payments.close();
   await s.temporal.connection.close();
   await s.db.destroy();
 }

@@ -1,2 +1,3 @@
 // Every workflow the worker runs. Workflow code only: deterministic, no I/O, activities by type.
 export { ledgerAuditWorkflow } from './ledger-audit.js';
+export { depositWorkflow } from './deposit.js';

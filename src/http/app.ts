@@ -6,7 +6,11 @@ import { ApiError, errorHandler } from './errors.js';
 import { openapi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
+import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
+import { sandboxRoutes } from './routes/sandbox.js';
+import { supportRoutes } from './routes/support.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
@@ -31,6 +35,7 @@ export function createApp(services: Services): Express {
   });
 
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
+  app.use(sandboxRoutes(services));
   app.use(express.json({ limit: '20mb' }));
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
@@ -39,10 +44,13 @@ export function createApp(services: Services): Express {
     res.json(openapi.document(services.config.publicUrl));
   });
   app.use(adminRoutes(services));
+  app.use(webhookRoutes(services));
 
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));
   app.use(creditGrantRoutes(services));
+  app.use(depositRoutes(services));
+  app.use(supportRoutes(services));
 
   app.use((req, _res, next) => {
     next(new ApiError(404, 'invalid_request_error', 'unknown_url', `Unknown request URL: ${req.method} ${req.path}.`));

@@ -94,7 +94,7 @@ describe('CryptomusGateway against a Cryptomus-protocol server', () => {
     sandbox.setStatus(checkout.providerRef, 'paid');
     const events = await parsedSince(from, 2);
     const byStatus = Object.fromEntries(events.map((e) => [e!.providerStatus, e]));
-    expect(byStatus.confirm_check).toMatchObject({ kind: 'pending', depositId });
+    expect(byStatus.confirm_check).toMatchObject({ kind: 'processing', depositId });
     expect(byStatus.paid).toMatchObject({
       kind: 'paid',
       amountNano: 50n * USD,
@@ -179,16 +179,16 @@ describe('Cryptomus status policy', () => {
 
   it.each([
     ['check', 'pending'],
-    ['process', 'pending'],
-    ['confirm_check', 'pending'],
-    ['wrong_amount_waiting', 'pending'],
+    ['process', 'processing'],
+    ['confirm_check', 'processing'],
+    ['wrong_amount_waiting', 'processing'],
     ['paid', 'paid'],
     ['paid_over', 'paid'],
     ['cancel', 'expired'],
     ['fail', 'failed'],
     ['system_fail', 'failed'],
     ['refund_process', 'pending'],
-    ['locked', 'pending'],
+    ['locked', 'processing'],
   ])('%s → %s', (status, kind) => {
     expect(outcome(status).kind).toBe(kind);
   });

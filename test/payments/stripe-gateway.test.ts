@@ -88,10 +88,10 @@ describe('StripeGateway against a Stripe-protocol server', () => {
     expect(now.url).toBeNull();
   });
 
-  it('keeps a delayed payment pending until it settles, and reads a bounced one as failed', async () => {
+  it('reads a delayed payment as processing until it settles, and reads a bounced one as failed', async () => {
     const ok = await gateway.createCheckout(request(depositId));
     sandbox.pay(ok.providerRef, 'delayed');
-    expect((await gateway.retrieveCheckout({ depositId, providerRef: ok.providerRef })).state.kind).toBe('pending');
+    expect((await gateway.retrieveCheckout({ depositId, providerRef: ok.providerRef })).state.kind).toBe('processing');
     sandbox.settle(ok.providerRef, true);
     expect((await gateway.retrieveCheckout({ depositId, providerRef: ok.providerRef })).state).toMatchObject({
       kind: 'paid',
@@ -218,7 +218,7 @@ describe('Stripe webhooks', () => {
       const payload = event(type, session(over));
       return gateway.parseWebhook(payload, { signature: signed(payload) });
     };
-    expect(parse('checkout.session.completed', { payment_status: 'unpaid' })?.kind).toBe('pending');
+    expect(parse('checkout.session.completed', { payment_status: 'unpaid' })?.kind).toBe('processing');
     expect(parse('checkout.session.async_payment_succeeded')).toMatchObject({ kind: 'paid', amountNano: 10n * USD });
     expect(parse('checkout.session.async_payment_failed', { payment_status: 'unpaid' })?.kind).toBe('failed');
     expect(parse('checkout.session.expired', { status: 'expired', payment_status: 'unpaid' })?.kind).toBe('expired');

@@ -71,7 +71,7 @@ describe('Cryptomus sandbox: hosted payment page', () => {
     expect(res.headers.get('location')).toBe('http://127.0.0.1:9/ok');
     const events = (await receiver.waitFor(from + 2)).slice(from).map((h) => gateway.parseWebhook(h.body, {}));
     expect(events.map((e) => [e!.providerStatus, e!.kind]).sort()).toEqual([
-      ['confirm_check', 'pending'],
+      ['confirm_check', 'processing'],
       ['paid', 'paid'],
     ]);
     expect(events.find((e) => e!.kind === 'paid')).toMatchObject({ depositId, amountNano: 100n * USD });

@@ -1,0 +1,171 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { formatUsd } from '../../ledger/money.js';
+import type { Deposit, DepositEvent } from '../../payments/deposit-repository.js';
+import { CheckoutUnavailable, depositWorkflowId, openDepositCheckout } from '../../payments/deposit-workflows.js';
+import { chooseTier, TIER_NAMES } from '../../payments/tiers.js';
+import type { Services } from '../../services.js';
+import { authOf } from '../auth.js';
+import { ApiError, conflict, invalidRequest, notFound } from '../errors.js';
+import { idempotencyKeyOf } from '../idempotency.js';
+import { unix } from '../present.js';
+import { defineRoute } from '../route.js';
+import { usdAmount } from '../usd-schema.js';
+
+/** Coins on offer and the network each is paid on (USDT on TRC20). */
+const COIN_NETWORK = { BTC: 'btc', LTC: 'ltc', USDT: 'tron' } as const;
+type Coin = keyof typeof COIN_NETWORK;
+
+const CreateDeposit = z.strictObject({
+  tier: z.enum(TIER_NAMES as [string, ...string[]]).optional().describe('starter $10, standard $25, developer $50, team $100, growth $250, enterprise $500'),
+  amount_usd: usdAmount.optional().describe('One of the tier amounts; other amounts go through POST /v1/billing/support'),
+  method: z.enum(['card', 'crypto']),
+  coin: z.string().transform((s) => s.toUpperCase()).pipe(z.enum(['BTC', 'LTC', 'USDT'])).optional().describe('crypto only'),
+  network: z.enum(['btc', 'ltc', 'tron']).optional().describe('crypto only; implied by the coin'),
+});
+
+const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().max(64).optional(),
+});
+
+export function depositRoutes(services: Services): Router {
+  const router = Router();
+  const { deposits, minCheckoutSeconds, settings } = services.payments;
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/v1/billing/deposits',
+      summary: 'Start a top-up: a tier (or its amount) by card or crypto; returns the checkout URL',
+      tag: 'billing',
+      auth: 'api_key',
+      body: CreateDeposit,
+      responses: { 201: { description: 'The deposit, with its checkout_url' }, 200: { description: 'Replay of an Idempotency-Key' } },
+    },
+    async ({ body }, req, res) => {
+      const { accountId } = authOf(res);
+      const choice = chooseTier(body.tier as never, body.amount_usd);
+      if (!choice.ok) {
+        throw invalidRequest(
+          `${choice.reason} For another amount or a custom arrangement, send POST /v1/billing/support with kind "custom_amount" (or use the contact form on the console).`,
+          body.amount_usd !== undefined ? 'amount_usd' : 'tier',
+          'amount_not_offered',
+        );
+      }
+      const crypto = cryptoChoice(body.method, body.coin as Coin | undefined, body.network);
+      const key = idempotencyKeyOf(req);
+      const ttl = Math.max(settings.checkoutTtlSeconds, minCheckoutSeconds[body.method]);
+
+      let { deposit, created } = await deposits.create({
+        accountId,
+        method: body.method,
+        provider: body.method === 'card' ? 'stripe' : 'cryptomus',
+        tier: choice.tier,
+        amount: choice.amountNano,
+        ...crypto,
+        expiresAt: new Date(Date.now() + ttl * 1000),
+        idempotencyKey: key,
+      });
+      if (!created && (deposit.method !== body.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin)) {
+        throw conflict(`Idempotency-Key '${key}' was already used for a different deposit (${deposit.id}).`, 'idempotency_conflict');
+      }
+      if (deposit.status === 'creating') {
+        try {
+          await openDepositCheckout(services, deposit);
+        } catch (err) {
+          if (!(err instanceof CheckoutUnavailable)) throw err;
+          throw new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Deposit ${deposit.id} was not started; try again.`, null, {
+            'x-should-retry': 'false',
+          });
+        }
+        deposit = (await deposits.get(deposit.id))!;
+      }
+      if (!created) res.setHeader('idempotent-replayed', 'true');
+      res.status(created ? 201 : 200).json(presentDeposit(deposit, services, await deposits.history(deposit.id)));
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'get', path: '/v1/billing/deposits', summary: 'Your deposits, newest first', tag: 'billing', auth: 'api_key', query: ListQuery },
+    async ({ query }, _req, res) => {
+      const { accountId } = authOf(res);
+      const page = await deposits.list(accountId, query);
+      res.json({
+        object: 'list',
+        data: page.data.map((d) => presentDeposit(d, services)),
+        first_id: page.data[0]?.id ?? null,
+        last_id: page.data.at(-1)?.id ?? null,
+        has_more: page.hasMore,
+      });
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'get', path: '/v1/billing/deposits/:id', summary: 'One deposit with its status history', tag: 'billing', auth: 'api_key' },
+    async ({ params }, _req, res) => {
+      const { accountId } = authOf(res);
+      const deposit = await deposits.getForAccount(accountId, params.id!);
+      if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
+      res.json(presentDeposit(deposit, services, await deposits.history(deposit.id)));
+    },
+  );
+
+  return router;
+}
+
+function cryptoChoice(method: 'card' | 'crypto', coin: Coin | undefined, network: string | undefined): { coin?: string; network?: string } {
+  if (method === 'card') {
+    if (coin || network) throw invalidRequest('coin and network apply to crypto deposits only.', coin ? 'coin' : 'network');
+    return {};
+  }
+  const impliedCoin = coin ?? (Object.keys(COIN_NETWORK) as Coin[]).find((c) => COIN_NETWORK[c] === network);
+  if (!impliedCoin) return {};
+  if (network && COIN_NETWORK[impliedCoin] !== network) {
+    throw invalidRequest(`${impliedCoin} is paid on the ${COIN_NETWORK[impliedCoin]} network, not ${network}.`, 'network');
+  }
+  return { coin: impliedCoin, network: COIN_NETWORK[impliedCoin] };
+}
+
+const OPEN = new Set(['creating', 'pending', 'processing']);
+
+export function presentDeposit(d: Deposit, services: Services, history?: DepositEvent[]) {
+  const ui = services.temporal.uiUrl;
+  const workflowId = depositWorkflowId(d.id);
+  return {
+    id: d.id,
+    object: 'billing.deposit',
+    status: d.status,
+    method: d.method,
+    provider: d.provider,
+    tier: d.tier,
+    amount_usd: formatUsd(d.amount),
+    credited_usd: d.creditedAmount === null ? null : formatUsd(d.creditedAmount),
+    checkout_url: OPEN.has(d.status) ? d.checkoutUrl : null,
+    coin: d.coin,
+    network: d.network,
+    expires_at: unix(d.expiresAt),
+    created_at: unix(d.createdAt),
+    updated_at: unix(d.updatedAt),
+    credited_at: unix(d.creditedAt),
+    workflow_id: workflowId,
+    workflow_url: ui ? `${ui}/namespaces/${services.temporal.namespace}/workflows/${workflowId}` : null,
+    ...(history
+      ? {
+          status_history: history.map((e) => ({
+            status: e.status,
+            source: e.source,
+            outcome: e.outcome,
+            provider_status: e.providerStatus,
+            amount_usd: e.amount === null ? null : formatUsd(e.amount),
+            note: e.note,
+            event_id: e.eventId,
+            at: unix(e.createdAt),
+          })),
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * How the API reaches deposit workflows: start-and-wait-for-the-checkout (update-with-start) and
+ * deliver-a-payment-event (signal-with-start, so an event for a workflow that is not running, e.g.
+ * after a crash between insert and start, starts it instead of being lost).
+ */
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Services } from '../services.js';
+import { AccountIdAttr, KindAttr, StatusAttr } from '../temporal/search-attributes.js';
+import {
+  type CheckoutInfo,
+  checkoutReadyUpdate,
+  type DepositWorkflowInput,
+  depositWorkflow,
+  paymentEventSignal,
+} from '../../workflows/deposit.js';
+import { formatUsd } from '../ledger/money.js';
+import type { Deposit, EventInput } from './deposit-repository.js';
+import { isFinalStatus } from './deposit-status.js';
+import type { PaymentSignal } from './payment-signal.js';
+
+export const depositWorkflowId = (depositId: string): string => `deposit-${depositId}`;
+
+/** Everything the workflow needs, derived from the stored deposit, so any start builds the same input. */
+export function depositWorkflowInput(d: Deposit, services: Pick<Services, 'config'>): DepositWorkflowInput {
+  const { publicUrl, deposits } = services.config;
+  const back = `${publicUrl}/?deposit=${encodeURIComponent(d.id)}`;
+  return {
+    depositId: d.id,
+    accountId: d.accountId,
+    method: d.method,
+    amountNano: d.amount.toString(),
+    description: `Cheapa API credit: ${d.tier ?? 'top-up'} $${formatUsd(d.amount)}`,
+    expiresAt: Math.floor(d.expiresAt!.getTime() / 1000),
+    ...(d.coin ? { coin: d.coin } : {}),
+    ...(d.network ? { network: d.network } : {}),
+    successUrl: `${back}&checkout=success`,
+    cancelUrl: `${back}&checkout=cancelled`,
+    pollIntervalSeconds: deposits.pollIntervalSeconds,
+    settleGraceSeconds: deposits.settleGraceSeconds,
+  };
+}
+
+function startOptions(d: Deposit, services: Services) {
+  return {
+    workflowId: depositWorkflowId(d.id),
+    taskQueue: services.temporal.taskQueue,
+    args: [depositWorkflowInput(d, services)] as [DepositWorkflowInput],
+    typedSearchAttributes: [
+      { key: AccountIdAttr, value: d.accountId },
+      { key: KindAttr, value: 'deposit' },
+      { key: StatusAttr, value: d.status },
+    ],
+  };
+}
+
+export class CheckoutUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckoutUnavailable';
+  }
+}
+
+/** Starts the deposit's workflow (or joins the running one) and waits until its checkout exists. */
+export async function openDepositCheckout(services: Services, d: Deposit): Promise<CheckoutInfo> {
+  const startWorkflowOperation = new WithStartWorkflowOperation(depositWorkflow, {
+    ...startOptions(d, services),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  try {
+    return await services.temporal.client.workflow.executeUpdateWithStart(checkoutReadyUpdate, { startWorkflowOperation });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CheckoutUnavailable((err.cause as Error | undefined)?.message ?? err.message);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Hands a verified provider event to the deposit. A deposit that already ended only records it;
+ * money reported for a deposit that ended without credit goes to review rather than being lost.
+ */
+export async function deliverPaymentEvent(services: Services, d: Deposit, signal: PaymentSignal): Promise<void> {
+  const repo = services.payments.deposits;
+  if (isFinalStatus(d.status)) {
+    const ev: EventInput = {
+      eventId: signal.eventId,
+      source: signal.source,
+      outcome: signal.kind,
+      providerStatus: signal.providerStatus,
+      ...(signal.amountNano !== undefined ? { amount: BigInt(signal.amountNano) } : {}),
+      note: `arrived after the deposit was ${d.status}`,
+    };
+    if (signal.kind === 'paid' && d.status !== 'credited') await repo.flagForReview(d.id, ev);
+    else await repo.recordEvent(d.id, ev);
+    return;
+  }
+  await services.temporal.client.workflow.signalWithStart(depositWorkflow, {
+    ...startOptions(d, services),
+    signal: paymentEventSignal,
+    signalArgs: [signal],
+  });
+}

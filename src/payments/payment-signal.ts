@@ -1,0 +1,25 @@
+/**
+ * A provider outcome as it travels to the deposit workflow: the PaymentEvent with its amount as a
+ * decimal string (workflow payloads are JSON, which has no bigint) and where it came from.
+ */
+import type { PaymentEvent, PaymentOutcome } from './payment-gateway.js';
+
+export interface PaymentSignal {
+  kind: PaymentOutcome;
+  amountNano?: string;
+  providerStatus: string;
+  providerRef: string;
+  eventId: string;
+  source: 'webhook' | 'poll';
+}
+
+export function toSignal(e: PaymentEvent, source: PaymentSignal['source']): PaymentSignal {
+  return {
+    kind: e.kind,
+    ...(e.amountNano !== undefined ? { amountNano: e.amountNano.toString() } : {}),
+    providerStatus: e.providerStatus,
+    providerRef: e.providerRef,
+    eventId: e.eventId,
+    source,
+  };
+}
