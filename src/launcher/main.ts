@@ -39,8 +39,13 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-    server?.closeAllConnections();
+    if (server) {
+      // Finish in-flight requests (a chat stream settles its hold at the end), then cut idle keep-alives.
+      const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+      server.closeIdleConnections();
+      setTimeout(() => server!.closeAllConnections(), 10_000).unref();
+      await closed;
+    }
     if (worker) await worker.shutdown().catch((err) => logger.warn({ err }, 'worker shutdown'));
     if (services) await closeServices(services).catch(() => {});
     await stack.stop();
@@ -52,8 +57,9 @@ async function main() {
 
   try {
     services = await createServices(config, stack, logger);
+    // Every role migrates: knex's migration lock makes concurrent starts safe, and no role can run on an old schema.
+    await migrateLatest(services.db);
     if (role !== 'api') {
-      await migrateLatest(services.db);
       worker = await startWorker(services);
       worker.done.catch((err) => {
         logger.fatal({ err }, 'worker stopped unexpectedly');
