@@ -8,13 +8,14 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
+import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
 
 /**
  * Everything a route or an activity talks to, built once per process from the validated config
  * and the addresses the launcher resolved (embedded or configured). Tests build the same thing
  * against their own servers.
  */
-export interface Services {
+export interface Services extends ConfiguredChatUpstream {
   config: Config;
   logger: Logger;
   db: Db;
@@ -57,6 +58,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
     catalog: defaultCatalog(),
+    ...configuredChatUpstream(config),
     metrics: createMetrics(),
     payments: createPayments(config, db),
     adminToken: endpoints.adminToken,

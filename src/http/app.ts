@@ -8,6 +8,11 @@ import { adminRoutes } from './routes/admin.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
 import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
+import { chatRoutes } from './routes/chat.js';
+import { modelRoutes } from './routes/models.js';
+import { usageRoutes } from './routes/usage.js';
+import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
+import { createSimulatedUpstream } from '../providers/chat/simulated-upstream.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -46,9 +51,13 @@ export function createApp(services: Services): Express {
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
 
+  if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createSimulatedUpstream(services.simulatedUpstream));
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));
   app.use(creditGrantRoutes(services));
+  app.use(chatRoutes(services));
+  app.use(modelRoutes(services));
+  app.use(usageRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
 

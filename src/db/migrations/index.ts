@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as core from './20261125_0001_core.js';
 import * as deposits from './20261125_0100_deposits.js';
 import * as generations from './20261125_0200_generations.js';
+import * as chat from './20261125_0300_chat.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_0001_core': core,
   '20261125_0100_deposits': deposits,
   '20261125_0200_generations': generations,
+  '20261125_0300_chat': chat,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from './request-schema.js';
 import { sseData, SSE_DONE } from './sse.js';
 import { countPromptTokens } from '../../chat/tokens.js';
 import {
@@ -67,33 +68,7 @@ function behaviourOf(model: string): Behaviour {
   return { kind: 'normal' };
 }
 
-const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
-const positiveInt = z.number().int().min(1).nullish();
-
-const requestSchema = z
-  .looseObject({
-    model: z.string().min(1),
-    messages: z
-      .array(
-        z.looseObject({
-          role: z.enum(ROLES),
-          content: z.union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()]).optional(),
-          name: z.string().optional(),
-        }),
-      )
-      .min(1),
-    max_tokens: positiveInt,
-    max_completion_tokens: positiveInt,
-    n: z.number().int().min(1).max(128).nullish(),
-    stream: z.boolean().nullish(),
-    stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  })
-  .refine((body) => body.stream === true || body.stream_options == null, {
-    path: ['stream_options'],
-    message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-  });
-
-type SimulatedRequest = z.output<typeof requestSchema>;
+type SimulatedRequest = ValidChatCompletionRequest;
 
 function errorBody(message: string, type: string, code: string | null, param: string | null): OpenAIErrorBody {
   return { error: { message, type, code, param } };
@@ -152,7 +127,7 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
   });
 
   router.post('/chat/completions', async (req, res) => {
-    const parsed = requestSchema.safeParse(req.body);
+    const parsed = chatCompletionRequestSchema.safeParse(req.body);
     if (!parsed.success) {
       res.status(400).json(invalidRequest(parsed.error));
       return;

@@ -1,0 +1,92 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { formatUsd } from '../../ledger/money.js';
+import type { Catalog, CatalogModel } from '../../pricing/catalog.js';
+import type { Services } from '../../services.js';
+import { ApiError } from '../errors.js';
+import { defineRoute } from '../route.js';
+
+const pricing = z.union([
+  z.object({
+    input_usd_per_million_tokens: z.string(),
+    output_usd_per_million_tokens: z.string(),
+  }),
+  z.object({ usd_per_generation: z.string() }),
+]);
+
+const modelSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.number().int(),
+  owned_by: z.string(),
+  kind: z.enum(['chat', 'image', 'video']),
+  pricing: pricing.describe('Exact USD prices as decimal strings'),
+  context_window: z.number().int().optional(),
+  max_output_tokens: z.number().int().optional(),
+});
+
+const modelListSchema = z.object({ object: z.literal('list'), data: z.array(modelSchema) });
+
+/** GET /v1/models in OpenAI's shape, each model with its prices. */
+export function modelRoutes(services: Services): Router {
+  const router = Router();
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/models',
+      summary: 'The model catalog with each model\u2019s prices',
+      tag: 'models',
+      auth: 'api_key',
+      responses: { 200: { description: 'Every model', schema: modelListSchema } },
+    },
+    (_input, _req, res) => {
+      const catalog = services.catalog;
+      res.json({ object: 'list', data: catalog.models.map((m) => presentModel(m, catalog)) });
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/models/:id',
+      summary: 'One model with its prices',
+      tag: 'models',
+      auth: 'api_key',
+      responses: { 200: { description: 'The model', schema: modelSchema } },
+    },
+    ({ params }, _req, res) => {
+      const model = services.catalog.get(params.id!);
+      if (!model) {
+        throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${params.id}' does not exist.`, 'model');
+      }
+      res.json(presentModel(model, services.catalog));
+    },
+  );
+
+  return router;
+}
+
+/** Catalog versions are dates; a model's `created` is that of the catalog that lists it. */
+function catalogCreated(catalog: Catalog): number {
+  const time = Date.parse(`${catalog.version}T00:00:00Z`);
+  return Number.isNaN(time) ? 0 : Math.floor(time / 1000);
+}
+
+export function presentModel(model: CatalogModel, catalog: Catalog) {
+  const common = { id: model.id, object: 'model' as const, created: catalogCreated(catalog), owned_by: model.family, kind: model.kind };
+  if (model.kind === 'chat') {
+    return {
+      ...common,
+      pricing: {
+        input_usd_per_million_tokens: formatUsd(model.input_nanos_per_million),
+        output_usd_per_million_tokens: formatUsd(model.output_nanos_per_million),
+      },
+      context_window: model.context_window,
+      max_output_tokens: model.max_output_tokens,
+    };
+  }
+  return { ...common, pricing: { usd_per_generation: formatUsd(model.per_generation_nanos) } };
+}
