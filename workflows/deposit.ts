@@ -48,6 +48,8 @@ export interface DepositView {
   status: DepositStatus;
   checkout: CheckoutInfo | null;
   eventsSeen: number;
+  /** Set once the checkout expired with a payment still settling: how long it is awaited (ms). */
+  settleDeadline: number | null;
 }
 
 /** A webhook (or anything else that learned of a payment) reports it to the deposit. */
@@ -87,6 +89,7 @@ export async function depositWorkflow(input: DepositWorkflowInput): Promise<Depo
   let checkout: CheckoutInfo | null = null;
   let openFailure: string | null = null;
   let status: DepositStatus = 'creating';
+  let settleDeadline: number | null = null;
 
   setHandler(paymentEventSignal, (e) => {
     if (!seen.has(e.eventId)) inbox.push(e);
@@ -96,7 +99,7 @@ export async function depositWorkflow(input: DepositWorkflowInput): Promise<Depo
     if (checkout) return checkout;
     throw ApplicationFailure.nonRetryable(openFailure!, 'CheckoutUnavailable');
   });
-  setHandler(depositStatusQuery, () => ({ status, checkout, eventsSeen: seen.size }));
+  setHandler(depositStatusQuery, () => ({ status, checkout, eventsSeen: seen.size, settleDeadline }));
 
   const setStatus = (next: DepositStatus) => {
     if (next === status) return;
@@ -151,7 +154,6 @@ export async function depositWorkflow(input: DepositWorkflowInput): Promise<Depo
   const pollBase = input.pollIntervalSeconds * 1000;
   let pollMs = pollBase;
   let deadline = checkout.expiresAt * 1000;
-  let graceGiven = false;
   let closeAttempts = 0;
   const ref = { depositId: input.depositId, method: input.method, providerRef: checkout.providerRef };
 
@@ -184,9 +186,8 @@ export async function depositWorkflow(input: DepositWorkflowInput): Promise<Depo
         const result = await apply(last);
         if (result) return result;
       }
-      if (last.kind === 'processing' && !graceGiven) {
-        graceGiven = true;
-        deadline = Date.now() + input.settleGraceSeconds * 1000;
+      if (last.kind === 'processing' && settleDeadline === null) {
+        settleDeadline = deadline = Date.now() + input.settleGraceSeconds * 1000;
         inbox.push(last);
         continue;
       }
