@@ -1,6 +1,7 @@
 import type { Services } from '../src/services.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
+import { createGenerationActivities } from './generation.js';
 
 /**
  * All activities the worker registers, each group closing over the services it needs
@@ -9,6 +10,7 @@ import { createLedgerActivities } from './ledger.js';
 export function createActivities(services: Services) {
   return {
     ...createLedgerActivities(services),
+    ...createGenerationActivities(services),
     ...createDepositActivities(services),
   };
 }

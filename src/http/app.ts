@@ -8,6 +8,9 @@ import { adminRoutes } from './routes/admin.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
 import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
+import { imageRoutes } from './routes/images.js';
+import { videoRoutes } from './routes/videos.js';
+import { SANDBOX_GEMINI_PATH } from '../providers/media/media-services.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
@@ -52,12 +55,15 @@ export function createApp(services: Services): Express {
   app.use(webhookRoutes(services));
 
   if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createSimulatedUpstream(services.simulatedUpstream));
+  if (services.sandboxGemini) app.use(SANDBOX_GEMINI_PATH, services.sandboxGemini.router);
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));
   app.use(creditGrantRoutes(services));
   app.use(chatRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
+  app.use(imageRoutes(services));
+  app.use(videoRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
 

@@ -1,0 +1,244 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { GenerationRepository } from '../src/generations/generation-repository.js';
+import type {
+  GenerationFailure,
+  HoldOutcome,
+  StoredAssetRef,
+  VideoParams,
+} from '../src/generations/generation-types.js';
+import { AccountNotFound, HoldNotPending, InsufficientFunds, PostgresLedger } from '../src/ledger/index.js';
+import { GenerationRefused, MediaProviderError } from '../src/providers/media/failures.js';
+import type { Services } from '../src/services.js';
+
+/** The hold of generation `id` is found by this key, even by code that never learnt the hold's id. */
+export const generationHoldKey = (generationId: string) => `generation:${generationId}:hold`;
+
+export const generationWorkflowId = (generationId: string) => `generation-${generationId}`;
+
+const OPEN_WORKFLOW: WorkflowExecutionStatusName[] = ['RUNNING', 'PAUSED', 'UNSPECIFIED', 'UNKNOWN'];
+const HEARTBEAT_EVERY_MS = 5_000;
+
+export interface SettleArgs {
+  generationId: string;
+  holdId: string;
+  captureNanos: string;
+  assets: StoredAssetRef[];
+  failure?: GenerationFailure;
+}
+
+export interface SettleOutcome {
+  status: 'completed' | 'failed';
+  chargedNanos: string;
+  error?: GenerationFailure;
+}
+
+export type VideoCheck =
+  | { state: 'running' }
+  | { state: 'done' }
+  | { state: 'refused'; reason: string; message: string }
+  | { state: 'failed'; code: string; message: string; retryable: boolean };
+
+export function createGenerationActivities(services: Pick<Services, 'db' | 'ledger' | 'media' | 'assets' | 'logger' | 'temporal'>) {
+  const generations = new GenerationRepository(services.db);
+
+  // Settling writes the money movement and the generation's outcome in one transaction: both or neither.
+  async function settle(args: SettleArgs): Promise<SettleOutcome> {
+    const amount = BigInt(args.captureNanos);
+    return services.db.transaction(async (trx) => {
+      const ledger = new PostgresLedger(trx);
+      let failure = args.failure;
+      if (!failure && amount > 0n) {
+        try {
+          await ledger.captureHold({ holdId: args.holdId, amount, kind: 'generation_capture' });
+          await generations.settle(trx, args.generationId, { status: 'completed', holdId: args.holdId, cost: amount, assets: args.assets });
+          return { status: 'completed', chargedNanos: amount.toString() };
+        } catch (err) {
+          if (!(err instanceof HoldNotPending)) throw err;
+          failure = { code: 'hold_expired', message: 'The generation outlived its hold, so it was not delivered; nothing was charged.' };
+        }
+      }
+      failure ??= { code: 'provider_error', message: 'The generation produced nothing; nothing was charged.' };
+      await ledger.releaseHold({ holdId: args.holdId });
+      await generations.settle(trx, args.generationId, { status: 'failed', holdId: args.holdId, cost: 0n, assets: [], error: failure });
+      return { status: 'failed', chargedNanos: '0', error: failure };
+    });
+  }
+
+  return {
+    /** Local activity on the API's critical path. A retry finds the hold by its key instead of placing a second. */
+    async placeGenerationHold(args: { generationId: string; accountId: string; requestId: string; amountNanos: string; ttlMs: number }): Promise<HoldOutcome> {
+      try {
+        const { value } = await services.ledger.placeHold({
+          accountId: args.accountId,
+          amount: BigInt(args.amountNanos),
+          idempotencyKey: generationHoldKey(args.generationId),
+          purpose: 'generation',
+          generationId: args.generationId,
+          requestId: args.requestId,
+          expiresAt: new Date(Date.now() + args.ttlMs),
+        });
+        return { ok: true, holdId: value.id };
+      } catch (err) {
+        if (err instanceof InsufficientFunds) {
+          await generations.markRejected(args.generationId);
+          return { ok: false, reason: 'insufficient_funds', availableNanos: err.available.toString(), requiredNanos: err.required.toString() };
+        }
+        if (err instanceof AccountNotFound) throw ApplicationFailure.nonRetryable(err.message, 'AccountNotFound');
+        throw err;
+      }
+    },
+
+    /** Releases whatever hold the key names (if any) and closes the generation as failed. */
+    async releaseGenerationHold(args: { generationId: string; failure: GenerationFailure }): Promise<void> {
+      await services.db.transaction(async (trx) => {
+        const hold = await trx('holds').select('id').where({ idempotency_key: generationHoldKey(args.generationId) }).first();
+        if (hold) await new PostgresLedger(trx).releaseHold({ holdId: hold.id });
+        await generations.settle(trx, args.generationId, { status: 'failed', holdId: hold?.id ?? null, cost: 0n, assets: [], error: args.failure });
+      });
+    },
+
+    /** One image: provider call, then the bytes into the asset store under a key a retry overwrites. */
+    async generateImage(args: { generationId: string; index: number; model: string; prompt: string; aspectRatio?: string; imageSize?: string }): Promise<StoredAssetRef> {
+      const image = await whileHeartbeating((signal) =>
+        services.media.generateImage({ model: args.model, prompt: args.prompt, aspectRatio: args.aspectRatio, imageSize: args.imageSize }, { signal }),
+      );
+      const key = `generations/${args.generationId}/${args.index}.${extensionFor(image.mimeType)}`;
+      const stored = await services.assets.put(key, image.bytes, image.mimeType);
+      return { index: args.index, key: stored.key, size: stored.size, sha256: stored.sha256, contentType: image.mimeType };
+    },
+
+    /**
+     * Submits the video job. The provider takes no idempotency key, so a retry after a lost answer may
+     * start a second job upstream; only the one whose handle we keep is ever used or billed.
+     */
+    async submitVideo(args: { model: string; prompt: string } & VideoParams): Promise<string> {
+      try {
+        return await services.media.startVideo(args);
+      } catch (err) {
+        throw asActivityFailure(err);
+      }
+    },
+
+    async checkVideo(args: { handle: string }): Promise<VideoCheck> {
+      let job;
+      try {
+        job = await services.media.getVideoOperation(args.handle);
+      } catch (err) {
+        throw asActivityFailure(err);
+      }
+      return job.state === 'done' ? { state: 'done' } : job;
+    },
+
+    /** Fetches the finished job's video (inline or by download) and stores it; repeatable. */
+    async storeVideo(args: { generationId: string; handle: string }): Promise<StoredAssetRef> {
+      const video = await whileHeartbeating(async (signal) => {
+        const job = await services.media.getVideoOperation(args.handle);
+        if (job.state !== 'done') throw ApplicationFailure.nonRetryable(`video job is ${job.state}, not done`, 'ProviderFailed');
+        return 'uri' in job.video ? services.media.downloadVideo(job.video.uri, { signal }) : job.video;
+      });
+      const key = `generations/${args.generationId}/video.${extensionFor(video.mimeType)}`;
+      const stored = await services.assets.put(key, video.bytes, video.mimeType);
+      return { index: 0, key: stored.key, size: stored.size, sha256: stored.sha256, contentType: video.mimeType };
+    },
+
+    async recordVideoStarted(args: { generationId: string; providerJob: string }): Promise<void> {
+      await generations.markStarted(args.generationId, args.providerJob);
+    },
+
+    async recordVideoProgress(args: { generationId: string; progress: number }): Promise<void> {
+      await generations.markProgress(args.generationId, args.progress);
+    },
+
+    async discardAssets(args: { keys: string[] }): Promise<void> {
+      await Promise.all(args.keys.map((key) => services.assets.delete(key)));
+    },
+
+    settleGeneration: settle,
+
+    // ---- the hold reconciler's steps ----
+
+    async expireOverdueHolds(): Promise<number> {
+      return services.ledger.expireHolds(new Date());
+    },
+
+    /** Open generations (and pending generation holds) older than the grace period: candidates for the sweep. */
+    async findUnsettledGenerations(args: { olderThanMs: number; limit: number }): Promise<string[]> {
+      const cutoff = new Date(Date.now() - args.olderThanMs);
+      const [rows, holds] = await Promise.all([
+        services.db('generations').select('id').whereIn('status', ['queued', 'in_progress']).andWhere('created_at', '<', cutoff).orderBy('created_at').limit(args.limit),
+        services.db('holds').select('generation_id as id').where({ status: 'pending', purpose: 'generation' }).whereNotNull('generation_id').andWhere('created_at', '<', cutoff).orderBy('created_at').limit(args.limit),
+      ]);
+      return [...new Set([...rows, ...holds].map((r: { id: string }) => r.id))].slice(0, args.limit);
+    },
+
+    /** Which of these generations' workflows have closed (or never existed). Unknown answers count as open. */
+    async findClosedGenerationWorkflows(args: { generationIds: string[] }): Promise<string[]> {
+      const closed: string[] = [];
+      for (const id of args.generationIds) {
+        try {
+          const info = await services.temporal.client.workflow.getHandle(generationWorkflowId(id)).describe();
+          if (!OPEN_WORKFLOW.includes(info.status.name)) closed.push(id);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) closed.push(id);
+          else services.logger.warn({ err, generationId: id }, 'could not describe generation workflow; will look again next run');
+        }
+        Context.current().heartbeat();
+      }
+      return closed;
+    },
+
+    /** Closes generations whose workflow ended without settling: releases the hold, charges nothing. */
+    async releaseAbandonedGenerations(args: { generationIds: string[] }): Promise<number> {
+      let released = 0;
+      for (const generationId of args.generationIds) {
+        await services.db.transaction(async (trx) => {
+          const hold = await trx('holds').select('id', 'status').where({ idempotency_key: generationHoldKey(generationId) }).first();
+          if (hold?.status === 'pending') {
+            const r = await new PostgresLedger(trx).releaseHold({ holdId: hold.id });
+            if (!r.replayed) {
+              released++;
+              services.logger.warn({ generationId, holdId: hold.id }, 'released the hold of an abandoned generation');
+            }
+          }
+          await generations.settle(trx, generationId, {
+            status: 'failed',
+            holdId: hold?.id ?? null,
+            cost: 0n,
+            assets: [],
+            error: { code: 'abandoned', message: 'The generation stopped without finishing; its hold was released and nothing was charged.' },
+          });
+        });
+      }
+      return released;
+    },
+  };
+}
+
+/** Keeps the activity's heartbeat going during one long call and aborts the call if the activity is cancelled. */
+async function whileHeartbeating<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await call(ctx.cancellationSignal);
+  } catch (err) {
+    throw asActivityFailure(err);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Provider outcomes as Temporal failures: refusals and bad requests end the retries, outages do not. */
+function asActivityFailure(err: unknown): unknown {
+  if (err instanceof GenerationRefused) return ApplicationFailure.nonRetryable(err.message, 'GenerationRefused', err.reason);
+  if (err instanceof MediaProviderError) {
+    if (!err.retryable) return ApplicationFailure.nonRetryable(err.message, 'ProviderRejected', err.kind);
+    return ApplicationFailure.create({ message: err.message, type: 'ProviderUnavailable', details: [err.kind], nextRetryDelay: err.retryAfterMs });
+  }
+  return err;
+}
+
+function extensionFor(mimeType: string): string {
+  return ({ 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'video/mp4': 'mp4', 'video/webm': 'webm' } as Record<string, string>)[mimeType] ?? 'bin';
+}

@@ -1,0 +1,116 @@
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.js';
+import type { Config } from '../config.js';
+import { newId } from '../ids.js';
+import { IdempotencyConflict } from '../ledger/errors.js';
+import type { GenerationModel } from '../pricing/catalog.js';
+import type { Services } from '../services.js';
+import { AccountIdAttr, KindAttr, ModelAttr, StatusAttr } from '../temporal/search-attributes.js';
+import { GenerationRepository, type GenerationRecord } from './generation-repository.js';
+import type { GenerationInput, GenerationKind, GenerationTiming, HoldOutcome, ImageParams, VideoParams } from './generation-types.js';
+
+export interface GenerationRequest {
+  accountId: string;
+  apiKeyId: string;
+  requestId: string;
+  idempotencyKey?: string;
+  model: GenerationModel;
+  prompt: string;
+  count: number;
+  /** What the client asked for, kept on the row (size, seconds, response_format, …). */
+  requested: Record<string, unknown>;
+  image?: ImageParams;
+  video?: VideoParams;
+}
+
+export interface StartedGeneration {
+  record: GenerationRecord;
+  /** The hold's outcome, or null when a replayed request finds the generation already finished. */
+  hold: HoldOutcome | null;
+}
+
+/** How long the API waits for the hold before giving up and cancelling the workflow it started. */
+const HOLD_WAIT_MS = 30_000;
+
+export function timingFor(settings: Config['generations'], kind: GenerationKind): GenerationTiming {
+  const deadlineMs = (kind === 'image' ? settings.imageDeadlineSeconds : settings.videoDeadlineSeconds) * 1000;
+  return {
+    deadlineMs,
+    pollIntervalMs: settings.pollIntervalSeconds * 1000,
+    expectedMs: kind === 'image' ? 20_000 : Math.max(60_000, settings.simulatedVideoDelayMs),
+    holdTtlMs: deadlineMs + 3_600_000,
+  };
+}
+
+/**
+ * Records the generation and starts its workflow with the hold-placing update in one call
+ * (update-with-start), so the caller learns synchronously whether the hold was placed; the hold itself
+ * is placed inside the workflow, so there can be no hold without a workflow to settle it. A retried
+ * request with the same Idempotency-Key lands on the same row, workflow id and update id.
+ */
+export async function startGeneration(services: Pick<Services, 'db' | 'temporal' | 'config'>, req: GenerationRequest): Promise<StartedGeneration> {
+  const generations = new GenerationRepository(services.db);
+  const kind = req.model.kind;
+  const { record, created } = await generations.create({
+    id: newId(kind === 'video' ? 'video' : 'img'),
+    accountId: req.accountId,
+    apiKeyId: req.apiKeyId,
+    kind,
+    model: req.model.id,
+    prompt: req.prompt,
+    params: req.requested,
+    n: req.count,
+    requestId: req.requestId,
+    idempotencyKey: req.idempotencyKey,
+  });
+  if (!created && (record.kind !== kind || record.model !== req.model.id || record.prompt !== req.prompt || record.n !== req.count)) {
+    throw new IdempotencyConflict(req.idempotencyKey ?? record.id);
+  }
+  if (record.status === 'completed' || record.status === 'failed') return { record, hold: null };
+
+  const input: GenerationInput = {
+    generationId: record.id,
+    accountId: record.accountId,
+    requestId: record.requestId ?? req.requestId,
+    kind,
+    model: req.model.id,
+    upstreamModel: req.model.upstream_model,
+    prompt: req.prompt,
+    count: req.count,
+    unitPriceNanos: req.model.per_generation_nanos.toString(),
+    image: req.image,
+    video: req.video,
+    timing: timingFor(services.config.generations, kind),
+  };
+  const { client, taskQueue } = services.temporal;
+  const workflowId = `generation-${record.id}`;
+  try {
+    const hold = await client.withDeadline(Date.now() + HOLD_WAIT_MS, () =>
+      client.workflow.executeUpdateWithStart(placeHoldUpdate, {
+        updateId: 'place-hold',
+        startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, {
+          workflowId,
+          taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          // A finished generation is never run again under its id, whatever a retry asks.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: AccountIdAttr, value: record.accountId },
+            { key: ModelAttr, value: req.model.id },
+            { key: KindAttr, value: kind },
+            { key: StatusAttr, value: 'placing_hold' },
+          ],
+        }),
+      }),
+    );
+    return { record: (await generations.get(record.id)) ?? record, hold };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      return { record: (await generations.get(record.id)) ?? record, hold: null };
+    }
+    // The workflow may have started without us hearing back: cancelling it releases any hold it placed.
+    await client.workflow.getHandle(workflowId).cancel().catch(() => undefined);
+    throw err;
+  }
+}

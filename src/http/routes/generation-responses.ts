@@ -1,0 +1,51 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Response } from 'express';
+import { httpStatusForFailure } from '../../generations/generation-failures.js';
+import type { HoldOutcome } from '../../generations/generation-types.js';
+import type { StoredAssetRef } from '../../generations/generation-types.js';
+import type { Services } from '../../services.js';
+import { ApiError, insufficientFunds, notFound } from '../errors.js';
+
+// What the image and video routes share: how a refused hold, a failed generation and an asset answer.
+
+/** Throws the API error for a hold that was not placed; returns when it was. */
+export function assertHoldPlaced(hold: HoldOutcome | null): void {
+  if (hold === null || hold.ok) return;
+  if (hold.reason === 'insufficient_funds') throw insufficientFunds(BigInt(hold.availableNanos), BigInt(hold.requiredNanos));
+  throw new ApiError(503, 'server_error', 'service_unavailable', hold.message);
+}
+
+export function generationFailed(error: { code: string; message: string } | null | undefined): ApiError {
+  const code = error?.code ?? 'generation_failed';
+  const status = httpStatusForFailure(code);
+  return new ApiError(status, status < 500 ? 'invalid_request_error' : 'server_error', code, error?.message ?? 'The generation failed; nothing was charged.');
+}
+
+/** Streams a stored asset with its length, type and checksum. */
+export async function sendAsset(services: Pick<Services, 'assets'>, res: Response, asset: StoredAssetRef): Promise<void> {
+  const content = await services.assets.get(asset.key);
+  if (!content) throw notFound('The file of this generation is no longer available.');
+  res.status(200);
+  res.setHeader('content-type', asset.contentType);
+  res.setHeader('content-length', String(content.size));
+  res.setHeader('etag', `"${asset.sha256}"`);
+  res.setHeader('cache-control', 'private, max-age=3600');
+  await new Promise<void>((resolve, reject) => {
+    content.body.once('error', reject);
+    res.once('close', resolve);
+    content.body.pipe(res);
+  }).catch((err) => {
+    res.destroy(err as Error);
+  });
+}
+
+/** Cancels a generation's workflow; one that has already closed (or never started) needs nothing. */
+export async function cancelGenerationWorkflow(services: Pick<Services, 'temporal'>, generationId: string): Promise<void> {
+  try {
+    await services.temporal.client.workflow.getHandle(`generation-${generationId}`).cancel();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return;
+    if ((err as { message?: string })?.message?.includes('already completed')) return;
+    throw err;
+  }
+}

@@ -1,0 +1,146 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { Router } from 'express';
+import { z } from 'zod';
+import { imageParamsFor } from '../../generations/generation-params.js';
+import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
+import { startGeneration } from '../../generations/generation-starter.js';
+import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
+import { usdNumber } from '../../ledger/money.js';
+import type { Services } from '../../services.js';
+import { authOf } from '../auth.js';
+import { ApiError, invalidRequest, notFound } from '../errors.js';
+import { idempotencyKeyOf } from '../idempotency.js';
+import { unix } from '../present.js';
+import { defineRoute } from '../route.js';
+import { assertHoldPlaced, generationFailed, sendAsset } from './generation-responses.js';
+
+const ImageGeneration = z.strictObject({
+  model: z.string().min(1).max(100).default('nano-banana-2'),
+  prompt: z.string().trim().min(1).max(32_000),
+  n: z.number().int().min(1).max(4).nullish().describe('1–4; each delivered image is charged $0.21'),
+  size: z.string().max(20).nullish().describe("'auto' or WIDTHxHEIGHT; mapped to the nearest supported aspect ratio"),
+  response_format: z.enum(['b64_json', 'url']).nullish(),
+  // Accepted for compatibility with OpenAI clients; the Gemini image models have no equivalent.
+  quality: z.string().max(20).nullish(),
+  style: z.string().max(20).nullish(),
+  background: z.string().max(20).nullish(),
+  output_format: z.string().max(10).nullish(),
+  moderation: z.string().max(10).nullish(),
+  user: z.string().max(256).nullish(),
+  stream: z.literal(false).nullish().describe('Streaming is not supported'),
+});
+
+const imageResponse = z.object({
+  created: z.number().int(),
+  data: z.array(z.object({ b64_json: z.string().optional(), url: z.string().optional() })),
+  id: z.string(),
+  cost: z.number().describe('USD charged: $0.21 per delivered image'),
+});
+
+/** The longest an image request waits beyond its deadline for the workflow to report. */
+const RESULT_SLACK_MS = 60_000;
+
+export function imageRoutes(services: Services): Router {
+  const router = Router();
+  const generations = new GenerationRepository(services.db);
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/v1/images/generations',
+      summary: 'Generate images (nano-banana-2, nano-banana-pro); answers when they are ready',
+      tag: 'images',
+      auth: 'api_key',
+      body: ImageGeneration,
+      responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
+    },
+    async ({ body }, req, res) => {
+      const { accountId, apiKeyId } = authOf(res);
+      const model = services.catalog.get(body.model);
+      if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${body.model}' does not exist.`, 'model');
+      if (model.kind !== 'image') throw invalidRequest(`The model '${body.model}' does not generate images.`, 'model', 'invalid_value');
+      const params = imageParamsFor(body.size ?? undefined);
+      if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
+      const responseFormat = body.response_format ?? 'b64_json';
+
+      const started = await startGeneration(services, {
+        accountId,
+        apiKeyId,
+        requestId: res.locals.requestId,
+        idempotencyKey: idempotencyKeyOf(req),
+        model,
+        prompt: body.prompt,
+        count: body.n ?? 1,
+        requested: { size: body.size ?? 'auto', response_format: responseFormat },
+        image: params.value,
+      });
+      assertHoldPlaced(started.hold);
+      res.setHeader('x-generation-id', started.record.id);
+
+      const result = started.hold === null ? resultOf(started.record) : await awaitResult(services, started.record.id);
+      if (result.status !== 'completed') throw generationFailed(result.error);
+      res.json({
+        created: unix(started.record.createdAt),
+        data: await Promise.all(result.assets.map((a) => presentImage(services, started.record.id, a, responseFormat))),
+        id: started.record.id,
+        cost: usdNumber(BigInt(result.chargedNanos)),
+      });
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/images/generations/:id/:index',
+      summary: 'The bytes of a generated image (the `url` of response_format=url); owner only',
+      tag: 'images',
+      auth: 'api_key',
+      responses: { 200: { description: 'The image', contentType: 'image/png' } },
+    },
+    async ({ params }, _req, res) => {
+      const { accountId } = authOf(res);
+      const record = await generations.findVisible(accountId, params.id!, 'image');
+      const asset = record?.status === 'completed' ? record.assets.find((a) => String(a.index) === params.index) : undefined;
+      if (!asset) throw notFound(`No image '${params.index}' of generation '${params.id}'.`, 'id');
+      await sendAsset(services, res, asset);
+    },
+  );
+
+  async function presentImage(s: Services, id: string, asset: StoredAssetRef, format: 'b64_json' | 'url') {
+    if (format === 'url') return { url: `${s.config.publicUrl}/v1/images/generations/${id}/${asset.index}` };
+    const content = await s.assets.get(asset.key);
+    if (!content) throw new ApiError(500, 'server_error', 'asset_missing', 'A generated image could not be read back; nothing more was charged.');
+    const chunks: Buffer[] = [];
+    for await (const chunk of content.body) chunks.push(chunk as Buffer);
+    return { b64_json: Buffer.concat(chunks).toString('base64') };
+  }
+
+  return router;
+}
+
+async function awaitResult(services: Services, generationId: string): Promise<GenerationResult> {
+  const { client } = services.temporal;
+  const deadline = Date.now() + services.config.generations.imageDeadlineSeconds * 1000 + RESULT_SLACK_MS;
+  try {
+    return await client.withDeadline(deadline, () => client.workflow.getHandle(`generation-${generationId}`).result());
+  } catch (err) {
+    // Terminated by an operator or otherwise ended abnormally: the row says what is known; the
+    // reconciler releases a hold left behind.
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const record = await new GenerationRepository(services.db).get(generationId);
+    if (record?.status === 'completed') return resultOf(record);
+    return { status: 'failed', assets: [], chargedNanos: '0', error: record?.error ?? { code: 'generation_failed', message: 'The generation stopped before finishing; nothing was charged.' } };
+  }
+}
+
+/** A replayed request whose generation had already finished answers from the row. */
+function resultOf(record: GenerationRecord): GenerationResult {
+  return {
+    status: record.status === 'completed' ? 'completed' : 'failed',
+    assets: record.assets,
+    chargedNanos: record.cost.toString(),
+    error: record.error ?? undefined,
+  };
+}

@@ -1,0 +1,180 @@
+import { Router } from 'express';
+import multer from 'multer';
+import { z } from 'zod';
+import { VIDEO_SIZE_NAMES, videoParamsFor } from '../../generations/generation-params.js';
+import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
+import { startGeneration } from '../../generations/generation-starter.js';
+import { usdNumber } from '../../ledger/money.js';
+import type { Services } from '../../services.js';
+import { authOf } from '../auth.js';
+import { ApiError, invalidRequest, notFound } from '../errors.js';
+import { idempotencyKeyOf } from '../idempotency.js';
+import { unix } from '../present.js';
+import { defineRoute } from '../route.js';
+import { assertHoldPlaced, cancelGenerationWorkflow, sendAsset } from './generation-responses.js';
+
+const VideoCreate = z.strictObject({
+  model: z.string().min(1).max(100).default('veo-3.1'),
+  prompt: z.string().trim().min(1).max(32_000),
+  // Multipart sends every field as text; JSON clients may send a number.
+  seconds: z.union([z.string(), z.number()]).transform(String).default('8').describe("'4', '6' or '8' (1080p and larger need '8')"),
+  size: z.string().max(20).default('720x1280').describe(`One of ${VIDEO_SIZE_NAMES.join(', ')}`),
+});
+
+const VideoList = z.object({
+  after: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  order: z.enum(['asc', 'desc']).default('desc'),
+});
+
+const ContentQuery = z.object({ variant: z.enum(['video', 'thumbnail', 'spritesheet']).default('video') });
+
+const videoObject = z.object({
+  id: z.string(),
+  object: z.literal('video'),
+  model: z.string(),
+  status: z.enum(['queued', 'in_progress', 'completed', 'failed']),
+  progress: z.number().int(),
+  created_at: z.number().int(),
+  completed_at: z.number().int().nullable(),
+  expires_at: z.number().int().nullable(),
+  seconds: z.string(),
+  size: z.string(),
+  prompt: z.string(),
+  remixed_from_video_id: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  cost: z.number().describe('USD charged: $0.21 once the video is delivered, otherwise 0'),
+});
+
+/** What the official SDKs' pollers wait between polls when the server suggests it. */
+const POLL_AFTER_MS = '5000';
+
+// Text fields only: a reference image (input_reference) is refused by multer as an unexpected file.
+const multipartFields = multer({ limits: { fields: 16, fieldSize: 64 * 1024, files: 0 } }).none();
+
+export function videoRoutes(services: Services): Router {
+  const router = Router();
+  const generations = new GenerationRepository(services.db);
+  const mine = async (accountId: string, id: string) => {
+    const record = await generations.findVisible(accountId, id, 'video');
+    if (!record) throw notFound(`No video with id '${id}'.`, 'id');
+    return record;
+  };
+
+  router.post('/v1/videos', multipartFields);
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/v1/videos',
+      summary: 'Start a video (veo-3.1); answers at once with a queued video object',
+      tag: 'videos',
+      auth: 'api_key',
+      body: VideoCreate,
+      alsoAccepts: ['multipart/form-data'],
+      responses: { 200: { description: 'The video, queued', schema: videoObject } },
+    },
+    async ({ body }, req, res) => {
+      const { accountId, apiKeyId } = authOf(res);
+      const model = services.catalog.get(body.model);
+      if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${body.model}' does not exist.`, 'model');
+      if (model.kind !== 'video') throw invalidRequest(`The model '${body.model}' does not generate videos.`, 'model', 'invalid_value');
+      const params = videoParamsFor(body.size, body.seconds);
+      if (!params.ok) throw invalidRequest(params.message, params.message.startsWith('seconds') ? 'seconds' : 'size', 'invalid_value');
+
+      const started = await startGeneration(services, {
+        accountId,
+        apiKeyId,
+        requestId: res.locals.requestId,
+        idempotencyKey: idempotencyKeyOf(req),
+        model,
+        prompt: body.prompt,
+        count: 1,
+        requested: { seconds: body.seconds, size: body.size },
+        video: params.value,
+      });
+      assertHoldPlaced(started.hold);
+      sendVideo(res, started.record);
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'get', path: '/v1/videos', summary: "The account's videos, newest first", tag: 'videos', auth: 'api_key', query: VideoList },
+    async ({ query }, _req, res) => {
+      const { accountId } = authOf(res);
+      const rows = await generations.list(accountId, 'video', { after: query.after, limit: query.limit + 1, order: query.order });
+      const data = rows.slice(0, query.limit).map(presentVideo);
+      res.json({ object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rows.length > query.limit });
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'get', path: '/v1/videos/:id', summary: 'A video: status, progress, error', tag: 'videos', auth: 'api_key', responses: { 200: { description: 'The video', schema: videoObject } } },
+    async ({ params }, _req, res) => {
+      const { accountId } = authOf(res);
+      sendVideo(res, await mine(accountId, params.id!));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/videos/:id/content',
+      summary: 'The MP4 of a completed video',
+      tag: 'videos',
+      auth: 'api_key',
+      query: ContentQuery,
+      responses: { 200: { description: 'The video file', contentType: 'video/mp4' } },
+    },
+    async ({ params, query }, _req, res) => {
+      const { accountId } = authOf(res);
+      const record = await mine(accountId, params.id!);
+      if (query.variant !== 'video') throw invalidRequest(`The ${query.variant} variant is not available for this model.`, 'variant', 'unsupported_variant');
+      const asset = record.status === 'completed' ? record.assets[0] : undefined;
+      if (!asset) throw invalidRequest(`Video '${record.id}' is ${record.status}; its content is available once it is completed.`, 'id', 'video_not_ready');
+      await sendAsset(services, res, asset);
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'delete', path: '/v1/videos/:id', summary: 'Delete a video; a running one is cancelled and its hold released', tag: 'videos', auth: 'api_key' },
+    async ({ params }, _req, res) => {
+      const { accountId } = authOf(res);
+      const record = await mine(accountId, params.id!);
+      if (record.status === 'queued' || record.status === 'in_progress') await cancelGenerationWorkflow(services, record.id);
+      await generations.markDeleted(record.id);
+      await Promise.all(record.assets.map((a) => services.assets.delete(a.key)));
+      res.json({ id: record.id, object: 'video.deleted', deleted: true });
+    },
+  );
+
+  return router;
+}
+
+function sendVideo(res: import('express').Response, record: GenerationRecord) {
+  if (record.status === 'queued' || record.status === 'in_progress') res.setHeader('openai-poll-after-ms', POLL_AFTER_MS);
+  res.json(presentVideo(record));
+}
+
+export function presentVideo(r: GenerationRecord) {
+  return {
+    id: r.id,
+    object: 'video' as const,
+    model: r.model,
+    status: r.status === 'rejected' ? ('failed' as const) : r.status,
+    progress: r.status === 'completed' ? 100 : r.progress,
+    created_at: unix(r.createdAt)!,
+    completed_at: unix(r.completedAt),
+    expires_at: null,
+    seconds: String(r.params.seconds ?? '8'),
+    size: String(r.params.size ?? '720x1280'),
+    prompt: r.prompt,
+    remixed_from_video_id: null,
+    error: r.error ? { code: r.error.code, message: r.error.message } : null,
+    cost: usdNumber(r.cost),
+  };
+}

@@ -1,0 +1,235 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { createGenerationActivities } from '../activities/generation.js';
+import { progressEstimate } from '../src/generations/generation-params.js';
+import type {
+  GenerationFailure,
+  GenerationInput,
+  GenerationResult,
+  GenerationState,
+  HoldOutcome,
+  StoredAssetRef,
+} from '../src/generations/generation-types.js';
+import { StatusAttr } from '../src/temporal/search-attributes.js';
+
+type Activities = ReturnType<typeof createGenerationActivities>;
+
+/** Sent with the start (update-with-start): answers once the $0.21 × n hold is placed or refused. */
+export const placeHoldUpdate = defineUpdate<HoldOutcome>('placeHold');
+export const generationStateQuery = defineQuery<GenerationState>('state');
+
+// Placing the hold is on the API's critical path: a local activity skips a round trip through the server.
+const { placeGenerationHold } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 milliseconds', maximumInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['AccountNotFound'] },
+});
+
+const NOT_WORTH_RETRYING = ['GenerationRefused', 'ProviderRejected'];
+
+const { generateImage, storeVideo } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: NOT_WORTH_RETRYING },
+});
+
+const { submitVideo, checkVideo, recordVideoStarted, recordVideoProgress, discardAssets } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: NOT_WORTH_RETRYING },
+});
+
+// Money must settle whatever happens: these retry until they succeed (each is idempotent).
+const { settleGeneration, releaseGenerationHold } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * One image request (1–4 images) or one video: hold → provider → store → capture, or release.
+ * Workflow id `generation-<id>`; started by update-with-start so the API knows at once whether the hold held.
+ */
+export async function generationWorkflow(input: GenerationInput): Promise<GenerationResult> {
+  const state: GenerationState = {
+    generationId: input.generationId,
+    kind: input.kind,
+    status: 'placing_hold',
+    progress: 0,
+    delivered: 0,
+    chargedNanos: '0',
+  };
+  let hold: HoldOutcome | undefined;
+  setHandler(placeHoldUpdate, async () => {
+    await condition(() => hold !== undefined);
+    return hold!;
+  });
+  setHandler(generationStateQuery, () => state);
+
+  const finish = async (result: GenerationResult): Promise<GenerationResult> => {
+    state.status = result.status;
+    state.chargedNanos = result.chargedNanos;
+    state.error = result.error;
+    setStatus(result.status);
+    await condition(allHandlersFinished);
+    return result;
+  };
+
+  try {
+    hold = await placeGenerationHold({
+      generationId: input.generationId,
+      accountId: input.accountId,
+      requestId: input.requestId,
+      amountNanos: (BigInt(input.unitPriceNanos) * BigInt(input.count)).toString(),
+      ttlMs: input.timing.holdTtlMs,
+    });
+  } catch (err) {
+    // An attempt may have placed the hold before failing (or before we were cancelled): release it by its key.
+    const failure: GenerationFailure = isCancellation(err)
+      ? { code: 'cancelled', message: 'The generation was cancelled.' }
+      : { code: 'unavailable', message: 'The generation could not be started; nothing was charged. Please retry.' };
+    hold = { ok: false, reason: failure.code === 'cancelled' ? 'cancelled' : 'unavailable', message: failure.message };
+    await CancellationScope.nonCancellable(() => releaseGenerationHold({ generationId: input.generationId, failure }));
+    return finish({ status: 'failed', assets: [], chargedNanos: '0', error: failure });
+  }
+  if (!hold.ok) return finish({ status: 'rejected', assets: [], chargedNanos: '0' });
+
+  state.holdId = hold.holdId;
+  state.status = input.kind === 'image' ? 'in_progress' : 'queued';
+  setStatus(state.status);
+
+  let assets: StoredAssetRef[] = [];
+  let failure: GenerationFailure | undefined;
+  let timedOut = false;
+  try {
+    assets = await withDeadline(
+      input.timing.deadlineMs,
+      () => (input.kind === 'image' ? makeImages(input) : makeVideo(input, state)),
+      () => (timedOut = true),
+    );
+  } catch (err) {
+    failure = describeFailure(err, timedOut, input.timing.deadlineMs);
+  }
+
+  // From here on the outcome is being written down: an operator's cancel must not interrupt it.
+  return CancellationScope.nonCancellable(async () => {
+    if (failure && assets.length) await discardAssets({ keys: assets.map((a) => a.key) });
+    const delivered = failure ? [] : assets;
+    const settled = await settleGeneration({
+      generationId: input.generationId,
+      holdId: state.holdId!,
+      captureNanos: (BigInt(input.unitPriceNanos) * BigInt(delivered.length)).toString(),
+      assets: delivered,
+      failure,
+    });
+    state.delivered = settled.status === 'completed' ? delivered.length : 0;
+    if (settled.status === 'completed') state.progress = 100;
+    return finish({
+      status: settled.status,
+      assets: settled.status === 'completed' ? delivered : [],
+      chargedNanos: settled.chargedNanos,
+      error: settled.error,
+    });
+  });
+}
+
+/** Every image is one activity; the ones delivered are charged even if a sibling failed. */
+async function makeImages(input: GenerationInput): Promise<StoredAssetRef[]> {
+  const results = await Promise.allSettled(
+    Array.from({ length: input.count }, (_, index) =>
+      generateImage({
+        generationId: input.generationId,
+        index,
+        model: input.upstreamModel,
+        prompt: input.prompt,
+        aspectRatio: input.image?.aspectRatio,
+        imageSize: input.image?.imageSize,
+      }),
+    ),
+  );
+  const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
+  if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
+  const delivered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (delivered.length) return delivered;
+  throw (results[0] as PromiseRejectedResult).reason;
+}
+
+async function makeVideo(input: GenerationInput, state: GenerationState): Promise<StoredAssetRef[]> {
+  const handle = await submitVideo({
+    model: input.upstreamModel,
+    prompt: input.prompt,
+    ...input.video!,
+  });
+  state.providerJob = handle;
+  state.status = 'in_progress';
+  setStatus('in_progress');
+  await recordVideoStarted({ generationId: input.generationId, providerJob: handle });
+  const started = Date.now();
+  const maxPolls = Math.ceil(input.timing.deadlineMs / input.timing.pollIntervalMs) + 2;
+  for (let poll = 0; poll < maxPolls; poll++) {
+    const job = await checkVideo({ handle });
+    if (job.state === 'done') return [await storeVideo({ generationId: input.generationId, handle })];
+    if (job.state === 'refused') throw ApplicationFailure.nonRetryable(job.message, 'GenerationRefused', job.reason);
+    if (job.state === 'failed') throw ApplicationFailure.nonRetryable(job.message, 'ProviderFailed', job.code);
+    const progress = progressEstimate(Date.now() - started, input.timing.expectedMs);
+    if (progress > state.progress) {
+      state.progress = progress;
+      await recordVideoProgress({ generationId: input.generationId, progress });
+    }
+    await sleep(input.timing.pollIntervalMs);
+  }
+  throw ApplicationFailure.nonRetryable('the video job did not finish in time', 'DeadlineExceeded');
+}
+
+/** Runs `work` in its own scope, cancelling it when `ms` pass; an outer cancellation reaches both. */
+async function withDeadline<T>(ms: number, work: () => Promise<T>, onTimeout: () => void): Promise<T> {
+  const workScope = new CancellationScope();
+  const timerScope = new CancellationScope();
+  timerScope
+    .run(() => sleep(ms))
+    .then(
+      () => {
+        onTimeout();
+        workScope.cancel();
+      },
+      () => undefined,
+    );
+  try {
+    return await workScope.run(work);
+  } finally {
+    timerScope.cancel();
+  }
+}
+
+function describeFailure(err: unknown, timedOut: boolean, deadlineMs: number): GenerationFailure {
+  if (timedOut) return { code: 'timeout', message: `The generation did not finish within ${Math.round(deadlineMs / 1000)} seconds; nothing was charged.` };
+  if (isCancellation(err)) return { code: 'cancelled', message: 'The generation was cancelled; nothing was charged.' };
+  const app = applicationFailureIn(err);
+  if (app?.type === 'GenerationRefused') {
+    return { code: 'content_policy_violation', message: `The provider declined to generate this (${String(app.details?.[0] ?? 'safety')}); nothing was charged.` };
+  }
+  if (app?.type === 'ProviderRejected' && app.details?.[0] === 'invalid_request') {
+    return { code: 'invalid_request', message: `The provider rejected the request: ${app.message}` };
+  }
+  return { code: 'provider_error', message: 'The generation failed at the provider; nothing was charged. Please retry.' };
+}
+
+function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
+  for (let e = err as { cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e instanceof ApplicationFailure) return e;
+  }
+  return undefined;
+}
+
+function setStatus(status: string) {
+  upsertSearchAttributes([{ key: StatusAttr, value: status }]);
+}

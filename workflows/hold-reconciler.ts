@@ -1,0 +1,36 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { createGenerationActivities } from '../activities/generation.js';
+
+type Activities = ReturnType<typeof createGenerationActivities>;
+
+const { expireOverdueHolds, findUnsettledGenerations, findClosedGenerationWorkflows, releaseAbandonedGenerations } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+export interface HoldReconcileInput {
+  /** A generation younger than this is left alone: its workflow may be starting right now. */
+  olderThanMs?: number;
+  limit?: number;
+}
+
+export interface HoldReconcileResult {
+  expired: number;
+  examined: number;
+  abandoned: string[];
+  released: number;
+}
+
+/**
+ * Never leak a hold. Run by the `hold-reconciler` Schedule: expires holds past their deadline, then
+ * finds generations whose workflow closed without settling (terminated by an operator, say) and
+ * releases their holds. Each step is an activity, so every sweep and what it found shows in the Web UI.
+ */
+export async function holdReconcilerWorkflow(input: HoldReconcileInput = {}): Promise<HoldReconcileResult> {
+  const expired = await expireOverdueHolds();
+  const candidates = await findUnsettledGenerations({ olderThanMs: input.olderThanMs ?? 120_000, limit: input.limit ?? 200 });
+  const abandoned = candidates.length ? await findClosedGenerationWorkflows({ generationIds: candidates }) : [];
+  const released = abandoned.length ? await releaseAbandonedGenerations({ generationIds: abandoned }) : 0;
+  return { expired, examined: candidates.length, abandoned, released };
+}
