@@ -45,7 +45,8 @@ async function run(ledger: PostgresLedger, accounts: string[], label: string) {
 async function main() {
   const { db, stop } = await benchDatabase(CONCURRENCY + 2);
   try {
-    const ledger = new PostgresLedger(db);
+    const ledger = new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } });
+    const plain = new PostgresLedger(db);
     const repo = new AccountRepository(db);
     const seed = async (n: number) => {
       const ids: string[] = [];
@@ -58,8 +59,12 @@ async function main() {
     };
     const hot = await seed(1);
     const many = await seed(1000);
+    console.log('group commit (as the service runs it):');
     await run(ledger, hot, 'one hot account');
     await run(ledger, many, 'across 1,000 accounts');
+    console.log('one statement per commit (for comparison):');
+    await run(plain, hot, 'one hot account, plain');
+    await run(plain, many, 'across 1,000, plain');
     const t0 = performance.now();
     const report = await reconcile(db);
     console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'} (${report.accounts} accounts, ${(performance.now() - t0).toFixed(0)} ms)`);

@@ -9,14 +9,13 @@ import { PostgresLedger } from './ledger/index.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
-import { createMediaServices, type MediaServices } from './providers/media/media-services.js';
 
 /**
  * Everything a route or an activity talks to, built once per process from the validated config
  * and the addresses the launcher resolved (embedded or configured). Tests build the same thing
  * against their own servers.
  */
-export interface Services extends ConfiguredChatUpstream, MediaServices {
+export interface Services extends ConfiguredChatUpstream {
   config: Config;
   logger: Logger;
   db: Db;
@@ -55,12 +54,12 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     config,
     logger: log,
     db,
-    ledger: new PostgresLedger(db),
+    // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
+    ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config),
-    ...createMediaServices(config, endpoints.adminToken),
     metrics: createMetrics(),
     payments: createPayments(config, db),
     adminToken: endpoints.adminToken,
@@ -76,7 +75,6 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 }
 
 export async function closeServices(s: Services): Promise<void> {
-  s.sandboxGemini?.close();
   await s.payments.close();
   await s.temporal.connection.close();
   await s.db.destroy();

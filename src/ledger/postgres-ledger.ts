@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { newId } from '../ids.js';
+import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import {
   AccountNotFound,
   CaptureExceedsHold,
@@ -34,6 +35,20 @@ export interface PlaceHoldInput {
   generationId?: string;
 }
 
+export interface CaptureInput {
+  holdId: string;
+  amount: bigint;
+  kind: Extract<EntryKind, 'usage' | 'generation_capture'>;
+  /** The hold's account, when the caller knows it (saves a lookup). */
+  accountId?: string;
+}
+
+export interface ReleaseInput {
+  holdId: string;
+  status?: Extract<HoldStatus, 'released' | 'expired'>;
+  accountId?: string;
+}
+
 const UNIQUE_VIOLATION = '23505';
 
 /**
@@ -43,16 +58,57 @@ const UNIQUE_VIOLATION = '23505';
  * concurrent duplicate fail as a whole. A duplicate is then answered with the first result.
  */
 export class PostgresLedger {
-  constructor(private readonly db: Knex) {}
+  private readonly groupCommit?: GroupCommit;
+
+  /**
+   * With `groupCommit`, concurrent operations are committed together (see group-commit.ts);
+   * without it, each is its own autocommitted statement. Results and guarantees are the same.
+   */
+  constructor(
+    private readonly db: Knex,
+    opts: { groupCommit?: GroupCommitOptions } = {},
+  ) {
+    if (opts.groupCommit) this.groupCommit = new GroupCommit(db, opts.groupCommit);
+  }
+
+  /** Runs one operation on an account, through group commit when enabled. */
+  private exec<T>(accountId: string, work: (q: Knex) => Promise<T>): Promise<T> {
+    return this.groupCommit ? this.groupCommit.run(accountId, work) : work(this.db);
+  }
+
+  /** Holds never change account, so the owner of a hold can be remembered once looked up. */
+  private readonly holdOwners = new Map<string, string>();
+
+  private async ownerOf(holdId: string, accountId?: string): Promise<string> {
+    if (accountId) return accountId;
+    const known = this.holdOwners.get(holdId);
+    if (known) return known;
+    const row = await this.db('holds').select('account_id').where('id', holdId).first();
+    if (!row) throw new HoldNotFound(holdId);
+    this.rememberOwner(holdId, row.account_id);
+    return row.account_id;
+  }
+
+  private rememberOwner(holdId: string, accountId: string) {
+    if (this.holdOwners.size > 100_000) this.holdOwners.clear();
+    this.holdOwners.set(holdId, accountId);
+  }
 
   /** Credits (amount > 0) or debits (amount < 0) an account; a debit never takes available below zero. */
   async post(input: PostEntryInput): Promise<Applied<LedgerEntry>> {
     if (input.amount === 0n) throw new RangeError('a ledger entry cannot be zero');
+    if (input.kind === 'deposit' && !input.depositId) throw new RangeError('a deposit entry needs its deposit id');
+    return this.exec(input.accountId, (q) => this.postOn(q, input));
+  }
+
+  private async postOn(q: Knex, input: PostEntryInput): Promise<Applied<LedgerEntry>> {
     try {
-      const { rows } = await this.db.raw(
+      const { rows } = await q.raw(
         `WITH acct AS (
            UPDATE accounts SET balance = balance + :amount
            WHERE id = :accountId AND balance + :amount - held >= 0
+             -- an earlier duplicate in this transaction (group commit) is a replay, not an abort
+             AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = :key)
            RETURNING id, balance)
          INSERT INTO ledger_entries
            (account_id, kind, amount, balance_after, idempotency_key, request_id, deposit_id, generation_id, reason, actor, request_ids)
@@ -76,25 +132,32 @@ export class PostgresLedger {
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }
-    const existing = await this.entryByKey(input.idempotencyKey);
+    const existing = await this.entryByKey(input.idempotencyKey, q);
     if (existing) {
       if (existing.accountId !== input.accountId || existing.amount !== input.amount || existing.kind !== input.kind) {
         throw new IdempotencyConflict(input.idempotencyKey);
       }
       return { value: existing, replayed: true };
     }
-    const bal = await this.balance(input.accountId);
+    const bal = await this.balance(input.accountId, q);
     throw new InsufficientFunds(input.accountId, bal.available, -input.amount);
   }
 
   /** Reserves `amount` of the available balance until captured, released or expired. */
   async placeHold(input: PlaceHoldInput): Promise<Applied<Hold>> {
     if (input.amount <= 0n) throw new RangeError('a hold must be positive');
+    const result = await this.exec(input.accountId, (q) => this.placeHoldOn(q, input));
+    this.rememberOwner(result.value.id, result.value.accountId);
+    return result;
+  }
+
+  private async placeHoldOn(q: Knex, input: PlaceHoldInput): Promise<Applied<Hold>> {
     try {
-      const { rows } = await this.db.raw(
+      const { rows } = await q.raw(
         `WITH acct AS (
            UPDATE accounts SET held = held + :amount
            WHERE id = :accountId AND balance - held >= :amount
+             AND NOT EXISTS (SELECT 1 FROM holds WHERE idempotency_key = :key)
            RETURNING id)
          INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at)
          SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt
@@ -115,14 +178,14 @@ export class PostgresLedger {
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }
-    const existing = await this.holdByKey(input.idempotencyKey);
+    const existing = await this.holdByKey(input.idempotencyKey, q);
     if (existing) {
       if (existing.accountId !== input.accountId || existing.amount !== input.amount) {
         throw new IdempotencyConflict(input.idempotencyKey);
       }
       return { value: existing, replayed: true };
     }
-    const bal = await this.balance(input.accountId);
+    const bal = await this.balance(input.accountId, q);
     throw new InsufficientFunds(input.accountId, bal.available, input.amount);
   }
 
@@ -130,19 +193,20 @@ export class PostgresLedger {
    * Charges `amount` (≤ the hold) and frees the rest of the hold, in one statement. Capturing
    * zero is a release: nothing was delivered. A second capture of the same amount is a replay.
    */
-  async captureHold(input: {
-    holdId: string;
-    amount: bigint;
-    kind: Extract<EntryKind, 'usage' | 'generation_capture'>;
-  }): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
+  async captureHold(input: CaptureInput): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
     if (input.amount < 0n) throw new RangeError('capture amount cannot be negative');
+    const owner = await this.ownerOf(input.holdId, input.accountId);
+    return this.exec(owner, (q) => this.captureOn(q, input));
+  }
+
+  private async captureOn(q: Knex, input: CaptureInput): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
     if (input.amount === 0n) {
-      const released = await this.releaseHold({ holdId: input.holdId, status: 'released' });
+      const released = await this.releaseOn(q, { holdId: input.holdId, status: 'released' });
       if (released.value.status !== 'released') throw new HoldNotPending(input.holdId, released.value.status);
       return { value: { hold: released.value, entry: null }, replayed: released.replayed };
     }
     const key = `${input.holdId}:capture`;
-    const { rows } = await this.db.raw(
+    const { rows } = await q.raw(
       `WITH h AS (
          UPDATE holds SET status = 'captured', captured_amount = :amount, settled_at = now()
          WHERE id = :holdId AND status = 'pending' AND amount >= :amount
@@ -181,9 +245,9 @@ export class PostgresLedger {
       };
       return { value: { hold, entry }, replayed: false };
     }
-    const hold = await this.hold(input.holdId);
+    const hold = await this.hold(input.holdId, q);
     if (hold.status === 'captured' && hold.capturedAmount === input.amount) {
-      return { value: { hold, entry: await this.entryByKey(key) }, replayed: true };
+      return { value: { hold, entry: await this.entryByKey(key, q) }, replayed: true };
     }
     if (hold.status === 'pending' && hold.amount < input.amount) {
       throw new CaptureExceedsHold(hold.id, hold.amount, input.amount);
@@ -195,8 +259,13 @@ export class PostgresLedger {
    * Frees a pending hold. Settling is final: releasing a hold that was already captured (or
    * released) changes nothing and reports the hold as it is, so racing cleanups are harmless.
    */
-  async releaseHold(input: { holdId: string; status?: Extract<HoldStatus, 'released' | 'expired'> }): Promise<Applied<Hold>> {
-    const { rows } = await this.db.raw(
+  async releaseHold(input: ReleaseInput): Promise<Applied<Hold>> {
+    const owner = await this.ownerOf(input.holdId, input.accountId);
+    return this.exec(owner, (q) => this.releaseOn(q, input));
+  }
+
+  private async releaseOn(q: Knex, input: ReleaseInput): Promise<Applied<Hold>> {
+    const { rows } = await q.raw(
       `WITH h AS (
          UPDATE holds SET status = :status, settled_at = now()
          WHERE id = :holdId AND status = 'pending'
@@ -207,27 +276,25 @@ export class PostgresLedger {
       { holdId: input.holdId, status: input.status ?? 'released' },
     );
     if (rows.length) return { value: toHold(rows[0]), replayed: false };
-    return { value: await this.hold(input.holdId), replayed: true };
+    return { value: await this.hold(input.holdId, q), replayed: true };
   }
 
   /** Expires pending holds whose deadline has passed, one statement each; returns how many. */
   async expireHolds(now: Date = new Date(), limit = 1000): Promise<number> {
-    const due: { id: string }[] = await this.db('holds')
-      .select('id')
+    const due: { id: string; account_id: string }[] = await this.db('holds')
+      .select('id', 'account_id')
       .where('status', 'pending')
       .andWhere('expires_at', '<', now)
       .orderBy('expires_at')
       .limit(limit);
     let expired = 0;
-    for (const { id } of due) {
-      const r = await this.releaseHold({ holdId: id, status: 'expired' });
-      if (!r.replayed) expired++;
-    }
+    const results = await Promise.all(due.map((h) => this.releaseHold({ holdId: h.id, accountId: h.account_id, status: 'expired' })));
+    for (const r of results) if (!r.replayed) expired++;
     return expired;
   }
 
-  async balance(accountId: string): Promise<Balance> {
-    const row: { id: string; balance: bigint; held: bigint } | undefined = await this.db('accounts')
+  async balance(accountId: string, q: Knex = this.db): Promise<Balance> {
+    const row: { id: string; balance: bigint; held: bigint } | undefined = await q('accounts')
       .select('id', 'balance', 'held')
       .where('id', accountId)
       .first();
@@ -235,19 +302,19 @@ export class PostgresLedger {
     return { accountId: row.id, balance: row.balance, held: row.held, available: row.balance - row.held };
   }
 
-  async hold(holdId: string): Promise<Hold> {
-    const row = await this.db('holds').where('id', holdId).first();
+  async hold(holdId: string, q: Knex = this.db): Promise<Hold> {
+    const row = await q('holds').where('id', holdId).first();
     if (!row) throw new HoldNotFound(holdId);
     return toHold(row);
   }
 
-  async entryByKey(key: string): Promise<LedgerEntry | null> {
-    const row = await this.db('ledger_entries').where('idempotency_key', key).first();
+  async entryByKey(key: string, q: Knex = this.db): Promise<LedgerEntry | null> {
+    const row = await q('ledger_entries').where('idempotency_key', key).first();
     return row ? toEntry(row) : null;
   }
 
-  private async holdByKey(key: string): Promise<Hold | null> {
-    const row = await this.db('holds').where('idempotency_key', key).first();
+  private async holdByKey(key: string, q: Knex): Promise<Hold | null> {
+    const row = await q('holds').where('idempotency_key', key).first();
     return row ? toHold(row) : null;
   }
 }

@@ -14,7 +14,10 @@ function mulberry32(seed: number) {
   };
 }
 
-describe('ledger under concurrency', () => {
+describe.each([
+  ['one statement per commit', undefined],
+  ['group commit', { lanes: 4, maxBatch: 64 }],
+] as const)('ledger under concurrency (%s)', (_mode, groupCommit) => {
   let h: Harness;
   let db: Db;
   beforeAll(async () => {
@@ -27,7 +30,7 @@ describe('ledger under concurrency', () => {
   });
 
   it('keeps every invariant and exact totals through 4,000 mixed operations from 32 connections on 3 accounts', async () => {
-    const ledger = new PostgresLedger(db);
+    const ledger = new PostgresLedger(db, { groupCommit });
     const rnd = mulberry32(20261125);
     const accounts: string[] = [];
     for (let i = 0; i < 3; i++) accounts.push((await h.services.accounts.create({ name: `C${i}`, email: 'c@example.com' })).id);
