@@ -9,13 +9,14 @@ import { PostgresLedger } from './ledger/index.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
+import { createMediaServices, type MediaServices } from './providers/media/media-services.js';
 
 /**
  * Everything a route or an activity talks to, built once per process from the validated config
  * and the addresses the launcher resolved (embedded or configured). Tests build the same thing
  * against their own servers.
  */
-export interface Services extends ConfiguredChatUpstream {
+export interface Services extends ConfiguredChatUpstream, MediaServices {
   config: Config;
   logger: Logger;
   db: Db;
@@ -60,6 +61,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     apiKeys: new ApiKeyResolver(accounts),
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config),
+    ...createMediaServices(config, endpoints.adminToken),
     metrics: createMetrics(),
     payments: createPayments(config, db),
     adminToken: endpoints.adminToken,
@@ -75,6 +77,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  s.sandboxGemini?.close();
   await s.payments.close();
   await s.temporal.connection.close();
   await s.db.destroy();
