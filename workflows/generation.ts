@@ -36,17 +36,27 @@ const { placeGenerationHold } = proxyLocalActivities<Activities>({
   retry: { initialInterval: '100 milliseconds', maximumInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['AccountNotFound'] },
 });
 
-const NOT_WORTH_RETRYING = ['GenerationRefused', 'ProviderRejected'];
+const NOT_WORTH_RETRYING = ['GenerationRefused', 'ProviderRejected', 'ProviderFailed'];
 
-const { generateImage, storeVideo } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: NOT_WORTH_RETRYING },
-});
+// Provider calls: how patiently to retry an outage comes with the input (tests shorten it).
+function providerActivities(input: GenerationInput) {
+  const retry = {
+    initialInterval: input.timing.providerRetry.initialIntervalMs,
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: input.timing.providerRetry.maximumAttempts,
+    nonRetryableErrorTypes: NOT_WORTH_RETRYING,
+  };
+  const { generateImage, storeVideo } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
+  const { submitVideo, checkVideo } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+  return { generateImage, storeVideo, submitVideo, checkVideo };
+}
 
-const { submitVideo, checkVideo, recordVideoStarted, recordVideoProgress, discardAssets } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: NOT_WORTH_RETRYING },
+type ProviderActivities = ReturnType<typeof providerActivities>;
+
+const { recordVideoStarted, recordVideoProgress, discardAssets } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 // Money must settle whatever happens: these retry until they succeed (each is idempotent).
@@ -113,7 +123,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   try {
     assets = await withDeadline(
       input.timing.deadlineMs,
-      () => (input.kind === 'image' ? makeImages(input) : makeVideo(input, state)),
+      () => (input.kind === 'image' ? makeImages(input, providerActivities(input)) : makeVideo(input, state, providerActivities(input))),
       () => (timedOut = true),
     );
   } catch (err) {
@@ -143,7 +153,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
 }
 
 /** Every image is one activity; the ones delivered are charged even if a sibling failed. */
-async function makeImages(input: GenerationInput): Promise<StoredAssetRef[]> {
+async function makeImages(input: GenerationInput, { generateImage }: ProviderActivities): Promise<StoredAssetRef[]> {
   const results = await Promise.allSettled(
     Array.from({ length: input.count }, (_, index) =>
       generateImage({
@@ -163,7 +173,7 @@ async function makeImages(input: GenerationInput): Promise<StoredAssetRef[]> {
   throw (results[0] as PromiseRejectedResult).reason;
 }
 
-async function makeVideo(input: GenerationInput, state: GenerationState): Promise<StoredAssetRef[]> {
+async function makeVideo(input: GenerationInput, state: GenerationState, { submitVideo, checkVideo, storeVideo }: ProviderActivities): Promise<StoredAssetRef[]> {
   const handle = await submitVideo({
     model: input.upstreamModel,
     prompt: input.prompt,

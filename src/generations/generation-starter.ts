@@ -39,6 +39,7 @@ export function timingFor(settings: Config['generations'], kind: GenerationKind)
     pollIntervalMs: settings.pollIntervalSeconds * 1000,
     expectedMs: kind === 'image' ? 20_000 : Math.max(60_000, settings.simulatedVideoDelayMs),
     holdTtlMs: deadlineMs + 3_600_000,
+    providerRetry: { initialIntervalMs: 2_000, maximumAttempts: 6 },
   };
 }
 

@@ -25,6 +25,8 @@ export interface GenerationTiming {
   expectedMs: number;
   /** How long the hold lives; longer than the deadline so only a stuck run ever lets it expire. */
   holdTtlMs: number;
+  /** Retries of a provider call that failed for a passing reason (rate limit, outage). */
+  providerRetry: { initialIntervalMs: number; maximumAttempts: number };
 }
 
 export interface GenerationInput {
