@@ -5,20 +5,21 @@ import { requireApiKey } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { openapi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
+import { consoleRoutes } from './routes/console.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
 import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { videoRoutes } from './routes/videos.js';
 import { SANDBOX_GEMINI_PATH } from '../providers/media/media-services.js';
+import { sandboxRoutes } from './routes/sandbox.js';
+import { supportRoutes } from './routes/support.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
 import { createSimulatedUpstream } from '../providers/chat/simulated-upstream.js';
-import { sandboxRoutes } from './routes/sandbox.js';
-import { supportRoutes } from './routes/support.js';
-import { webhookRoutes } from './routes/webhooks.js';
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
@@ -48,6 +49,7 @@ export function createApp(services: Services): Express {
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
   app.use(healthRoutes(services));
+  app.use(consoleRoutes(services));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi.document(services.config.publicUrl));
   });
@@ -59,13 +61,13 @@ export function createApp(services: Services): Express {
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));
   app.use(creditGrantRoutes(services));
+  app.use(depositRoutes(services));
+  app.use(supportRoutes(services));
   app.use(chatRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
-  app.use(depositRoutes(services));
-  app.use(supportRoutes(services));
 
   app.use((req, _res, next) => {
     next(new ApiError(404, 'invalid_request_error', 'unknown_url', `Unknown request URL: ${req.method} ${req.path}.`));
