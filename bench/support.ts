@@ -6,11 +6,11 @@ import { createDb, migrateLatest, type Db } from '../src/db/connection.js';
 import { startEmbeddedPostgres } from '../src/launcher/embedded-postgres.js';
 
 /** A throw-away embedded PostgreSQL (or DATABASE_URL) with the schema migrated, for benchmarks. */
-export async function benchDatabase(poolMax: number): Promise<{ db: Db; stop(): Promise<void> }> {
+export async function benchDatabase(poolMax: number): Promise<{ db: Db; url: string; stop(): Promise<void> }> {
   if (process.env.DATABASE_URL) {
     const db = createDb(process.env.DATABASE_URL, { poolMax });
     await migrateLatest(db);
-    return { db, stop: () => db.destroy() };
+    return { db, url: process.env.DATABASE_URL, stop: () => db.destroy() };
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-'));
   fs.chmodSync(dir, 0o755);
@@ -19,6 +19,7 @@ export async function benchDatabase(poolMax: number): Promise<{ db: Db; stop(): 
   await migrateLatest(db);
   return {
     db,
+    url: pg.url,
     async stop() {
       await db.destroy();
       await pg.stop();

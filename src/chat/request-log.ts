@@ -53,32 +53,43 @@ export class UnknownCursor extends Error {
 export class RequestLog {
   constructor(private readonly db: Db) {}
 
+  /**
+   * One statement, committed without waiting for the WAL flush (`synchronous_commit` off for this
+   * transaction only). The row is the audit trail of money the ledger has already moved durably
+   * (its usage entry carries the same request id), so the flush is not worth a second fsync on
+   * every request; a database crash could lose the last fraction of a second of rows, never a
+   * ledger entry, and the books stay consistent either way.
+   */
   async record(r: RequestRecord): Promise<void> {
-    await this.db('requests')
-      .insert({
-        id: r.id,
-        account_id: r.accountId,
-        api_key_id: r.apiKeyId,
-        endpoint: r.endpoint,
-        model: r.model,
-        status: r.status,
-        http_status: r.httpStatus,
-        stream: r.stream,
-        prompt_tokens: r.promptTokens,
-        completion_tokens: r.completionTokens,
-        total_tokens: r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens,
-        cost: r.cost.toString(),
-        hold_id: r.holdId,
-        error_code: r.errorCode,
-        upstream_latency_ms: r.upstreamLatencyMs,
-        overhead_ms: r.overheadMs,
-        max_tokens: r.maxTokens,
-        usage_source: r.usageSource,
-        created_at: r.createdAt,
-        completed_at: r.completedAt,
-      })
-      .onConflict('id')
-      .ignore();
+    const columns: [string, string, unknown][] = [
+      ['id', 'text', r.id],
+      ['account_id', 'text', r.accountId],
+      ['api_key_id', 'text', r.apiKeyId],
+      ['endpoint', 'text', r.endpoint],
+      ['model', 'text', r.model],
+      ['status', 'text', r.status],
+      ['http_status', 'integer', r.httpStatus],
+      ['stream', 'boolean', r.stream],
+      ['prompt_tokens', 'integer', r.promptTokens],
+      ['completion_tokens', 'integer', r.completionTokens],
+      ['total_tokens', 'integer', r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens],
+      ['cost', 'bigint', r.cost.toString()],
+      ['hold_id', 'text', r.holdId],
+      ['error_code', 'text', r.errorCode],
+      ['upstream_latency_ms', 'integer', r.upstreamLatencyMs],
+      ['overhead_ms', 'integer', r.overheadMs],
+      ['max_tokens', 'integer', r.maxTokens],
+      ['usage_source', 'text', r.usageSource],
+      ['created_at', 'timestamptz', r.createdAt],
+      ['completed_at', 'timestamptz', r.completedAt],
+    ];
+    await this.db.raw(
+      `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+       INSERT INTO requests (${columns.map(([name]) => name).join(', ')})
+       SELECT ${columns.map(([, type]) => `?::${type}`).join(', ')} FROM async_commit
+       ON CONFLICT (id) DO NOTHING`,
+      columns.map(([, , value]) => value) as never,
+    );
   }
 
   /** Newest first, `limit` at a time; `hasMore` says whether another page follows. */

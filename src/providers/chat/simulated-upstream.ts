@@ -145,7 +145,7 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
     });
 
     try {
-      await sleep(latencyMs, undefined, { signal: clientGone.signal });
+      await pause(latencyMs, clientGone.signal);
       if (behaviour.kind === 'error') {
         res
           .status(behaviour.status)
@@ -200,7 +200,7 @@ async function answerReplies(
     res.status(500).json(errorBody('Simulated upstream failure.', 'server_error', 'simulated_error', null));
     return 'failed';
   }
-  await sleep(tokenDelayMs * completionTokens, undefined, { signal: clientGone });
+  await pause(tokenDelayMs * completionTokens, clientGone);
   const completion: ChatCompletion = {
     id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
     object: 'chat.completion',
@@ -277,6 +277,11 @@ async function cut(res: Response, out: BufferedWriter, behaviour: Behaviour): Pr
     res.socket?.destroy();
   }
   return 'failed';
+}
+
+/** A timer costs a millisecond or more even at 0 ms: a zero-latency simulator must not take one. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms > 0) await sleep(ms, undefined, { signal });
 }
 
 /** Coalesces SSE events into one write per flush and respects the client's back-pressure. */
