@@ -1,0 +1,176 @@
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import Stripe from 'stripe';
+import { loadConfig } from '../src/config.js';
+import { migrateLatest } from '../src/db/connection.js';
+import { SANDBOX_STRIPE } from '../src/payments/payment-services.js';
+import { createApp } from '../src/http/app.js';
+import { freePort } from '../src/launcher/free-port.js';
+import { startStack } from '../src/launcher/stack.js';
+import { reconcile } from '../src/ledger/reconcile.js';
+import { closeServices, createServices, type Services } from '../src/services.js';
+import { startWorker } from '../src/temporal/worker.js';
+import { percentile } from './support.js';
+
+/**
+ * Webhook to credit: the whole service (API, worker, embedded Stripe sandbox, real PostgreSQL and
+ * Temporal dev server) on this machine. Deposits are opened through the API, paid in the sandbox
+ * with delivery held, then their signed `checkout.session.completed` webhooks are posted:
+ *  1. one at a time: latency from posting the verified webhook to the ledger entry existing
+ *     (the entry's own commit time, so no polling error is added);
+ *  2. all at once with BENCH_CONCURRENCY senders: webhooks acknowledged per second, and credits
+ *     per second until the last one is visible.
+ * `npm run bench:deposits` (BENCH_DEPOSITS, BENCH_CONCURRENCY).
+ */
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 100);
+const BURST = Number(process.env.BENCH_DEPOSITS ?? 400);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+
+async function main() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-deposits-'));
+  fs.chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const config = loadConfig({
+    // An existing PostgreSQL / Temporal may be named as for `npm start`; otherwise both are embedded.
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    TEMPORAL_UI_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    // Webhooks only: the polling fallback must not do the work being measured.
+    DEPOSIT_POLL_INTERVAL: '3600',
+  });
+  const logger = pino({ level: 'warn' });
+  const stack = await startStack(config, logger);
+  let services: Services | undefined;
+  let server: Server | undefined;
+  try {
+    services = await createServices(config, stack, logger);
+    await migrateLatest(services.db);
+    const worker = await startWorker(services);
+    const svc = services;
+    server = await new Promise<Server>((resolve) => {
+      const s = createApp(svc).listen(port, '127.0.0.1', () => resolve(s));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const sandbox = services.payments.sandboxes().stripe!;
+    sandbox.webhooks.mode = 'hold';
+
+    const account = await services.accounts.create({ name: 'bench', email: 'bench@example.com' });
+    const { key } = await services.accounts.createKey(account.id, 'bench');
+
+    /** Opens n deposits through the API, pays them in the sandbox, returns each one's held webhook. */
+    async function paidDeposits(n: number) {
+      const out: Array<{ depositId: string; hook: { url: string; body: string; headers: Record<string, string> } }> = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(16, n) }, async () => {
+          while (next < n) {
+            next++;
+            const res = await fetch(`${base}/v1/billing/deposits`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ tier: 'starter', method: 'card' }),
+            });
+            if (res.status !== 201) throw new Error(`deposit: ${res.status} ${await res.text()}`);
+            const dep = (await res.json()) as { id: string };
+            const ref = (await svc.payments.deposits.get(dep.id))!.providerRef!;
+            sandbox.pay(ref, 'card');
+            const held = sandbox.webhooks.list().find((w) => w.body.includes(ref))!;
+            out.push({ depositId: dep.id, hook: { url: held.url, body: held.body, headers: signed(held.body) } });
+          }
+        }),
+      );
+      return out;
+    }
+    // Signed at send time like Stripe does (a fresh timestamp per attempt). Posted directly rather
+    // than through the sandbox's outbox, so the sandbox's bookkeeping is not part of the measure.
+    const signed = (payload: string) => ({
+      'content-type': 'application/json; charset=utf-8',
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SANDBOX_STRIPE.webhookSecret }),
+    });
+
+    const post = async (h: { url: string; body: string; headers: Record<string, string> }) => {
+      const res = await fetch(h.url, { method: 'POST', headers: h.headers, body: h.body });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+    };
+    const creditTimes = async (ids: string[]) => {
+      const rows: Array<{ deposit_id: string; created_at: Date }> = await svc.db('ledger_entries')
+        .whereIn('deposit_id', ids)
+        .andWhere('kind', 'deposit')
+        .select('deposit_id', 'created_at');
+      return new Map(rows.map((r) => [r.deposit_id, r.created_at.getTime()]));
+    };
+    const waitCredited = async (ids: string[]) => {
+      for (let i = 0; i < 60_000; i++) {
+        const n = Number((await svc.db('ledger_entries').whereIn('deposit_id', ids).count<{ n: string }[]>({ n: '*' }))[0]!.n);
+        if (n === ids.length) return;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      throw new Error('credits did not all arrive');
+    };
+
+    // Warm-up: bundle, connections, JIT.
+    for (const d of await paidDeposits(10)) await post(d.hook);
+
+    console.log(`opening ${LATENCY_SAMPLES + BURST} deposits through the API…`);
+    const single = await paidDeposits(LATENCY_SAMPLES);
+    const burst = await paidDeposits(BURST);
+
+    // 1. One webhook at a time.
+    const sentAt = new Map<string, number>();
+    for (const d of single) {
+      d.hook.headers = signed(d.hook.body);
+      sentAt.set(d.depositId, Date.now());
+      await post(d.hook);
+      await waitCredited([d.depositId]);
+    }
+    const credited = await creditTimes(single.map((d) => d.depositId));
+    const latencies = single.map((d) => credited.get(d.depositId)! - sentAt.get(d.depositId)!).sort((a, b) => a - b);
+    console.log(
+      `webhook → credit visible, one at a time (${latencies.length}): p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms`,
+    );
+
+    // 2. Everything at once.
+    let i = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (i < burst.length) {
+          const d = burst[i++]!;
+          d.hook.headers = signed(d.hook.body);
+          await post(d.hook);
+        }
+      }),
+    );
+    const acked = performance.now() - t0;
+    await waitCredited(burst.map((d) => d.depositId));
+    const all = performance.now() - t0;
+    console.log(
+      `burst of ${burst.length} webhooks with ${CONCURRENCY} senders: ${(burst.length / (acked / 1000)).toFixed(0)} webhooks/s acknowledged (signal durable in Temporal), ` +
+        `${(burst.length / (all / 1000)).toFixed(0)} credits/s until the last credit was visible (${all.toFixed(0)} ms)`,
+    );
+
+    const report = await reconcile(services.db);
+    const entries = Number((await services.db('ledger_entries').where({ kind: 'deposit' }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
+    console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}; ${entries} deposit credits for ${10 + LATENCY_SAMPLES + BURST} deposits`);
+    if (!report.ok) process.exitCode = 1;
+    await worker.shutdown();
+  } finally {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    if (services) await closeServices(services);
+    await stack.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
