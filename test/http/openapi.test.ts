@@ -5,8 +5,9 @@ import { toOpenApiPath } from '../../src/http/openapi.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // Served by the app but not part of the public API the document describes: probes for the
-// orchestrator, the document itself, and the local stand-ins for external providers.
-const NOT_API = [/^\/(healthz|readyz|metrics|openapi\.json)$/, /^\/sandbox\//];
+// orchestrator, the document itself, the console's page and its assets, and the local stand-ins
+// for external providers.
+const NOT_API = [/^\/(healthz|readyz|metrics|openapi\.json)$/, /^\/$/, /^\/console\//, /^\/sandbox\//];
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };

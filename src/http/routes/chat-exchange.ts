@@ -1,0 +1,213 @@
+import type { Response } from 'express';
+import type { ChatBilling, Reservation } from '../../chat/chat-billing.js';
+import type { CompletionTally } from '../../chat/completion-tally.js';
+import type { RequestRecord } from '../../chat/request-log.js';
+import type { Settlement } from '../../chat/settlement.js';
+import { formatUsd, usdNumber } from '../../ledger/money.js';
+import type { ChatModel } from '../../pricing/catalog.js';
+import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../providers/chat/errors.js';
+import type { ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
+import { SSE_DONE, sseData } from '../../providers/chat/sse.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../../providers/chat/types.js';
+import type { Services } from '../../services.js';
+import { ApiError, toApiError } from '../errors.js';
+
+// One chat request once its hold is placed: the upstream call (plain or streamed), the settlement
+// of what it produced, and the answer. Each step leaves the hold captured or released.
+
+/** Exact decimal USD taken from the balance for this request (also a trailer on streams). */
+export const COST_HEADER = 'x-request-cost-usd';
+/** nginx's "client closed request": recorded when the caller hung up before the answer. */
+const CLIENT_CLOSED = 499;
+
+/** What is known about one call as it goes; written to the request log when it ends. */
+export interface Call {
+  model: string | null;
+  stream: boolean;
+  status: RequestRecord['status'];
+  httpStatus: number;
+  errorCode: string | null;
+  reservation: Reservation | null;
+  settlement: Settlement | null;
+  usageSource: RequestRecord['usageSource'];
+  upstreamMs: number | null;
+}
+
+export interface Context {
+  services: Services;
+  billing: ChatBilling;
+  accountId: string;
+  requestId: string;
+}
+
+export interface Exchange extends Context {
+  res: Response;
+  call: Call;
+  body: ValidChatCompletionRequest;
+  model: ChatModel;
+  reservation: Reservation;
+  upstreamBody: ValidChatCompletionRequest;
+  signal: AbortSignal;
+  tally: CompletionTally;
+  upstreamStarted: number;
+}
+
+/** Non-streamed: the upstream's completion with our model id and `usage.cost`. */
+export async function answer(x: Exchange): Promise<() => void> {
+  let completion: ChatCompletion;
+  try {
+    completion = await x.services.chatUpstream.complete(x.upstreamBody, { signal: x.signal, requestId: x.requestId });
+  } catch (error) {
+    x.call.upstreamMs = performance.now() - x.upstreamStarted;
+    return failedBeforeOutput(x, error);
+  }
+  x.call.upstreamMs = performance.now() - x.upstreamStarted;
+  x.tally.addCompletion(completion);
+  const settlement = await settleProduced(x);
+  x.call.status = 'completed';
+  x.call.httpStatus = 200;
+  const usage = { ...(completion.usage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
+  return () => {
+    x.res.setHeader(COST_HEADER, formatUsd(settlement.charge));
+    x.res.json({ ...completion, model: x.model.id, usage });
+  };
+}
+
+/**
+ * Streamed: chunks are relayed as they come; the usage chunk (with `cost`, when the caller asked
+ * for it) and `[DONE]` only follow once the hold is settled.
+ */
+export async function relayStream(x: Exchange): Promise<() => void> {
+  let chunks: AsyncGenerator<ChatCompletionChunk>;
+  try {
+    chunks = await x.services.chatUpstream.stream(x.upstreamBody, { signal: x.signal, requestId: x.requestId });
+  } catch (error) {
+    x.call.upstreamMs = performance.now() - x.upstreamStarted;
+    return failedBeforeOutput(x, error);
+  }
+
+  const { res } = x;
+  const includeUsage = x.body.stream_options?.include_usage === true;
+  res.status(200);
+  res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+  res.setHeader('cache-control', 'no-cache');
+  res.setHeader('x-accel-buffering', 'no');
+  res.setHeader('trailer', COST_HEADER);
+  res.flushHeaders();
+
+  let usageChunk: ChatCompletionChunk | undefined;
+  let failure: unknown;
+  try {
+    for await (const chunk of chunks) {
+      x.tally.addChunk(chunk);
+      if (chunk.choices.length === 0 && chunk.usage) {
+        usageChunk = chunk;
+        continue;
+      }
+      const forwarded: ChatCompletionChunk = { ...chunk, model: x.model.id };
+      if (!includeUsage) delete forwarded.usage;
+      await write(res, sseData(forwarded), x.signal);
+    }
+  } catch (error) {
+    failure = error;
+  }
+  x.call.upstreamMs = performance.now() - x.upstreamStarted;
+
+  // Whatever happened, what was generated is charged (at most the hold) and the rest released.
+  const settlement = await settleProduced(x);
+  x.call.httpStatus = 200;
+  if (x.signal.aborted) {
+    x.call.status = 'client_closed';
+    x.call.errorCode = 'client_closed';
+    return () => res.end();
+  }
+  if (failure !== undefined) {
+    const api = upstreamFailure(failure, x);
+    x.call.status = 'failed';
+    x.call.errorCode = api.code;
+    return () => {
+      res.write(sseData(api.body()));
+      res.end();
+    };
+  }
+  x.call.status = 'completed';
+  return () => {
+    if (includeUsage) {
+      const usage = { ...(x.tally.upstreamUsage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
+      const base = usageChunk ?? { id: `chatcmpl-${x.requestId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000) };
+      res.write(sseData({ ...base, model: x.model.id, choices: [], usage }));
+    }
+    res.write(sseData(SSE_DONE));
+    res.addTrailers({ [COST_HEADER]: formatUsd(settlement.charge) });
+    res.end();
+  };
+}
+
+/** Charges what the upstream produced (its own count, or our estimate when it stopped early). */
+async function settleProduced(x: Exchange): Promise<Settlement> {
+  if (!x.tally.produced) {
+    await x.billing.release(x.reservation);
+    x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+    return x.call.settlement;
+  }
+  const usage = x.tally.usage(x.body, x.reservation.maxTokens * (x.body.n ?? 1));
+  x.call.usageSource = usage.source;
+  x.call.settlement = await x.billing.settle(x.reservation, x.model, usage, x.requestId);
+  return x.call.settlement;
+}
+
+/** The upstream failed (or the caller left) before producing anything: release everything. */
+async function failedBeforeOutput(x: Exchange, error: unknown): Promise<() => void> {
+  await x.billing.release(x.reservation);
+  x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+  if (x.signal.aborted) {
+    x.call.status = 'client_closed';
+    x.call.httpStatus = CLIENT_CLOSED;
+    x.call.errorCode = 'client_closed';
+    return () => x.res.end();
+  }
+  throw upstreamFailure(error, x);
+}
+
+function upstreamFailure(error: unknown, x: Exchange): ApiError {
+  const log = x.services.logger;
+  if (error instanceof UpstreamError) {
+    log.warn({ requestId: x.requestId, status: error.status, upstream: error.body.error }, 'upstream answered with an error');
+    // These concern our own credentials or account with the provider, not the caller's.
+    if (error.status === 401 || error.status === 402 || error.status === 403) {
+      return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider refused the request on our side. Please try again later.');
+    }
+    const e = error.body.error;
+    return new ApiError(error.status, e.type, e.code, e.message, e.param);
+  }
+  if (error instanceof UpstreamConnectionError || error instanceof UpstreamProtocolError) {
+    log.warn({ requestId: x.requestId, err: error }, 'upstream failed');
+    return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider could not be reached or gave no valid answer. Please try again.');
+  }
+  return toApiError(error) ?? asInternal(error, x);
+}
+
+function asInternal(error: unknown, x: Exchange): ApiError {
+  x.services.logger.error({ err: error, requestId: x.requestId }, 'chat request failed');
+  return new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${x.requestId}).`);
+}
+
+function usageFields(s: Settlement): ChatUsage {
+  return { prompt_tokens: s.promptTokens, completion_tokens: s.completionTokens, total_tokens: s.promptTokens + s.completionTokens };
+}
+
+/** Writes one event, waiting while the client reads slowly (the upstream then waits too). */
+async function write(res: Response, data: string, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw signal.reason;
+  if (res.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+  if (signal.aborted) throw signal.reason;
+}
