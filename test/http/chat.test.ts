@@ -84,6 +84,14 @@ describe('POST /v1/chat/completions billing', () => {
     expect(spentStreaming).toBe(chatCost(h.services.catalog.chat('claude-sonnet-4.5')!, { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }));
   });
 
+  it('charges the prompt of a finished answer whose reply is empty', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    upstream.controls.fixedUsage = { prompt: 500, completion: 0 };
+    const completion = await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages });
+    expect(completion.usage).toMatchObject({ prompt_tokens: 500, completion_tokens: 0, cost: 0.0002625 });
+    expect((await balanceOf(accountId)).balance).toBe(parseUsd('1.00') - 262_500n);
+  });
+
   it('records a stream without include_usage, and sends it no usage chunk', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     const { data: stream, response } = await h.openai(key).chat.completions.create({ model: 'gpt-5-mini', messages, stream: true }).withResponse();

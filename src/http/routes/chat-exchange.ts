@@ -63,7 +63,7 @@ export async function answer(x: Exchange): Promise<() => void> {
   }
   x.call.upstreamMs = performance.now() - x.upstreamStarted;
   x.tally.addCompletion(completion);
-  const settlement = await settleProduced(x);
+  const settlement = await settleProduced(x, true);
   x.call.status = 'completed';
   x.call.httpStatus = 200;
   const usage = { ...(completion.usage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
@@ -114,7 +114,7 @@ export async function relayStream(x: Exchange): Promise<() => void> {
   x.call.upstreamMs = performance.now() - x.upstreamStarted;
 
   // Whatever happened, what was generated is charged (at most the hold) and the rest released.
-  const settlement = await settleProduced(x);
+  const settlement = await settleProduced(x, failure === undefined && !x.signal.aborted);
   x.call.httpStatus = 200;
   if (x.signal.aborted) {
     x.call.status = 'client_closed';
@@ -143,9 +143,13 @@ export async function relayStream(x: Exchange): Promise<() => void> {
   };
 }
 
-/** Charges what the upstream produced (its own count, or our estimate when it stopped early). */
-async function settleProduced(x: Exchange): Promise<Settlement> {
-  if (!x.tally.produced) {
+/**
+ * Charges what the upstream produced: its own count, or our estimate when it stopped early. A
+ * finished answer is charged even if empty (the upstream processed the prompt); an interrupted one
+ * that produced nothing costs nothing.
+ */
+async function settleProduced(x: Exchange, finished: boolean): Promise<Settlement> {
+  if (!finished && !x.tally.produced) {
     await x.billing.release(x.reservation);
     x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
     return x.call.settlement;
