@@ -48,7 +48,8 @@ function providerActivities(input: GenerationInput) {
     nonRetryableErrorTypes: NOT_WORTH_RETRYING,
   };
   const { generateImage, storeVideo } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
-  const { submitVideo, checkVideo } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+  // Short calls: a worker lost mid-call is noticed after this timeout, so keep it tight.
+  const { submitVideo, checkVideo } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
   return { generateImage, storeVideo, submitVideo, checkVideo };
 }
 
@@ -59,8 +60,13 @@ const { recordVideoStarted, recordVideoProgress, discardAssets } = proxyActiviti
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-// Money must settle whatever happens: these retry until they succeed (each is idempotent).
-const { settleGeneration, releaseGenerationHold } = proxyActivities<Activities>({
+// Money must settle whatever happens: these retry until they succeed (each is idempotent). Settling is
+// one short database transaction, so it runs as a local activity: no extra round trip through the server.
+const { settleGeneration } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+const { releaseGenerationHold } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });

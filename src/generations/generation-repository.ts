@@ -68,30 +68,29 @@ export class GenerationRepository {
     throw new Error(`could not create or find generation for idempotency key ${input.idempotencyKey}`);
   }
 
+  // One statement on the fast path (a new row); the lookup of an existing row only on a key collision.
   private async tryCreate(input: NewGeneration): Promise<{ record: GenerationRecord; created: boolean } | null> {
-    return this.db.transaction(async (trx) => {
-      const inserted = await trx.raw(
-        `INSERT INTO generations (id, account_id, api_key_id, kind, model, prompt, params, n, status, request_id, idempotency_key)
-         VALUES (:id, :accountId, :apiKeyId, :kind, :model, :prompt, :params, :n, 'queued', :requestId, :key)
-         ON CONFLICT (account_id, idempotency_key) DO NOTHING
-         RETURNING *`,
-        {
-          id: input.id,
-          accountId: input.accountId,
-          apiKeyId: input.apiKeyId,
-          kind: input.kind,
-          model: input.model,
-          prompt: input.prompt,
-          params: JSON.stringify(input.params),
-          n: input.n,
-          requestId: input.requestId,
-          key: input.idempotencyKey ?? null,
-        },
-      );
-      if (inserted.rows.length) return { record: toRecord(inserted.rows[0]), created: true };
-      const existing = await trx('generations').where({ account_id: input.accountId, idempotency_key: input.idempotencyKey }).first();
-      return existing ? { record: toRecord(existing), created: false } : null;
-    });
+    const inserted = await this.db.raw(
+      `INSERT INTO generations (id, account_id, api_key_id, kind, model, prompt, params, n, status, request_id, idempotency_key)
+       VALUES (:id, :accountId, :apiKeyId, :kind, :model, :prompt, :params, :n, 'queued', :requestId, :key)
+       ON CONFLICT (account_id, idempotency_key) DO NOTHING
+       RETURNING *`,
+      {
+        id: input.id,
+        accountId: input.accountId,
+        apiKeyId: input.apiKeyId,
+        kind: input.kind,
+        model: input.model,
+        prompt: input.prompt,
+        params: JSON.stringify(input.params),
+        n: input.n,
+        requestId: input.requestId,
+        key: input.idempotencyKey ?? null,
+      },
+    );
+    if (inserted.rows.length) return { record: toRecord(inserted.rows[0]), created: true };
+    const existing = await this.db('generations').where({ account_id: input.accountId, idempotency_key: input.idempotencyKey }).first();
+    return existing ? { record: toRecord(existing), created: false } : null;
   }
 
   async get(id: string): Promise<GenerationRecord | null> {

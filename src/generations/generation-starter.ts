@@ -105,7 +105,8 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
         }),
       }),
     );
-    return { record: (await generations.get(record.id)) ?? record, hold };
+    // Only a refusal changes the row (to rejected); a placed hold leaves it as it was inserted.
+    return { record: hold.ok ? record : ((await generations.get(record.id)) ?? record), hold };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       return { record: (await generations.get(record.id)) ?? record, hold: null };

@@ -264,5 +264,5 @@ describe('a worker killed mid-generation', () => {
     expect((await capturesOf(h, video.id)).map((e) => e.amount)).toEqual([-PRICE]);
     expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n - PRICE, held: 0n });
     await h.expectBooksBalanced();
-  });
+  }, 150_000);
 });

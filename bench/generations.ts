@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../src/config.js';
+import { migrateLatest } from '../src/db/connection.js';
+import { createApp } from '../src/http/app.js';
+import { freePort } from '../src/launcher/free-port.js';
+import { startStack } from '../src/launcher/stack.js';
+import { parseUsd } from '../src/ledger/money.js';
+import { reconcile } from '../src/ledger/reconcile.js';
+import { closeServices, createServices, type Services } from '../src/services.js';
+import { startWorker } from '../src/temporal/worker.js';
+import { percentile } from './support.js';
+
+/**
+ * Generation workflows end to end: the whole service (API, worker, embedded simulated Gemini at zero
+ * delay, real PostgreSQL and Temporal dev server) on this machine.
+ *  1. hold latency: POST /v1/videos one at a time; the answer comes once the hold is placed, so its
+ *     latency is the time from POST to "hold placed" as the client learns it;
+ *  2. images: BENCH_IMAGES requests of n=1 from BENCH_CONCURRENCY clients, each answered when the
+ *     workflow has generated, stored and charged: workflows per second;
+ *  3. videos: BENCH_VIDEOS POSTs from BENCH_CONCURRENCY clients, then until every workflow has closed:
+ *     workflows per second, and the hold latency under that load.
+ * Ends with the ledger's invariant check. `npm run bench:generations`.
+ */
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 1000);
+const VIDEOS = Number(process.env.BENCH_VIDEOS ?? 500);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+
+async function main() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-generations-'));
+  fs.chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const config = loadConfig({
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    TEMPORAL_UI_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    SIMULATED_IMAGE_DELAY_MS: '0',
+    SIMULATED_VIDEO_DELAY_MS: '0',
+    GENERATION_POLL_INTERVAL: '1',
+  });
+  const logger = pino({ level: 'warn' });
+  const stack = await startStack(config, logger);
+  let services: Services | undefined;
+  let server: Server | undefined;
+  try {
+    services = await createServices(config, stack, logger);
+    await migrateLatest(services.db);
+    const worker = await startWorker(services);
+    const svc = services;
+    server = await new Promise<Server>((resolve) => {
+      const s = createApp(svc).listen(port, '127.0.0.1', () => resolve(s));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const account = await services.accounts.create({ name: 'bench', email: 'bench@example.com' });
+    const { key } = await services.accounts.createKey(account.id, 'bench');
+    await services.ledger.post({ accountId: account.id, amount: parseUsd('100000'), kind: 'adjustment', idempotencyKey: `${account.id}:bench`, reason: 'bench credit' });
+
+    const post = async (p: string, body: unknown) => {
+      const t0 = performance.now();
+      const res = await fetch(base + p, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const json = (await res.json()) as { id: string };
+      if (res.status !== 200) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
+      return { id: json.id, ms: performance.now() - t0 };
+    };
+    const concurrently = async (n: number, each: (i: number) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
+        while (next < n) await each(next++);
+      }));
+    };
+    const closed = (ids: string[]) =>
+      Promise.all(ids.map((id) => svc.temporal.client.workflow.getHandle(`generation-${id}`).result()));
+    const fmt = (xs: number[]) => {
+      xs.sort((a, b) => a - b);
+      return `p50 ${percentile(xs, 50).toFixed(1)} ms  p99 ${percentile(xs, 99).toFixed(1)} ms`;
+    };
+
+    // Warm-up: bundle loaded, connections open, JIT warm.
+    await closed(await Promise.all(Array.from({ length: 20 }, async (_, i) => (await post('/v1/videos', { prompt: `warm-up ${i}` })).id)));
+
+    const alone: number[] = [];
+    const aloneIds: string[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const r = await post('/v1/videos', { prompt: `latency ${i}` });
+      alone.push(r.ms);
+      aloneIds.push(r.id);
+    }
+    await closed(aloneIds);
+    console.log(`POST → hold placed, one at a time (${LATENCY_SAMPLES} videos):       ${fmt(alone)}`);
+
+    const imageLatency: number[] = [];
+    let t0 = performance.now();
+    await concurrently(IMAGES, async (i) => {
+      imageLatency.push((await post('/v1/images/generations', { prompt: `image ${i}` })).ms);
+    });
+    let seconds = (performance.now() - t0) / 1000;
+    console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients; request ${fmt(imageLatency)})`);
+
+    const loaded: number[] = [];
+    const videoIds: string[] = [];
+    t0 = performance.now();
+    await concurrently(VIDEOS, async (i) => {
+      const r = await post('/v1/videos', { prompt: `video ${i}` });
+      loaded.push(r.ms);
+      videoIds.push(r.id);
+    });
+    await closed(videoIds);
+    seconds = (performance.now() - t0) / 1000;
+    console.log(`videos end to end: ${VIDEOS} workflows in ${seconds.toFixed(1)} s = ${(VIDEOS / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients)`);
+    console.log(`POST → hold placed under that load:                       ${fmt(loaded)}`);
+
+    const { balance } = await svc.ledger.balance(account.id);
+    const delivered = 20 + LATENCY_SAMPLES + IMAGES + VIDEOS;
+    const expected = parseUsd('100000') - 210_000_000n * BigInt(delivered);
+    const report = await reconcile(svc.db);
+    console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);
+    if (!report.ok || balance !== expected) process.exitCode = 1;
+    await worker.shutdown();
+  } finally {
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server!.close(() => r()));
+    }
+    if (services) await closeServices(services);
+    await stack.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
