@@ -23,11 +23,13 @@ import { percentile } from './support.js';
  *     (the entry's own commit time, so no polling error is added);
  *  2. all at once with BENCH_CONCURRENCY senders: webhooks acknowledged per second, and credits
  *     per second until the last one is visible.
- * `npm run bench:deposits` (BENCH_DEPOSITS, BENCH_CONCURRENCY).
+ * `npm run bench:deposits` (BENCH_DEPOSITS, BENCH_CONCURRENCY, BENCH_ACCOUNTS, BENCH_LATENCY_SAMPLES).
  */
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 100);
 const BURST = Number(process.env.BENCH_DEPOSITS ?? 400);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+/** Customers the deposits are spread over (1 = every credit on one hot account row). */
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50);
 
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-deposits-'));
@@ -60,8 +62,11 @@ async function main() {
     const sandbox = services.payments.sandboxes().stripe!;
     sandbox.webhooks.mode = 'hold';
 
-    const account = await services.accounts.create({ name: 'bench', email: 'bench@example.com' });
-    const { key } = await services.accounts.createKey(account.id, 'bench');
+    const keys: string[] = [];
+    for (let a = 0; a < ACCOUNTS; a++) {
+      const account = await services.accounts.create({ name: `bench ${a}`, email: 'bench@example.com' });
+      keys.push((await services.accounts.createKey(account.id, 'bench')).key);
+    }
 
     /** Opens n deposits through the API, pays them in the sandbox, returns each one's held webhook. */
     async function paidDeposits(n: number) {
@@ -70,7 +75,7 @@ async function main() {
       await Promise.all(
         Array.from({ length: Math.min(16, n) }, async () => {
           while (next < n) {
-            next++;
+            const key = keys[next++ % keys.length]!;
             const res = await fetch(`${base}/v1/billing/deposits`, {
               method: 'POST',
               headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },

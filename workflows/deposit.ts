@@ -121,7 +121,7 @@ export async function depositWorkflow(input: DepositWorkflowInput): Promise<Depo
     openFailure = `The payment provider could not open a checkout: ${failureMessage(err)}`;
     await db.recordPaymentEvent({
       depositId: input.depositId,
-      event: { eventId: 'checkout-failed', kind: 'failed', providerStatus: openFailure, providerRef: '', source: 'poll' },
+      event: { eventId: 'checkout-failed', kind: 'failed', providerStatus: openFailure, providerRef: '', source: 'workflow' },
       status: 'failed',
     });
     setStatus('failed');
@@ -179,7 +179,7 @@ export async function depositWorkflow(input: DepositWorkflowInput): Promise<Depo
         if (++closeAttempts >= MAX_CLOSE_ATTEMPTS) {
           log.error('deposit state unknown at expiry: provider unreachable', { depositId: input.depositId, error: failureMessage(err) });
           return finish(
-            { eventId: 'expiry-unconfirmed', kind: 'review', providerStatus: 'provider unreachable at expiry', providerRef: ref.providerRef, source: 'poll' },
+            { eventId: 'expiry-unconfirmed', kind: 'review', providerStatus: 'provider unreachable at expiry', providerRef: ref.providerRef, source: 'workflow' },
             'needs_review',
           );
         }

@@ -118,14 +118,6 @@ export class DepositRepository {
     return rows.map(toEvent);
   }
 
-  async historyOf(ids: string[]): Promise<Map<string, DepositEvent[]>> {
-    const out = new Map<string, DepositEvent[]>(ids.map((id) => [id, []]));
-    if (!ids.length) return out;
-    const rows = await this.db('deposit_events').whereIn('deposit_id', ids).orderBy('id');
-    for (const r of rows) out.get(r.deposit_id)!.push(toEvent(r));
-    return out;
-  }
-
   /** The checkout exists: remember where it is. Moves a creating deposit to pending. */
   async checkoutOpened(id: string, c: { providerRef: string; checkoutUrl: string | null; expiresAt: Date }): Promise<Deposit> {
     return this.db.transaction(async (trx) => {

@@ -31,8 +31,6 @@ export interface Payments {
   settings: Config['deposits'];
   /** The shortest checkout each provider accepts, in seconds (Stripe 30 min, Cryptomus 5 min). */
   minCheckoutSeconds: Record<DepositMethod, number>;
-  /** True where a method runs on its embedded sandbox. */
-  embedded: Record<DepositMethod, boolean>;
   /** The sandboxes this process serves; created on first call, by the process that mounts them. */
   sandboxes(): Sandboxes;
   close(): Promise<void>;
@@ -68,7 +66,6 @@ export function createPayments(config: Config, db: Db): Payments {
     deposits: new DepositRepository(db),
     settings: config.deposits,
     minCheckoutSeconds: { card: embedded.card ? sandboxMin : 1800, crypto: embedded.crypto ? sandboxMin : 300 },
-    embedded,
     sandboxes() {
       sandboxes ??= {
         stripe: embedded.card

@@ -10,7 +10,8 @@ export interface PaymentSignal {
   providerStatus: string;
   providerRef: string;
   eventId: string;
-  source: 'webhook' | 'poll';
+  /** webhook: the provider told us; poll: we asked it; workflow: the deposit's own decision. */
+  source: 'webhook' | 'poll' | 'workflow';
 }
 
 export function toSignal(e: PaymentEvent, source: PaymentSignal['source']): PaymentSignal {

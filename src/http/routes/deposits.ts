@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { formatUsd } from '../../ledger/money.js';
 import type { Deposit, DepositEvent } from '../../payments/deposit-repository.js';
 import { CheckoutUnavailable, depositWorkflowId, openDepositCheckout } from '../../payments/deposit-workflows.js';
-import { chooseTier, TIER_NAMES } from '../../payments/tiers.js';
+import { chooseTier, type Tier, TIER_NAMES } from '../../payments/tiers.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { ApiError, conflict, invalidRequest, notFound } from '../errors.js';
@@ -17,7 +17,7 @@ const COIN_NETWORK = { BTC: 'btc', LTC: 'ltc', USDT: 'tron' } as const;
 type Coin = keyof typeof COIN_NETWORK;
 
 const CreateDeposit = z.strictObject({
-  tier: z.enum(TIER_NAMES as [string, ...string[]]).optional().describe('starter $10, standard $25, developer $50, team $100, growth $250, enterprise $500'),
+  tier: z.enum(TIER_NAMES as [Tier, ...Tier[]]).optional().describe('starter $10, standard $25, developer $50, team $100, growth $250, enterprise $500'),
   amount_usd: usdAmount.optional().describe('One of the tier amounts; other amounts go through POST /v1/billing/support'),
   method: z.enum(['card', 'crypto']),
   coin: z.string().transform((s) => s.toUpperCase()).pipe(z.enum(['BTC', 'LTC', 'USDT'])).optional().describe('crypto only'),
@@ -46,7 +46,7 @@ export function depositRoutes(services: Services): Router {
     },
     async ({ body }, req, res) => {
       const { accountId } = authOf(res);
-      const choice = chooseTier(body.tier as never, body.amount_usd);
+      const choice = chooseTier(body.tier, body.amount_usd);
       if (!choice.ok) {
         throw invalidRequest(
           `${choice.reason} For another amount or a custom arrangement, send POST /v1/billing/support with kind "custom_amount" (or use the contact form on the console).`,
