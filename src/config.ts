@@ -89,6 +89,7 @@ const schema = z.object({
   GENERATION_IMAGE_DEADLINE: seconds(600),
   GENERATION_VIDEO_DEADLINE: seconds(1200),
   GENERATION_POLL_INTERVAL: seconds(5),
+  GENERATION_HOLD_WAIT: seconds(30),
   SIMULATED_IMAGE_DELAY_MS: seconds(1000).or(z.literal('0').transform(() => 0)),
   SIMULATED_VIDEO_DELAY_MS: seconds(3000).or(z.literal('0').transform(() => 0)),
   LOG_LEVEL: z
@@ -121,7 +122,15 @@ export interface Config {
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
   deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
-  generations: { imageDeadlineSeconds: number; videoDeadlineSeconds: number; pollIntervalSeconds: number; simulatedImageDelayMs: number; simulatedVideoDelayMs: number };
+  generations: {
+    imageDeadlineSeconds: number;
+    videoDeadlineSeconds: number;
+    pollIntervalSeconds: number;
+    /** How long a POST waits for Temporal to confirm the hold before answering 503 (and cancelling). */
+    holdWaitSeconds: number;
+    simulatedImageDelayMs: number;
+    simulatedVideoDelayMs: number;
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -166,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,
       videoDeadlineSeconds: e.GENERATION_VIDEO_DEADLINE,
       pollIntervalSeconds: e.GENERATION_POLL_INTERVAL,
+      holdWaitSeconds: e.GENERATION_HOLD_WAIT,
       simulatedImageDelayMs: e.SIMULATED_IMAGE_DELAY_MS,
       simulatedVideoDelayMs: e.SIMULATED_VIDEO_DELAY_MS,
     },

@@ -29,15 +29,23 @@ export interface StartedGeneration {
   hold: HoldOutcome | null;
 }
 
-/** How long the API waits for the hold before giving up and cancelling the workflow it started. */
-const HOLD_WAIT_MS = 30_000;
+/** Temporal did not confirm the hold in time (or at all); the generation was cancelled, nothing is charged. */
+export class GenerationUnavailable extends Error {
+  override readonly name = 'GenerationUnavailable';
+  constructor(
+    readonly generationId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`generation ${generationId} could not be started: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
 
 export function timingFor(settings: Config['generations'], kind: GenerationKind): GenerationTiming {
   const deadlineMs = (kind === 'image' ? settings.imageDeadlineSeconds : settings.videoDeadlineSeconds) * 1000;
   return {
     deadlineMs,
     pollIntervalMs: settings.pollIntervalSeconds * 1000,
-    expectedMs: kind === 'image' ? 20_000 : Math.max(60_000, settings.simulatedVideoDelayMs),
+    expectedMs: kind === 'image' ? 20_000 : 60_000,
     holdTtlMs: deadlineMs + 3_600_000,
     providerRetry: { initialIntervalMs: 2_000, maximumAttempts: 6 },
   };
@@ -86,7 +94,7 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
   const { client, taskQueue } = services.temporal;
   const workflowId = `generation-${record.id}`;
   try {
-    const hold = await client.withDeadline(Date.now() + HOLD_WAIT_MS, () =>
+    const hold = await client.withDeadline(Date.now() + services.config.generations.holdWaitSeconds * 1000, () =>
       client.workflow.executeUpdateWithStart(placeHoldUpdate, {
         updateId: 'place-hold',
         startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, {
@@ -113,6 +121,6 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
     }
     // The workflow may have started without us hearing back: cancelling it releases any hold it placed.
     await client.workflow.getHandle(workflowId).cancel().catch(() => undefined);
-    throw err;
+    throw new GenerationUnavailable(record.id, err);
   }
 }

@@ -266,3 +266,30 @@ describe('a worker killed mid-generation', () => {
     await h.expectBooksBalanced();
   }, 150_000);
 });
+
+describe('no worker to place the hold', () => {
+  let gemini: ListeningSimulatedGemini;
+  let h: Harness;
+
+  beforeAll(async () => {
+    gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
+    h = await startHarness({ worker: false, env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_HOLD_WAIT: '2' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await gemini?.close();
+  });
+
+  it('answers 503 and charges nothing, and the abandoned workflow settles without a hold once a worker returns', async () => {
+    const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const res = await h.call('POST', '/v1/videos', { key, body: { prompt: 'nobody home' } });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe('service_unavailable');
+    const [row] = await h.services.db('generations').where({ account_id: accountId });
+
+    await h.startWorker();
+    const settledRow = await settled(h, row.id);
+    expect(settledRow).toMatchObject({ status: 'failed', error: { code: 'cancelled' } });
+    await expectNothingCharged(h, accountId, row.id, 1_000_000_000n);
+  });
+});

@@ -3,10 +3,27 @@ import type { Response } from 'express';
 import { httpStatusForFailure } from '../../generations/generation-failures.js';
 import type { HoldOutcome } from '../../generations/generation-types.js';
 import type { StoredAssetRef } from '../../generations/generation-types.js';
+import {
+  GenerationUnavailable,
+  startGeneration,
+  type GenerationRequest,
+  type StartedGeneration,
+} from '../../generations/generation-starter.js';
 import type { Services } from '../../services.js';
 import { ApiError, insufficientFunds, notFound } from '../errors.js';
 
 // What the image and video routes share: how a refused hold, a failed generation and an asset answer.
+
+/** Starts the generation, answering 503 when Temporal could not confirm the hold (nothing is charged then). */
+export async function startOrUnavailable(services: Services, req: GenerationRequest): Promise<StartedGeneration> {
+  try {
+    return await startGeneration(services, req);
+  } catch (err) {
+    if (!(err instanceof GenerationUnavailable)) throw err;
+    services.logger.error({ err: err.cause, generationId: err.generationId }, 'generation could not be started');
+    throw new ApiError(503, 'server_error', 'service_unavailable', 'The generation service is unavailable right now; nothing was charged. Please retry.');
+  }
+}
 
 /** Throws the API error for a hold that was not placed; returns when it was. */
 export function assertHoldPlaced(hold: HoldOutcome | null): void {

@@ -3,7 +3,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { imageParamsFor } from '../../generations/generation-params.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
-import { startGeneration } from '../../generations/generation-starter.js';
 import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
@@ -12,7 +11,7 @@ import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
-import { assertHoldPlaced, generationFailed, sendAsset } from './generation-responses.js';
+import { assertHoldPlaced, startOrUnavailable, generationFailed, sendAsset } from './generation-responses.js';
 
 const ImageGeneration = z.strictObject({
   model: z.string().min(1).max(100).default('nano-banana-2'),
@@ -36,6 +35,8 @@ const imageResponse = z.object({
   id: z.string(),
   cost: z.number().describe('USD charged: $0.21 per delivered image'),
 });
+
+const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The longest an image request waits beyond its deadline for the workflow to report. */
 const RESULT_SLACK_MS = 60_000;
@@ -64,7 +65,7 @@ export function imageRoutes(services: Services): Router {
       if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
       const responseFormat = body.response_format ?? 'b64_json';
 
-      const started = await startGeneration(services, {
+      const started = await startOrUnavailable(services, {
         accountId,
         apiKeyId,
         requestId: res.locals.requestId,
@@ -126,6 +127,9 @@ async function awaitResult(services: Services, generationId: string): Promise<Ge
   try {
     return await client.withDeadline(deadline, () => client.workflow.getHandle(`generation-${generationId}`).result());
   } catch (err) {
+    if ((err as { code?: number })?.code === GRPC_DEADLINE_EXCEEDED) {
+      throw new ApiError(504, 'server_error', 'timeout', 'The images were not ready in time; the generation goes on and is charged only if delivered.');
+    }
     // Terminated by an operator or otherwise ended abnormally: the row says what is known; the
     // reconciler releases a hold left behind.
     if (!(err instanceof WorkflowFailedError)) throw err;

@@ -3,7 +3,6 @@ import multer from 'multer';
 import { z } from 'zod';
 import { VIDEO_SIZE_NAMES, videoParamsFor } from '../../generations/generation-params.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
-import { startGeneration } from '../../generations/generation-starter.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
@@ -11,7 +10,7 @@ import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
-import { assertHoldPlaced, cancelGenerationWorkflow, sendAsset } from './generation-responses.js';
+import { assertHoldPlaced, startOrUnavailable, cancelGenerationWorkflow, sendAsset } from './generation-responses.js';
 
 const VideoCreate = z.strictObject({
   model: z.string().min(1).max(100).default('veo-3.1'),
@@ -82,7 +81,7 @@ export function videoRoutes(services: Services): Router {
       const params = videoParamsFor(body.size, body.seconds);
       if (!params.ok) throw invalidRequest(params.message, params.message.startsWith('seconds') ? 'seconds' : 'size', 'invalid_value');
 
-      const started = await startGeneration(services, {
+      const started = await startOrUnavailable(services, {
         accountId,
         apiKeyId,
         requestId: res.locals.requestId,
