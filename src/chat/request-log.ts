@@ -49,46 +49,94 @@ export class UnknownCursor extends Error {
   readonly name = 'UnknownCursor';
 }
 
+const COLUMN_TYPES: [string, string][] = [
+  ['id', 'text'],
+  ['account_id', 'text'],
+  ['api_key_id', 'text'],
+  ['endpoint', 'text'],
+  ['model', 'text'],
+  ['status', 'text'],
+  ['http_status', 'integer'],
+  ['stream', 'boolean'],
+  ['prompt_tokens', 'integer'],
+  ['completion_tokens', 'integer'],
+  ['total_tokens', 'integer'],
+  ['cost', 'bigint'],
+  ['hold_id', 'text'],
+  ['error_code', 'text'],
+  ['upstream_latency_ms', 'integer'],
+  ['overhead_ms', 'integer'],
+  ['max_tokens', 'integer'],
+  ['usage_source', 'text'],
+  ['created_at', 'timestamptz'],
+  ['completed_at', 'timestamptz'],
+];
+
+function values(r: RequestRecord): unknown[] {
+  const total = r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens;
+  return [
+    r.id, r.accountId, r.apiKeyId, r.endpoint, r.model, r.status, r.httpStatus, r.stream, r.promptTokens,
+    r.completionTokens, total, r.cost.toString(), r.holdId, r.errorCode, r.upstreamLatencyMs, r.overheadMs,
+    r.maxTokens, r.usageSource, r.createdAt, r.completedAt,
+  ];
+}
+
+const MAX_BATCH = 200;
+
+interface Pending {
+  record: RequestRecord;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /** The `requests` table: written once per call when it ends, read by the usage endpoints. */
 export class RequestLog {
+  private pending: Pending[] = [];
+  private flushing = false;
+
   constructor(private readonly db: Db) {}
 
   /**
-   * One statement, committed without waiting for the WAL flush (`synchronous_commit` off for this
-   * transaction only). The row is the audit trail of money the ledger has already moved durably
-   * (its usage entry carries the same request id), so the flush is not worth a second fsync on
-   * every request; a database crash could lose the last fraction of a second of rows, never a
-   * ledger entry, and the books stay consistent either way.
+   * Resolves once the row is stored. Rows that arrive while a write is in flight go together in the
+   * next statement, so a busy gateway writes one statement per batch, not per request. Each is
+   * committed without waiting for the WAL flush (`synchronous_commit` off for that transaction
+   * only): the row is the audit trail of money the ledger has already moved durably (its usage
+   * entry carries the same request id), so it is not worth another fsync per request; a database
+   * crash could lose the last fraction of a second of rows, never a ledger entry.
    */
-  async record(r: RequestRecord): Promise<void> {
-    const columns: [string, string, unknown][] = [
-      ['id', 'text', r.id],
-      ['account_id', 'text', r.accountId],
-      ['api_key_id', 'text', r.apiKeyId],
-      ['endpoint', 'text', r.endpoint],
-      ['model', 'text', r.model],
-      ['status', 'text', r.status],
-      ['http_status', 'integer', r.httpStatus],
-      ['stream', 'boolean', r.stream],
-      ['prompt_tokens', 'integer', r.promptTokens],
-      ['completion_tokens', 'integer', r.completionTokens],
-      ['total_tokens', 'integer', r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens],
-      ['cost', 'bigint', r.cost.toString()],
-      ['hold_id', 'text', r.holdId],
-      ['error_code', 'text', r.errorCode],
-      ['upstream_latency_ms', 'integer', r.upstreamLatencyMs],
-      ['overhead_ms', 'integer', r.overheadMs],
-      ['max_tokens', 'integer', r.maxTokens],
-      ['usage_source', 'text', r.usageSource],
-      ['created_at', 'timestamptz', r.createdAt],
-      ['completed_at', 'timestamptz', r.completedAt],
-    ];
+  record(r: RequestRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record: r, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          await this.insert(batch.map((p) => p.record));
+          for (const p of batch) p.resolve();
+        } catch {
+          // One bad row must not take the others with it: retry them one by one.
+          for (const p of batch) await this.insert([p.record]).then(p.resolve, p.reject);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async insert(records: RequestRecord[]): Promise<void> {
+    const row = `(${COLUMN_TYPES.map(([, type]) => `?::${type}`).join(', ')})`;
     await this.db.raw(
       `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-       INSERT INTO requests (${columns.map(([name]) => name).join(', ')})
-       SELECT ${columns.map(([, type]) => `?::${type}`).join(', ')} FROM async_commit
+       INSERT INTO requests (${COLUMN_TYPES.map(([name]) => name).join(', ')})
+       SELECT v.* FROM async_commit, (VALUES ${records.map(() => row).join(', ')}) AS v
        ON CONFLICT (id) DO NOTHING`,
-      columns.map(([, , value]) => value) as never,
+      records.flatMap(values) as never,
     );
   }
 
