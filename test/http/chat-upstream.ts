@@ -1,4 +1,6 @@
 import express from 'express';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -100,4 +102,26 @@ export async function startTestUpstream(options: SimulatedUpstreamOptions = {}):
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * A service whose UPSTREAM_BASE_URL is a test upstream of its own, for the tests of the enclosing
+ * file or describe block. After each test the upstream forgets its controls and every ledger
+ * invariant must hold.
+ */
+export function chatHarness(options: SimulatedUpstreamOptions = {}, env: Record<string, string> = {}) {
+  const ctx = {} as { h: Harness; upstream: TestUpstream };
+  beforeAll(async () => {
+    ctx.upstream = await startTestUpstream(options);
+    ctx.h = await startHarness({ worker: false, env: { UPSTREAM_BASE_URL: ctx.upstream.baseUrl, ...env } });
+  });
+  afterAll(async () => {
+    await ctx.h?.close();
+    await ctx.upstream?.close();
+  });
+  afterEach(async () => {
+    ctx.upstream.reset();
+    await ctx.h.expectBooksBalanced();
+  });
+  return ctx;
 }

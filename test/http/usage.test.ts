@@ -1,23 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { formatUsd, parseUsd } from '../../src/ledger/money.js';
-import { startHarness, type Harness } from '../support/harness.js';
-import { startTestUpstream, type TestUpstream } from './chat-upstream.js';
+import type { Harness } from '../support/harness.js';
+import { chatHarness, type TestUpstream } from './chat-upstream.js';
 
+const chat = chatHarness();
 let h: Harness;
 let upstream: TestUpstream;
-
-beforeAll(async () => {
-  upstream = await startTestUpstream();
-  h = await startHarness({ worker: false, env: { UPSTREAM_BASE_URL: upstream.baseUrl } });
-});
-afterAll(async () => {
-  await h?.close();
-  await upstream?.close();
-});
-afterEach(async () => {
-  upstream.reset();
-  await h.expectBooksBalanced();
-});
+beforeAll(() => ({ h, upstream } = chat));
 
 const messages = [{ role: 'user' as const, content: 'Count to three.' }];
 

@@ -7,7 +7,7 @@ import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { ChatModel } from '../../pricing/catalog.js';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../providers/chat/errors.js';
 import type { ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
-import { SSE_DONE, sseData } from '../../providers/chat/sse.js';
+import { SSE_DONE, sseData, writeWithBackpressure } from '../../providers/chat/sse.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../../providers/chat/types.js';
 import type { Services } from '../../services.js';
 import { ApiError, toApiError } from '../errors.js';
@@ -203,15 +203,6 @@ function usageFields(s: Settlement): ChatUsage {
 /** Writes one event, waiting while the client reads slowly (the upstream then waits too). */
 async function write(res: Response, data: string, signal: AbortSignal): Promise<void> {
   if (signal.aborted) throw signal.reason;
-  if (res.write(data)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.on('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  await writeWithBackpressure(res, data, signal);
   if (signal.aborted) throw signal.reason;
 }

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from './request-schema.js';
-import { sseData, SSE_DONE } from './sse.js';
+import { sseData, SSE_DONE, writeWithBackpressure } from './sse.js';
 import { countPromptTokens } from '../../chat/tokens.js';
 import {
   DEFAULT_REPLY_LENGTH,
@@ -157,8 +157,8 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
         simulateReply(body.model, body.messages, choice, maxTokens, replyLength),
       );
       outcome = stream
-        ? await streamReplies(res, body, replies, behaviour, call, clientGone.signal, tokenDelayMs)
-        : await answerReplies(res, body, replies, behaviour, call, clientGone.signal, tokenDelayMs);
+        ? await streamReplies({ res, body, replies, behaviour, call, clientGone: clientGone.signal, tokenDelayMs })
+        : await answerReplies({ res, body, replies, behaviour, call, clientGone: clientGone.signal, tokenDelayMs });
     } catch (error) {
       if (!clientGone.signal.aborted) throw error;
       outcome = 'client_closed';
@@ -182,15 +182,18 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
   return router;
 }
 
-async function answerReplies(
-  res: Response,
-  body: SimulatedRequest,
-  replies: SimulatedReply[],
-  behaviour: Behaviour,
-  call: SimulatedCall,
-  clientGone: AbortSignal,
-  tokenDelayMs: number,
-): Promise<SimulatedCall['outcome']> {
+/** One request being answered. */
+interface Answer {
+  res: Response;
+  body: SimulatedRequest;
+  replies: SimulatedReply[];
+  behaviour: Behaviour;
+  call: SimulatedCall;
+  clientGone: AbortSignal;
+  tokenDelayMs: number;
+}
+
+async function answerReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SimulatedCall['outcome']> {
   const completionTokens = replies.reduce((sum, reply) => sum + reply.tokens.length, 0);
   if (behaviour.kind === 'disconnect') {
     res.socket?.destroy();
@@ -220,15 +223,7 @@ async function answerReplies(
   return 'completed';
 }
 
-async function streamReplies(
-  res: Response,
-  body: SimulatedRequest,
-  replies: SimulatedReply[],
-  behaviour: Behaviour,
-  call: SimulatedCall,
-  clientGone: AbortSignal,
-  tokenDelayMs: number,
-): Promise<SimulatedCall['outcome']> {
+async function streamReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SimulatedCall['outcome']> {
   const includeUsage = body.stream_options?.include_usage === true && behaviour.kind !== 'no_usage';
   const base = {
     id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
@@ -305,20 +300,8 @@ class BufferedWriter {
       await new Promise<void>((resolve) => this.res.write(data, () => resolve()));
       return;
     }
-    if (!this.res.write(data)) await waitForDrain(this.res, this.clientGone);
+    await writeWithBackpressure(this.res, data, this.clientGone);
   }
-}
-
-function waitForDrain(res: Response, clientGone: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      clientGone.removeEventListener('abort', done);
-      resolve();
-    };
-    res.on('drain', done);
-    clientGone.addEventListener('abort', done, { once: true });
-  });
 }
 
 export interface SimulatedUpstreamServer {

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { UpstreamProtocolError } from './errors.js';
 
 // Server-sent events as OpenAI streams them: `data: <json>\n\n`, ending with `data: [DONE]`.
@@ -81,4 +82,21 @@ export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGe
   // line is still worth honouring, so the remainder is dispatched.
   if (buffer !== '') dispatchable(buffer);
   if (data.length > 0) yield { event: event || 'message', data: data.join('\n') };
+}
+
+/**
+ * Writes to a client that may read slowly: resolves at once while its buffer has room, otherwise
+ * once it drains or once `gone` fires (a client that left will never drain).
+ */
+export async function writeWithBackpressure(out: Writable, data: string, gone: AbortSignal): Promise<void> {
+  if (out.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      gone.removeEventListener('abort', done);
+      resolve();
+    };
+    out.on('drain', done);
+    gone.addEventListener('abort', done, { once: true });
+  });
 }
