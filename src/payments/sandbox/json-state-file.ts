@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const COALESCE_MS = 25;
+const COALESCE_MS = 200;
 
 export class JsonStateFile<T> {
   readonly state: T;
