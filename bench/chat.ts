@@ -77,7 +77,14 @@ function loadGenerator(baseUrl: string, concurrency: number) {
  * `concurrency` clients, each sending its next request as soon as the last is answered; client i
  * uses key i modulo the keys given (none: the upstream directly).
  */
-async function phase(label: string, baseUrl: string, keys: string[], stream: boolean, concurrency: number): Promise<Phase> {
+async function phase(
+  label: string,
+  baseUrl: string,
+  keys: string[],
+  stream: boolean,
+  concurrency: number,
+  cpuSeconds?: () => Promise<number>,
+): Promise<Phase> {
   const client = loadGenerator(baseUrl, concurrency);
   const keyOf = (worker: number) => (keys.length ? keys[worker % keys.length] : undefined);
   const latencies: number[] = [];
@@ -92,6 +99,7 @@ async function phase(label: string, baseUrl: string, keys: string[], stream: boo
     });
   // Warm-up: connections, JIT, caches.
   await Promise.all(Array.from({ length: concurrency }, (_, i) => client.post(bodyFor(-i - 1), keyOf(i))));
+  const cpuBefore = await cpuSeconds?.();
   const until = performance.now() + SECONDS * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
@@ -104,6 +112,7 @@ async function phase(label: string, baseUrl: string, keys: string[], stream: boo
       }
     }),
   );
+  const cpuAfter = await cpuSeconds?.();
   client.close();
   latencies.sort((a, b) => a - b);
   const result = {
@@ -117,9 +126,18 @@ async function phase(label: string, baseUrl: string, keys: string[], stream: boo
   };
   console.log(
     `${label.padEnd(40)} ${String(result.requests).padStart(7)} req  ${result.perSecond.toFixed(0).padStart(6)} req/s` +
-      `  p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms  errors ${errors}`,
+      `  p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms  errors ${errors}` +
+      (cpuBefore === undefined ? '' : `  gateway CPU ${((1000 * (cpuAfter! - cpuBefore)) / result.requests).toFixed(2)} ms/req`),
   );
   return result;
+}
+
+/** The gateway's own CPU time, from its Prometheus endpoint. */
+function processCpuSeconds(origin: string) {
+  return async () => {
+    const text = await (await fetch(`${origin}/metrics`)).text();
+    return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? NaN);
+  };
 }
 
 /** Starts `bench/chat.ts <role>` as a child and waits for its `ready <url>` line. */
@@ -198,10 +216,11 @@ async function main() {
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
     console.log(`${os.cpus().length} CPUs (load average ${load}), ${SECONDS} s per phase, ${MAX_TOKENS}-token replies, model ${MODEL}`);
     const results: { kind: string; direct: Phase; gateway: Phase }[] = [];
+    const gatewayCpu = processCpuSeconds(new URL(gateway.url).origin);
     let gatewayRequests = 0;
     const compare = async (kind: string, stream: boolean, concurrency: number, gatewayKeys: string[]) => {
       const direct = await phase(`direct, ${kind}`, upstream.url, [], stream, concurrency);
-      const via = await phase(`gateway, ${kind}`, gateway.url, gatewayKeys, stream, concurrency);
+      const via = await phase(`gateway, ${kind}`, gateway.url, gatewayKeys, stream, concurrency, gatewayCpu);
       gatewayRequests += via.requests + concurrency;
       results.push({ kind, direct, gateway: via });
     };
