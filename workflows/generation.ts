@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   allHandlersFinished,
   condition,
   defineQuery,
@@ -47,7 +48,13 @@ function providerActivities(input: GenerationInput) {
     maximumAttempts: input.timing.providerRetry.maximumAttempts,
     nonRetryableErrorTypes: NOT_WORTH_RETRYING,
   };
-  const { generateImage, storeVideo } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
+  const { storeVideo } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
+  const { generateImage } = proxyActivities<Activities>({
+    startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '30 seconds',
+    scheduleToCloseTimeout: input.timing.deadlineMs,
+    retry,
+  });
   // Short calls: a worker lost mid-call is noticed after this timeout, so keep it tight.
   const { submitVideo, checkVideo } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
   return { generateImage, storeVideo, submitVideo, checkVideo };
@@ -127,11 +134,12 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   let failure: GenerationFailure | undefined;
   let timedOut = false;
   try {
-    assets = await withDeadline(
-      input.timing.deadlineMs,
-      () => (input.kind === 'image' ? makeImages(input, providerActivities(input)) : makeVideo(input, state, providerActivities(input))),
-      () => (timedOut = true),
-    );
+    // An image is one activity per picture, bounded by its schedule-to-close timeout; a video polls
+    // across many activities and timers, so a workflow timer bounds it.
+    assets =
+      input.kind === 'image'
+        ? await makeImages(input, providerActivities(input))
+        : await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
   } catch (err) {
     failure = describeFailure(err, timedOut, input.timing.deadlineMs);
   }
@@ -227,7 +235,7 @@ async function withDeadline<T>(ms: number, work: () => Promise<T>, onTimeout: ()
 }
 
 function describeFailure(err: unknown, timedOut: boolean, deadlineMs: number): GenerationFailure {
-  if (timedOut) return { code: 'timeout', message: `The generation did not finish within ${Math.round(deadlineMs / 1000)} seconds; nothing was charged.` };
+  if (timedOut || outOfTime(err)) return { code: 'timeout', message: `The generation did not finish within ${Math.round(deadlineMs / 1000)} seconds; nothing was charged.` };
   if (isCancellation(err)) return { code: 'cancelled', message: 'The generation was cancelled; nothing was charged.' };
   const app = applicationFailureIn(err);
   if (app?.type === 'GenerationRefused') {
@@ -237,6 +245,12 @@ function describeFailure(err: unknown, timedOut: boolean, deadlineMs: number): G
     return { code: 'invalid_request', message: `The provider rejected the request: ${app.message}` };
   }
   return { code: 'provider_error', message: 'The generation failed at the provider; nothing was charged. Please retry.' };
+}
+
+/** An activity that ran out of its schedule-to-close time: the generation's deadline passed. */
+function outOfTime(err: unknown): boolean {
+  const cause = (err as { cause?: unknown })?.cause;
+  return cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_CLOSE';
 }
 
 function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
