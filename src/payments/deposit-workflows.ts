@@ -95,9 +95,15 @@ export async function deliverPaymentEvent(services: Services, d: Deposit, signal
     else await repo.recordEvent(d.id, ev);
     return;
   }
-  await services.temporal.client.workflow.signalWithStart(depositWorkflow, {
-    ...startOptions(d, services),
-    signal: paymentEventSignal,
-    signalArgs: [signal],
-  });
+  // Fail fast when Temporal is unreachable: an unanswered webhook is redelivered by the provider.
+  const client = services.temporal.client;
+  await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+    client.workflow.signalWithStart(depositWorkflow, {
+      ...startOptions(d, services),
+      signal: paymentEventSignal,
+      signalArgs: [signal],
+    }),
+  );
 }
+
+const SIGNAL_DEADLINE_MS = 5_000;

@@ -39,7 +39,13 @@ async function receive(services: Services, method: DepositMethod, req: Request, 
   if (event) {
     const deposit = await services.payments.deposits.get(event.depositId);
     if (deposit && deposit.provider === gateway.provider) {
-      await deliverPaymentEvent(services, deposit, toSignal(event, 'webhook'));
+      try {
+        await deliverPaymentEvent(services, deposit, toSignal(event, 'webhook'));
+      } catch (err) {
+        // Not acknowledged, so the provider delivers it again; nothing was lost or applied twice.
+        services.logger.error({ provider: gateway.provider, depositId: deposit.id, eventId: event.eventId, error: (err as Error).message }, 'webhook not handed to its workflow');
+        throw new ApiError(503, 'api_error', 'temporarily_unavailable', 'The event could not be recorded right now; deliver it again later.', null, { 'retry-after': '5' });
+      }
     } else {
       // Signed by our provider account but for no deposit of this service (another environment?).
       services.logger.warn({ provider: gateway.provider, depositId: event.depositId, eventId: event.eventId }, 'webhook for an unknown deposit');
