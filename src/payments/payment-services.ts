@@ -29,7 +29,11 @@ export interface Payments {
   gateways: Record<DepositMethod, PaymentGateway>;
   deposits: DepositRepository;
   settings: Config['deposits'];
-  /** The shortest checkout each provider accepts, in seconds (Stripe 30 min, Cryptomus 5 min). */
+  /**
+   * The shortest checkout to ask each provider for, in seconds: Stripe's 30 minutes plus a margin
+   * for the time between the API fixing the expiry and the workflow opening the session;
+   * Cryptomus' 5 minutes (its invoice lifetime is counted from creation).
+   */
   minCheckoutSeconds: Record<DepositMethod, number>;
   /** The sandboxes this process serves; created on first call, by the process that mounts them. */
   sandboxes(): Sandboxes;
@@ -40,7 +44,9 @@ export function createPayments(config: Config, db: Db): Payments {
   // The service reaches its own sandboxes over loopback; people reach the pages through PUBLIC_URL.
   const self = `http://127.0.0.1:${config.port}`;
   const embedded = { card: !config.stripe.secretKey, crypto: !config.cryptomus.merchantId };
-  const sandboxMin = Math.min(config.deposits.checkoutTtlSeconds, 300);
+  // The embedded sandboxes take any future expiry, so DEPOSIT_CHECKOUT_TTL alone decides (tests run
+  // with seconds); the real providers keep their minimums.
+  const sandboxMin = 1;
 
   const card = new StripeGateway(
     embedded.card
@@ -65,7 +71,7 @@ export function createPayments(config: Config, db: Db): Payments {
     gateways: { card, crypto },
     deposits: new DepositRepository(db),
     settings: config.deposits,
-    minCheckoutSeconds: { card: embedded.card ? sandboxMin : 1800, crypto: embedded.crypto ? sandboxMin : 300 },
+    minCheckoutSeconds: { card: embedded.card ? sandboxMin : 1800 + 120, crypto: embedded.crypto ? sandboxMin : 300 },
     sandboxes() {
       sandboxes ??= {
         stripe: embedded.card
@@ -74,7 +80,7 @@ export function createPayments(config: Config, db: Db): Payments {
               webhookUrl: `${self}/webhooks/stripe`,
               publicUrl: `${config.publicUrl}/sandbox/stripe`,
               statePath: path.join(stateDir, 'stripe.json'),
-              minExpirySeconds: sandboxMin,
+              minExpirySeconds: 0,
             })
           : undefined,
         cryptomus: embedded.crypto

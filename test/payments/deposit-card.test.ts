@@ -173,7 +173,7 @@ describe('card deposits through Stripe Checkout (embedded Stripe-protocol sandbo
 describe('card deposits that run out of time', () => {
   let short: Harness;
   beforeAll(async () => {
-    short = await startDepositHarness({ ttlSeconds: 2, pollSeconds: 1 });
+    short = await startDepositHarness({ ttlSeconds: 3, pollSeconds: 1 });
   });
   afterEach(async () => short.expectBooksBalanced());
   afterAll(async () => short?.close());

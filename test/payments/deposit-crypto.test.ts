@@ -126,7 +126,7 @@ describe('crypto deposits through Cryptomus (embedded Cryptomus-protocol sandbox
 describe('crypto deposits and the invoice lifetime', () => {
   let short: Harness;
   beforeAll(async () => {
-    short = await startDepositHarness({ ttlSeconds: 2, pollSeconds: 1, graceSeconds: 120 });
+    short = await startDepositHarness({ ttlSeconds: 3, pollSeconds: 1, graceSeconds: 120 });
   });
   afterEach(async () => {
     cryptomusSandbox(short).webhooks.mode = 'auto';
