@@ -43,7 +43,7 @@ describe('crypto deposits through Cryptomus (embedded Cryptomus-protocol sandbox
     expect((await sandbox.webhooks.deliver(confirmCheck!.id)).status).toBe(200);
     // Signals are processed asynchronously: the history shows when the workflow has applied it.
     let seen = await getDeposit(h, key, dep.id);
-    for (let i = 0; i < 100 && seen.status !== 'processing'; i++) {
+    for (let i = 0; i < 400 && seen.status !== 'processing'; i++) {
       await new Promise((r) => setTimeout(r, 50));
       seen = await getDeposit(h, key, dep.id);
     }
@@ -152,7 +152,7 @@ describe('crypto deposits and the invoice lifetime', () => {
     // Past the invoice's expiry the workflow checks the invoice, sees the transaction in flight and waits on.
     const handle = short.services.temporal.client.workflow.getHandle(`deposit-${dep.id}`);
     let view = await handle.query(depositStatusQuery);
-    for (let i = 0; i < 200 && view.settleDeadline === null; i++) {
+    for (let i = 0; i < 400 && view.settleDeadline === null; i++) {
       await new Promise((r) => setTimeout(r, 50));
       view = await handle.query(depositStatusQuery);
     }
