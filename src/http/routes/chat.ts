@@ -85,6 +85,13 @@ export function chatRoutes(services: Services): Router {
     try {
       finish = await serve(req.body, res, call, { services, billing, accountId, requestId });
     } catch (error) {
+      if (call.reservation && !call.settlement) {
+        // An unexpected failure after the hold: give the money back now rather than at expiry.
+        // Releasing a hold that did get captured changes nothing, so this is safe either way.
+        await billing
+          .release(call.reservation)
+          .catch((err) => services.logger.error({ err, requestId }, 'could not release the hold; it will expire'));
+      }
       const api = toApiError(error);
       call.status = 'failed';
       call.httpStatus = api?.status ?? 500;
