@@ -60,19 +60,33 @@ export class CheckoutUnavailable extends Error {
   }
 }
 
+/** The workflow did not confirm its checkout in time (Temporal or the worker unavailable); it may still. */
+export class DepositNotConfirmed extends Error {
+  constructor(readonly depositId: string, cause: unknown) {
+    super(`deposit ${depositId} not confirmed: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'DepositNotConfirmed';
+  }
+}
+
+/** Longer than the workflow's own attempts at opening a checkout (about half a minute). */
+const OPEN_DEADLINE_MS = 45_000;
+
 /** Starts the deposit's workflow (or joins the running one) and waits until its checkout exists. */
 export async function openDepositCheckout(services: Services, d: Deposit): Promise<CheckoutInfo> {
   const startWorkflowOperation = new WithStartWorkflowOperation(depositWorkflow, {
     ...startOptions(d, services),
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
+  const client = services.temporal.client;
   try {
-    return await services.temporal.client.workflow.executeUpdateWithStart(checkoutReadyUpdate, { startWorkflowOperation });
+    return await client.withDeadline(Date.now() + OPEN_DEADLINE_MS, () =>
+      client.workflow.executeUpdateWithStart(checkoutReadyUpdate, { startWorkflowOperation }),
+    );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       throw new CheckoutUnavailable((err.cause as Error | undefined)?.message ?? err.message);
     }
-    throw err;
+    throw new DepositNotConfirmed(d.id, err);
   }
 }
 

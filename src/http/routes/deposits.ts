@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { formatUsd } from '../../ledger/money.js';
 import type { Deposit, DepositEvent } from '../../payments/deposit-repository.js';
-import { CheckoutUnavailable, depositWorkflowId, openDepositCheckout } from '../../payments/deposit-workflows.js';
+import { CheckoutUnavailable, DepositNotConfirmed, depositWorkflowId, openDepositCheckout } from '../../payments/deposit-workflows.js';
 import { chooseTier, type Tier, TIER_NAMES } from '../../payments/tiers.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
@@ -75,10 +75,21 @@ export function depositRoutes(services: Services): Router {
         try {
           await openDepositCheckout(services, deposit);
         } catch (err) {
-          if (!(err instanceof CheckoutUnavailable)) throw err;
-          throw new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Deposit ${deposit.id} was not started; try again.`, null, {
-            'x-should-retry': 'false',
-          });
+          if (err instanceof CheckoutUnavailable) {
+            throw new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Deposit ${deposit.id} was not started; try again.`, null, {
+              'x-should-retry': 'false',
+            });
+          }
+          if (!(err instanceof DepositNotConfirmed)) throw err;
+          services.logger.error({ depositId: deposit.id, error: err.message }, 'deposit checkout not confirmed');
+          throw new ApiError(
+            503,
+            'api_error',
+            'temporarily_unavailable',
+            `Deposit ${deposit.id} could not be started right now. Repeat the request with the same Idempotency-Key to pick it up, or try again later.`,
+            null,
+            { 'retry-after': '5', 'x-should-retry': key ? 'true' : 'false' },
+          );
         }
         deposit = (await deposits.get(deposit.id))!;
       }
