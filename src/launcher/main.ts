@@ -127,6 +127,24 @@ function printBanner(x: {
       `  Demo API key   ${x.demo.key}   (account ${x.demo.accountId}, $5.00 demo credit)`,
     );
   }
+  const sandboxes = [
+    !x.config.stripe.secretKey && 'card (Stripe sandbox)',
+    !x.config.cryptomus.apiKey && 'crypto (Cryptomus sandbox)',
+    !x.config.upstream.baseUrl && 'chat (simulated upstream)',
+    !x.config.gemini.apiKey && 'images/video (simulated Gemini)',
+  ].filter(Boolean);
+  if (sandboxes.length) lines.push(`  Embedded       ${sandboxes.join(', ')}`);
+  if (!x.config.stripe.secretKey || !x.config.cryptomus.apiKey) {
+    const host = new URL(x.config.publicUrl).hostname;
+    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+      lines.push(
+        '',
+        `  WARNING: a payment sandbox is active and PUBLIC_URL (${x.config.publicUrl}) is not loopback.`,
+        '  Anyone who can reach this service can "pay" a sandbox deposit and receive real credit here.',
+        '  Configure STRIPE_* and CRYPTOMUS_* before exposing it.',
+      );
+    }
+  }
   lines.push('', 'Ctrl-C stops everything; data stays in the data directory.', '');
   process.stdout.write(lines.join('\n') + '\n');
 }
