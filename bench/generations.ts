@@ -7,7 +7,9 @@ import { loadConfig } from '../src/config.js';
 import { migrateLatest } from '../src/db/connection.js';
 import { createApp } from '../src/http/app.js';
 import { freePort } from '../src/launcher/free-port.js';
-import { startStack } from '../src/launcher/stack.js';
+import { TOOLS_DIR, startStack } from '../src/launcher/stack.js';
+import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
+import { startTemporalDevServer, type RunningTemporal } from '../src/launcher/temporal-dev-server.js';
 import { parseUsd } from '../src/ledger/money.js';
 import { reconcile } from '../src/ledger/reconcile.js';
 import { closeServices, createServices, type Services } from '../src/services.js';
@@ -23,7 +25,8 @@ import { percentile } from './support.js';
  *     workflow has generated, stored and charged: workflows per second;
  *  3. videos: BENCH_VIDEOS POSTs from BENCH_CONCURRENCY clients, then until every workflow has closed:
  *     workflows per second, and the hold latency under that load.
- * Ends with the ledger's invariant check. `npm run bench:generations`.
+ * Ends with the ledger's invariant check. `npm run bench:generations`; BENCH_TEMPORAL_DB=memory runs the
+ * dev server without its SQLite file (as the tests do), to show what persistence costs.
  */
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1000);
@@ -34,7 +37,14 @@ async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-generations-'));
   fs.chmodSync(dataDir, 0o755);
   const port = await freePort();
+  const logger = pino({ level: 'warn' });
+  let memoryTemporal: RunningTemporal | undefined;
+  if (process.env.BENCH_TEMPORAL_DB === 'memory') {
+    const cli = resolveTemporalCli({ configured: process.env.TEMPORAL_CLI, toolsDir: TOOLS_DIR, logger });
+    memoryTemporal = await startTemporalDevServer({ cli, logger, namespaces: ['default'] });
+  }
   const config = loadConfig({
+    ...(memoryTemporal ? { TEMPORAL_ADDRESS: memoryTemporal.address } : {}),
     PORT: String(port),
     DATA_DIR: dataDir,
     TEMPORAL_UI_PORT: String(await freePort()),
@@ -43,7 +53,6 @@ async function main() {
     SIMULATED_VIDEO_DELAY_MS: '0',
     GENERATION_POLL_INTERVAL: '1',
   });
-  const logger = pino({ level: 'warn' });
   const stack = await startStack(config, logger);
   let services: Services | undefined;
   let server: Server | undefined;
@@ -78,7 +87,9 @@ async function main() {
       }));
     };
     const closed = (ids: string[]) =>
-      Promise.all(ids.map((id) => svc.temporal.client.workflow.getHandle(`generation-${id}`).result()));
+      concurrently(ids.length, async (i) => {
+        await svc.temporal.client.workflow.getHandle(`generation-${ids[i]}`).result();
+      });
     const fmt = (xs: number[]) => {
       xs.sort((a, b) => a - b);
       return `p50 ${percentile(xs, 50).toFixed(1)} ms  p99 ${percentile(xs, 99).toFixed(1)} ms`;
@@ -98,15 +109,18 @@ async function main() {
     console.log(`POST → hold placed, one at a time (${LATENCY_SAMPLES} videos):       ${fmt(alone)}`);
 
     const imageLatency: number[] = [];
+    let cpu0 = process.cpuUsage();
     let t0 = performance.now();
     await concurrently(IMAGES, async (i) => {
       imageLatency.push((await post('/v1/images/generations', { prompt: `image ${i}` })).ms);
     });
     let seconds = (performance.now() - t0) / 1000;
     console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients; request ${fmt(imageLatency)})`);
+    console.log(`  CPU of this process (API + worker + simulated Gemini) per workflow: ${cpuPerWorkflow(cpu0, IMAGES)} ms`);
 
     const loaded: number[] = [];
     const videoIds: string[] = [];
+    cpu0 = process.cpuUsage();
     t0 = performance.now();
     await concurrently(VIDEOS, async (i) => {
       const r = await post('/v1/videos', { prompt: `video ${i}` });
@@ -116,6 +130,7 @@ async function main() {
     await closed(videoIds);
     seconds = (performance.now() - t0) / 1000;
     console.log(`videos end to end: ${VIDEOS} workflows in ${seconds.toFixed(1)} s = ${(VIDEOS / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients)`);
+    console.log(`  CPU of this process per workflow: ${cpuPerWorkflow(cpu0, VIDEOS)} ms`);
     console.log(`POST → hold placed under that load:                       ${fmt(loaded)}`);
 
     const { balance } = await svc.ledger.balance(account.id);
@@ -132,8 +147,14 @@ async function main() {
     }
     if (services) await closeServices(services);
     await stack.stop();
+    await memoryTemporal?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+function cpuPerWorkflow(since: NodeJS.CpuUsage, n: number): string {
+  const used = process.cpuUsage(since);
+  return ((used.user + used.system) / 1000 / n).toFixed(1);
 }
 
 main().catch((err) => {

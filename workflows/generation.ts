@@ -55,17 +55,23 @@ function providerActivities(input: GenerationInput) {
     scheduleToCloseTimeout: input.timing.deadlineMs,
     retry,
   });
-  // Short calls: a worker lost mid-call is noticed after this timeout, so keep it tight.
-  const { submitVideo, checkVideo } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
+  // Short calls: a worker lost mid-call is noticed after this timeout, so keep it tight. Submitting must
+  // not share the first workflow task (the API is waiting for that task's answer to the hold), so it is a
+  // normal activity; polling the job's status is a quick read, run locally beside the workflow.
+  const { submitVideo } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
+  const { checkVideo } = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
   return { generateImage, storeVideo, submitVideo, checkVideo };
 }
 
 type ProviderActivities = ReturnType<typeof providerActivities>;
 
-const { recordVideoStarted, recordVideoProgress, discardAssets } = proxyActivities<Activities>({
+const bookkeeping = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+} as const;
+// One-row updates of what the API shows while a video renders: local, no round trip through the server.
+const { recordVideoStarted, recordVideoProgress } = proxyLocalActivities<Activities>(bookkeeping);
+const { discardAssets } = proxyActivities<Activities>(bookkeeping);
 
 // Money must settle whatever happens: these retry until they succeed (each is idempotent). Settling is
 // one short database transaction, so it runs as a local activity: no extra round trip through the server.
