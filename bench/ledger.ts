@@ -45,7 +45,7 @@ async function run(ledger: PostgresLedger, accounts: string[], label: string) {
 async function main() {
   const { db, stop } = await benchDatabase(CONCURRENCY + 2);
   try {
-    const ledger = new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } });
+    const ledger = new PostgresLedger(db, { groupCommit: { lanes: Number(process.env.BENCH_LANES ?? 8), maxBatch: 64 } });
     const plain = new PostgresLedger(db);
     const repo = new AccountRepository(db);
     const seed = async (n: number) => {
