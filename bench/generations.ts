@@ -19,6 +19,7 @@ import { percentile } from './support.js';
 /**
  * Generation workflows end to end: the whole service (API, worker, embedded simulated Gemini at zero
  * delay, real PostgreSQL and Temporal dev server) on this machine.
+ * Requests are spread over BENCH_ACCOUNTS accounts (default 32).
  *  1. hold latency: POST /v1/videos one at a time; the answer comes once the hold is placed, so its
  *     latency is the time from POST to "hold placed" as the client learns it;
  *  2. images: BENCH_IMAGES requests of n=1 from BENCH_CONCURRENCY clients, each answered when the
@@ -26,12 +27,15 @@ import { percentile } from './support.js';
  *  3. videos: BENCH_VIDEOS POSTs from BENCH_CONCURRENCY clients, then until every workflow has closed:
  *     workflows per second, and the hold latency under that load.
  * Ends with the ledger's invariant check. `npm run bench:generations`; BENCH_TEMPORAL_DB=memory runs the
- * dev server without its SQLite file (as the tests do), to show what persistence costs.
+ * dev server without its SQLite file (as the tests do), to show what persistence costs; TEMPORAL_ADDRESS /
+ * DATABASE_URL measure against servers of your own.
  */
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1000);
 const VIDEOS = Number(process.env.BENCH_VIDEOS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 32);
+const CREDIT = parseUsd('100000');
 
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-generations-'));
@@ -45,6 +49,8 @@ async function main() {
   }
   const config = loadConfig({
     ...(memoryTemporal ? { TEMPORAL_ADDRESS: memoryTemporal.address } : {}),
+    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     PORT: String(port),
     DATA_DIR: dataDir,
     TEMPORAL_UI_PORT: String(await freePort()),
@@ -65,11 +71,18 @@ async function main() {
       const s = createApp(svc).listen(port, '127.0.0.1', () => resolve(s));
     });
     const base = `http://127.0.0.1:${port}`;
-    const account = await services.accounts.create({ name: 'bench', email: 'bench@example.com' });
-    const { key } = await services.accounts.createKey(account.id, 'bench');
-    await services.ledger.post({ accountId: account.id, amount: parseUsd('100000'), kind: 'adjustment', idempotencyKey: `${account.id}:bench`, reason: 'bench credit' });
+    const accounts: { id: string; key: string }[] = [];
+    for (let i = 0; i < ACCOUNTS; i++) {
+      const account = await services.accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
+      const { key } = await services.accounts.createKey(account.id, 'bench');
+      await services.ledger.post({ accountId: account.id, amount: CREDIT, kind: 'adjustment', idempotencyKey: `${account.id}:bench`, reason: 'bench credit' });
+      accounts.push({ id: account.id, key });
+    }
+    let calls = 0;
 
+    // Requests are spread over the accounts, as a busy service's customers would be.
     const post = async (p: string, body: unknown) => {
+      const { key } = accounts[calls++ % accounts.length]!;
       const t0 = performance.now();
       const res = await fetch(base + p, {
         method: 'POST',
@@ -133,9 +146,10 @@ async function main() {
     console.log(`  CPU of this process per workflow: ${cpuPerWorkflow(cpu0, VIDEOS)} ms`);
     console.log(`POST → hold placed under that load:                       ${fmt(loaded)}`);
 
-    const { balance } = await svc.ledger.balance(account.id);
+    const [{ total }] = await svc.db('accounts').whereIn('id', accounts.map((a) => a.id)).sum({ total: 'balance' });
+    const balance = BigInt(total);
     const delivered = 20 + LATENCY_SAMPLES + IMAGES + VIDEOS;
-    const expected = parseUsd('100000') - 210_000_000n * BigInt(delivered);
+    const expected = CREDIT * BigInt(ACCOUNTS) - 210_000_000n * BigInt(delivered);
     const report = await reconcile(svc.db);
     console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);
     if (!report.ok || balance !== expected) process.exitCode = 1;
