@@ -1,19 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { promptPicture } from '../../src/providers/media/png.js';
-import { listenSimulatedGemini, type ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { harnessWithGemini } from '../workflows/generation-fixtures.js';
 
-const GEMINI_KEY = 'gemini-images-test-key';
-let gemini: ListeningSimulatedGemini;
 let h: Harness;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
-  h = await startHarness({ env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl } });
+  ({ h, stop } = await harnessWithGemini());
 });
 afterAll(async () => {
-  await h?.close();
-  await gemini?.close();
+  await stop?.();
 });
 afterEach(async () => {
   await h.expectBooksBalanced();

@@ -1,20 +1,17 @@
 import { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SIMULATED_VIDEO, listenSimulatedGemini, type ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
-import { startHarness, type Harness } from '../support/harness.js';
-import { eventually, settled } from '../workflows/generation-fixtures.js';
+import { SIMULATED_VIDEO } from '../../src/providers/media/simulated-gemini.js';
+import type { Harness } from '../support/harness.js';
+import { eventually, harnessWithGemini, settled } from '../workflows/generation-fixtures.js';
 
-const GEMINI_KEY = 'gemini-videos-test-key';
-let gemini: ListeningSimulatedGemini;
 let h: Harness;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
-  h = await startHarness({ env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_POLL_INTERVAL: '1' } });
+  ({ h, stop } = await harnessWithGemini());
 });
 afterAll(async () => {
-  await h?.close();
-  await gemini?.close();
+  await stop?.();
 });
 afterEach(async () => {
   await h.expectBooksBalanced();

@@ -5,9 +5,34 @@ import { timingFor } from '../../src/generations/generation-starter.js';
 import type { GenerationInput, GenerationTiming, HoldOutcome } from '../../src/generations/generation-types.js';
 import { newId } from '../../src/ids.js';
 import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.js';
-import type { Harness } from '../support/harness.js';
+import { listenSimulatedGemini, type ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
+import { startHarness, type Harness } from '../support/harness.js';
 
 export const PRICE = 210_000_000n;
+export const GEMINI_KEY = 'gemini-test-key';
+
+export interface GenerationHarness {
+  h: Harness;
+  gemini: ListeningSimulatedGemini;
+  stop(): Promise<void>;
+}
+
+/** The service on the real servers, its Gemini adapter pointed at a simulated Gemini of the test's own (zero delay). */
+export async function harnessWithGemini(o: { worker?: boolean; env?: Record<string, string> } = {}): Promise<GenerationHarness> {
+  const gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
+  const h = await startHarness({
+    worker: o.worker,
+    env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_POLL_INTERVAL: '1', ...o.env },
+  });
+  return {
+    h,
+    gemini,
+    async stop() {
+      await h.close();
+      await gemini.close();
+    },
+  };
+}
 
 /** Polls `probe` every 100 ms until it returns a value other than undefined; fails after `attempts`. */
 export async function eventually<T>(probe: () => Promise<T | undefined>, attempts = 300): Promise<T> {

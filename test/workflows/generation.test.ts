@@ -4,12 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModelAttr, KindAttr, AccountIdAttr, StatusAttr } from '../../src/temporal/search-attributes.js';
 import { SCHEDULES, ensureSchedules } from '../../src/temporal/schedules.js';
-import { listenSimulatedGemini, type ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
+import type { ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
 import { generationStateQuery } from '../../workflows/generation.js';
-import { startHarness, type Harness } from '../support/harness.js';
-import { PRICE, balanceOf, capturesOf, eventually, expectNothingCharged, holdOf, settled, startDirect } from './generation-fixtures.js';
+import type { Harness } from '../support/harness.js';
+import { GEMINI_KEY, PRICE, balanceOf, harnessWithGemini, capturesOf, eventually, expectNothingCharged, holdOf, settled, startDirect } from './generation-fixtures.js';
 
-const GEMINI_KEY = 'gemini-workflow-test-key';
 
 async function videoStatus(h: Harness, key: string, id: string) {
   return (await (await h.call('GET', `/v1/videos/${id}`, { key })).json()).status as string;
@@ -18,14 +17,13 @@ async function videoStatus(h: Harness, key: string, id: string) {
 describe('generation workflows on the real Temporal server', () => {
   let gemini: ListeningSimulatedGemini;
   let h: Harness;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
-    h = await startHarness({ env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_POLL_INTERVAL: '1' } });
+    ({ h, gemini, stop } = await harnessWithGemini());
   });
   afterAll(async () => {
-    await h?.close();
-    await gemini?.close();
+    await stop?.();
   });
   afterEach(async () => {
     await h.expectBooksBalanced();
@@ -184,18 +182,14 @@ describe('generation workflows on the real Temporal server', () => {
 });
 
 describe('generation deadlines', () => {
-  let gemini: ListeningSimulatedGemini;
   let h: Harness;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
-    h = await startHarness({
-      env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_IMAGE_DEADLINE: '2', GENERATION_VIDEO_DEADLINE: '2', GENERATION_POLL_INTERVAL: '1' },
-    });
+    ({ h, stop } = await harnessWithGemini({ env: { GENERATION_IMAGE_DEADLINE: '2', GENERATION_VIDEO_DEADLINE: '2' } }));
   });
   afterAll(async () => {
-    await h?.close();
-    await gemini?.close();
+    await stop?.();
   });
 
   it('charges nothing when an image or a video misses its deadline', async () => {
@@ -214,16 +208,15 @@ describe('generation deadlines', () => {
 describe('a worker killed mid-generation', () => {
   let gemini: ListeningSimulatedGemini;
   let h: Harness;
+  let stop: (() => Promise<void>) | undefined;
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
-    gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
-    h = await startHarness({ worker: false, env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_POLL_INTERVAL: '1' } });
+    ({ h, gemini, stop } = await harnessWithGemini({ worker: false }));
   });
   afterAll(async () => {
     child?.kill('SIGKILL');
-    await h?.close();
-    await gemini?.close();
+    await stop?.();
   });
 
   it('is finished by a new worker and charged once', async () => {
@@ -268,16 +261,14 @@ describe('a worker killed mid-generation', () => {
 });
 
 describe('no worker to place the hold', () => {
-  let gemini: ListeningSimulatedGemini;
   let h: Harness;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
-    h = await startHarness({ worker: false, env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_HOLD_WAIT: '2' } });
+    ({ h, stop } = await harnessWithGemini({ worker: false, env: { GENERATION_HOLD_WAIT: '2' } }));
   });
   afterAll(async () => {
-    await h?.close();
-    await gemini?.close();
+    await stop?.();
   });
 
   it('answers 503 and charges nothing, and the abandoned workflow settles without a hold once a worker returns', async () => {

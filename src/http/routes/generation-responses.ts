@@ -1,8 +1,8 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { httpStatusForFailure } from '../../generations/generation-failures.js';
-import type { HoldOutcome } from '../../generations/generation-types.js';
-import type { StoredAssetRef } from '../../generations/generation-types.js';
+import type { GenerationKind, HoldOutcome, StoredAssetRef } from '../../generations/generation-types.js';
+import type { GenerationModel } from '../../pricing/catalog.js';
 import {
   GenerationUnavailable,
   startGeneration,
@@ -10,9 +10,25 @@ import {
   type StartedGeneration,
 } from '../../generations/generation-starter.js';
 import type { Services } from '../../services.js';
-import { ApiError, insufficientFunds, notFound } from '../errors.js';
+import { authOf } from '../auth.js';
+import { ApiError, insufficientFunds, invalidRequest, notFound } from '../errors.js';
+import { idempotencyKeyOf } from '../idempotency.js';
 
 // What the image and video routes share: how a refused hold, a failed generation and an asset answer.
+
+/** The catalog model the request names, if it makes this kind of asset: 404 when unknown, 400 when of another kind. */
+export function generationModel(services: Pick<Services, 'catalog'>, id: string, kind: GenerationKind): GenerationModel {
+  const model = services.catalog.get(id);
+  if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${id}' does not exist.`, 'model');
+  if (model.kind !== kind) throw invalidRequest(`The model '${id}' does not generate ${kind}s.`, 'model', 'invalid_value');
+  return model;
+}
+
+/** Who is asking, and under which request id and Idempotency-Key: the part of a generation request the route does not choose. */
+export function callerOf(req: Request, res: Response): Pick<GenerationRequest, 'accountId' | 'apiKeyId' | 'requestId' | 'idempotencyKey'> {
+  const { accountId, apiKeyId } = authOf(res);
+  return { accountId, apiKeyId, requestId: res.locals.requestId, idempotencyKey: idempotencyKeyOf(req) };
+}
 
 /** Starts the generation, answering 503 when Temporal could not confirm the hold (nothing is charged then). */
 export async function startOrUnavailable(services: Services, req: GenerationRequest): Promise<StartedGeneration> {

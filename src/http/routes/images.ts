@@ -8,10 +8,9 @@ import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { ApiError, invalidRequest, notFound } from '../errors.js';
-import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
-import { assertHoldPlaced, startOrUnavailable, generationFailed, sendAsset } from './generation-responses.js';
+import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, generationFailed, sendAsset } from './generation-responses.js';
 
 const ImageGeneration = z.strictObject({
   model: z.string().min(1).max(100).default('nano-banana-2'),
@@ -57,19 +56,13 @@ export function imageRoutes(services: Services): Router {
       responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
     },
     async ({ body }, req, res) => {
-      const { accountId, apiKeyId } = authOf(res);
-      const model = services.catalog.get(body.model);
-      if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${body.model}' does not exist.`, 'model');
-      if (model.kind !== 'image') throw invalidRequest(`The model '${body.model}' does not generate images.`, 'model', 'invalid_value');
+      const model = generationModel(services, body.model, 'image');
       const params = imageParamsFor(body.size ?? undefined);
       if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
       const responseFormat = body.response_format ?? 'b64_json';
 
       const started = await startOrUnavailable(services, {
-        accountId,
-        apiKeyId,
-        requestId: res.locals.requestId,
-        idempotencyKey: idempotencyKeyOf(req),
+        ...callerOf(req, res),
         model,
         prompt: body.prompt,
         count: body.n ?? 1,

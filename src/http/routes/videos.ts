@@ -6,11 +6,10 @@ import { GenerationRepository, type GenerationRecord } from '../../generations/g
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
-import { ApiError, invalidRequest, notFound } from '../errors.js';
-import { idempotencyKeyOf } from '../idempotency.js';
+import { invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
-import { assertHoldPlaced, startOrUnavailable, cancelGenerationWorkflow, sendAsset } from './generation-responses.js';
+import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, cancelGenerationWorkflow, sendAsset } from './generation-responses.js';
 
 const VideoCreate = z.strictObject({
   model: z.string().min(1).max(100).default('veo-3.1'),
@@ -74,18 +73,12 @@ export function videoRoutes(services: Services): Router {
       responses: { 200: { description: 'The video, queued', schema: videoObject } },
     },
     async ({ body }, req, res) => {
-      const { accountId, apiKeyId } = authOf(res);
-      const model = services.catalog.get(body.model);
-      if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${body.model}' does not exist.`, 'model');
-      if (model.kind !== 'video') throw invalidRequest(`The model '${body.model}' does not generate videos.`, 'model', 'invalid_value');
+      const model = generationModel(services, body.model, 'video');
       const params = videoParamsFor(body.size, body.seconds);
       if (!params.ok) throw invalidRequest(params.message, params.message.startsWith('seconds') ? 'seconds' : 'size', 'invalid_value');
 
       const started = await startOrUnavailable(services, {
-        accountId,
-        apiKeyId,
-        requestId: res.locals.requestId,
-        idempotencyKey: idempotencyKeyOf(req),
+        ...callerOf(req, res),
         model,
         prompt: body.prompt,
         count: 1,
