@@ -1,19 +1,10 @@
-import fs from 'node:fs';
-import type { Server } from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import Stripe from 'stripe';
-import { loadConfig } from '../src/config.js';
-import { migrateLatest } from '../src/db/connection.js';
 import { SANDBOX_STRIPE } from '../src/payments/payment-services.js';
-import { createApp } from '../src/http/app.js';
-import { freePort } from '../src/launcher/free-port.js';
-import { startStack } from '../src/launcher/stack.js';
 import { reconcile } from '../src/ledger/reconcile.js';
-import { closeServices, createServices, type Services } from '../src/services.js';
-import { startWorker } from '../src/temporal/worker.js';
-import { percentile } from './support.js';
+
+import { percentile, startBenchService } from './support.js';
 
 /**
  * Webhook to credit: the whole service (API, worker, embedded Stripe sandbox, real PostgreSQL and
@@ -32,33 +23,15 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50);
 
 async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-deposits-'));
-  fs.chmodSync(dataDir, 0o755);
-  const port = await freePort();
-  const config = loadConfig({
-    // An existing PostgreSQL / Temporal may be named as for `npm start`; otherwise both are embedded.
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    TEMPORAL_UI_PORT: String(await freePort()),
-    LOG_LEVEL: 'warn',
-    // Webhooks only: the polling fallback must not do the work being measured.
-    DEPOSIT_POLL_INTERVAL: '3600',
-  });
   const logger = pino({ level: 'warn' });
-  const stack = await startStack(config, logger);
-  let services: Services | undefined;
-  let server: Server | undefined;
+  const { services, base, stop } = await startBenchService(
+    'deposits',
+    // Webhooks only: the polling fallback must not do the work being measured.
+    { DEPOSIT_POLL_INTERVAL: '3600' },
+    logger,
+  );
+  const svc = services;
   try {
-    services = await createServices(config, stack, logger);
-    await migrateLatest(services.db);
-    const worker = await startWorker(services);
-    const svc = services;
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp(svc).listen(port, '127.0.0.1', () => resolve(s));
-    });
-    const base = `http://127.0.0.1:${port}`;
     const sandbox = services.payments.sandboxes().stripe!;
     sandbox.webhooks.mode = 'hold';
 
@@ -171,13 +144,8 @@ async function main() {
     const entries = Number((await services.db('ledger_entries').where({ kind: 'deposit' }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
     console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}; ${entries} deposit credits for ${10 + LATENCY_SAMPLES + BURST} deposits`);
     if (!report.ok) process.exitCode = 1;
-    await worker.shutdown();
   } finally {
-    server?.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    if (services) await closeServices(services);
-    await stack.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 

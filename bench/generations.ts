@@ -1,20 +1,10 @@
-import fs from 'node:fs';
-import type { Server } from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
-import { loadConfig } from '../src/config.js';
-import { migrateLatest } from '../src/db/connection.js';
-import { createApp } from '../src/http/app.js';
-import { freePort } from '../src/launcher/free-port.js';
-import { TOOLS_DIR, startStack } from '../src/launcher/stack.js';
+import { TOOLS_DIR } from '../src/launcher/stack.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
 import { startTemporalDevServer, type RunningTemporal } from '../src/launcher/temporal-dev-server.js';
 import { parseUsd } from '../src/ledger/money.js';
 import { reconcile } from '../src/ledger/reconcile.js';
-import { closeServices, createServices, type Services } from '../src/services.js';
-import { startWorker } from '../src/temporal/worker.js';
-import { percentile } from './support.js';
+import { percentile, startBenchService } from './support.js';
 
 /**
  * Generation workflows end to end: the whole service (API, worker, embedded simulated Gemini at zero
@@ -38,39 +28,24 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 32);
 const CREDIT = parseUsd('100000');
 
 async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-generations-'));
-  fs.chmodSync(dataDir, 0o755);
-  const port = await freePort();
   const logger = pino({ level: 'warn' });
   let memoryTemporal: RunningTemporal | undefined;
-  if (process.env.BENCH_TEMPORAL_DB === 'memory') {
+  if (process.env.BENCH_TEMPORAL_DB === 'memory' && !process.env.TEMPORAL_ADDRESS) {
     const cli = resolveTemporalCli({ configured: process.env.TEMPORAL_CLI, toolsDir: TOOLS_DIR, logger });
     memoryTemporal = await startTemporalDevServer({ cli, logger, namespaces: ['default'] });
   }
-  const config = loadConfig({
-    ...(memoryTemporal ? { TEMPORAL_ADDRESS: memoryTemporal.address } : {}),
-    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    TEMPORAL_UI_PORT: String(await freePort()),
-    LOG_LEVEL: 'warn',
-    SIMULATED_IMAGE_DELAY_MS: '0',
-    SIMULATED_VIDEO_DELAY_MS: '0',
-    GENERATION_POLL_INTERVAL: '1',
-  });
-  const stack = await startStack(config, logger);
-  let services: Services | undefined;
-  let server: Server | undefined;
+  const { services, base, stop } = await startBenchService(
+    'generations',
+    {
+      ...(memoryTemporal ? { TEMPORAL_ADDRESS: memoryTemporal.address } : {}),
+      SIMULATED_IMAGE_DELAY_MS: '0',
+      SIMULATED_VIDEO_DELAY_MS: '0',
+      GENERATION_POLL_INTERVAL: '1',
+    },
+    logger,
+  );
+  const svc = services;
   try {
-    services = await createServices(config, stack, logger);
-    await migrateLatest(services.db);
-    const worker = await startWorker(services);
-    const svc = services;
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp(svc).listen(port, '127.0.0.1', () => resolve(s));
-    });
-    const base = `http://127.0.0.1:${port}`;
     const accounts: { id: string; key: string }[] = [];
     for (let i = 0; i < ACCOUNTS; i++) {
       const account = await services.accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
@@ -153,16 +128,9 @@ async function main() {
     const report = await reconcile(svc.db);
     console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);
     if (!report.ok || balance !== expected) process.exitCode = 1;
-    await worker.shutdown();
   } finally {
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server!.close(() => r()));
-    }
-    if (services) await closeServices(services);
-    await stack.stop();
+    await stop();
     await memoryTemporal?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

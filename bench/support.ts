@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import type { Server } from 'node:http';
+import pino, { type Logger } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { createApp } from '../src/http/app.js';
+import { freePort } from '../src/launcher/free-port.js';
+import { startStack } from '../src/launcher/stack.js';
+import { closeServices, createServices, type Services } from '../src/services.js';
+import { startWorker, type RunningWorker } from '../src/temporal/worker.js';
 import { createDb, migrateLatest, type Db } from '../src/db/connection.js';
 import { startEmbeddedPostgres } from '../src/launcher/embedded-postgres.js';
 
@@ -31,4 +38,58 @@ export async function benchDatabase(poolMax: number): Promise<{ db: Db; url: str
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface BenchService {
+  services: Services;
+  /** http://127.0.0.1:PORT of the running API. */
+  base: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole service as `npm start` runs it (embedded PostgreSQL and Temporal dev server unless
+ * DATABASE_URL / TEMPORAL_ADDRESS name others; migrations, worker, API on a loopback port), in
+ * a throw-away data directory. `env` adds the benchmark's own settings.
+ */
+export async function startBenchService(name: string, env: Record<string, string>, logger: Logger): Promise<BenchService> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `cheapa-bench-${name}-`));
+  fs.chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const config = loadConfig({
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    TEMPORAL_UI_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const stack = await startStack(config, logger);
+  let services: Services | undefined;
+  let worker: RunningWorker | undefined;
+  let server: Server | undefined;
+  const stop = async () => {
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server!.close(() => r()));
+    }
+    await worker?.shutdown();
+    if (services) await closeServices(services);
+    await stack.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    services = await createServices(config, stack, logger);
+    await migrateLatest(services.db);
+    worker = await startWorker(services);
+    const app = createApp(services);
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(port, '127.0.0.1', () => resolve(s));
+    });
+    return { services, base: `http://127.0.0.1:${port}`, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
