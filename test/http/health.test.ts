@@ -10,7 +10,7 @@ describe('health and readiness', () => {
 
   it('answers 503 on /readyz until a worker polls the task queue, then 200', async () => {
     expect((await h.call('GET', '/healthz')).status).toBe(200);
-    const before = await h.call('GET', '/readyz');
+    const before = await h.admin('GET', '/readyz');
     expect(before.status).toBe(503);
     const body = await before.json();
     expect(body.checks.database.ok).toBe(true);
@@ -26,8 +26,19 @@ describe('health and readiness', () => {
     expect(status).toBe(200);
   });
 
-  it('serves Prometheus metrics', async () => {
-    const res = await h.call('GET', '/metrics');
+  it('answers the public /readyz with its status word only, and ops (admin token) with every check and part', async () => {
+    const pub = await (await h.call('GET', '/readyz')).json();
+    expect(Object.keys(pub)).toEqual(['status']);
+    const ops = await (await h.admin('GET', '/readyz')).json();
+    expect(ops).toMatchObject({ mode: 'development', disabled: [], sandboxed: ['card', 'crypto', 'chat', 'media'] });
+    expect(ops.checks.database).toEqual({ ok: true });
+  });
+
+  it('serves Prometheus metrics to ops only', async () => {
+    expect((await h.call('GET', '/metrics')).status).toBe(401);
+    const { key } = await h.createAccount();
+    expect((await h.call('GET', '/metrics', { key })).status).toBe(401);
+    const res = await h.admin('GET', '/metrics');
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('cheapa_http_request_duration_seconds');
   });
