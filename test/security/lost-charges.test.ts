@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureHandedOff, chatCaptureWorkflowId } from '../../src/chat/durable-capture.js';
 import { freePort } from '../../src/launcher/free-port.js';
 import { parseUsd } from '../../src/ledger/money.js';
-import { listenSimulatedUpstream, type SimulatedUpstreamServer } from '../../src/providers/chat/simulated-upstream.js';
+import { listenChatSandbox, type ListeningChatSandbox } from '../../src/sandboxes/chat/chat-sandbox.js';
 import type { HoldReconcileResult } from '../../workflows/hold-reconciler.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -18,11 +18,11 @@ import { startHarness, type Harness } from '../support/harness.js';
 // outlasts the in-process retries, and an API process that dies mid-request.
 
 let h: Harness;
-let upstream: SimulatedUpstreamServer;
-let slowUpstream: SimulatedUpstreamServer;
+let upstream: ListeningChatSandbox;
+let slowUpstream: ListeningChatSandbox;
 beforeAll(async () => {
-  upstream = await listenSimulatedUpstream({ replyLength: { min: 20, max: 40 } });
-  slowUpstream = await listenSimulatedUpstream({ tokenDelayMs: 20, replyLength: { min: 2000, max: 2000 } });
+  upstream = await listenChatSandbox({ replyLength: { min: 20, max: 40 } });
+  slowUpstream = await listenChatSandbox({ tokenDelayMs: 20, replyLength: { min: 2000, max: 2000 } });
   h = await startHarness({ env: { UPSTREAM_BASE_URL: upstream.baseUrl } });
   // The fault: the PostgreSQL backend running a capture of a listed account terminates itself, as
   // a database restart or a failover would, before the statement can finish. Blips are counted by
