@@ -2,6 +2,7 @@ import type { Services } from '../src/services.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
 import { createGenerationActivities } from './generation.js';
+import { createPaymentProofActivities } from '../src/payments/payment-proof.js';
 
 /**
  * All activities the worker registers, each group closing over the services it needs
@@ -12,6 +13,7 @@ export function createActivities(services: Services) {
     ...createLedgerActivities(services),
     ...createGenerationActivities(services),
     ...createDepositActivities(services),
+    ...createPaymentProofActivities(services),
   };
 }
 
