@@ -7,6 +7,7 @@ import {
   defineQuery,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -142,10 +143,9 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   try {
     // An image is one activity per picture, bounded by its schedule-to-close timeout; a video polls
     // across many activities and timers, so a workflow timer bounds it.
-    assets =
-      input.kind === 'image'
-        ? await makeImages(input, providerActivities(input))
-        : await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
+    if (input.kind === 'image') assets = await makeImages(input, providerActivities(input));
+    else if (patched(CHARGE_ACCEPTED_VIDEO_JOBS)) assets = await makeVideoCharged(input, state, providerActivities(input), () => (timedOut = true));
+    else assets = await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
   } catch (err) {
     failure = describeFailure(err, timedOut, input.timing.deadlineMs);
   }
@@ -193,7 +193,13 @@ async function makeImages(input: GenerationInput, { generateImage }: ProviderAct
   throw (results[0] as PromiseRejectedResult).reason;
 }
 
-async function makeVideo(input: GenerationInput, state: GenerationState, { submitVideo, checkVideo, storeVideo }: ProviderActivities): Promise<StoredAssetRef[]> {
+async function makeVideo(
+  input: GenerationInput,
+  state: GenerationState,
+  { submitVideo, checkVideo, storeVideo }: ProviderActivities,
+  onSubmit: () => void = () => undefined,
+): Promise<StoredAssetRef[]> {
+  onSubmit();
   const handle = await submitVideo({
     model: input.upstreamModel,
     prompt: input.prompt,
@@ -218,6 +224,40 @@ async function makeVideo(input: GenerationInput, state: GenerationState, { submi
     await sleep(input.timing.pollIntervalMs);
   }
   throw ApplicationFailure.nonRetryable('the video job did not finish in time', 'DeadlineExceeded');
+}
+
+/**
+ * Runs of this version charge a video job the provider accepted even when cancelled (the provider bills
+ * us for it); runs started before it replay the old path, where any cancel released the hold.
+ */
+export const CHARGE_ACCEPTED_VIDEO_JOBS = 'charge-accepted-video-jobs';
+
+/**
+ * makeVideo under its deadline, where a cancel is free only until submission begins: from then on the
+ * provider may have accepted the job and bills us, so the cancel is ignored and the job finished and
+ * charged on delivery. The deadline still cuts it short (a job the provider never finishes is not charged).
+ */
+async function makeVideoCharged(input: GenerationInput, state: GenerationState, activities: ProviderActivities, onTimeout: () => void): Promise<StoredAssetRef[]> {
+  let submitting = false;
+  const workScope = new CancellationScope({ cancellable: false });
+  const timerScope = new CancellationScope({ cancellable: false });
+  CancellationScope.current().cancelRequested.catch(() => {
+    if (!submitting) workScope.cancel();
+  });
+  timerScope
+    .run(() => sleep(input.timing.deadlineMs))
+    .then(
+      () => {
+        onTimeout();
+        workScope.cancel();
+      },
+      () => undefined,
+    );
+  try {
+    return await workScope.run(() => makeVideo(input, state, activities, () => (submitting = true)));
+  } finally {
+    timerScope.cancel();
+  }
 }
 
 /** Runs `work` in its own scope, cancelling it when `ms` pass; an outer cancellation reaches both. */
