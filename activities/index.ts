@@ -1,7 +1,8 @@
 import type { Services } from '../src/services.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
-import { createGenerationActivities } from './generation.js';
+import { createGenerationActivities } from '../src/generations/generation-activities.js';
+import { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 
 /**
  * All activities the worker registers, each group closing over the services it needs
@@ -11,6 +12,7 @@ export function createActivities(services: Services) {
   return {
     ...createLedgerActivities(services),
     ...createGenerationActivities(services),
+    ...createHoldSweepActivities(services),
     ...createDepositActivities(services),
   };
 }

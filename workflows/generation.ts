@@ -14,7 +14,7 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { createGenerationActivities } from '../activities/generation.js';
+import type { createGenerationActivities } from '../src/generations/generation-activities.js';
 import { progressEstimate } from '../src/generations/generation-params.js';
 import type {
   GenerationFailure,

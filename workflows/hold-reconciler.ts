@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { createGenerationActivities } from '../activities/generation.js';
+import type { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 
-type Activities = ReturnType<typeof createGenerationActivities>;
+type Activities = ReturnType<typeof createHoldSweepActivities>;
 
 const { expireOverdueHolds, findUnsettledGenerations, findClosedGenerationWorkflows, releaseAbandonedGenerations } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
