@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { generationHoldKey } from './generation-client.js';
+import { progressEstimate } from './generation-params.js';
 import { GenerationRepository } from './generation-repository.js';
 import type {
   GenerationFailure,
@@ -122,6 +123,27 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
         throw asActivityFailure(err);
       }
       return job.state === 'done' ? { state: 'done' } : job;
+    },
+
+    /**
+     * One look at the video job, retried by Temporal until it is done (the infrequent-polling pattern):
+     * "still running" is a retryable failure whose retry interval is the poll interval, so between looks
+     * nothing runs, no worker slot is held and the workflow history does not grow; the activity's
+     * schedule-to-close timeout is the generation's deadline. Each look also records the progress estimate.
+     */
+    async awaitVideo(args: { generationId: string; handle: string; expectedMs: number; pollIntervalMs: number }): Promise<void> {
+      let job;
+      try {
+        job = await services.media.getVideoOperation(args.handle);
+      } catch (err) {
+        throw asActivityFailure(err);
+      }
+      if (job.state === 'done') return;
+      if (job.state === 'refused') throw ApplicationFailure.nonRetryable(job.message, 'GenerationRefused', job.reason);
+      if (job.state === 'failed') throw ApplicationFailure.nonRetryable(job.message, 'ProviderFailed', job.code);
+      const info = Context.current().info;
+      await generations.markProgress(args.generationId, progressEstimate(Date.now() - info.scheduledTimestampMs, args.expectedMs));
+      throw ApplicationFailure.create({ message: 'the video is still rendering', type: 'VideoNotReady', nextRetryDelay: args.pollIntervalMs });
     },
 
     /** Fetches the finished job's video (inline or by download) and stores it; repeatable. */

@@ -59,6 +59,7 @@ function fakeActivities(calls: Calls, overrides: Partial<Activities>): Activitie
     generateImage: async (a) => ({ index: a.index, key: `k/${a.index}`, size: 1, sha256: 'x', contentType: 'image/png' }),
     submitVideo: async () => 'op-1',
     checkVideo: async () => ({ state: 'done' }),
+    awaitVideo: async () => undefined,
     storeVideo: async () => ({ index: 0, key: 'k/video', size: 1, sha256: 'x', contentType: 'video/mp4' }),
     recordVideoStarted: async () => undefined,
     recordVideoProgress: async () => undefined,
@@ -98,6 +99,7 @@ afterAll(async () => {
 });
 
 const refused = () => ApplicationFailure.nonRetryable('blocked', 'GenerationRefused', 'SAFETY');
+const stillRendering = () => ApplicationFailure.create({ message: 'still rendering', type: 'VideoNotReady', nextRetryDelay: 20 });
 
 describe('generationWorkflow, branch by branch (stand-in activities)', () => {
   it('captures $0.21 for a delivered image', async () => {
@@ -164,30 +166,39 @@ describe('generationWorkflow, branch by branch (stand-in activities)', () => {
     expect(result).toMatchObject({ status: 'failed', error: { code: 'timeout' } });
   });
 
-  it('polls a video until done, records its start and progress, stores it and captures', async () => {
-    let polls = 0;
+  it('polls a video by retrying one activity until done, records its start, stores it and captures', async () => {
+    let looks = 0;
     const { result, state, calls } = await run(inputFor('video'), {
-      checkVideo: async () => (++polls < 3 ? { state: 'running' } : { state: 'done' }),
+      awaitVideo: async () => {
+        if (++looks < 3) throw stillRendering();
+      },
     });
     expect(result).toMatchObject({ status: 'completed', chargedNanos: PRICE, assets: [expect.objectContaining({ key: 'k/video' })] });
     expect(state).toMatchObject({ status: 'completed', progress: 100, delivered: 1, providerJob: 'op-1' });
     expect(calls.recordVideoStarted).toEqual([{ generationId: expect.any(String), providerJob: 'op-1' }]);
-    expect(calls.checkVideo).toHaveLength(3);
+    expect(looks).toBe(3);
+    expect(calls.checkVideo).toBeUndefined();
     expect(calls.storeVideo).toHaveLength(1);
   });
 
   it.each([
-    ['content_policy_violation', { state: 'refused', reason: 'SAFETY', message: 'blocked' } as const],
-    ['provider_error', { state: 'failed', code: '13', message: 'internal', retryable: false } as const],
-  ])('releases the hold (settles with %s) when the provider ends the video job without a video', async (code, check) => {
-    const { result, calls } = await run(inputFor('video'), { checkVideo: async () => check });
+    ['content_policy_violation', () => refused()],
+    ['provider_error', () => ApplicationFailure.nonRetryable('internal', 'ProviderFailed', '13')],
+  ])('releases the hold (settles with %s) when the provider ends the video job without a video', async (code, failure) => {
+    const { result, calls } = await run(inputFor('video'), {
+      awaitVideo: async () => {
+        throw failure();
+      },
+    });
     expect(result).toMatchObject({ status: 'failed', chargedNanos: '0', error: { code } });
     expect(calls.storeVideo).toBeUndefined();
   });
 
   it('settles a video that outlives its deadline as timeout', async () => {
     const { result } = await run(inputFor('video', { timing: { ...inputFor('video').timing, deadlineMs: 600 } }), {
-      checkVideo: async () => ({ state: 'running' }),
+      awaitVideo: async () => {
+        throw stillRendering();
+      },
     });
     expect(result).toMatchObject({ status: 'failed', chargedNanos: '0', error: { code: 'timeout' } });
   });
@@ -196,7 +207,11 @@ describe('generationWorkflow, branch by branch (stand-in activities)', () => {
     let cancelled = false;
     const { result } = await run(
       inputFor('video'),
-      { checkVideo: async () => (cancelled ? { state: 'done' } : { state: 'running' }) },
+      {
+        awaitVideo: async () => {
+          if (!cancelled) throw stillRendering();
+        },
+      },
       async (workflowId) => {
         await client.workflow.getHandle(workflowId).cancel();
         cancelled = true;
