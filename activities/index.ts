@@ -1,4 +1,5 @@
 import type { Services } from '../src/services.js';
+import { createChatActivities } from './chat.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
 import { createGenerationActivities } from '../src/generations/generation-activities.js';
@@ -14,6 +15,7 @@ export function createActivities(services: Services) {
     ...createGenerationActivities(services),
     ...createHoldSweepActivities(services),
     ...createDepositActivities(services),
+    ...createChatActivities(services),
   };
 }
 
