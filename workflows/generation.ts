@@ -75,30 +75,6 @@ function providerActivities(input: GenerationInput) {
 
 type ProviderActivities = ReturnType<typeof providerActivities>;
 
-/**
- * Images as local activities: hold, pictures and settlement then run in one workflow task (one round
- * trip through the server instead of three, about half the history). The API waits for the pictures
- * anyway; a refused hold still answers at once, since that task ends at once. Same timeouts and retries
- * as the regular activity (the SDK keeps a long task alive; long retry waits become timers).
- */
-function localImageActivities(input: GenerationInput): Pick<ProviderActivities, 'generateImage'> {
-  const { generateImage } = proxyLocalActivities<Activities>({
-    startToCloseTimeout: '5 minutes',
-    scheduleToCloseTimeout: input.timing.deadlineMs,
-    retry: {
-      initialInterval: input.timing.providerRetry.initialIntervalMs,
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: input.timing.providerRetry.maximumAttempts,
-      nonRetryableErrorTypes: NOT_WORTH_RETRYING,
-    },
-  });
-  return { generateImage };
-}
-
-/** Image runs of this version run in one workflow task (localImageActivities); earlier ones replay as they ran. */
-export const IMAGES_IN_ONE_TASK = 'images-in-one-task';
-
 const bookkeeping = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
@@ -168,10 +144,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
 
   state.holdId = hold.holdId;
   state.status = input.kind === 'image' ? 'in_progress' : 'queued';
-  // An image of this version runs start to settlement in one workflow task; its status attribute is
-  // written once, at the end (the state query shows the steps between).
-  const imageInOneTask = input.kind === 'image' && patched(IMAGES_IN_ONE_TASK);
-  if (!imageInOneTask) setStatus(state.status);
+  setStatus(state.status);
 
   let assets: StoredAssetRef[] = [];
   let failure: GenerationFailure | undefined;
@@ -179,7 +152,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   try {
     // An image is one activity per picture, bounded by its schedule-to-close timeout; a video polls
     // across many activities and timers, so a workflow timer bounds it.
-    if (input.kind === 'image') assets = await makeImages(input, imageInOneTask ? localImageActivities(input) : providerActivities(input));
+    if (input.kind === 'image') assets = await makeImages(input, providerActivities(input));
     else if (patched(CHARGE_ACCEPTED_VIDEO_JOBS)) assets = await makeVideoCharged(input, state, providerActivities(input));
     else assets = await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
   } catch (err) {
@@ -209,7 +182,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
 }
 
 /** Every image is one activity; the ones delivered are charged even if a sibling failed. */
-async function makeImages(input: GenerationInput, { generateImage }: Pick<ProviderActivities, 'generateImage'>): Promise<StoredAssetRef[]> {
+async function makeImages(input: GenerationInput, { generateImage }: ProviderActivities): Promise<StoredAssetRef[]> {
   const results = await Promise.allSettled(
     Array.from({ length: input.count }, (_, index) =>
       generateImage({

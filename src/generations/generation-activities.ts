@@ -177,14 +177,6 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
 /** Keeps the activity's heartbeat going during one long call and aborts the call if the activity is cancelled. */
 async function whileHeartbeating<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  // A local activity has no heartbeat: its workflow task is what the SDK keeps alive.
-  if (ctx.info.isLocal) {
-    try {
-      return await call(ctx.cancellationSignal);
-    } catch (err) {
-      throw asActivityFailure(err);
-    }
-  }
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
