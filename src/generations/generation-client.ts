@@ -82,7 +82,9 @@ export async function awaitGenerationResult(temporal: Temporal, generationId: st
   try {
     return await client.withDeadline(Date.now() + waitMs, () => client.workflow.getHandle<typeof generationWorkflow>(generationWorkflowId(generationId)).result());
   } catch (err) {
-    if ((err as { code?: number })?.code === GRPC_DEADLINE_EXCEEDED) throw new GenerationStillRunning(generationId);
+    // The client reports the deadline as a gRPC status, bare or wrapped in a ServiceError.
+    const e = err as { code?: number; cause?: { code?: number } };
+    if (e?.code === GRPC_DEADLINE_EXCEEDED || e?.cause?.code === GRPC_DEADLINE_EXCEEDED) throw new GenerationStillRunning(generationId);
     if (err instanceof WorkflowFailedError) return null;
     throw err;
   }
