@@ -4,6 +4,7 @@ import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
 import { createGenerationActivities } from '../src/generations/generation-activities.js';
 import { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
+import { createPaymentProofActivities } from '../src/payments/payment-proof.js';
 
 /**
  * All activities the worker registers, each group closing over the services it needs
@@ -15,6 +16,7 @@ export function createActivities(services: Services) {
     ...createGenerationActivities(services),
     ...createHoldSweepActivities(services),
     ...createDepositActivities(services),
+    ...createPaymentProofActivities(services),
     ...createChatActivities(services),
   };
 }

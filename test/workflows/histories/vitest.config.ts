@@ -1,6 +1,15 @@
 import { defineConfig } from 'vitest/config';
-import base from '../../../vitest.config.js';
 
-// Re-records the generation histories the replay test checks (run on purpose, never by `npm test`):
-//   npx vitest run --config test/workflows/histories/vitest.config.ts
-export default defineConfig({ test: { ...base.test, include: ['test/workflows/histories/record-generation-histories.ts'] } });
+/**
+ * `npm run record:histories`: runs the recorder (not a test) against the same real PostgreSQL and
+ * Temporal dev server the suite uses, and rewrites the JSON histories beside this file.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/workflows/histories/record-histories.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
