@@ -1,4 +1,3 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Request, Response } from 'express';
 import { httpStatusForFailure } from '../../generations/generation-failures.js';
 import type { GenerationKind, HoldOutcome, StoredAssetRef } from '../../generations/generation-types.js';
@@ -72,15 +71,4 @@ export async function sendAsset(services: Pick<Services, 'assets'>, res: Respons
   }).catch((err) => {
     res.destroy(err as Error);
   });
-}
-
-/** Cancels a generation's workflow; one that has already closed (or never started) needs nothing. */
-export async function cancelGenerationWorkflow(services: Pick<Services, 'temporal'>, generationId: string): Promise<void> {
-  try {
-    await services.temporal.client.workflow.getHandle(`generation-${generationId}`).cancel();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return;
-    if ((err as { message?: string })?.message?.includes('already completed')) return;
-    throw err;
-  }
 }
