@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
 import { newId } from '../ids.js';
 import type { Services } from '../services.js';
-import { requireApiKey } from './auth.js';
+import { requireAdmin, requireApiKey } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
+import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
+import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
 import { consoleRoutes } from './routes/console.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
@@ -23,7 +25,9 @@ import { createSimulatedUpstream } from '../providers/chat/simulated-upstream.js
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
- * signatures are over the exact bytes); everything under /v1 needs an API key.
+ * signatures are over the exact bytes); everything under /v1 needs an API key and everything under
+ * /admin the admin token, and their bodies are parsed only after that check passed, within each
+ * route's size limit (request-body.ts). No body is parsed for a caller we do not know.
  */
 export function createApp(services: Services): Express {
   const app = express();
@@ -43,23 +47,24 @@ export function createApp(services: Services): Express {
     next();
   });
 
+  app.use(refuseNulInUrl);
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   app.use(sandboxRoutes(services));
-  app.use(express.json({ limit: '20mb' }));
-  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
+  const bodies = parseBodies();
 
   app.use(healthRoutes(services));
   app.use(consoleRoutes(services));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi.document(services.config.publicUrl));
   });
+  app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
 
   if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createSimulatedUpstream(services.simulatedUpstream));
   if (services.sandboxGemini) app.use(SANDBOX_GEMINI_PATH, services.sandboxGemini.router);
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
-  app.use('/v1', requireApiKey(services));
+  app.use('/v1', requireApiKey(services), bodies);
   app.use(creditGrantRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
