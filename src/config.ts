@@ -51,6 +51,17 @@ const seconds = (fallback: number) =>
     return n;
   });
 
+const count = (fallback: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number, at least 1' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const schema = z.object({
   PORT: port(8080),
   DATA_DIR: optionalString.transform((v) => path.resolve(v ?? '.data')),
@@ -84,6 +95,10 @@ const schema = z.object({
   DEPOSIT_CHECKOUT_TTL: seconds(3600),
   DEPOSIT_POLL_INTERVAL: seconds(30),
   DEPOSIT_SETTLE_GRACE: seconds(86_400),
+  // Abuse limits per account: deposits waiting for payment (each one a provider checkout) and open
+  // support requests; beyond them a request answers 429.
+  DEPOSIT_MAX_OPEN: count(5),
+  SUPPORT_MAX_OPEN: count(10),
   // Generations: how long an image / video may take before its hold is released, how often a video
   // job is polled (seconds); the embedded simulated Gemini's delays (milliseconds, 0 allowed).
   GENERATION_IMAGE_DEADLINE: seconds(600),
@@ -121,7 +136,8 @@ export interface Config {
   cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
-  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
+  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number; maxOpenPerAccount: number };
+  support: { maxOpenPerAccount: number };
   generations: {
     imageDeadlineSeconds: number;
     videoDeadlineSeconds: number;
@@ -170,7 +186,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkoutTtlSeconds: e.DEPOSIT_CHECKOUT_TTL,
       pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
+      maxOpenPerAccount: e.DEPOSIT_MAX_OPEN,
     },
+    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN },
     generations: {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,
       videoDeadlineSeconds: e.GENERATION_VIDEO_DEADLINE,

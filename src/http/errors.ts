@@ -10,6 +10,8 @@ import {
   InvalidAmount,
   formatUsd,
 } from '../ledger/index.js';
+import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
+import { TooManyOpenSupportRequests } from '../support/support-repository.js';
 import { UnsafeJson } from './input-guards.js';
 
 /**
@@ -47,6 +49,10 @@ export const notFound = (message: string, param: string | null = null) =>
 export const payloadTooLarge = (limit?: number) =>
   new ApiError(413, 'invalid_request_error', 'request_too_large', `Request body is too large${limit ? ` (this endpoint accepts at most ${limit} bytes)` : ''}.`);
 
+/** 429 for a per-account limit; `x-should-retry: false` because an SDK's quick retries cannot help. */
+export const tooManyOpen = (message: string, code: string, retryAfterSeconds: number) =>
+  new ApiError(429, 'rate_limit_error', code, message, null, { 'retry-after': String(retryAfterSeconds), 'x-should-retry': 'false' });
+
 export const conflict = (message: string, code = 'conflict') => new ApiError(409, 'invalid_request_error', code, message);
 
 export const insufficientFunds = (available: bigint, required?: bigint) =>
@@ -78,6 +84,9 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');
   if (err instanceof HoldNotPending || err instanceof CaptureExceedsHold) return conflict(err.message, 'hold_not_pending');
   if (err instanceof z.ZodError) return fromZod(err);
+  if (err instanceof TooManyOpenDeposits) return tooManyOpen(err.message, 'too_many_open_deposits', err.retryAfterSeconds);
+  // Ops answer within a working day; an hour is an honest first hint.
+  if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };

@@ -69,7 +69,7 @@ export function createPayments(config: Config, db: Db): Payments {
   const stateDir = path.join(config.dataDir, 'sandbox');
   return {
     gateways: { card, crypto },
-    deposits: new DepositRepository(db),
+    deposits: new DepositRepository(db, { maxOpen: config.deposits.maxOpenPerAccount }),
     settings: config.deposits,
     minCheckoutSeconds: { card: embedded.card ? sandboxMin : 1800 + 120, crypto: embedded.crypto ? sandboxMin : 300 },
     sandboxes() {
