@@ -32,7 +32,9 @@ import { createSimulatedUpstream } from '../providers/chat/simulated-upstream.js
 export function createApp(services: Services): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Whose X-Forwarded-For to believe (TRUST_PROXY): req.ip is then the client behind them, and a
+  // client that is not behind a trusted proxy cannot claim another address with that header.
+  app.set('trust proxy', services.config.trustProxy);
 
   app.use((req, res, next) => {
     const requestId = newId('req');
