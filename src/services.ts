@@ -3,6 +3,8 @@ import pino, { type Logger } from 'pino';
 import { ApiKeyResolver } from './accounts/key-cache.js';
 import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
+import { LastUsedRecorder } from './keys/last-used.js';
+import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
@@ -23,6 +25,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   ledger: PostgresLedger;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
+  /** Per-key request counting shared across processes, and the batched last-used times. */
+  keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
   catalog: Catalog;
   metrics: Metrics;
   payments: Payments;
@@ -59,6 +63,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
+    keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config),
     ...createMediaServices(config, endpoints.adminToken),
@@ -79,6 +84,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 export async function closeServices(s: Services): Promise<void> {
   s.sandboxGemini?.close();
   await s.payments.close();
+  await s.keys.lastUsed.close();
   await s.temporal.connection.close();
   await s.db.destroy();
 }

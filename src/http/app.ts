@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { newId } from '../ids.js';
 import type { Services } from '../services.js';
 import { requireApiKey } from './auth.js';
+import { enforceKeyLimits } from './key-limits.js';
 import { ApiError, errorHandler } from './errors.js';
 import { openapi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
@@ -18,6 +19,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
+import { keyRoutes } from './routes/keys.js';
 import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
 import { createSimulatedUpstream } from '../providers/chat/simulated-upstream.js';
 
@@ -60,12 +62,14 @@ export function createApp(services: Services): Express {
   if (services.sandboxGemini) app.use(SANDBOX_GEMINI_PATH, services.sandboxGemini.router);
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));
+  app.use('/v1', enforceKeyLimits(services));
   app.use(creditGrantRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
+  app.use(keyRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
 
