@@ -202,3 +202,52 @@ describe('model allow-list', () => {
     }
   });
 });
+
+describe('OpenRouter-compatible balance reads', () => {
+  it('GET /v1/key reports the calling key\u2019s limit, exact usage per period and what remains; GET /v1/credits the account totals', async () => {
+    const { key, keyId, accountId } = await h.createAccount({ balanceUsd: '2.00' });
+    const worker = await createKey(key, { name: 'worker', limit_usd: '1.50', limit_reset: 'weekly', rpm: 100, tpm: 5000 });
+    const client = h.openai(worker.key);
+    await client.chat.completions.create({ model: 'gpt-5.2', messages });
+    await client.chat.completions.create({ model: 'gpt-5-mini', messages });
+    await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages });
+
+    const spentBy = async (keyId: string) => {
+      const rows = await h.services.db('requests').where({ account_id: accountId, api_key_id: keyId }).select('cost');
+      return rows.reduce((t: bigint, r: any) => t + BigInt(r.cost), 0n);
+    };
+    const workerSpend = await spentBy(worker.id);
+    expect(workerSpend).toBeGreaterThan(0n);
+
+    const read = await h.call('GET', '/v1/key', { key: worker.key });
+    expect(read.status).toBe(200);
+    const { data } = await read.json();
+    expect(data).toMatchObject({
+      label: 'worker',
+      limit: 1.5,
+      limit_reset: 'weekly',
+      is_management_key: false,
+      is_free_tier: false,
+      expires_at: null,
+      rate_limit: { requests: 100, interval: '1m' },
+      tpm: 5000,
+    });
+    expect(parseUsd(data.usage)).toBe(workerSpend);
+    expect(data.usage_daily).toBe(data.usage);
+    expect(data.usage_weekly).toBe(data.usage);
+    expect(data.usage_monthly).toBe(data.usage);
+    expect(parseUsd(data.limit_remaining)).toBe(parseUsd('1.50') - workerSpend);
+
+    const manager = (await (await h.call('GET', '/v1/key', { key })).json()).data;
+    expect(manager).toMatchObject({ limit: null, limit_remaining: null, limit_reset: null, is_management_key: true, rate_limit: null });
+    expect(parseUsd(manager.usage)).toBe(await spentBy(keyId));
+
+    const credits = await h.call('GET', '/v1/credits', { key: worker.key });
+    expect(credits.status).toBe(200);
+    const totals = (await credits.json()).data;
+    const account = (await h.services.accounts.get(accountId))!;
+    expect(totals.total_credits).toBe(2);
+    expect(parseUsd(totals.total_usage)).toBe(parseUsd('2.00') - account.balance);
+    expect(parseUsd(totals.total_usage)).toBe(workerSpend + parseUsd(manager.usage));
+  });
+});
