@@ -18,10 +18,17 @@ export const instant = z
       return z.NEVER;
     }
     const m = ISO_8601.exec(v);
-    const date = m ? new Date(m[1] && !m[4] ? `${v}Z` : v) : null;
+    const date = m && realDay(v) ? new Date(m[1] && !m[4] ? `${v}Z` : v) : null;
     if (!date || Number.isNaN(date.getTime())) {
       ctx.addIssue({ code: 'custom', message: 'expected unix seconds or an ISO 8601 date-time such as "2026-11-30T12:00:00Z"' });
       return z.NEVER;
     }
     return date;
   });
+
+/** Date parsing rolls 2026-02-30 over into March; a date that does not exist is refused instead. */
+function realDay(v: string): boolean {
+  const [y, m, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
