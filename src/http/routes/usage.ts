@@ -157,7 +157,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const { accountId } = authOf(res);
-      const models = await requests.perModel(accountId, range(query));
+      const models = await report.grouped(accountId, 'model', range(query));
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({
         object: 'list',
@@ -165,7 +165,7 @@ export function usageRoutes(services: Services): Router {
         end_time: query.end_time ?? null,
         data: models.map((m) => ({
           object: 'billing.model_usage',
-          model: m.model,
+          model: m.group,
           requests: m.requests,
           failed_requests: m.failedRequests,
           prompt_tokens: m.promptTokens,
