@@ -8,6 +8,7 @@ import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
+import { ProcessLease } from './ledger/process-lease.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
@@ -23,6 +24,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   logger: Logger;
   db: Db;
   ledger: PostgresLedger;
+  /** This process's lease on the chat holds it places (taken on the first one). */
+  holdLease: ProcessLease;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
   /** Per-key request counting shared across processes, and the batched last-used times. */
@@ -61,6 +64,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     db,
     // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
     ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } }),
+    holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
     keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
@@ -85,6 +89,7 @@ export async function closeServices(s: Services): Promise<void> {
   s.sandboxGemini?.close();
   await s.payments.close();
   await s.keys.lastUsed.close();
+  await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.db.destroy();
 }
