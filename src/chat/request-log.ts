@@ -147,7 +147,8 @@ export class RequestLog {
   }
 }
 
-function toRecord(r: Record<string, any>): RequestRecord {
+/** A `requests` row as a RequestRecord (also used by the usage report). */
+export function toRecord(r: Record<string, any>): RequestRecord {
   return {
     id: r.id,
     accountId: r.account_id,

@@ -1,4 +1,5 @@
 import type { Db } from '../db/connection.js';
+import { toRecord, type RequestRecord } from './request-log.js';
 
 /**
  * Spend over time from the `requests` table (one row per API call with the exact cost the ledger
@@ -23,20 +24,6 @@ export interface UsageBucket {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
-  cost: bigint;
-}
-
-export interface UsageRow {
-  id: string;
-  createdAt: Date;
-  apiKeyId: string | null;
-  endpoint: string;
-  model: string | null;
-  status: string;
-  httpStatus: number | null;
-  stream: boolean;
-  promptTokens: number | null;
-  completionTokens: number | null;
   cost: bigint;
 }
 
@@ -83,29 +70,17 @@ export class UsageReport {
   }
 
   /** Every request of the range, oldest first, `batchSize` rows per read (keyset pages, so memory stays flat). */
-  async *rows(accountId: string, range: UsageRange, batchSize = 1000): AsyncGenerator<UsageRow[]> {
+  async *rows(accountId: string, range: UsageRange, batchSize = 1000): AsyncGenerator<RequestRecord[]> {
     let last: { at: string; id: string } | null = null;
     for (;;) {
       const query = this.scoped(accountId, range)
-        .select('id', 'created_at', 'api_key_id', 'endpoint', 'model', 'status', 'http_status', 'stream', 'prompt_tokens', 'completion_tokens', 'cost')
+        .select('*')
         // The cursor is the row's own created_at text, so microseconds survive (a JS Date would drop them).
         .select(this.db.raw(`created_at::text AS cursor_at`));
       if (last) query.andWhereRaw('(created_at, id) > (?::timestamptz, ?)', [last.at, last.id]);
       const rows: Record<string, any>[] = await query.orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(batchSize);
       if (rows.length === 0) return;
-      yield rows.map((r) => ({
-        id: r.id,
-        createdAt: r.created_at,
-        apiKeyId: r.api_key_id,
-        endpoint: r.endpoint,
-        model: r.model,
-        status: r.status,
-        httpStatus: r.http_status,
-        stream: r.stream,
-        promptTokens: r.prompt_tokens,
-        completionTokens: r.completion_tokens,
-        cost: BigInt(r.cost),
-      }));
+      yield rows.map(toRecord);
       if (rows.length < batchSize) return;
       const tail = rows.at(-1)!;
       last = { at: tail.cursor_at, id: tail.id };

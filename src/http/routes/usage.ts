@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { RequestLog, UnknownCursor, type RequestRecord } from '../../chat/request-log.js';
-import { UsageReport, type UsageBucket, type UsageGrouping, type UsageRow } from '../../chat/usage-report.js';
+import { UsageReport, type UsageBucket, type UsageGrouping } from '../../chat/usage-report.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
@@ -240,7 +240,7 @@ const CSV_REQUEST_COLUMNS = [
   'prompt_tokens', 'completion_tokens', 'total_tokens', 'cost_usd',
 ];
 
-function csvRequestLine(r: UsageRow): string {
+function csvRequestLine(r: RequestRecord): string {
   const total = r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens;
   return csvLine([
     r.id, r.createdAt.toISOString(), r.apiKeyId, r.endpoint, r.model, r.status, r.httpStatus, r.stream,
