@@ -9,6 +9,7 @@ import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '..
 import type { Services } from '../../services.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
+import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
@@ -140,6 +141,7 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
       'model',
     );
   }
+  assertModelAvailable(ctx.services, model);
   assertModelAllowed(authOf(res).key, model.id);
   const limitField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
