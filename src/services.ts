@@ -3,6 +3,8 @@ import pino, { type Logger } from 'pino';
 import { ApiKeyResolver } from './accounts/key-cache.js';
 import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
+import { LastUsedRecorder } from './keys/last-used.js';
+import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
@@ -28,6 +30,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   holdLease: ProcessLease;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
+  /** Per-key request counting shared across processes, and the batched last-used times. */
+  keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
   catalog: Catalog;
   metrics: Metrics;
   payments: Payments;
@@ -71,6 +75,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
+    keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config, sandboxes.connections.chat),
     ...createMediaServices(config, sandboxes.connections.media),
@@ -92,6 +97,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 
 export async function closeServices(s: Services): Promise<void> {
   await s.sandboxes.close();
+  await s.keys.lastUsed.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.db.destroy();

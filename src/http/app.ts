@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { newId } from '../ids.js';
 import type { Services } from '../services.js';
 import { requireAdmin, requireApiKey } from './auth.js';
+import { enforceKeyLimits } from './key-limits.js';
 import { ApiError, errorHandler } from './errors.js';
 import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
@@ -18,6 +19,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
+import { keyRoutes } from './routes/keys.js';
 import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
@@ -62,13 +64,15 @@ export function createApp(services: Services): Express {
   app.use(webhookRoutes(services));
 
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
-  app.use('/v1', requireApiKey(services), bodies);
+  // Authenticate, then count the request against its key's rate limit, before reading any body.
+  app.use('/v1', requireApiKey(services), enforceKeyLimits(services), bodies);
   app.use(creditGrantRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
+  app.use(keyRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
 

@@ -13,6 +13,15 @@ import {
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
 import { TooManyOpenSupportRequests } from '../support/support-repository.js';
 import { UnsafeJson } from './input-guards.js';
+import { rateLimitHeaders } from './rate-limit-headers.js';
+import {
+  ApiKeyNotFound,
+  InvalidKeySettings,
+  LastManagementKey,
+  ManagementKeyRequired,
+  ModelNotAllowed,
+  RateLimitExceeded,
+} from '../keys/errors.js';
 
 /**
  * An error the API answers with, in OpenAI's shape: {"error":{"message","type","code","param"}}.
@@ -89,6 +98,17 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
+  if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');
+  if (err instanceof ManagementKeyRequired) return new ApiError(403, 'permission_error', 'permission_denied', err.message);
+  if (err instanceof ApiKeyNotFound) return notFound(err.message, 'id');
+  if (err instanceof LastManagementKey) return conflict(err.message, 'last_management_key');
+  if (err instanceof InvalidKeySettings) return invalidRequest(err.message, err.param, 'invalid_value');
+  if (err instanceof RateLimitExceeded) {
+    return new ApiError(429, 'requests', 'rate_limit_exceeded', err.message, null, {
+      'retry-after': String(Math.max(1, Math.ceil(err.resetMs / 1000))),
+      ...rateLimitHeaders({ limit: err.limit, remaining: 0, resetMs: err.resetMs }),
+    });
+  }
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser / multer errors carry a client status; their messages are safe to show.
   if (e?.type === 'entity.parse.failed') return invalidRequest('Request body is not valid JSON.', null, 'invalid_json');

@@ -6,6 +6,7 @@ import { GenerationRepository, type GenerationRecord } from '../../generations/g
 import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
+import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
 import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
@@ -55,6 +56,7 @@ export function imageRoutes(services: Services): Router {
     },
     async ({ body }, req, res) => {
       const model = generationModel(services, body.model, 'image');
+      assertModelAllowed(authOf(res).key, model.id);
       const params = imageParamsFor(body.size ?? undefined);
       if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
       const responseFormat = body.response_format ?? 'b64_json';
