@@ -10,6 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { PROJECT_ROOT } from '../src/launcher/stack.js';
 import { adminReconcile, checkLedger, runningWorkflows, sampleBalances } from './checks.js';
+import { fuzzOpenApi } from './fuzz.js';
 import { Load, type LoadAccount, usdToNano } from './load.js';
 import { type FaultRow, summarise, writeReport, type SoakFigures } from './report.js';
 import { PROFILES, SCENARIOS } from './scenarios.js';
@@ -94,6 +95,8 @@ async function run(t: Topology): Promise<boolean> {
   const ledger = await checkLedger(t.postgres.url, load.records);
   await sampler.stop();
   const reconcile = await adminReconcile(t.url, t.adminToken);
+  const fuzz = process.env.FAULTS_FUZZ === '0' ? undefined : fuzzOpenApi({ url: t.url, key: probe.key, dir: t.dir, maxExamples: profile.name === 'long' ? 100 : 10, logger });
+  const reconcileAfterFuzz = await adminReconcile(t.url, t.adminToken);
   const upstream = (await (await fetch(`${t.providers.upstream.url}/_faults/stats`)).json()) as { completionTokens: number; unfinishedTokens: number };
   const billed = await billedCompletionTokens(t.postgres.url);
 
@@ -105,6 +108,8 @@ async function run(t: Topology): Promise<boolean> {
     sampler,
     workflows,
     reconcile,
+    reconcileAfterFuzz,
+    fuzz,
     soak: soakFigures,
     storm,
     rates,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BalanceSampler, LedgerFindings } from './checks.js';
+import type { FuzzResult } from './fuzz.js';
 import type { OpRecord } from './load.js';
 import type { Profile } from './scenarios.js';
 import type { SoakFigures } from './soak.js';
@@ -29,6 +30,8 @@ interface Input {
   sampler: BalanceSampler;
   workflows: { deposit: number; generation: number; ids: string[] };
   reconcile: { ok: boolean; failed: unknown[] };
+  reconcileAfterFuzz: { ok: boolean; failed: unknown[] };
+  fuzz?: FuzzResult;
   soak: SoakFigures;
   storm: StormResult;
   rates: { input: bigint; output: bigint };
@@ -64,6 +67,7 @@ export interface Summary {
   lostRevenue: { upstreamTokens: number; billedTokens: number; unbilledTokens: number; usd: string; worstCaseUsd: string };
   soak: { seconds: number; latencyMs: Record<string, { p50: number; p99: number; n: number }>; errorRate: number; samples: SoakFigures['samples']; rssGrowthMb: Record<string, number> };
   storm: StormResult;
+  fuzz?: FuzzResult;
   failures: string[];
 }
 
@@ -107,6 +111,8 @@ export function summarise(x: Input): Summary {
     return row;
   });
 
+  if (!x.reconcileAfterFuzz.ok) failures.push(`reconcile not clean after the OpenAPI fuzzer: ${JSON.stringify(x.reconcileAfterFuzz.failed)}`);
+  for (const f of x.fuzz?.failures ?? []) if (/server error|5\d\d/i.test(f.message)) failures.push(`fuzzer: ${f.operation}: ${f.message}`);
   if (!x.reconcile.ok) failures.push(`reconcile not clean: ${JSON.stringify(x.reconcile.failed)}`);
   if (x.sampler.negativeBalance || x.sampler.negativeAvailable) failures.push(`negative balance/available seen in ${x.sampler.negativeBalance}/${x.sampler.negativeAvailable} samples`);
   if (x.ledger.chargesMissing.length) failures.push(`charges seen by clients but not in the ledger: ${x.ledger.chargesMissing.slice(0, 5).join('; ')}`);
@@ -154,6 +160,7 @@ export function summarise(x: Input): Summary {
     },
     soak: { seconds: Math.round((x.soak.to - x.soak.from) / 1000), latencyMs, errorRate: soakOps.length ? soakOps.filter((r) => r.error).length / soakOps.length : 0, samples: x.soak.samples, rssGrowthMb },
     storm: x.storm,
+    fuzz: x.fuzz,
     failures,
   };
 }
@@ -208,6 +215,12 @@ export function writeReport(root: string, s: Summary) {
   L.push('| delivery | sent | 2xx | 4xx | 5xx | expected |', '|---|---|---|---|---|---|');
   for (const r of s.storm.rows) L.push(`| ${r.kind} | ${r.sent} | ${r.ok2xx} | ${r.client4xx} | ${r.server5xx} | ${r.expect === 'refused' ? 'refused (4xx), no effect' : 'accepted or refused, never applied twice'} |`);
   L.push('', `Payments reported after expiry: ${s.storm.lateSent} sent, ${s.storm.lateCredited} credited (must be 0; they go to review).`, '');
+  if (s.fuzz) {
+    L.push('## OpenAPI fuzzer (schemathesis)', '');
+    L.push(`Checks: not_a_server_error, status_code_conformance, content_type_conformance; ${s.fuzz.operations} operations; ${s.fuzz.failures.length} findings (exit code ${s.fuzz.exitCode}). A 5xx fails the suite; other findings are listed for routing.`, '');
+    for (const f of s.fuzz.failures) L.push(`- \`${f.operation}\`: ${f.message.replace(/\|/g, '\\|')}`);
+    L.push('');
+  }
   L.push(`## Soak (${s.soak.seconds} s, no fault)`, '');
   L.push('| operation | p50 ms | p99 ms | ok |', '|---|---|---|---|');
   for (const [k, v] of Object.entries(s.soak.latencyMs)) L.push(`| ${k} | ${v.p50} | ${v.p99} | ${v.n} |`);
