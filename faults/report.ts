@@ -106,7 +106,7 @@ export function summarise(x: Input): Summary {
     if (row.lost) failures.push(`${f.name}: ${row.lost} lost`);
     if (row.doubleApplied) failures.push(`${f.name}: ${row.doubleApplied} double-applied`);
     if (row.http500) failures.push(`${f.name}: ${row.http500} answers were 500`);
-    if (row.deadlines) failures.push(`${f.name}: ${row.deadlines} requests hung past the 30 s client deadline`);
+    if (row.deadlines) failures.push(`${f.name}: ${row.deadlines} requests hung past their deadline`);
     if (f.injectError) failures.push(`${f.name}: injection failed: ${f.injectError}`);
     return row;
   });

@@ -55,17 +55,49 @@ export async function startFaultTemporal(opts: {
     .replace(/(Port: |listenAddress: "127\.0\.0\.1:|rpcAddress: "localhost:)(\d+)/g, (m, prefix: string, port: string) =>
       ports.has(Number(port)) ? `${prefix}${ports.get(Number(port))}` : m);
   fs.writeFileSync(path.join(configDir, 'development-postgres12.yaml'), yaml, { mode: 0o600 });
-  fs.copyFileSync(path.join(tools.moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'), path.join(configDir, 'dynamicconfig', 'development-sql.yaml'));
+  // Generations start with update-with-start (on by default in recent servers; explicit here, as the dev server launcher does).
+  fs.writeFileSync(
+    path.join(configDir, 'dynamicconfig', 'development-sql.yaml'),
+    fs.readFileSync(path.join(tools.moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'), 'utf8') +
+      '\nfrontend.enableExecuteMultiOperation:\n  - value: true\n',
+  );
 
   const address = `127.0.0.1:${ports.get(7233)}`;
-  const proc = new ManagedProcess({
-    name: 'temporal-server',
-    command: tools.server,
-    args: ['--root', dir, '--config', 'config', '--env', 'development-postgres12', '--allow-no-auth', 'start'],
-    cwd: dir,
-    env: { ...process.env },
-    logFile: path.join(dir, 'temporal-server.log'),
-  });
+  return supervise(
+    new ManagedProcess({
+      name: 'temporal-server',
+      command: tools.server,
+      args: ['--root', dir, '--config', 'config', '--env', 'development-postgres12', '--allow-no-auth', 'start'],
+      cwd: dir,
+      env: { ...process.env },
+      logFile: path.join(dir, 'temporal-server.log'),
+    }),
+    address,
+    namespace,
+  );
+}
+
+/**
+ * The Temporal CLI's dev server (SQLite file) in the same supervised shape: for a machine where the
+ * production server cannot be built (FAULTS_TEMPORAL=dev). The report says which one ran.
+ */
+export async function startFaultTemporalDev(opts: { cli: string; dir: string; namespace: string }): Promise<FaultTemporal> {
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const port = await freePort();
+  return supervise(
+    new ManagedProcess({
+      name: 'temporal-dev-server',
+      command: opts.cli,
+      args: ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'warn', '--db-filename', path.join(opts.dir, 'temporal.sqlite'), '--namespace', opts.namespace],
+      env: { ...process.env },
+      logFile: path.join(opts.dir, 'temporal-server.log'),
+    }),
+    `127.0.0.1:${port}`,
+    opts.namespace,
+  );
+}
+
+async function supervise(proc: ManagedProcess, address: string, namespace: string): Promise<FaultTemporal> {
   const ready = () => waitUntil('temporal server', () => serving(address, namespace), { timeoutMs: 120_000, proc });
   proc.start();
   await waitUntil('temporal frontend', () => serving(address), { timeoutMs: 120_000, proc });

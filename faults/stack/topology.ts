@@ -4,11 +4,12 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { freePort } from '../../src/launcher/free-port.js';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../src/launcher/stack.js';
+import { resolveTemporalCli } from '../../src/launcher/temporal-cli.js';
 import { installTemporalServer } from '../../src/launcher/temporal-server.js';
 import { type Balancer, startBalancer } from './balancer.js';
 import { type FaultPostgres, startFaultPostgres } from './postgres.js';
 import { httpOk, ManagedProcess, waitUntil } from './process.js';
-import { type FaultTemporal, startFaultTemporal } from './temporal-server.js';
+import { type FaultTemporal, startFaultTemporal, startFaultTemporalDev } from './temporal-server.js';
 
 export type ProviderKind = 'upstream' | 'gemini' | 'stripe' | 'cryptomus';
 
@@ -66,12 +67,15 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
     for (const s of stops.reverse()) await s().catch((err) => logger.warn({ err }, 'stop'));
   };
   try {
-    const tools = installTemporalServer(TOOLS_DIR, (l) => logger.info(l));
+    const devTemporal = process.env.FAULTS_TEMPORAL === 'dev';
+    const tools = devTemporal ? undefined : installTemporalServer(TOOLS_DIR, (l) => logger.info(l));
     logger.info('starting PostgreSQL');
     const postgres = await startFaultPostgres(path.join(dir, 'pg', 'postgres'), logger);
     stops.push(() => postgres.stop());
     logger.info('starting the Temporal server');
-    const temporal = await startFaultTemporal({ tools, postgres, dir: path.join(dir, 'temporal'), namespace: NAMESPACE });
+    const temporal = tools
+      ? await startFaultTemporal({ tools, postgres, dir: path.join(dir, 'temporal'), namespace: NAMESPACE })
+      : await startFaultTemporalDev({ cli: resolveTemporalCli({ toolsDir: TOOLS_DIR, logger }), dir: path.join(dir, 'temporal'), namespace: NAMESPACE });
     stops.push(() => temporal.stop());
 
     const balancerPort = await freePort();
@@ -125,7 +129,7 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
       CRYPTOMUS_BASE_URL: providers.cryptomus.url,
       DEPOSIT_POLL_INTERVAL: '3',
       GENERATION_POLL_INTERVAL: '1',
-      GENERATION_IMAGE_DEADLINE: '60',
+      GENERATION_IMAGE_DEADLINE: '30',
       GENERATION_VIDEO_DEADLINE: '90',
       GENERATION_HOLD_WAIT: '10',
       LOG_LEVEL: 'warn',
