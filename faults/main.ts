@@ -110,6 +110,7 @@ async function run(t: Topology): Promise<boolean> {
 
   const summary = summarise({
     profile,
+    temporal: t.temporal.kind,
     records: load.records,
     faults,
     ledger,

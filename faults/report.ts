@@ -24,6 +24,7 @@ const CHAT_WORST = { prompt: 32n, completion: 64n };
 
 interface Input {
   profile: Profile;
+  temporal: string;
   records: OpRecord[];
   faults: FaultRow[];
   ledger: LedgerFindings;
@@ -57,6 +58,7 @@ export interface FaultFigures {
 
 export interface Summary {
   profile: string;
+  temporal: string;
   generatedAt: string;
   totals: { ops: number; byKind: Record<string, number>; errors: number };
   faults: FaultFigures[];
@@ -144,6 +146,7 @@ export function summarise(x: Input): Summary {
   for (const r of x.records) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
   return {
     profile: x.profile.name,
+    temporal: x.temporal,
     generatedAt: new Date().toISOString(),
     totals: { ops: x.records.length, byKind, errors: x.records.filter((r) => r.error).length },
     faults,
@@ -178,7 +181,7 @@ export function writeReport(root: string, s: Summary) {
   const L: string[] = [];
   L.push('# Reliability: faults proven with figures', '');
   L.push(
-    `Written by \`npm run test:faults\` (profile **${s.profile}**, ${s.generatedAt}); the same figures are in \`reliability.json\`.`,
+    `Written by \`npm run test:faults\` (profile **${s.profile}**, ${s.generatedAt}, ${s.temporal}); the same figures are in \`reliability.json\`.`,
     'The production topology runs as separate processes (PostgreSQL, the production Temporal server on it, every provider as its own local server speaking its protocol, API roles behind a TCP load balancer, worker roles, all in `NODE_ENV=production`) under a mixed load of chat, streaming chat, images, videos and card/crypto deposits; each fault below is injected under that load.',
     '`FAULTS_PROFILE=long npm run test:faults` runs 30 s pauses, more kills and the 10-minute soak.',
     '',

@@ -4,11 +4,13 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { freePort } from '../../src/launcher/free-port.js';
-import type { TemporalServerTools } from '../../src/launcher/temporal-server.js';
+import { TEMPORAL_SERVER_VERSION, type TemporalServerTools } from '../../src/launcher/temporal-server.js';
 import { ManagedProcess, waitUntil } from './process.js';
 import type { FaultPostgres } from './postgres.js';
 
 export interface FaultTemporal {
+  /** Which server ran: the report says so. */
+  kind: string;
   proc: ManagedProcess;
   address: string;
   restart(): Promise<number>;
@@ -74,6 +76,7 @@ export async function startFaultTemporal(opts: {
     }),
     address,
     namespace,
+    `production Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL`,
   );
 }
 
@@ -94,10 +97,11 @@ export async function startFaultTemporalDev(opts: { cli: string; dir: string; na
     }),
     `127.0.0.1:${port}`,
     opts.namespace,
+    'Temporal CLI dev server (SQLite), FAULTS_TEMPORAL=dev',
   );
 }
 
-async function supervise(proc: ManagedProcess, address: string, namespace: string): Promise<FaultTemporal> {
+async function supervise(proc: ManagedProcess, address: string, namespace: string, kind: string): Promise<FaultTemporal> {
   const ready = () => waitUntil('temporal server', () => serving(address, namespace), { timeoutMs: 120_000, proc });
   proc.start();
   await waitUntil('temporal frontend', () => serving(address), { timeoutMs: 120_000, proc });
@@ -111,6 +115,7 @@ async function supervise(proc: ManagedProcess, address: string, namespace: strin
   }
   await ready();
   return {
+    kind,
     proc,
     address,
     async restart() {
