@@ -16,14 +16,18 @@ export interface FuzzResult {
  * a non-5xx, documented status with the documented content type. Positive cases may legitimately
  * charge; the books are reconciled after it.
  */
-export function fuzzOpenApi(opts: { url: string; key: string; dir: string; maxExamples: number; logger: Logger }): FuzzResult {
+export async function fuzzOpenApi(opts: { url: string; key: string; dir: string; maxExamples: number; logger: Logger }): Promise<FuzzResult> {
   const bin = installSchemathesis(TOOLS_DIR, (l) => opts.logger.info(l));
+  // Fetched once here, so a slow first answer cannot fail the fuzzer's own 10 s schema load.
+  const schema = path.join(opts.dir, 'openapi.json');
+  fs.writeFileSync(schema, await (await fetch(`${opts.url}/openapi.json`, { signal: AbortSignal.timeout(60_000) })).text());
   const junit = path.join(opts.dir, 'schemathesis-junit.xml');
+  opts.logger.info('fuzzing /openapi.json with schemathesis');
   const r = spawnSync(
     bin,
     [
       'run',
-      `${opts.url}/openapi.json`,
+      schema,
       '--url',
       opts.url,
       '-H',

@@ -103,7 +103,7 @@ async function run(t: Topology): Promise<boolean> {
   const ledger = await checkLedger(t.postgres.url, load.records);
   await sampler.stop();
   const reconcile = await adminReconcile(t.url, t.adminToken);
-  const fuzz = process.env.FAULTS_FUZZ === '0' ? undefined : fuzzOpenApi({ url: t.url, key: probe.key, dir: t.dir, maxExamples: profile.name === 'long' ? 100 : 10, logger });
+  const fuzz = process.env.FAULTS_FUZZ === '0' ? undefined : await fuzzOpenApi({ url: t.url, key: probe.key, dir: t.dir, maxExamples: profile.name === 'long' ? 100 : 10, logger });
   const reconcileAfterFuzz = await adminReconcile(t.url, t.adminToken);
   const upstream = (await (await fetch(`${t.providers.upstream.url}/_faults/stats`)).json()) as { completionTokens: number; unfinishedTokens: number };
   const billed = await billedCompletionTokens(t.postgres.url);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import { freePort } from '../../src/launcher/free-port.js';
+import { freePort, isPortFree } from '../../src/launcher/free-port.js';
 import { TEMPORAL_SERVER_VERSION, type TemporalServerTools } from '../../src/launcher/temporal-server.js';
 import { ManagedProcess, waitUntil } from './process.js';
 import type { FaultPostgres } from './postgres.js';
@@ -45,7 +45,7 @@ export async function startFaultTemporal(opts: {
   }
 
   const ports = new Map<number, number>();
-  for (const p of SAMPLE_PORTS) ports.set(p, await freePort());
+  for (const p of SAMPLE_PORTS) ports.set(p, await freeSmallPort(new Set(ports.values())));
   const configDir = path.join(dir, 'config');
   fs.mkdirSync(path.join(configDir, 'dynamicconfig'), { recursive: true });
   let yaml = fs.readFileSync(path.join(tools.moduleDir, 'config', 'development-postgres12.yaml'), 'utf8');
@@ -57,12 +57,7 @@ export async function startFaultTemporal(opts: {
     .replace(/(Port: |listenAddress: "127\.0\.0\.1:|rpcAddress: "localhost:)(\d+)/g, (m, prefix: string, port: string) =>
       ports.has(Number(port)) ? `${prefix}${ports.get(Number(port))}` : m);
   fs.writeFileSync(path.join(configDir, 'development-postgres12.yaml'), yaml, { mode: 0o600 });
-  // Generations start with update-with-start (on by default in recent servers; explicit here, as the dev server launcher does).
-  fs.writeFileSync(
-    path.join(configDir, 'dynamicconfig', 'development-sql.yaml'),
-    fs.readFileSync(path.join(tools.moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'), 'utf8') +
-      '\nfrontend.enableExecuteMultiOperation:\n  - value: true\n',
-  );
+  fs.copyFileSync(path.join(tools.moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'), path.join(configDir, 'dynamicconfig', 'development-sql.yaml'));
 
   const address = `127.0.0.1:${ports.get(7233)}`;
   return supervise(
@@ -126,6 +121,15 @@ async function supervise(proc: ManagedProcess, address: string, namespace: strin
     },
     stop: () => proc.stop(),
   };
+}
+
+/** The server stores membership ports in a smallint column: ports above 32767 fail its start-up. */
+async function freeSmallPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!taken.has(port) && (await isPortFree(port))) return port;
+  }
+  throw new Error('no free port below 32768');
 }
 
 async function serving(address: string, namespace?: string): Promise<boolean> {

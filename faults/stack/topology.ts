@@ -111,7 +111,8 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATA_DIR: path.join(dir, name),
+      // One assets directory for every role, as docker-compose.yml's shared `assets` volume.
+      DATA_DIR: path.join(dir, 'data'),
       ADMIN_TOKEN: adminToken,
       DATABASE_URL: postgres.url,
       TEMPORAL_ADDRESS: temporal.address,
