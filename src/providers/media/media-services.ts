@@ -4,7 +4,7 @@ import type { AssetStore } from '../../storage/asset-store.js';
 import { createLocalAssetStore } from '../../storage/local-asset-store.js';
 import { createGeminiMediaProvider } from './gemini.js';
 import type { MediaProvider } from './media-provider.js';
-import { createSimulatedGemini, type SimulatedGemini } from './simulated-gemini.js';
+import { createGeminiSandbox, type GeminiSandbox } from '../../sandboxes/gemini/gemini-sandbox.js';
 
 export const SANDBOX_GEMINI_PATH = '/sandbox/gemini';
 
@@ -12,7 +12,7 @@ export interface MediaServices {
   media: MediaProvider;
   assets: AssetStore;
   /** Present when GEMINI_API_KEY is unset: the app mounts it at /sandbox/gemini and `media` talks to it. */
-  sandboxGemini?: SimulatedGemini;
+  sandboxGemini?: GeminiSandbox;
 }
 
 /**
@@ -26,7 +26,7 @@ export function createMediaServices(config: Config, adminToken: string): MediaSe
     return { assets, media: createGeminiMediaProvider({ apiKey: config.gemini.apiKey, baseUrl: config.gemini.baseUrl }) };
   }
   const apiKey = `sandbox-${createHash('sha256').update(`cheapa-sandbox-gemini:${adminToken}`).digest('hex').slice(0, 32)}`;
-  const sandboxGemini = createSimulatedGemini({
+  const sandboxGemini = createGeminiSandbox({
     apiKey,
     imageDelayMs: config.generations.simulatedImageDelayMs,
     videoDelayMs: config.generations.simulatedVideoDelayMs,
