@@ -5,10 +5,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createCryptomusSandbox } from '../src/payments/sandbox/cryptomus-server.js';
-import { createStripeSandbox } from '../src/payments/sandbox/stripe-server.js';
-import { createSimulatedUpstream, type SimulatedCall } from '../src/providers/chat/simulated-upstream.js';
-import { createSimulatedGemini } from '../src/providers/media/simulated-gemini.js';
+import { createCryptomusSandbox } from '../src/sandboxes/payments/cryptomus-sandbox.js';
+import { createStripeSandbox } from '../src/sandboxes/payments/stripe-sandbox.js';
+import { createChatSandbox, type SandboxCall } from '../src/sandboxes/chat/chat-sandbox.js';
+import { createGeminiSandbox } from '../src/sandboxes/gemini/gemini-sandbox.js';
 import { providerFaults } from './provider-faults.js';
 
 const kind = process.argv[2];
@@ -32,11 +32,11 @@ switch (kind) {
   case 'upstream':
     app.use(
       '/v1',
-      createSimulatedUpstream({
+      createChatSandbox({
         apiKey: env('PROVIDER_API_KEY'),
         tokenDelayMs: Number(process.env.PROVIDER_TOKEN_DELAY_MS ?? 5),
         replyLength: { min: 20, max: 80 },
-        onFinish: (call: SimulatedCall) => {
+        onFinish: (call: SandboxCall) => {
           calls[call.outcome]++;
           if (call.outcome === 'completed') calls.completionTokens += call.completionTokens;
           else calls.unfinishedTokens += call.completionTokens;
@@ -45,7 +45,7 @@ switch (kind) {
     );
     break;
   case 'gemini': {
-    const gemini = createSimulatedGemini({ apiKey: env('PROVIDER_API_KEY'), imageDelayMs: 200, videoDelayMs: 1_500 });
+    const gemini = createGeminiSandbox({ apiKey: env('PROVIDER_API_KEY'), imageDelayMs: 200, videoDelayMs: 1_500 });
     app.get('/_faults/gemini', (_req, res) => void res.json(gemini.counters));
     app.use(gemini.router);
     break;
