@@ -21,6 +21,7 @@ export function sampleBalances(databaseUrl: string, everyMs = 500): BalanceSampl
   const loop = (async () => {
     while (running) {
       const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 1_000, statement_timeout: 2_000, query_timeout: 2_000 });
+      c.on('error', () => {});
       try {
         await c.connect();
         const { rows } = await c.query(
@@ -61,6 +62,7 @@ export interface LedgerFindings {
 
 export async function checkLedger(databaseUrl: string, records: OpRecord[]): Promise<LedgerFindings> {
   const db = new pg.Client({ connectionString: databaseUrl });
+  db.on('error', () => {});
   await db.connect();
   try {
     const chat = records.filter((r) => (r.kind === 'chat' || r.kind === 'stream') && r.chargedNano && r.chargedNano > 0n && r.id);

@@ -30,6 +30,11 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-faults-'));
   logger.info({ dir, profile: profile.name }, 'starting the production topology');
   const t = await startTopology({ dir, logger, apis: 1, workers: 1 });
+  // A crash of the suite itself must not leave the topology running.
+  process.once('uncaughtException', (err) => {
+    logger.fatal({ err }, 'fault suite crashed; stopping the topology');
+    void t.stop().finally(() => process.exit(1));
+  });
   // Ctrl-C (or CI's timeout) stops every process the suite started.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -186,6 +191,7 @@ async function waitForWorkflows(t: Topology, timeoutMs: number) {
 async function billedCompletionTokens(databaseUrl: string): Promise<number> {
   const { default: pg } = await import('pg');
   const c = new pg.Client({ connectionString: databaseUrl });
+  c.on('error', () => {});
   await c.connect();
   try {
     const { rows } = await c.query('SELECT coalesce(sum(completion_tokens), 0)::bigint AS n FROM requests WHERE cost > 0');

@@ -41,6 +41,7 @@ async function sample(t: Topology, from: number): Promise<SoakSample> {
     }
   }
   const c = new pg.Client({ connectionString: t.postgres.url });
+  c.on('error', () => {});
   let dbConnections = -1;
   try {
     await c.connect();

@@ -130,6 +130,7 @@ async function latePayments(
   }
   await new Promise((r) => setTimeout(r, 5_000));
   const c = new pg.Client({ connectionString: t.postgres.url });
+  c.on('error', () => {});
   await c.connect();
   try {
     const { rows } = await c.query("SELECT count(*)::int AS n FROM ledger_entries WHERE kind = 'deposit' AND deposit_id = ANY($1)", [ids]);

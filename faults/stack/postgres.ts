@@ -50,6 +50,7 @@ export async function startFaultPostgres(dir: string, logger: Logger): Promise<F
   const ready = () =>
     waitUntil('postgres', async () => {
       const c = new pg.Client({ connectionString: `${base}/postgres`, connectionTimeoutMillis: 1000 });
+      c.on('error', () => {});
       try {
         await c.connect();
         await c.query('SELECT 1');
