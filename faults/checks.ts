@@ -139,8 +139,18 @@ export async function runningWorkflows(address: string, namespace: string): Prom
   }
 }
 
+/** Through the balancer, retried: an API process the fuzzer upset must not stop the books being checked. */
 export async function adminReconcile(url: string, adminToken: string): Promise<{ ok: boolean; failed: unknown[] }> {
-  const res = await fetch(`${url}/admin/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
-  const json = (await res.json()) as { ok: boolean; checks: { ok: boolean }[] };
-  return { ok: res.ok && json.ok, failed: (json.checks ?? []).filter((c) => !c.ok) };
+  let last: unknown;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      const res = await fetch(`${url}/admin/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(30_000) });
+      const json = (await res.json()) as { ok: boolean; checks: { ok: boolean }[] };
+      return { ok: res.ok && json.ok, failed: (json.checks ?? []).filter((c) => !c.ok) };
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 3_000));
+    }
+  }
+  return { ok: false, failed: [`reconcile unreachable: ${String(last)}`] };
 }
