@@ -16,6 +16,7 @@ import { sandboxRoutes } from './routes/sandbox.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
+import { embeddingRoutes } from './routes/embeddings.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
@@ -64,6 +65,7 @@ export function createApp(services: Services): Express {
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
+  app.use(embeddingRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(imageRoutes(services));
