@@ -13,6 +13,7 @@ import { imageRoutes } from './routes/images.js';
 import { videoRoutes } from './routes/videos.js';
 import { SANDBOX_GEMINI_PATH } from '../providers/media/media-services.js';
 import { sandboxRoutes } from './routes/sandbox.js';
+import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
@@ -56,6 +57,7 @@ export function createApp(services: Services): Express {
   });
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
+  app.use(signedAssetRoutes(services));
 
   if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createSimulatedUpstream(services.simulatedUpstream));
   if (services.sandboxGemini) app.use(SANDBOX_GEMINI_PATH, services.sandboxGemini.router);
