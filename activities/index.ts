@@ -1,4 +1,5 @@
 import type { Services } from '../src/services.js';
+import { createChatActivities } from './chat.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
 import { createGenerationActivities } from './generation.js';
@@ -12,6 +13,7 @@ export function createActivities(services: Services) {
     ...createLedgerActivities(services),
     ...createGenerationActivities(services),
     ...createDepositActivities(services),
+    ...createChatActivities(services),
   };
 }
 

@@ -13,7 +13,7 @@ import { freePort } from '../src/launcher/free-port.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
 import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.js';
 import { formatUsd, parseUsd, PostgresLedger, reconcile } from '../src/ledger/index.js';
-import { listenSimulatedUpstream } from '../src/providers/chat/simulated-upstream.js';
+import { listenChatSandbox } from '../src/sandboxes/chat/chat-sandbox.js';
 import { closeServices, createServices } from '../src/services.js';
 import { benchDatabase, percentile } from './support.js';
 
@@ -159,7 +159,7 @@ async function child(role: string, env: Record<string, string>): Promise<{ url: 
 }
 
 async function runUpstream() {
-  const upstream = await listenSimulatedUpstream({ latencyMs: 0, tokenDelayMs: 0 });
+  const upstream = await listenChatSandbox({ latencyMs: 0, tokenDelayMs: 0 });
   console.log(`ready ${upstream.baseUrl}`);
 }
 

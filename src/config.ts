@@ -104,6 +104,10 @@ const schema = z.object({
   S3_SECRET_ACCESS_KEY: optionalString,
   S3_FORCE_PATH_STYLE: optionalString.refine((v) => v === undefined || ['0', '1', 'true', 'false'].includes(v), 'must be 1/0 or true/false'),
   S3_PREFIX: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9._\/-]{1,200}$/.test(v), 'must be letters, digits and . _ - /'),
+  // Chat: how long the upstream is still read after the caller left, for its usage (seconds); the
+  // lifetime of an API process's lease on its holds (seconds; renewed every third of it).
+  CHAT_DRAIN_TIMEOUT: seconds(120),
+  CHAT_HOLD_LEASE_TTL: seconds(30),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -145,6 +149,12 @@ export interface Config {
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
   deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
+  chat: {
+    /** After the caller left, how long the upstream is still read so that its usage can be billed. */
+    drainTimeoutSeconds: number;
+    /** A dead API process's chat holds are released this long (plus one sweep) after its last renewal. */
+    holdLeaseTtlSeconds: number;
+  };
   generations: {
     imageDeadlineSeconds: number;
     videoDeadlineSeconds: number;
@@ -211,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
     },
+    chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
     generations: {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,
       videoDeadlineSeconds: e.GENERATION_VIDEO_DEADLINE,

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
+import { ProcessLease } from './ledger/process-lease.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
@@ -21,6 +22,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   logger: Logger;
   db: Db;
   ledger: PostgresLedger;
+  /** This process's lease on the chat holds it places (taken on the first one). */
+  holdLease: ProcessLease;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
   catalog: Catalog;
@@ -57,6 +60,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     db,
     // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
     ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } }),
+    holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
     catalog: defaultCatalog(),
@@ -79,6 +83,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 export async function closeServices(s: Services): Promise<void> {
   s.sandboxGemini?.close();
   await s.payments.close();
+  await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.db.destroy();
 }

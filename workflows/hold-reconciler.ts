@@ -1,9 +1,18 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
+import type { createChatActivities } from '../activities/chat.js';
 import type { createGenerationActivities } from '../activities/generation.js';
 
-type Activities = ReturnType<typeof createGenerationActivities>;
+type Activities = ReturnType<typeof createGenerationActivities> & ReturnType<typeof createChatActivities>;
 
-const { expireOverdueHolds, findUnsettledGenerations, findClosedGenerationWorkflows, releaseAbandonedGenerations } = proxyActivities<Activities>({
+const {
+  expireOverdueHolds,
+  findUnsettledGenerations,
+  findClosedGenerationWorkflows,
+  releaseAbandonedGenerations,
+  findHoldsOfLapsedLeases,
+  withoutHandedOffCapture,
+  releaseHoldsOfLapsedLeases,
+} = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
@@ -20,17 +29,27 @@ export interface HoldReconcileResult {
   examined: number;
   abandoned: string[];
   released: number;
+  /** Chat holds released because the process serving their request stopped renewing its lease. */
+  releasedOfDeadProcesses: number;
 }
 
 /**
  * Never leak a hold. Run by the `hold-reconciler` Schedule: expires holds past their deadline, then
  * finds generations whose workflow closed without settling (terminated by an operator, say) and
- * releases their holds. Each step is an activity, so every sweep and what it found shows in the Web UI.
+ * releases their holds, then releases the chat holds of processes that died (their lease lapsed),
+ * except those whose charge was handed to a capture workflow. Each step is an activity, so every sweep and what it found shows in the Web UI.
  */
 export async function holdReconcilerWorkflow(input: HoldReconcileInput = {}): Promise<HoldReconcileResult> {
   const expired = await expireOverdueHolds();
   const candidates = await findUnsettledGenerations({ olderThanMs: input.olderThanMs ?? 120_000, limit: input.limit ?? 200 });
   const abandoned = candidates.length ? await findClosedGenerationWorkflows({ generationIds: candidates }) : [];
   const released = abandoned.length ? await releaseAbandonedGenerations({ generationIds: abandoned }) : 0;
-  return { expired, examined: candidates.length, abandoned, released };
+  // A sweep that started before process leases existed finishes as it began.
+  let releasedOfDeadProcesses = 0;
+  if (patched('release-holds-of-dead-processes')) {
+    const lapsed = await findHoldsOfLapsedLeases({ limit: input.limit ?? 200 });
+    const orphaned = lapsed.length ? await withoutHandedOffCapture({ holds: lapsed }) : [];
+    releasedOfDeadProcesses = orphaned.length ? await releaseHoldsOfLapsedLeases({ holds: orphaned }) : 0;
+  }
+  return { expired, examined: candidates.length, abandoned, released, releasedOfDeadProcesses };
 }

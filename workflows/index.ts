@@ -3,3 +3,4 @@ export { ledgerAuditWorkflow } from './ledger-audit.js';
 export { generationWorkflow } from './generation.js';
 export { holdReconcilerWorkflow } from './hold-reconciler.js';
 export { depositWorkflow } from './deposit.js';
+export { chatCaptureWorkflow } from './chat-capture.js';

@@ -1,14 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { InsufficientFunds } from '../ledger/errors.js';
+import { AccountNotFound, CaptureExceedsHold, HoldNotFound, HoldNotPending, InsufficientFunds } from '../ledger/errors.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
+import type { ProcessLease } from '../ledger/process-lease.js';
 import type { ChatModel } from '../pricing/catalog.js';
 import type { BillableUsage } from './completion-tally.js';
 import { planHold } from './hold-plan.js';
+import type { HandOff } from './durable-capture.js';
 import { settle, type Settlement } from './settlement.js';
 
 /** A chat request's hold: the most it may cost, for the output limit it will be sent with. */
 export interface Reservation {
   holdId: string;
+  accountId: string;
   amount: bigint;
   /** Per-choice output limit to send upstream. */
   maxTokens: number;
@@ -27,18 +31,37 @@ export interface ReserveInput {
 // affordable, so the first attempt costs one statement and no balance read.
 const UNKNOWN_BALANCE = 1n << 62n;
 const ATTEMPTS = 4;
-// Longer than any stream the upstream timeouts allow; the expirer frees holds of crashed requests.
+// Longer than any stream the upstream timeouts allow. A crashed process's holds are freed sooner,
+// when its lease lapses; this deadline is the backstop.
 const HOLD_TTL_MS = 3 * 60 * 60 * 1000;
+// In-process retries of a failed capture (a database blip) before it is handed to Temporal.
+const CAPTURE_RETRY_DELAYS_MS = [50, 250, 1000];
+
+export interface ChatBillingDeps {
+  ledger: PostgresLedger;
+  logger: Logger;
+  /** Stamped on every hold, so that the holds of a process that dies are released within a minute. */
+  lease: ProcessLease;
+  /** Makes a capture durable when the database keeps refusing it in-process. */
+  handOff: HandOff;
+  captureRetryDelaysMs?: readonly number[];
+}
+
+/** How a charge landed: written now, or entrusted to a workflow that retries until it is. */
+export type CaptureOutcome = 'captured' | 'handed_off';
 
 /**
  * Hold-and-settle for chat requests: one hold per request (its idempotency key is the request id),
  * captured for the exact cost of what the upstream produced, the rest released in the same statement.
  */
 export class ChatBilling {
-  constructor(
-    private readonly ledger: PostgresLedger,
-    private readonly logger: Logger,
-  ) {}
+  private readonly ledger: PostgresLedger;
+  private readonly logger: Logger;
+
+  constructor(private readonly deps: ChatBillingDeps) {
+    this.ledger = deps.ledger;
+    this.logger = deps.logger;
+  }
 
   /**
    * Holds the worst case, lowering the output limit to what the available balance affords.
@@ -46,6 +69,7 @@ export class ChatBilling {
    * with the balance it left. Throws InsufficientFunds when not even the prompt is affordable.
    */
   async reserve(input: ReserveInput): Promise<Reservation> {
+    const leaseId = await this.deps.lease.id();
     let available = UNKNOWN_BALANCE;
     let last: InsufficientFunds | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -64,9 +88,10 @@ export class ChatBilling {
           idempotencyKey: `chat:${input.requestId}`,
           purpose: 'chat',
           requestId: input.requestId,
+          leaseId,
           expiresAt: new Date(Date.now() + HOLD_TTL_MS),
         });
-        return { holdId: hold.id, amount: hold.amount, maxTokens: plan.maxTokens };
+        return { holdId: hold.id, accountId: input.accountId, amount: hold.amount, maxTokens: plan.maxTokens };
       } catch (error) {
         if (!(error instanceof InsufficientFunds)) throw error;
         last = error;
@@ -76,8 +101,8 @@ export class ChatBilling {
     throw last!;
   }
 
-  /** Captures the exact cost of `usage` (never more than the hold) and releases the rest. */
-  async settle(reservation: Reservation, model: ChatModel, usage: BillableUsage, requestId: string): Promise<Settlement> {
+  /** What `usage` costs and what of it is taken from the hold (never more than the hold). */
+  settlementOf(reservation: Reservation, model: ChatModel, usage: BillableUsage, requestId: string): Settlement {
     const settlement = settle(model, usage, reservation.amount);
     if (settlement.charge < settlement.cost) {
       this.logger.warn(
@@ -85,12 +110,54 @@ export class ChatBilling {
         'chat usage cost more than its hold; charged the hold',
       );
     }
-    await this.ledger.captureHold({ holdId: reservation.holdId, amount: settlement.charge, kind: 'usage' });
     return settlement;
+  }
+
+  /**
+   * Takes the charge from the hold and releases the rest. The answer was delivered (or the upstream
+   * billed us for it), so the charge must land: a failure is retried here, then handed to a
+   * workflow that retries until it does. The capture is idempotent (one per hold), so a retry after
+   * a commit whose acknowledgement was lost changes nothing. Throws only when even the hand-off
+   * fails; the hold then stays pending (never released by this request) for ops to see.
+   */
+  async capture(reservation: Reservation, settlement: Settlement, requestId: string): Promise<CaptureOutcome> {
+    const delays = this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.ledger.captureHold({ holdId: reservation.holdId, accountId: reservation.accountId, amount: settlement.charge, kind: 'usage' });
+        return 'captured';
+      } catch (error) {
+        if (isLedgerRefusal(error)) throw error;
+        if (attempt >= delays.length) {
+          this.logger.error({ err: error, requestId, holdId: reservation.holdId }, 'capture failed; handing it to a workflow');
+          break;
+        }
+        this.logger.warn({ err: error, requestId, holdId: reservation.holdId, attempt }, 'capture failed; retrying');
+        await sleep(delays[attempt]);
+      }
+    }
+    await this.deps.handOff({
+      holdId: reservation.holdId,
+      accountId: reservation.accountId,
+      amount: settlement.charge.toString(),
+      requestId,
+    });
+    return 'handed_off';
   }
 
   /** Nothing was produced: the whole hold goes back to the available balance. */
   async release(reservation: Reservation): Promise<void> {
     await this.ledger.releaseHold({ holdId: reservation.holdId });
   }
+}
+
+/** The ledger's own answer about a hold or account: no retry can change it. */
+function isLedgerRefusal(error: unknown): boolean {
+  return (
+    error instanceof HoldNotPending ||
+    error instanceof CaptureExceedsHold ||
+    error instanceof HoldNotFound ||
+    error instanceof AccountNotFound ||
+    error instanceof InsufficientFunds
+  );
 }

@@ -29,3 +29,19 @@ export function settle(
     charge: cost < held ? cost : held,
   };
 }
+
+/**
+ * How an upstream call ended, for billing: the upstream finished its answer (whether or not the
+ * caller was still there to read it); the caller left and the upstream was stopped at the drain
+ * bound before it reported usage; or the upstream itself failed.
+ */
+export type CallEnding = 'finished' | 'client_left' | 'upstream_failed';
+
+/**
+ * Once the upstream accepted a request it bills us whether or not the caller still listens, so a
+ * caller who left pays at least the prompt and what was generated, never nothing. Only the
+ * upstream's own failure before any output is free: the caller got an error and nothing else.
+ */
+export function isBillable(ending: CallEnding, producedOutput: boolean): boolean {
+  return ending !== 'upstream_failed' || producedOutput;
+}

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
+import type { ProcessLease } from '../ledger/process-lease.js';
 import type { EmbeddingModel } from '../pricing/catalog.js';
 import { embeddingCost } from '../pricing/cost.js';
 import type { ChatUpstream } from '../providers/chat/upstream.js';
@@ -7,13 +8,16 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../providers/chat/em
 import { UpstreamProtocolError } from '../providers/chat/errors.js';
 import type { EmbeddingPlan } from './embedding-request.js';
 
-// Longer than the upstream client's timeout; the expirer frees the holds of crashed requests.
+// Longer than the upstream client's timeout. A crashed process's holds are freed sooner, when its
+// lease lapses; this deadline is the backstop.
 const HOLD_TTL_MS = 30 * 60 * 1000;
 
 export interface EmbeddingDeps {
   ledger: PostgresLedger;
   chatUpstream: ChatUpstream;
   logger: Logger;
+  /** Stamped on every hold, like chat's, so that the holds of a process that dies are released within a minute. */
+  holdLease: ProcessLease;
 }
 
 export interface EmbeddingCall {
@@ -54,6 +58,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
     // A synchronous token-priced request, settled by the process that placed it, like a chat hold.
     purpose: 'chat',
     requestId: call.requestId,
+    leaseId: await deps.holdLease.id(),
     expiresAt: new Date(Date.now() + HOLD_TTL_MS),
   });
   call.onHold?.(hold.id);

@@ -12,7 +12,7 @@ import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { videoRoutes } from './routes/videos.js';
 import { SANDBOX_GEMINI_PATH } from '../providers/media/media-services.js';
-import { sandboxRoutes } from './routes/sandbox.js';
+import { sandboxRoutes } from '../sandboxes/payment-routes.js';
 import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -21,7 +21,7 @@ import { embeddingRoutes } from './routes/embeddings.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
-import { createSimulatedUpstream } from '../providers/chat/simulated-upstream.js';
+import { createChatSandbox } from '../sandboxes/chat/chat-sandbox.js';
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
@@ -59,7 +59,7 @@ export function createApp(services: Services): Express {
   app.use(webhookRoutes(services));
   app.use(signedAssetRoutes(services));
 
-  if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createSimulatedUpstream(services.simulatedUpstream));
+  if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createChatSandbox(services.simulatedUpstream));
   if (services.sandboxGemini) app.use(SANDBOX_GEMINI_PATH, services.sandboxGemini.router);
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));

@@ -11,7 +11,7 @@ import { isPortFree } from './free-port.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TOOLS_DIR = path.join(PROJECT_ROOT, '.tools');
 
 export interface Stack extends ResolvedEndpoints {

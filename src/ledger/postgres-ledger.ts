@@ -33,6 +33,8 @@ export interface PlaceHoldInput {
   expiresAt: Date;
   requestId?: string;
   generationId?: string;
+  /** The process lease of the process that will settle the hold (see process-lease.ts). */
+  leaseId?: string;
 }
 
 export interface CaptureInput {
@@ -159,8 +161,8 @@ export class PostgresLedger {
            WHERE id = :accountId AND balance - held >= :amount
              AND NOT EXISTS (SELECT 1 FROM holds WHERE idempotency_key = :key)
            RETURNING id)
-         INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at)
-         SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt
+         INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id)
+         SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt, :leaseId
          FROM acct
          RETURNING *`,
         {
@@ -172,6 +174,7 @@ export class PostgresLedger {
           generationId: input.generationId ?? null,
           key: input.idempotencyKey,
           expiresAt: input.expiresAt,
+          leaseId: input.leaseId ?? null,
         },
       );
       if (rows.length) return { value: toHold(rows[0]), replayed: false };

@@ -54,6 +54,14 @@ const CHECKS: { name: string; description: string; sql: string }[] = [
           WHERE h.status <> 'captured'`,
   },
   {
+    name: 'no_pending_hold_of_a_dead_process',
+    description: 'no hold stays pending more than 5 minutes after the lease of the process that placed it lapsed',
+    // The sweep runs every minute; five leave room for a slow one without hiding a sweeper that stopped.
+    sql: `SELECT h.id AS hold_id, h.account_id, h.lease_id, l.expires_at AS lease_expired_at
+          FROM holds h JOIN process_leases l ON l.id = h.lease_id
+          WHERE h.status = 'pending' AND l.expires_at < now() - interval '5 minutes'`,
+  },
+  {
     name: 'deposits_credited_at_most_once',
     description: 'no deposit has more than one credit',
     sql: `SELECT deposit_id, COUNT(*)::int AS credits, SUM(amount)::text AS credited

@@ -9,8 +9,8 @@ import type { Db } from '../db/connection.js';
 import { CryptomusGateway } from './cryptomus-gateway.js';
 import { DepositRepository, type DepositMethod } from './deposit-repository.js';
 import type { PaymentGateway } from './payment-gateway.js';
-import { type CryptomusSandbox, createCryptomusSandbox } from './sandbox/cryptomus-server.js';
-import { createStripeSandbox, type StripeSandbox } from './sandbox/stripe-server.js';
+import { type CryptomusSandbox, createCryptomusSandbox } from '../sandboxes/payments/cryptomus-sandbox.js';
+import { createStripeSandbox, type StripeSandbox } from '../sandboxes/payments/stripe-sandbox.js';
 import { StripeGateway } from './stripe-gateway.js';
 
 /**

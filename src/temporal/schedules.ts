@@ -10,7 +10,7 @@ export interface ScheduleSpec {
 /** Schedules the service needs; each area appends its own entry. */
 export const SCHEDULES: ScheduleSpec[] = [
   { scheduleId: 'ledger-audit', workflowType: 'ledgerAuditWorkflow', every: '1 hour', memo: 'Checks every ledger invariant' },
-  { scheduleId: 'hold-reconciler', workflowType: 'holdReconcilerWorkflow', every: '1 minute', memo: 'Expires overdue holds; releases holds of generations whose workflow closed unsettled' },
+  { scheduleId: 'hold-reconciler', workflowType: 'holdReconcilerWorkflow', every: '1 minute', memo: 'Expires overdue holds; releases holds of generations whose workflow closed unsettled and chat holds of dead processes' },
 ];
 
 /** Creates missing schedules; an existing one is left as ops may have paused or tuned it. */

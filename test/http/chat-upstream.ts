@@ -4,10 +4,10 @@ import { startHarness, type Harness } from '../support/harness.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  createSimulatedUpstream,
-  type SimulatedCall,
-  type SimulatedUpstreamOptions,
-} from '../../src/providers/chat/simulated-upstream.js';
+  createChatSandbox,
+  type SandboxCall,
+  type ChatSandboxOptions,
+} from '../../src/sandboxes/chat/chat-sandbox.js';
 import { sseData } from '../../src/providers/chat/sse.js';
 
 /**
@@ -20,7 +20,7 @@ export interface TestUpstream {
   /** Request bodies as the gateway sent them. */
   seen: Record<string, any>[];
   /** Completion calls as they ended on the upstream side. */
-  finished: SimulatedCall[];
+  finished: SandboxCall[];
   controls: {
     /** Answer every request with this usage (and that many words), whatever the prompt. */
     fixedUsage?: { prompt: number; completion: number };
@@ -29,13 +29,13 @@ export interface TestUpstream {
     /** Wait this long before answering, so that concurrent requests overlap for sure. */
     delayMs?: number;
   };
-  nextFinish(): Promise<SimulatedCall>;
+  nextFinish(): Promise<SandboxCall>;
   reset(): void;
   close(): Promise<void>;
 }
 
-export async function startTestUpstream(options: SimulatedUpstreamOptions = {}): Promise<TestUpstream> {
-  const waiters: ((call: SimulatedCall) => void)[] = [];
+export async function startTestUpstream(options: ChatSandboxOptions = {}): Promise<TestUpstream> {
+  const waiters: ((call: SandboxCall) => void)[] = [];
   const upstream: Omit<TestUpstream, 'baseUrl' | 'close'> = {
     seen: [],
     finished: [],
@@ -81,7 +81,7 @@ export async function startTestUpstream(options: SimulatedUpstreamOptions = {}):
   });
   app.use(
     '/v1',
-    createSimulatedUpstream({
+    createChatSandbox({
       ...options,
       onFinish: (call) => {
         upstream.finished.push(call);
@@ -109,7 +109,7 @@ export async function startTestUpstream(options: SimulatedUpstreamOptions = {}):
  * file or describe block. After each test the upstream forgets its controls and every ledger
  * invariant must hold.
  */
-export function chatHarness(options: SimulatedUpstreamOptions = {}, env: Record<string, string> = {}) {
+export function chatHarness(options: ChatSandboxOptions = {}, env: Record<string, string> = {}) {
   const ctx = {} as { h: Harness; upstream: TestUpstream };
   beforeAll(async () => {
     ctx.upstream = await startTestUpstream(options);

@@ -235,12 +235,13 @@ describe('POST /v1/chat/completions upstream failures', () => {
 });
 
 describe('POST /v1/chat/completions, a client that disconnects mid-stream', () => {
-  const slowChat = chatHarness({ tokenDelayMs: 10, replyLength: { min: 2000, max: 2000 } });
+  // The upstream is read on after the caller left, for its usage, until this bound (1 s here).
+  const slowChat = chatHarness({ tokenDelayMs: 10, replyLength: { min: 2000, max: 2000 } }, { CHAT_DRAIN_TIMEOUT: '1' });
   let slow: TestUpstream;
   let hs: Harness;
   beforeAll(() => ({ h: hs, upstream: slow } = slowChat));
 
-  it('is charged for what was generated, never more than the hold, and the upstream is stopped', async () => {
+  it('is charged for what was generated, never more than the hold, and the upstream is stopped at the drain bound', async () => {
     const { accountId, key } = await hs.createAccount({ balanceUsd: '1.00' });
     const controller = new AbortController();
     const finished = slow.nextFinish();

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { promptPicture } from '../../src/providers/media/png.js';
+import { promptPicture } from '../../src/sandboxes/gemini/png.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { harnessWithGemini } from '../workflows/generation-fixtures.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { promptPicture } from '../../src/providers/media/png.js';
+import { promptPicture } from '../../src/sandboxes/gemini/png.js';
 import type { Harness } from '../support/harness.js';
 import { startLocalS3, type LocalS3 } from '../support/local-s3.js';
 import { harnessWithGemini } from '../workflows/generation-fixtures.js';

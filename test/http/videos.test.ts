@@ -1,6 +1,6 @@
 import { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SIMULATED_VIDEO } from '../../src/providers/media/simulated-gemini.js';
+import { SANDBOX_VIDEO } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import type { Harness } from '../support/harness.js';
 import { eventually, harnessWithGemini, settled } from '../workflows/generation-fixtures.js';
 
@@ -33,7 +33,7 @@ describe('/v1/videos with the official SDK', () => {
     expect(done.completed_at).toBeTypeOf('number');
     const content = await client.videos.downloadContent(created.id);
     expect(content.headers.get('content-type')).toBe('video/mp4');
-    expect(Buffer.from(await content.arrayBuffer()).equals(SIMULATED_VIDEO)).toBe(true);
+    expect(Buffer.from(await content.arrayBuffer()).equals(SANDBOX_VIDEO)).toBe(true);
     expect((await h.services.ledger.balance(accountId)).balance).toBe(790_000_000n);
   });
 

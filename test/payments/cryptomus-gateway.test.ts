@@ -2,8 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CryptomusGateway, cryptomusOutcome } from '../../src/payments/cryptomus-gateway.js';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
 import { InvalidWebhookSignature, type PaymentEvent, PaymentProviderError } from '../../src/payments/payment-gateway.js';
-import { createCryptomusSandbox, type CryptomusSandbox } from '../../src/payments/sandbox/cryptomus-server.js';
-import { listen, type ListeningSandbox } from '../../src/payments/sandbox/listen.js';
+import { createCryptomusSandbox, type CryptomusSandbox } from '../../src/sandboxes/payments/cryptomus-sandbox.js';
+import { listen, type ListeningSandbox } from '../../src/sandboxes/payments/listen.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 const MERCHANT = '8b03432e-385b-4670-8d06-064591096795';

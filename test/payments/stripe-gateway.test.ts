@@ -2,8 +2,8 @@ import express from 'express';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidWebhookSignature, PaymentProviderError } from '../../src/payments/payment-gateway.js';
-import { createStripeSandbox, type StripeSandbox } from '../../src/payments/sandbox/stripe-server.js';
-import { listen, type ListeningSandbox } from '../../src/payments/sandbox/listen.js';
+import { createStripeSandbox, type StripeSandbox } from '../../src/sandboxes/payments/stripe-sandbox.js';
+import { listen, type ListeningSandbox } from '../../src/sandboxes/payments/listen.js';
 import { StripeGateway } from '../../src/payments/stripe-gateway.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 

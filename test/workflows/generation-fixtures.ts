@@ -5,7 +5,7 @@ import { timingFor } from '../../src/generations/generation-starter.js';
 import type { GenerationInput, GenerationTiming, HoldOutcome } from '../../src/generations/generation-types.js';
 import { newId } from '../../src/ids.js';
 import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.js';
-import { listenSimulatedGemini, type ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
+import { listenGeminiSandbox, type ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 export const PRICE = 210_000_000n;
@@ -13,13 +13,13 @@ export const GEMINI_KEY = 'gemini-test-key';
 
 export interface GenerationHarness {
   h: Harness;
-  gemini: ListeningSimulatedGemini;
+  gemini: ListeningGeminiSandbox;
   stop(): Promise<void>;
 }
 
 /** The service on the real servers, its Gemini adapter pointed at a simulated Gemini of the test's own (zero delay). */
 export async function harnessWithGemini(o: { worker?: boolean; env?: Record<string, string> } = {}): Promise<GenerationHarness> {
-  const gemini = await listenSimulatedGemini({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
+  const gemini = await listenGeminiSandbox({ apiKey: GEMINI_KEY, imageDelayMs: 0, videoDelayMs: 0 });
   const h = await startHarness({
     worker: o.worker,
     env: { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl, GENERATION_POLL_INTERVAL: '1', ...o.env },

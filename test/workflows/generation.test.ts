@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModelAttr, KindAttr, AccountIdAttr, StatusAttr } from '../../src/temporal/search-attributes.js';
 import { SCHEDULES, ensureSchedules } from '../../src/temporal/schedules.js';
-import type { ListeningSimulatedGemini } from '../../src/providers/media/simulated-gemini.js';
+import type { ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import { generationStateQuery } from '../../workflows/generation.js';
 import type { Harness } from '../support/harness.js';
 import { GEMINI_KEY, PRICE, balanceOf, harnessWithGemini, capturesOf, eventually, expectNothingCharged, holdOf, settled, startDirect } from './generation-fixtures.js';
@@ -15,7 +15,7 @@ async function videoStatus(h: Harness, key: string, id: string) {
 }
 
 describe('generation workflows on the real Temporal server', () => {
-  let gemini: ListeningSimulatedGemini;
+  let gemini: ListeningGeminiSandbox;
   let h: Harness;
   let stop: (() => Promise<void>) | undefined;
 
@@ -206,7 +206,7 @@ describe('generation deadlines', () => {
 });
 
 describe('a worker killed mid-generation', () => {
-  let gemini: ListeningSimulatedGemini;
+  let gemini: ListeningGeminiSandbox;
   let h: Harness;
   let stop: (() => Promise<void>) | undefined;
   let child: ChildProcess | undefined;

@@ -3,6 +3,7 @@ import * as core from './20261125_0001_core.js';
 import * as deposits from './20261125_0100_deposits.js';
 import * as generations from './20261125_0200_generations.js';
 import * as chat from './20261125_0300_chat.js';
+import * as holdLeases from './20261130_0400_hold_leases.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_0100_deposits': deposits,
   '20261125_0200_generations': generations,
   '20261125_0300_chat': chat,
+  '20261130_0400_hold_leases': holdLeases,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import type { ChatBilling, Reservation } from '../../chat/chat-billing.js';
 import type { CompletionTally } from '../../chat/completion-tally.js';
 import type { RequestRecord } from '../../chat/request-log.js';
-import type { Settlement } from '../../chat/settlement.js';
+import { isBillable, type CallEnding, type Settlement } from '../../chat/settlement.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { ChatModel } from '../../pricing/catalog.js';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../providers/chat/errors.js';
@@ -19,6 +19,11 @@ import { ApiError, toApiError } from '../errors.js';
 export const COST_HEADER = 'x-request-cost-usd';
 /** nginx's "client closed request": recorded when the caller hung up before the answer. */
 const CLIENT_CLOSED = 499;
+
+/** The caller left and the upstream was still not done at the drain bound: it is stopped. */
+export class DrainTimeout extends Error {
+  readonly name = 'DrainTimeout';
+}
 
 /** What is known about one call as it goes; written to the request log when it ends. */
 export interface Call {
@@ -47,7 +52,10 @@ export interface Exchange extends Context {
   model: ChatModel;
   reservation: Reservation;
   upstreamBody: ValidChatCompletionRequest;
+  /** Fires when the caller leaves: nothing more is written to it. */
   signal: AbortSignal;
+  /** Fires at the drain bound after the caller left: the upstream call is stopped. */
+  upstreamSignal: AbortSignal;
   tally: CompletionTally;
   upstreamStarted: number;
 }
@@ -56,14 +64,16 @@ export interface Exchange extends Context {
 export async function answer(x: Exchange): Promise<() => void> {
   let completion: ChatCompletion;
   try {
-    completion = await x.services.chatUpstream.complete(x.upstreamBody, { signal: x.signal, requestId: x.requestId });
+    // Not stopped when the caller leaves: the upstream bills us for the answer all the same.
+    completion = await x.services.chatUpstream.complete(x.upstreamBody, { signal: x.upstreamSignal, requestId: x.requestId });
   } catch (error) {
     x.call.upstreamMs = performance.now() - x.upstreamStarted;
     return failedBeforeOutput(x, error);
   }
   x.call.upstreamMs = performance.now() - x.upstreamStarted;
   x.tally.addCompletion(completion);
-  const settlement = await settleProduced(x, true);
+  const settlement = await settleProduced(x, 'finished');
+  if (x.signal.aborted) return clientClosed(x);
   x.call.status = 'completed';
   x.call.httpStatus = 200;
   const usage = { ...(completion.usage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
@@ -80,7 +90,7 @@ export async function answer(x: Exchange): Promise<() => void> {
 export async function relayStream(x: Exchange): Promise<() => void> {
   let chunks: AsyncGenerator<ChatCompletionChunk>;
   try {
-    chunks = await x.services.chatUpstream.stream(x.upstreamBody, { signal: x.signal, requestId: x.requestId });
+    chunks = await x.services.chatUpstream.stream(x.upstreamBody, { signal: x.upstreamSignal, requestId: x.requestId });
   } catch (error) {
     x.call.upstreamMs = performance.now() - x.upstreamStarted;
     return failedBeforeOutput(x, error);
@@ -104,17 +114,20 @@ export async function relayStream(x: Exchange): Promise<() => void> {
         usageChunk = chunk;
         continue;
       }
+      // The caller left: read on, relaying nothing, until the upstream reports its usage.
+      if (x.signal.aborted) continue;
       const forwarded: ChatCompletionChunk = { ...chunk, model: x.model.id };
       if (!includeUsage) delete forwarded.usage;
-      await write(res, sseData(forwarded), x.signal);
+      await writeWithBackpressure(res, sseData(forwarded), x.signal);
     }
   } catch (error) {
     failure = error;
   }
   x.call.upstreamMs = performance.now() - x.upstreamStarted;
 
-  // Whatever happened, what was generated is charged (at most the hold) and the rest released.
-  const settlement = await settleProduced(x, failure === undefined && !x.signal.aborted);
+  // Whatever happened, what the upstream billed us is charged (at most the hold), the rest released.
+  const ending: CallEnding = failure === undefined ? 'finished' : failure instanceof DrainTimeout ? 'client_left' : 'upstream_failed';
+  const settlement = await settleProduced(x, ending);
   x.call.httpStatus = 200;
   if (x.signal.aborted) {
     x.call.status = 'client_closed';
@@ -144,33 +157,47 @@ export async function relayStream(x: Exchange): Promise<() => void> {
 }
 
 /**
- * Charges what the upstream produced: its own count, or our estimate when it stopped early. A
- * finished answer is charged even if empty (the upstream processed the prompt); an interrupted one
- * that produced nothing costs nothing.
+ * Charges what the upstream billed us: its own count, or, when it stopped before reporting, our
+ * estimate of the prompt plus the output seen. Only an upstream failure before any output is free
+ * (see isBillable). The settlement is recorded before the capture: from then on the hold is owed
+ * and never released by this request.
  */
-async function settleProduced(x: Exchange, finished: boolean): Promise<Settlement> {
-  if (!finished && !x.tally.produced) {
+async function settleProduced(x: Exchange, ending: CallEnding): Promise<Settlement> {
+  if (!isBillable(ending, x.tally.produced)) {
     await x.billing.release(x.reservation);
     x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
     return x.call.settlement;
   }
   const usage = x.tally.usage(x.body, x.reservation.maxTokens * (x.body.n ?? 1));
   x.call.usageSource = usage.source;
-  x.call.settlement = await x.billing.settle(x.reservation, x.model, usage, x.requestId);
-  return x.call.settlement;
+  const settlement = x.billing.settlementOf(x.reservation, x.model, usage, x.requestId);
+  x.call.settlement = settlement;
+  await x.billing.capture(x.reservation, settlement, x.requestId);
+  return settlement;
 }
 
-/** The upstream failed (or the caller left) before producing anything: release everything. */
+/**
+ * The upstream call ended without an answer. Stopped by us at the drain bound after the caller
+ * left, it was working on the prompt all that time: the prompt is charged. Failed by itself, it
+ * produced nothing we owe: everything is released.
+ */
 async function failedBeforeOutput(x: Exchange, error: unknown): Promise<() => void> {
+  if (error instanceof DrainTimeout) {
+    await settleProduced(x, 'client_left');
+    return clientClosed(x);
+  }
   await x.billing.release(x.reservation);
   x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
-  if (x.signal.aborted) {
-    x.call.status = 'client_closed';
-    x.call.httpStatus = CLIENT_CLOSED;
-    x.call.errorCode = 'client_closed';
-    return () => x.res.end();
-  }
+  if (x.signal.aborted) return clientClosed(x);
   throw upstreamFailure(error, x);
+}
+
+/** The caller hung up before the answer: recorded as such, and nothing left to write. */
+function clientClosed(x: Exchange): () => void {
+  x.call.status = 'client_closed';
+  x.call.httpStatus = CLIENT_CLOSED;
+  x.call.errorCode = 'client_closed';
+  return () => x.res.end();
 }
 
 function upstreamFailure(error: unknown, x: Exchange): ApiError {
@@ -198,11 +225,4 @@ function asInternal(error: unknown, x: Exchange): ApiError {
 
 function usageFields(s: Settlement): ChatUsage {
   return { prompt_tokens: s.promptTokens, completion_tokens: s.completionTokens, total_tokens: s.promptTokens + s.completionTokens };
-}
-
-/** Writes one event, waiting while the client reads slowly (the upstream then waits too). */
-async function write(res: Response, data: string, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) throw signal.reason;
-  await writeWithBackpressure(res, data, signal);
-  if (signal.aborted) throw signal.reason;
 }

@@ -1,6 +1,8 @@
 import { Router, type Response } from 'express';
 import { ChatBilling } from '../../chat/chat-billing.js';
 import { CompletionTally } from '../../chat/completion-tally.js';
+import { temporalHandOff } from '../../chat/durable-capture.js';
+import { refusedField } from '../../chat/forwarded-fields.js';
 import { promptTokenBound } from '../../chat/prompt-bound.js';
 import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
@@ -8,7 +10,7 @@ import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { ApiError, fromZod, invalidRequest, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
-import { answer, COST_HEADER, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
+import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
 import { chatCompletionSchema } from './chat-schemas.js';
 
 const ENDPOINT = '/v1/chat/completions';
@@ -19,7 +21,12 @@ class ClientClosedRequest extends Error {
 
 export function chatRoutes(services: Services): Router {
   const router = Router();
-  const billing = new ChatBilling(services.ledger, services.logger);
+  const billing = new ChatBilling({
+    ledger: services.ledger,
+    logger: services.logger,
+    lease: services.holdLease,
+    handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
+  });
   const requests = new RequestLog(services.db);
 
   openapi.add({
@@ -35,6 +42,7 @@ export function chatRoutes(services: Services): Router {
         description: `The completion (or, with stream: true, text/event-stream chunks ending in [DONE]); usage.cost and the ${COST_HEADER} header say what was charged`,
         schema: chatCompletionSchema,
       },
+      400: { description: 'invalid_request_error; `unknown_parameter` or `unsupported_parameter` (with `param`) for a field the gateway does not forward (see the README, Chat request fields)' },
       402: { description: 'insufficient_funds: not even the prompt is affordable; nothing was sent upstream' },
     },
   });
@@ -86,7 +94,9 @@ export function chatRoutes(services: Services): Router {
       finish = await serve(req.body, res, call, { services, billing, accountId, requestId });
     } catch (error) {
       if (call.reservation && !call.settlement) {
-        // An unexpected failure after the hold: give the money back now rather than at expiry.
+        // An unexpected failure after the hold and before anything was owed: give the money back now
+        // rather than at expiry. Once a settlement exists the hold is never released here: its
+        // charge is owed, and the capture (or its hand-off) is what settles it.
         // Releasing a hold that did get captured changes nothing, so this is safe either way.
         await billing
           .release(call.reservation)
@@ -115,6 +125,10 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
   const parsed = chatCompletionRequestSchema.safeParse(rawBody ?? {});
   if (!parsed.success) throw fromZod(parsed.error);
   const body = parsed.data;
+  const refused = refusedField(body);
+  if (refused) {
+    throw invalidRequest(refused.message, refused.param, refused.reason === 'unknown' ? 'unknown_parameter' : 'unsupported_parameter');
+  }
   const model = ctx.services.catalog.chat(body.model);
   if (!model) {
     throw new ApiError(
@@ -146,8 +160,16 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
   });
 
   const clientGone = new AbortController();
+  const upstreamStop = new AbortController();
+  let drain: NodeJS.Timeout | undefined;
+  let done = false;
   res.on('close', () => {
-    if (!res.writableFinished) clientGone.abort(new ClientClosedRequest('the client closed the connection'));
+    if (res.writableFinished || done) return;
+    clientGone.abort(new ClientClosedRequest('the client closed the connection'));
+    // The upstream bills us for the answer whether or not the caller reads it, so the upstream is
+    // read on until it reports usage; the bound keeps a stalled upstream from holding us forever.
+    const seconds = ctx.services.config.chat.drainTimeoutSeconds;
+    drain = setTimeout(() => upstreamStop.abort(new DrainTimeout(`the caller left and the upstream did not finish within ${seconds} s`)), seconds * 1000);
   });
   const exchange: Exchange = {
     ...ctx,
@@ -158,10 +180,16 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
     reservation: call.reservation,
     upstreamBody: { ...withOutputLimit(body, call.reservation.maxTokens), model: model.upstream_model },
     signal: clientGone.signal,
+    upstreamSignal: upstreamStop.signal,
     tally: new CompletionTally(),
     upstreamStarted: performance.now(),
   };
-  return body.stream === true ? relayStream(exchange) : answer(exchange);
+  try {
+    return await (body.stream === true ? relayStream(exchange) : answer(exchange));
+  } finally {
+    done = true;
+    clearTimeout(drain);
+  }
 }
 
 /** The upstream is held to the limit we held money for, under whichever name the caller used. */

@@ -1,5 +1,5 @@
 import type { Config } from '../../config.js';
-import type { SimulatedUpstreamOptions } from './simulated-upstream.js';
+import type { ChatSandboxOptions } from '../../sandboxes/chat/chat-sandbox.js';
 import { createChatUpstream, type ChatUpstream } from './upstream.js';
 
 /** Where the app mounts the simulated upstream when no real one is configured. */
@@ -8,7 +8,7 @@ export const SIMULATED_UPSTREAM_PATH = '/sandbox/openai/v1';
 export interface ConfiguredChatUpstream {
   chatUpstream: ChatUpstream;
   /** Set when the embedded simulator stands in for a real upstream: the app must mount it. */
-  simulatedUpstream?: SimulatedUpstreamOptions;
+  simulatedUpstream?: ChatSandboxOptions;
 }
 
 /**

@@ -6,7 +6,7 @@ import { createS3AssetStore } from '../../storage/s3-asset-store.js';
 import { AssetUrlSigner, assetLinksFor, type AssetLinks } from '../../storage/signed-url.js';
 import { createGeminiMediaProvider } from './gemini.js';
 import type { MediaProvider } from './media-provider.js';
-import { createSimulatedGemini, type SimulatedGemini } from './simulated-gemini.js';
+import { createGeminiSandbox, type GeminiSandbox } from '../../sandboxes/gemini/gemini-sandbox.js';
 
 export const SANDBOX_GEMINI_PATH = '/sandbox/gemini';
 
@@ -18,7 +18,7 @@ export interface MediaServices {
   /** Checks the links this service signs itself (served under /assets). */
   assetUrlSigner: AssetUrlSigner;
   /** Present when GEMINI_API_KEY is unset: the app mounts it at /sandbox/gemini and `media` talks to it. */
-  sandboxGemini?: SimulatedGemini;
+  sandboxGemini?: GeminiSandbox;
 }
 
 /**
@@ -36,7 +36,7 @@ export function createMediaServices(config: Config, adminToken: string): MediaSe
     return { ...stored, media: createGeminiMediaProvider({ apiKey: config.gemini.apiKey, baseUrl: config.gemini.baseUrl }) };
   }
   const apiKey = `sandbox-${createHash('sha256').update(`cheapa-sandbox-gemini:${adminToken}`).digest('hex').slice(0, 32)}`;
-  const sandboxGemini = createSimulatedGemini({
+  const sandboxGemini = createGeminiSandbox({
     apiKey,
     imageDelayMs: config.generations.simulatedImageDelayMs,
     videoDelayMs: config.generations.simulatedVideoDelayMs,

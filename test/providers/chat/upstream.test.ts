@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../../src/providers/chat/errors.js';
 import {
-  createSimulatedUpstream,
-  listenSimulatedUpstream,
-  type SimulatedCall,
-  type SimulatedUpstreamOptions,
-} from '../../../src/providers/chat/simulated-upstream.js';
+  createChatSandbox,
+  listenChatSandbox,
+  type SandboxCall,
+  type ChatSandboxOptions,
+} from '../../../src/sandboxes/chat/chat-sandbox.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../../src/providers/chat/types.js';
 import { createChatUpstream } from '../../../src/providers/chat/upstream.js';
 
@@ -25,10 +25,10 @@ interface Recorded {
 }
 
 /** The simulator behind a recorder, to see exactly what the adapter put on the wire. */
-async function recordingUpstream(options: SimulatedUpstreamOptions = {}) {
+async function recordingUpstream(options: ChatSandboxOptions = {}) {
   const seen: Recorded[] = [];
-  const finished: SimulatedCall[] = [];
-  const waiters: ((call: SimulatedCall) => void)[] = [];
+  const finished: SandboxCall[] = [];
+  const waiters: ((call: SandboxCall) => void)[] = [];
   const app = express();
   app.use(express.json());
   app.use((req, _res, next) => {
@@ -37,7 +37,7 @@ async function recordingUpstream(options: SimulatedUpstreamOptions = {}) {
   });
   app.use(
     '/v1',
-    createSimulatedUpstream({
+    createChatSandbox({
       ...options,
       onFinish: (call) => {
         finished.push(call);
@@ -51,7 +51,7 @@ async function recordingUpstream(options: SimulatedUpstreamOptions = {}) {
     finished,
     baseUrl: `${url(server)}/v1`,
     /** Resolves when the next completion request ends on the upstream side. */
-    nextFinish: () => new Promise<SimulatedCall>((resolve) => waiters.push(resolve)),
+    nextFinish: () => new Promise<SandboxCall>((resolve) => waiters.push(resolve)),
     close: () => stop(server),
   };
 }
@@ -208,7 +208,7 @@ describe('chat upstream adapter, cancelling', () => {
   });
 
   it('gives up on a silent upstream with UpstreamConnectionError', async () => {
-    const upstream = await listenSimulatedUpstream({ latencyMs: 60_000 });
+    const upstream = await listenChatSandbox({ latencyMs: 60_000 });
     try {
       const impatient = createChatUpstream({ baseUrl: upstream.baseUrl, timeoutMs: 50 });
       await expect(impatient.complete(request())).rejects.toThrow(UpstreamConnectionError);

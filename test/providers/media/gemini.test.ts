@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationRefused, MediaProviderError } from '../../../src/providers/media/failures.js';
 import { createGeminiMediaProvider } from '../../../src/providers/media/gemini.js';
 import type { MediaProvider } from '../../../src/providers/media/media-provider.js';
-import { promptPicture } from '../../../src/providers/media/png.js';
+import { promptPicture } from '../../../src/sandboxes/gemini/png.js';
 import {
-  SIMULATED_VIDEO,
-  listenSimulatedGemini,
-  type ListeningSimulatedGemini,
-} from '../../../src/providers/media/simulated-gemini.js';
+  SANDBOX_VIDEO,
+  listenGeminiSandbox,
+  type ListeningGeminiSandbox,
+} from '../../../src/sandboxes/gemini/gemini-sandbox.js';
 
 const KEY = 'test-gemini-key';
 const IMAGE_MODEL = 'gemini-3.1-flash-image-preview';
@@ -17,11 +17,11 @@ const VIDEO_MODEL = 'veo-3.1-generate-preview';
 const video = { model: VIDEO_MODEL, aspectRatio: '16:9', durationSeconds: 8, resolution: '720p' } as const;
 
 let clock = 1_000_000;
-let gemini: ListeningSimulatedGemini;
+let gemini: ListeningGeminiSandbox;
 let provider: MediaProvider;
 
 beforeAll(async () => {
-  gemini = await listenSimulatedGemini({ apiKey: KEY, imageDelayMs: 0, videoDelayMs: 60_000, now: () => clock });
+  gemini = await listenGeminiSandbox({ apiKey: KEY, imageDelayMs: 0, videoDelayMs: 60_000, now: () => clock });
   provider = createGeminiMediaProvider({ apiKey: KEY, baseUrl: gemini.baseUrl });
 });
 afterAll(() => gemini.close());
@@ -118,7 +118,7 @@ describe('Gemini image generation', () => {
   });
 
   it('treats an unreachable provider as retryable', async () => {
-    const closed = await listenSimulatedGemini({ apiKey: KEY });
+    const closed = await listenGeminiSandbox({ apiKey: KEY });
     await closed.close();
     const down = createGeminiMediaProvider({ apiKey: KEY, baseUrl: closed.baseUrl });
     const err = await failureOf(down.generateImage({ model: IMAGE_MODEL, prompt: 'a dog' }));
@@ -144,7 +144,7 @@ describe('Veo video generation', () => {
     const file = await provider.downloadVideo(done.video.uri);
     expect(file.mimeType).toBe('video/mp4');
     expect(file.bytes.subarray(4, 8).toString('ascii')).toBe('ftyp');
-    expect(file.bytes.equals(SIMULATED_VIDEO)).toBe(true);
+    expect(file.bytes.equals(SANDBOX_VIDEO)).toBe(true);
     expect(gemini.simulator.counters.downloads).toBe(downloads + 1);
   });
 
@@ -184,7 +184,7 @@ describe('Gemini protocol corners (a hand-written local server)', () => {
   const seen: { path: string; key: string | undefined }[] = [];
   const other = http.createServer((req, res) => {
     seen.push({ path: req.url!, key: req.headers['x-goog-api-key'] as string | undefined });
-    res.writeHead(200, { 'content-type': 'video/mp4' }).end(SIMULATED_VIDEO);
+    res.writeHead(200, { 'content-type': 'video/mp4' }).end(SANDBOX_VIDEO);
   });
   let otherBase: string;
 
@@ -197,7 +197,7 @@ describe('Gemini protocol corners (a hand-written local server)', () => {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
           name: 'models/veo-3.1-generate-preview/operations/inline',
           done: true,
-          response: { generateVideoResponse: { generatedSamples: [{ video: { encodedVideo: SIMULATED_VIDEO.toString('base64'), encoding: 'video/mp4' } }] } },
+          response: { generateVideoResponse: { generatedSamples: [{ video: { encodedVideo: SANDBOX_VIDEO.toString('base64'), encoding: 'video/mp4' } }] } },
         }));
       } else if (req.url?.startsWith('/v1beta/files/elsewhere')) {
         res.writeHead(302, { location: `${otherBase}/signed/blob?sig=abc` }).end();
@@ -220,13 +220,13 @@ describe('Gemini protocol corners (a hand-written local server)', () => {
   it('accepts a video delivered inline instead of by uri', async () => {
     const p = createGeminiMediaProvider({ apiKey: KEY, baseUrl: base });
     const state = await p.getVideoOperation('models/veo-3.1-generate-preview/operations/inline');
-    expect(state.state === 'done' && 'bytes' in state.video && state.video.bytes.equals(SIMULATED_VIDEO)).toBe(true);
+    expect(state.state === 'done' && 'bytes' in state.video && state.video.bytes.equals(SANDBOX_VIDEO)).toBe(true);
   });
 
   it('follows a download redirect to another origin without sending it the key', async () => {
     const p = createGeminiMediaProvider({ apiKey: KEY, baseUrl: base });
     const file = await p.downloadVideo(`${base}/v1beta/files/elsewhere:download?alt=media`);
-    expect(file.bytes.equals(SIMULATED_VIDEO)).toBe(true);
+    expect(file.bytes.equals(SANDBOX_VIDEO)).toBe(true);
     expect(seen.find((s) => s.path.startsWith('/v1beta/files/elsewhere'))?.key).toBe(KEY);
     expect(seen.find((s) => s.path.startsWith('/signed/blob'))).toEqual({ path: '/signed/blob?sig=abc', key: undefined });
   });

@@ -8,7 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { formatUsd, parseUsd } from '../../ledger/money.js';
-import { type CryptomusPayment, cryptomusSign, FINAL_STATUSES, phpJson, signMatches } from '../cryptomus-protocol.js';
+import { type CryptomusPayment, cryptomusSign, FINAL_STATUSES, phpJson, signMatches } from '../../payments/cryptomus-protocol.js';
 import { renderCheckoutPage } from './checkout-page.js';
 import { JsonStateFile } from './json-state-file.js';
 import { mountWebhookControl, type OutboundWebhook, WebhookOutbox } from './webhook-outbox.js';

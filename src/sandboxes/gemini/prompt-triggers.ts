@@ -1,7 +1,7 @@
 // Markers a prompt may carry to make the simulated Gemini misbehave on purpose (documented in ./README.md).
 // Pure parsing; the simulator decides what each one looks like on the wire.
 
-export type SimulatedFailure =
+export type SandboxFailure =
   | { kind: 'safety' }
   | { kind: 'image-safety' }
   | { kind: 'refusal' }
@@ -9,7 +9,7 @@ export type SimulatedFailure =
   | { kind: 'http'; status: number };
 
 export interface PromptTriggers {
-  failure?: SimulatedFailure;
+  failure?: SandboxFailure;
   /** The first N calls carrying this exact prompt answer 503 UNAVAILABLE. */
   flaky: number;
   /** 'default' = the simulator's configured delay; 'slow' = its slow delay; a number = that many ms. */

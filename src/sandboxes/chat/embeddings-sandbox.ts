@@ -3,18 +3,18 @@ import type { Request, Response } from 'express';
 import { countInputTokens, embeddingRequestSchema, inputsOf, type EmbeddingInput } from '../../embeddings/embedding-request.js';
 import { encodeVectorBase64 } from '../../embeddings/vector-encoding.js';
 import { defaultCatalog } from '../../pricing/catalog.js';
-import type { EmbeddingItem, EmbeddingsResponse } from './embedding-types.js';
-import type { OpenAIErrorBody } from './types.js';
+import type { EmbeddingItem, EmbeddingsResponse } from '../../providers/chat/embedding-types.js';
+import type { OpenAIErrorBody } from '../../providers/chat/types.js';
 
 /** Native size for upstream names the catalog does not list (text-embedding-ada-002's). */
 const DEFAULT_DIMENSIONS = 1536;
 
 /**
- * The simulated upstream's `POST /embeddings`: one deterministic unit vector per input (the same
+ * The chat sandbox's `POST /embeddings`: one deterministic unit vector per input (the same
  * input and model always give the same vector), of the model's native size or the requested
  * `dimensions`, with real token counts. `sim-error-<status>` answers that status, as for chat.
  */
-export function answerSimulatedEmbeddings(req: Request, res: Response): void {
+export function answerEmbeddingsSandbox(req: Request, res: Response): void {
   const parsed = embeddingRequestSchema.safeParse(req.body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -32,7 +32,7 @@ export function answerSimulatedEmbeddings(req: Request, res: Response): void {
   const native = nativeDimensions(body.model);
   const size = Math.min(body.dimensions ?? native, native);
   const data: EmbeddingItem[] = inputs.map((input, index) => {
-    const vector = simulatedVector(body.model, input, size);
+    const vector = sandboxVector(body.model, input, size);
     return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? encodeVectorBase64(vector) : vector };
   });
   const promptTokens = inputs.reduce((sum, input) => sum + countInputTokens(input), 0);
@@ -49,7 +49,7 @@ function nativeDimensions(upstreamModel: string): number {
  * Pseudo-random components from SHA-256 in counter mode, cut to `size` and scaled to length 1 the way
  * OpenAI shortens text-embedding-3 vectors (a shortened vector is the prefix of the full one, renormalized). Values are float32 so that both encodings carry the same numbers.
  */
-export function simulatedVector(model: string, input: EmbeddingInput, size: number): number[] {
+export function sandboxVector(model: string, input: EmbeddingInput, size: number): number[] {
   const seed = createHash('sha256').update(model).update('\0').update(JSON.stringify(input)).digest();
   const raw = new Array<number>(size);
   for (let block = 0; block * 8 < size; block++) {

@@ -4,16 +4,16 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createSimulatedUpstream,
-  listenSimulatedUpstream,
-  type SimulatedUpstreamServer,
-} from '../../../src/providers/chat/simulated-upstream.js';
+  createChatSandbox,
+  listenChatSandbox,
+  type ListeningChatSandbox,
+} from '../../../src/sandboxes/chat/chat-sandbox.js';
 
-let sim: SimulatedUpstreamServer;
+let sim: ListeningChatSandbox;
 let client: OpenAI;
 
 beforeAll(async () => {
-  sim = await listenSimulatedUpstream({ models: ['sim-a', 'sim-b'] });
+  sim = await listenChatSandbox({ models: ['sim-a', 'sim-b'] });
   client = new OpenAI({ baseURL: sim.baseUrl, apiKey: 'unused', maxRetries: 0 });
 });
 afterAll(() => sim.close());
@@ -124,7 +124,7 @@ describe('simulated upstream, bad input', () => {
   });
 
   it('refuses a wrong key when it is given one', async () => {
-    const guarded = await listenSimulatedUpstream({ apiKey: 'sk-right' });
+    const guarded = await listenChatSandbox({ apiKey: 'sk-right' });
     try {
       const wrong = new OpenAI({ baseURL: guarded.baseUrl, apiKey: 'sk-wrong', maxRetries: 0 });
       await expect(wrong.chat.completions.create({ model: 'm', messages })).rejects.toBeInstanceOf(
@@ -143,7 +143,7 @@ describe('simulated upstream, bad input', () => {
 describe('simulated upstream as a mounted router', () => {
   it('serves under whatever prefix the app mounts it', async () => {
     const app = express();
-    app.use('/sandbox/openai/v1', createSimulatedUpstream());
+    app.use('/sandbox/openai/v1', createChatSandbox());
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {

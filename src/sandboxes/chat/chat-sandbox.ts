@@ -3,17 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from './request-schema.js';
-import { answerSimulatedEmbeddings } from './simulated-embeddings.js';
-import { sseData, SSE_DONE, writeWithBackpressure } from './sse.js';
+import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
+import { answerEmbeddingsSandbox } from './embeddings-sandbox.js';
+import { sseData, SSE_DONE, writeWithBackpressure } from '../../providers/chat/sse.js';
 import { countPromptTokens } from '../../chat/tokens.js';
 import {
   DEFAULT_REPLY_LENGTH,
-  simulateReply,
+  sandboxReply,
   type ReplyLength,
-  type SimulatedReply,
-} from './simulated-model.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatUsage, OpenAIErrorBody } from './types.js';
+  type SandboxReply,
+} from './sandbox-reply.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatUsage, OpenAIErrorBody } from '../../providers/chat/types.js';
 
 /**
  * A local OpenAI-compatible chat server: what `npm start` talks to when no `UPSTREAM_BASE_URL` is
@@ -27,7 +27,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatUsage, OpenAIErrorBody } 
  *   without streaming, answers 500.
  * - `sim-no-usage`: never reports `usage`, like servers that ignore `stream_options`.
  */
-export interface SimulatedUpstreamOptions {
+export interface ChatSandboxOptions {
   /** Delay before the first byte of every answer. */
   latencyMs?: number;
   /** Delay per generated token: between stream chunks, or added up before a non-streamed answer. */
@@ -39,10 +39,10 @@ export interface SimulatedUpstreamOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Called once per completion request when it ends, however it ends. */
-  onFinish?: (call: SimulatedCall) => void;
+  onFinish?: (call: SandboxCall) => void;
 }
 
-export interface SimulatedCall {
+export interface SandboxCall {
   model: string;
   stream: boolean;
   promptTokens: number;
@@ -69,7 +69,7 @@ function behaviourOf(model: string): Behaviour {
   return { kind: 'normal' };
 }
 
-type SimulatedRequest = ValidChatCompletionRequest;
+type SandboxRequest = ValidChatCompletionRequest;
 
 function errorBody(message: string, type: string, code: string | null, param: string | null): OpenAIErrorBody {
   return { error: { message, type, code, param } };
@@ -101,7 +101,7 @@ function usageOf(promptTokens: number, completionTokens: number): ChatUsage {
   };
 }
 
-export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}): Router {
+export function createChatSandbox(options: ChatSandboxOptions = {}): Router {
   const latencyMs = options.latencyMs ?? 0;
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   const replyLength = options.replyLength ?? DEFAULT_REPLY_LENGTH;
@@ -137,8 +137,8 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
     const behaviour = behaviourOf(body.model);
     const stream = body.stream === true;
     const promptTokens = countPromptTokens(body.messages, body.tools);
-    const call: SimulatedCall = { model: body.model, stream, promptTokens, completionTokens: 0, outcome: 'failed' };
-    let outcome: SimulatedCall['outcome'] = 'failed';
+    const call: SandboxCall = { model: body.model, stream, promptTokens, completionTokens: 0, outcome: 'failed' };
+    let outcome: SandboxCall['outcome'] = 'failed';
 
     const clientGone = new AbortController();
     res.on('close', () => {
@@ -155,7 +155,7 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
       }
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
       const replies = Array.from({ length: body.n ?? 1 }, (_, choice) =>
-        simulateReply(body.model, body.messages, choice, maxTokens, replyLength),
+        sandboxReply(body.model, body.messages, choice, maxTokens, replyLength),
       );
       outcome = stream
         ? await streamReplies({ res, body, replies, behaviour, call, clientGone: clientGone.signal, tokenDelayMs })
@@ -169,7 +169,7 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
     }
   });
 
-  router.post('/embeddings', answerSimulatedEmbeddings);
+  router.post('/embeddings', answerEmbeddingsSandbox);
 
   // Body-parser failures (bad JSON, too large) arrive here; answer them the way OpenAI does.
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -188,15 +188,15 @@ export function createSimulatedUpstream(options: SimulatedUpstreamOptions = {}):
 /** One request being answered. */
 interface Answer {
   res: Response;
-  body: SimulatedRequest;
-  replies: SimulatedReply[];
+  body: SandboxRequest;
+  replies: SandboxReply[];
   behaviour: Behaviour;
-  call: SimulatedCall;
+  call: SandboxCall;
   clientGone: AbortSignal;
   tokenDelayMs: number;
 }
 
-async function answerReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SimulatedCall['outcome']> {
+async function answerReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SandboxCall['outcome']> {
   const completionTokens = replies.reduce((sum, reply) => sum + reply.tokens.length, 0);
   if (behaviour.kind === 'disconnect') {
     res.socket?.destroy();
@@ -226,7 +226,7 @@ async function answerReplies({ res, body, replies, behaviour, call, clientGone, 
   return 'completed';
 }
 
-async function streamReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SimulatedCall['outcome']> {
+async function streamReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SandboxCall['outcome']> {
   const includeUsage = body.stream_options?.include_usage === true && behaviour.kind !== 'no_usage';
   const base = {
     id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
@@ -264,7 +264,7 @@ async function streamReplies({ res, body, replies, behaviour, call, clientGone, 
   return clientGone.aborted ? 'client_closed' : 'completed';
 }
 
-async function cut(res: Response, out: BufferedWriter, behaviour: Behaviour): Promise<SimulatedCall['outcome']> {
+async function cut(res: Response, out: BufferedWriter, behaviour: Behaviour): Promise<SandboxCall['outcome']> {
   if (behaviour.kind === 'stream_error') {
     out.push(errorBody('Simulated failure in the middle of the stream.', 'server_error', 'simulated_error', null));
     await out.flush();
@@ -307,7 +307,7 @@ class BufferedWriter {
   }
 }
 
-export interface SimulatedUpstreamServer {
+export interface ListeningChatSandbox {
   /** API root to hand to the adapter, e.g. `http://127.0.0.1:PORT/v1`. */
   baseUrl: string;
   port: number;
@@ -315,12 +315,12 @@ export interface SimulatedUpstreamServer {
 }
 
 /** Runs the simulator standalone on 127.0.0.1 (port 0 picks a free one), mounted at `/v1`. */
-export async function listenSimulatedUpstream(
-  options: SimulatedUpstreamOptions & { port?: number } = {},
-): Promise<SimulatedUpstreamServer> {
+export async function listenChatSandbox(
+  options: ChatSandboxOptions & { port?: number } = {},
+): Promise<ListeningChatSandbox> {
   const app = express();
   app.disable('x-powered-by');
-  app.use('/v1', createSimulatedUpstream(options));
+  app.use('/v1', createChatSandbox(options));
   app.use((_req, res) => {
     res.status(404).json(errorBody('Unknown path.', 'invalid_request_error', 'unknown_url', null));
   });

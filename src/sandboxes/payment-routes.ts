@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Services } from '../../services.js';
+import type { Services } from '../services.js';
 
 /**
  * The embedded payment providers, when no credentials are configured: local servers speaking

@@ -1,6 +1,6 @@
 import { crc32, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { dimensionsFor, encodePng, promptPicture } from '../../../src/providers/media/png.js';
+import { dimensionsFor, encodePng, promptPicture } from '../../../src/sandboxes/gemini/png.js';
 
 function chunks(png: Buffer) {
   const out: { type: string; data: Buffer; crcOk: boolean }[] = [];

@@ -1,7 +1,7 @@
 // A local stand-in for the Gemini API's image and Veo endpoints. It is both the embedded default (mounted by the
 // app at /sandbox/gemini when GEMINI_API_KEY is unset) and the server the adapter's tests talk to, so it speaks
 // the real protocol: same paths, x-goog-api-key auth, the same success and failure shapes. It hands out a real
-// PNG derived from the prompt and a real MP4 (./assets/simulated-video.mp4). Prompt markers that make it fail
+// PNG derived from the prompt and a real MP4 (./assets/sandbox-video.mp4). Prompt markers that make it fail
 // on purpose are listed in ./README.md.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { promptPicture } from './png.js';
-import { parseTriggers, type PromptTriggers, type SimulatedFailure } from './prompt-triggers.js';
+import { parseTriggers, type PromptTriggers, type SandboxFailure } from './prompt-triggers.js';
 
-export interface SimulatedGeminiOptions {
+export interface GeminiSandboxOptions {
   /** The key callers must present in `x-goog-api-key` (or `?key=`). */
   apiKey: string;
   /** How long generateContent takes to answer. */
@@ -26,27 +26,27 @@ export interface SimulatedGeminiOptions {
   now?: () => number;
 }
 
-export interface SimulatedGeminiCounters {
+export interface GeminiSandboxCounters {
   generateContent: number;
   predictLongRunning: number;
   operationPolls: number;
   downloads: number;
 }
 
-export interface SimulatedGemini {
+export interface GeminiSandbox {
   router: express.Router;
-  counters: SimulatedGeminiCounters;
+  counters: GeminiSandboxCounters;
   /** Ends pending delayed answers (used at shutdown). */
   close(): void;
 }
 
-export const SIMULATED_VIDEO: Buffer = readFileSync(new URL('./assets/simulated-video.mp4', import.meta.url));
+export const SANDBOX_VIDEO: Buffer = readFileSync(new URL('./assets/sandbox-video.mp4', import.meta.url));
 
 interface Operation {
   id: string;
   model: string;
   readyAt: number;
-  failure?: SimulatedFailure;
+  failure?: SandboxFailure;
   blobToken: string;
 }
 
@@ -73,7 +73,7 @@ const RETRY_INFO = [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retry
 const VIDEO_RESPONSE_TYPE = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
 const MAX_FLAKY_PROMPTS = 10_000;
 
-export function createSimulatedGemini(options: SimulatedGeminiOptions): SimulatedGemini {
+export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbox {
   const imageDelayMs = options.imageDelayMs ?? 1_000;
   const videoDelayMs = options.videoDelayMs ?? 3_000;
   const slowDelayMs = options.slowDelayMs ?? 600_000;
@@ -84,7 +84,7 @@ export function createSimulatedGemini(options: SimulatedGeminiOptions): Simulate
   const blobs = new Map<string, string>();
   const flakyCalls = new Map<string, number>();
   const shutdown = new AbortController();
-  const counters: SimulatedGeminiCounters = { generateContent: 0, predictLongRunning: 0, operationPolls: 0, downloads: 0 };
+  const counters: GeminiSandboxCounters = { generateContent: 0, predictLongRunning: 0, operationPolls: 0, downloads: 0 };
 
   const delayFor = (t: PromptTriggers, fallback: number) =>
     t.delay === 'default' ? fallback : t.delay === 'slow' ? slowDelayMs : t.delay;
@@ -255,7 +255,7 @@ export function createSimulatedGemini(options: SimulatedGeminiOptions): Simulate
   router.get('/blobs/:token', (req, res) => {
     counters.downloads++;
     if (!blobs.has(String(req.params.token))) return res.status(404).type('text/plain').send('Not Found');
-    res.status(200).type('video/mp4').set('content-length', String(SIMULATED_VIDEO.length)).end(SIMULATED_VIDEO);
+    res.status(200).type('video/mp4').set('content-length', String(SANDBOX_VIDEO.length)).end(SANDBOX_VIDEO);
   });
 
   router.use((req: Request, res: Response) => googleError(res, 404, 'NOT_FOUND', `${req.method} ${req.path} is not a Gemini API route.`));
@@ -270,16 +270,16 @@ export function createSimulatedGemini(options: SimulatedGeminiOptions): Simulate
   return { router, counters, close: () => shutdown.abort() };
 }
 
-export interface ListeningSimulatedGemini {
+export interface ListeningGeminiSandbox {
   /** e.g. http://127.0.0.1:43123 — pass as GEMINI_BASE_URL. */
   baseUrl: string;
-  simulator: SimulatedGemini;
+  simulator: GeminiSandbox;
   close(): Promise<void>;
 }
 
 /** Runs the simulator on its own loopback server (port 0 = any free port), for tests and benchmarks. */
-export async function listenSimulatedGemini(options: SimulatedGeminiOptions, port = 0): Promise<ListeningSimulatedGemini> {
-  const simulator = createSimulatedGemini(options);
+export async function listenGeminiSandbox(options: GeminiSandboxOptions, port = 0): Promise<ListeningGeminiSandbox> {
+  const simulator = createGeminiSandbox(options);
   const app = express();
   app.disable('x-powered-by');
   app.use(simulator.router);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTriggers } from '../../../src/providers/media/prompt-triggers.js';
+import { parseTriggers } from '../../../src/sandboxes/gemini/prompt-triggers.js';
 
 describe('prompt triggers', () => {
   it('finds nothing in an ordinary prompt', () => {

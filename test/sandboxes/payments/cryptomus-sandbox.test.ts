@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CryptomusGateway } from '../../../src/payments/cryptomus-gateway.js';
 import { cryptomusSign, phpJson } from '../../../src/payments/cryptomus-protocol.js';
-import { createCryptomusSandbox, type CryptomusSandbox } from '../../../src/payments/sandbox/cryptomus-server.js';
-import { listen, type ListeningSandbox } from '../../../src/payments/sandbox/listen.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../webhook-receiver.js';
+import { createCryptomusSandbox, type CryptomusSandbox } from '../../../src/sandboxes/payments/cryptomus-sandbox.js';
+import { listen, type ListeningSandbox } from '../../../src/sandboxes/payments/listen.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../payments/webhook-receiver.js';
 
 const MERCHANT = 'merchant-sandbox';
 const API_KEY = 'payment-key';

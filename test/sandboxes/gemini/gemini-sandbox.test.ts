@@ -2,13 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulatedGemini, listenSimulatedGemini, type ListeningSimulatedGemini } from '../../../src/providers/media/simulated-gemini.js';
+import { createGeminiSandbox, listenGeminiSandbox, type ListeningGeminiSandbox } from '../../../src/sandboxes/gemini/gemini-sandbox.js';
 
 const KEY = 'sim-key';
-let gemini: ListeningSimulatedGemini;
+let gemini: ListeningGeminiSandbox;
 
 beforeAll(async () => {
-  gemini = await listenSimulatedGemini({ apiKey: KEY, imageDelayMs: 0, videoDelayMs: 0 });
+  gemini = await listenGeminiSandbox({ apiKey: KEY, imageDelayMs: 0, videoDelayMs: 0 });
 });
 afterAll(() => gemini.close());
 
@@ -76,7 +76,7 @@ describe('simulated Gemini, on the wire', () => {
   });
 
   it('reports the operation as running without a done field until its delay has passed', async () => {
-    const slow = await listenSimulatedGemini({ apiKey: KEY, videoDelayMs: 60_000 });
+    const slow = await listenGeminiSandbox({ apiKey: KEY, videoDelayMs: 60_000 });
     try {
       const { name } = await (await fetch(`${slow.baseUrl}/v1beta/models/veo-3.1-generate-preview:predictLongRunning`, {
         method: 'POST', headers: { 'x-goog-api-key': KEY, 'content-type': 'application/json' },
@@ -90,7 +90,7 @@ describe('simulated Gemini, on the wire', () => {
   });
 
   it('builds file URIs that include the mount path when mounted under /sandbox/gemini', async () => {
-    const sim = createSimulatedGemini({ apiKey: KEY, videoDelayMs: 0 });
+    const sim = createGeminiSandbox({ apiKey: KEY, videoDelayMs: 0 });
     const app = express().use('/sandbox/gemini', sim.router);
     const server = http.createServer(app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -113,7 +113,7 @@ describe('simulated Gemini, on the wire', () => {
   });
 
   it('forgets the oldest operations beyond its bound', async () => {
-    const small = await listenSimulatedGemini({ apiKey: KEY, videoDelayMs: 0, maxOperations: 2 });
+    const small = await listenGeminiSandbox({ apiKey: KEY, videoDelayMs: 0, maxOperations: 2 });
     try {
       const names: string[] = [];
       for (let i = 0; i < 3; i++) {

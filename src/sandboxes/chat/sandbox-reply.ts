@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { countTextTokens } from '../../chat/tokens.js';
-import type { ChatMessage, FinishReason } from './types.js';
+import type { ChatMessage, FinishReason } from '../../providers/chat/types.js';
 
 // The simulated upstream's "model": a reply that depends only on the request, counted with the same
 // real tokenizer as its prompts (see chat/tokens.ts), so billing downstream is exercised with
@@ -21,7 +21,7 @@ const CAPITALIZED = WORDS.map((word) => word[0]!.toUpperCase() + word.slice(1)).
   (word) => countTextTokens(word) === 1 && countTextTokens(` ${word}`) === 1,
 );
 
-export interface SimulatedReply {
+export interface SandboxReply {
   /** One entry per generated token; the reply text is their concatenation. */
   tokens: string[];
   finishReason: FinishReason;
@@ -39,13 +39,13 @@ export const DEFAULT_REPLY_LENGTH: ReplyLength = { min: 12, max: 64 };
  * comes from a hash of the request, and `maxTokens` cuts it short with `finish_reason: "length"`,
  * exactly as a real model stops at the limit.
  */
-export function simulateReply(
+export function sandboxReply(
   model: string,
   messages: readonly ChatMessage[],
   choice: number,
   maxTokens: number | undefined,
   length: ReplyLength = DEFAULT_REPLY_LENGTH,
-): SimulatedReply {
+): SandboxReply {
   const digest = createHash('sha256').update(JSON.stringify([model, messages, choice])).digest();
   const random = mulberry32(digest.readUInt32LE(0));
   const natural = length.min + (digest.readUInt32LE(4) % (length.max - length.min + 1));

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listen, type ListeningSandbox } from '../../../src/payments/sandbox/listen.js';
-import { createStripeSandbox, type StripeSandbox } from '../../../src/payments/sandbox/stripe-server.js';
+import { listen, type ListeningSandbox } from '../../../src/sandboxes/payments/listen.js';
+import { createStripeSandbox, type StripeSandbox } from '../../../src/sandboxes/payments/stripe-sandbox.js';
 import { StripeGateway } from '../../../src/payments/stripe-gateway.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../payments/webhook-receiver.js';
 
 const SECRET_KEY = 'sk_test_sandbox_pages';
 const WEBHOOK_SECRET = 'whsec_sandbox_pages';
