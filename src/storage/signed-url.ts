@@ -1,7 +1,8 @@
 // Links to stored assets that a browser can open without a bearer token: the path and an expiry,
 // signed with HMAC-SHA256 under a per-install secret. Anyone holding the link may fetch the asset
 // until it expires, as with OpenAI's image URLs or an S3 pre-signed GET; nothing else is reachable.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config.js';
 import { assertAssetKey, type AssetStore } from './asset-store.js';
 
 /** Where the app serves signed links; mounted outside /v1, so no API key is asked for. */
@@ -63,4 +64,14 @@ export function assetLinksFor(store: AssetStore, signer: AssetUrlSigner, ttlSeco
   return {
     urlFor: (key) => (store.presignedGetUrl ? store.presignedGetUrl(key, ttlSeconds) : Promise.resolve(signer.urlFor(key))),
   };
+}
+
+/**
+ * The signer and the links of one install. Without ASSET_URL_SECRET the key is derived from the
+ * admin token, so that every process of the install signs and checks alike with nothing more to configure.
+ */
+export function createAssetLinks(config: Pick<Config, 'assetUrls' | 'publicUrl'>, store: AssetStore, adminToken: string) {
+  const secret = config.assetUrls.secret ?? createHash('sha256').update(`cheapa-asset-urls:${adminToken}`).digest('hex');
+  const assetUrlSigner = new AssetUrlSigner(secret, config.publicUrl, config.assetUrls.ttlSeconds);
+  return { assetUrlSigner, assetLinks: assetLinksFor(store, assetUrlSigner, config.assetUrls.ttlSeconds) };
 }

@@ -9,6 +9,7 @@ import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '.
 import type { EmbeddingsRequest } from '../../providers/chat/embedding-types.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
+import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
@@ -64,6 +65,7 @@ export function embeddingRoutes(services: Services): Router {
       if (!model) {
         throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${body.model}' is not an embedding model here. GET /v1/models lists them (kind "embedding") with their prices.`, 'model');
       }
+      assertModelAvailable(services, model);
       const plan = planEmbedding(model, body);
       if (!plan.ok) throw invalidRequest(plan.message, plan.param, 'invalid_value');
       result = await embedAndBill(services, {

@@ -11,16 +11,18 @@ import {
 } from '../../generations/generation-starter.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
+import { assertModelAvailable } from '../availability.js';
 import { ApiError, insufficientFunds, invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 
 // What the image and video routes share: how a refused hold, a failed generation and an asset answer.
 
 /** The catalog model the request names, if it makes this kind of asset: 404 when unknown, 400 when of another kind. */
-export function generationModel(services: Pick<Services, 'catalog'>, id: string, kind: GenerationKind): GenerationModel {
+export function generationModel(services: Pick<Services, 'catalog' | 'config'>, id: string, kind: GenerationKind): GenerationModel {
   const model = services.catalog.get(id);
   if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${id}' does not exist.`, 'model');
   if (model.kind !== kind) throw invalidRequest(`The model '${id}' does not generate ${kind}s.`, 'model', 'invalid_value');
+  assertModelAvailable(services, model);
   return model;
 }
 

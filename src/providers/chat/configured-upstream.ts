@@ -1,26 +1,34 @@
 import type { Config } from '../../config.js';
-import type { ChatSandboxOptions } from '../../sandboxes/chat/chat-sandbox.js';
+import { UpstreamError } from './errors.js';
 import { createChatUpstream, type ChatUpstream } from './upstream.js';
-
-/** Where the app mounts the simulated upstream when no real one is configured. */
-export const SIMULATED_UPSTREAM_PATH = '/sandbox/openai/v1';
 
 export interface ConfiguredChatUpstream {
   chatUpstream: ChatUpstream;
-  /** Set when the embedded simulator stands in for a real upstream: the app must mount it. */
-  simulatedUpstream?: ChatSandboxOptions;
 }
 
 /**
- * `UPSTREAM_BASE_URL` (+ `UPSTREAM_API_KEY`) when set; otherwise the simulator served by this very
- * service, reached over loopback HTTP so the real adapter is exercised either way.
+ * `UPSTREAM_BASE_URL` (+ `UPSTREAM_API_KEY`) when set; otherwise the chat sandbox (reached over
+ * loopback HTTP so the real adapter is exercised either way) where allowed; otherwise an upstream
+ * that refuses, behind the route's 503 model_unavailable.
  */
-export function configuredChatUpstream(config: Pick<Config, 'upstream' | 'port'>): ConfiguredChatUpstream {
+export function configuredChatUpstream(
+  config: Pick<Config, 'upstream'>,
+  sandbox?: { baseUrl: string; apiKey: string },
+): ConfiguredChatUpstream {
   if (config.upstream.baseUrl) {
     return { chatUpstream: createChatUpstream({ baseUrl: config.upstream.baseUrl, apiKey: config.upstream.apiKey }) };
   }
-  return {
-    chatUpstream: createChatUpstream({ baseUrl: `http://127.0.0.1:${config.port}${SIMULATED_UPSTREAM_PATH}` }),
-    simulatedUpstream: {},
-  };
+  if (sandbox) return { chatUpstream: createChatUpstream(sandbox) };
+  return { chatUpstream: disabledChatUpstream };
 }
+
+const unavailable = () =>
+  new UpstreamError(503, {
+    error: { message: 'No chat upstream is configured on this installation.', type: 'api_error', code: 'model_unavailable', param: null },
+  });
+
+const disabledChatUpstream: ChatUpstream = {
+  complete: () => Promise.reject(unavailable()),
+  stream: () => Promise.reject(unavailable()),
+  embed: () => Promise.reject(unavailable()),
+};
