@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -51,6 +52,50 @@ const seconds = (fallback: number) =>
     return n;
   });
 
+const count = (fallback: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number, at least 1' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** Names Express (proxy-addr) knows for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(v: string): boolean {
+  const [ip, bits, ...rest] = v.split('/');
+  const family = net.isIP(ip ?? '');
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which peers may tell us the client's address in X-Forwarded-For (Express's `trust proxy`):
+ * `off`, a hop count, or a list of addresses, CIDRs and the names loopback/linklocal/uniquelocal.
+ * `true` (trust anyone) is refused: any client could then claim any address.
+ */
+const trustProxy = optionalString.transform((v, ctx): false | number | string[] => {
+  if (v === undefined) return ['loopback'];
+  const lower = v.toLowerCase();
+  if (lower === 'off' || lower === 'false' || lower === 'none' || lower === '0') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.find((s) => !PROXY_RANGE_NAMES.has(s.toLowerCase()) && !isAddressOrCidr(s));
+  if (bad !== undefined || list.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be off, a hop count, or a comma-separated list of addresses, CIDRs, loopback, linklocal, uniquelocal${bad ? ` (not understood: '${bad}')` : ''}`,
+    });
+    return z.NEVER;
+  }
+  return list.map((s) => (PROXY_RANGE_NAMES.has(s.toLowerCase()) ? s.toLowerCase() : s));
+});
 const flag = optionalString.refine((v) => v === undefined || v === '0' || v === '1', 'must be 0 or 1');
 
 const schema = z.object({
@@ -100,11 +145,16 @@ const schema = z.object({
     v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
   ),
   PUBLIC_URL: optionalUrl,
+  TRUST_PROXY: trustProxy,
   // Deposits: how long a checkout stays payable, how often to poll for a lost webhook, how long a
   // payment already on its way at expiry is still awaited (seconds).
   DEPOSIT_CHECKOUT_TTL: seconds(3600),
   DEPOSIT_POLL_INTERVAL: seconds(30),
   DEPOSIT_SETTLE_GRACE: seconds(86_400),
+  // Abuse limits per account: deposits waiting for payment (each one a provider checkout) and open
+  // support requests; beyond them a request answers 429.
+  DEPOSIT_MAX_OPEN: count(5),
+  SUPPORT_MAX_OPEN: count(10),
   // Generations: how long an image / video may take before its hold is released, how often a video
   // job is polled (seconds); the embedded simulated Gemini's delays (milliseconds, 0 allowed).
   GENERATION_IMAGE_DEADLINE: seconds(600),
@@ -190,9 +240,12 @@ export interface Config {
     forcePathStyle: boolean;
     prefix?: string;
   };
+  /** Express's `trust proxy`: whose X-Forwarded-For names the client (webhook IP allowlist, logs). */
+  trustProxy: false | number | string[];
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
-  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
+  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number; maxOpenPerAccount: number };
+  support: { maxOpenPerAccount: number };
   chat: {
     /** After the caller left, how long the upstream is still read so that its usage can be billed. */
     drainTimeoutSeconds: number;
@@ -276,12 +329,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           prefix: e.S3_PREFIX,
         }
       : undefined,
+    trustProxy: e.TRUST_PROXY,
     publicUrl,
     deposits: {
       checkoutTtlSeconds: e.DEPOSIT_CHECKOUT_TTL,
       pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
+      maxOpenPerAccount: e.DEPOSIT_MAX_OPEN,
     },
+    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN },
     chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
     generations: {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,

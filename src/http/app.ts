@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
 import { newId } from '../ids.js';
 import type { Services } from '../services.js';
-import { requireApiKey } from './auth.js';
+import { requireAdmin, requireApiKey } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
+import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
+import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
 import { consoleRoutes } from './routes/console.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
@@ -22,12 +24,16 @@ import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
- * signatures are over the exact bytes); everything under /v1 needs an API key.
+ * signatures are over the exact bytes); everything under /v1 needs an API key and everything under
+ * /admin the admin token, and their bodies are parsed only after that check passed, within each
+ * route's size limit (request-body.ts). No body is parsed for a caller we do not know.
  */
 export function createApp(services: Services): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Whose X-Forwarded-For to believe (TRUST_PROXY): req.ip is then the client behind them, and a
+  // client that is not behind a trusted proxy cannot claim another address with that header.
+  app.set('trust proxy', services.config.trustProxy);
 
   app.use((req, res, next) => {
     const requestId = newId('req');
@@ -42,23 +48,24 @@ export function createApp(services: Services): Express {
     next();
   });
 
+  app.use(refuseNulInUrl);
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   // Sandboxes parse their own bodies; none is mounted in production unless SANDBOXES=1.
   for (const { path, router } of sandboxRouters(services.sandboxes)) app.use(path, router);
-  app.use(express.json({ limit: '20mb' }));
-  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
+  const bodies = parseBodies();
 
   app.use(healthRoutes(services));
   app.use(consoleRoutes(services));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi.document(services.config.publicUrl));
   });
+  app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
   app.use(signedAssetRoutes(services));
 
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
-  app.use('/v1', requireApiKey(services));
+  app.use('/v1', requireApiKey(services), bodies);
   app.use(creditGrantRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
