@@ -163,6 +163,18 @@ const schema = z.object({
   GENERATION_HOLD_WAIT: seconds(30),
   SIMULATED_IMAGE_DELAY_MS: seconds(1000).or(z.literal('0').transform(() => 0)),
   SIMULATED_VIDEO_DELAY_MS: seconds(3000).or(z.literal('0').transform(() => 0)),
+  // Links to generated assets (response_format=url): the HMAC secret (default: derived from the admin
+  // token, so every process of one install agrees) and how long a link stays valid (seconds).
+  ASSET_URL_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  ASSET_URL_TTL: seconds(3600).refine((v) => v <= 604_800, 'must be at most 604800 (7 days, the longest S3 pre-signed URL)'),
+  // An S3-compatible bucket for generated assets instead of files under DATA_DIR.
+  S3_ENDPOINT: optionalUrl,
+  S3_BUCKET: optionalString,
+  S3_REGION: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: optionalString.refine((v) => v === undefined || ['0', '1', 'true', 'false'].includes(v), 'must be 1/0 or true/false'),
+  S3_PREFIX: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9._\/-]{1,200}$/.test(v), 'must be letters, digits and . _ - /'),
   // Chat: how long the upstream is still read after the caller left, for its usage (seconds); the
   // lifetime of an API process's lease on its holds (seconds; renewed every third of it).
   CHAT_DRAIN_TIMEOUT: seconds(120),
@@ -217,6 +229,17 @@ export interface Config {
   gemini: { baseUrl?: string; apiKey?: string };
   stripe: { secretKey?: string; webhookSecret?: string; apiBase?: string };
   cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
+  assetUrls: { secret?: string; ttlSeconds: number };
+  /** Set when generated assets go to an S3-compatible bucket rather than DATA_DIR/assets. */
+  s3?: {
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+    prefix?: string;
+  };
   /** Express's `trust proxy`: whose X-Forwarded-For names the client (webhook IP allowlist, logs). */
   trustProxy: false | number | string[];
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
@@ -249,6 +272,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   requireBoth(e, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET');
   requireBoth(e, 'CRYPTOMUS_MERCHANT_ID', 'CRYPTOMUS_API_KEY');
+  requireBoth(e, 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY');
+  if (!e.S3_BUCKET && (e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID || e.S3_REGION || e.S3_PREFIX || e.S3_FORCE_PATH_STYLE)) {
+    throw new ConfigError('S3_BUCKET', 'must be set when any other S3_ variable is');
+  }
   requireBoth(e, 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY');
   const mode = e.NODE_ENV === 'production' ? 'production' : 'development';
   const explicit = e.SANDBOXES === '1';
@@ -289,6 +316,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.CRYPTOMUS_BASE_URL?.replace(/\/+$/, ''),
       webhookIps: e.CRYPTOMUS_WEBHOOK_IPS,
     },
+    assetUrls: { secret: e.ASSET_URL_SECRET, ttlSeconds: e.ASSET_URL_TTL },
+    s3: e.S3_BUCKET
+      ? {
+          endpoint: e.S3_ENDPOINT?.replace(/\/+$/, ''),
+          bucket: e.S3_BUCKET,
+          region: e.S3_REGION ?? 'us-east-1',
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          // Most S3-compatible servers (MinIO, Ceph, a local endpoint) want the bucket in the path.
+          forcePathStyle: e.S3_FORCE_PATH_STYLE === undefined ? Boolean(e.S3_ENDPOINT) : ['1', 'true'].includes(e.S3_FORCE_PATH_STYLE),
+          prefix: e.S3_PREFIX,
+        }
+      : undefined,
     trustProxy: e.TRUST_PROXY,
     publicUrl,
     deposits: {

@@ -13,6 +13,7 @@ import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
 import { createMediaServices, type MediaServices } from './providers/media/media-services.js';
+import { createAssetLinks, type AssetLinks, type AssetUrlSigner } from './storage/signed-url.js';
 import { createSandboxes, type Sandboxes } from './sandboxes/index.js';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal/connection-options.js';
 
@@ -23,6 +24,10 @@ import { temporalConnectionOptions, type TemporalConnectionOptions } from './tem
  */
 export interface Services extends ConfiguredChatUpstream, MediaServices {
   config: Config;
+  /** Links customers can open without a key (response_format=url). */
+  assetLinks: AssetLinks;
+  /** Checks the links this service signs itself (served under /assets). */
+  assetUrlSigner: AssetUrlSigner;
   logger: Logger;
   db: Db;
   ledger: PostgresLedger;
@@ -64,6 +69,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const connectionOptions = temporalConnectionOptions(endpoints.temporalAddress, config.temporal);
   const connection = await Connection.connect(connectionOptions);
   const sandboxes = createSandboxes(config);
+  const media = createMediaServices(config, sandboxes.connections.media);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const accounts = new AccountRepository(db);
   return {
@@ -78,7 +84,8 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config, sandboxes.connections.chat),
-    ...createMediaServices(config, sandboxes.connections.media),
+    ...media,
+    ...createAssetLinks(config, media.assets, endpoints.adminToken),
     metrics: createMetrics(),
     payments: createPayments(config, db, sandboxes.connections),
     sandboxes,

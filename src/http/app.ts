@@ -14,9 +14,11 @@ import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { videoRoutes } from './routes/videos.js';
+import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
+import { embeddingRoutes } from './routes/embeddings.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { keyRoutes } from './routes/keys.js';
@@ -62,6 +64,7 @@ export function createApp(services: Services): Express {
   app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
+  app.use(signedAssetRoutes(services));
 
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   // Authenticate, then count the request against its key's rate limit, before reading any body.
@@ -70,6 +73,7 @@ export function createApp(services: Services): Express {
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
+  app.use(embeddingRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));

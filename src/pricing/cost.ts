@@ -1,5 +1,5 @@
 import { mulDivHalfUp } from '../ledger/money.js';
-import type { ChatModel, GenerationModel } from './catalog.js';
+import type { ChatModel, EmbeddingModel, GenerationModel } from './catalog.js';
 
 const MILLION = 1_000_000n;
 
@@ -18,6 +18,11 @@ export function chatCost(model: Pick<ChatModel, 'input_nanos_per_million' | 'out
   const numerator =
     BigInt(usage.promptTokens) * model.input_nanos_per_million + BigInt(usage.completionTokens) * model.output_nanos_per_million;
   return mulDivHalfUp(numerator, 1n, MILLION);
+}
+
+/** Input tokens only, over one million, rounded half-up once per request. */
+export function embeddingCost(model: Pick<EmbeddingModel, 'input_nanos_per_million'>, promptTokens: number): bigint {
+  return chatCost({ input_nanos_per_million: model.input_nanos_per_million, output_nanos_per_million: 0n }, { promptTokens, completionTokens: 0 });
 }
 
 /** Flat fee per delivered asset; failed generations are never passed here. */

@@ -103,7 +103,8 @@ export function imageRoutes(services: Services): Router {
   );
 
   async function presentImage(s: Services, id: string, asset: StoredAssetRef, format: 'b64_json' | 'url') {
-    if (format === 'url') return { url: `${s.config.publicUrl}/v1/images/generations/${id}/${asset.index}` };
+    // A link a browser can open without the key: signed and expiring (or the bucket's own pre-signed GET).
+    if (format === 'url') return { url: await s.assetLinks.urlFor(asset.key) };
     const content = await s.assets.get(asset.key);
     if (!content) throw new ApiError(500, 'server_error', 'asset_missing', 'A generated image could not be read back; nothing more was charged.');
     const chunks: Buffer[] = [];

@@ -11,6 +11,7 @@ const pricing = z.union([
     input_usd_per_million_tokens: z.string(),
     output_usd_per_million_tokens: z.string(),
   }),
+  z.object({ input_usd_per_million_tokens: z.string() }),
   z.object({ usd_per_generation: z.string() }),
 ]);
 
@@ -19,10 +20,12 @@ const modelSchema = z.looseObject({
   object: z.literal('model'),
   created: z.number().int(),
   owned_by: z.string(),
-  kind: z.enum(['chat', 'image', 'video']),
+  kind: z.enum(['chat', 'embedding', 'image', 'video']),
   pricing: pricing.describe('Exact USD prices as decimal strings'),
   context_window: z.number().int().optional(),
   max_output_tokens: z.number().int().optional(),
+  dimensions: z.number().int().optional().describe('Embedding models: the native vector size'),
+  max_input_tokens: z.number().int().optional().describe('Embedding models: the longest single input'),
 });
 
 const modelListSchema = z.object({ object: z.literal('list'), data: z.array(modelSchema) });
@@ -86,6 +89,14 @@ export function presentModel(model: CatalogModel, catalog: Catalog) {
       },
       context_window: model.context_window,
       max_output_tokens: model.max_output_tokens,
+    };
+  }
+  if (model.kind === 'embedding') {
+    return {
+      ...common,
+      pricing: { input_usd_per_million_tokens: formatUsd(model.input_nanos_per_million) },
+      dimensions: model.dimensions,
+      max_input_tokens: model.max_input_tokens,
     };
   }
   return { ...common, pricing: { usd_per_generation: formatUsd(model.per_generation_nanos) } };

@@ -30,4 +30,5 @@ const unavailable = () =>
 const disabledChatUpstream: ChatUpstream = {
   complete: () => Promise.reject(unavailable()),
   stream: () => Promise.reject(unavailable()),
+  embed: () => Promise.reject(unavailable()),
 };

@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
 import { SSE_DONE, readSseEvents } from './sse.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from './embedding-types.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './types.js';
 
 export interface ChatUpstreamOptions {
@@ -29,6 +30,8 @@ export interface ChatUpstream {
    * then yields every chunk up to `[DONE]`. Leaving the loop early closes the upstream connection.
    */
   stream(request: ChatCompletionRequest, options?: UpstreamCallOptions): Promise<AsyncGenerator<ChatCompletionChunk>>;
+  /** `POST /embeddings` on the same server, sent once like a completion. */
+  embed(request: EmbeddingsRequest, options?: UpstreamCallOptions): Promise<EmbeddingsResponse>;
 }
 
 const DEFAULT_TIMEOUT_MS = 600_000;
@@ -43,13 +46,15 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
  * hot path fetch cost over a millisecond more CPU per call (web streams and their promises).
  */
 export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
-  const endpoint = new URL(`${new URL(options.baseUrl).href.replace(/\/+$/, '')}/chat/completions`);
+  const root = new URL(options.baseUrl).href.replace(/\/+$/, '');
+  const endpoint = new URL(`${root}/chat/completions`);
+  const embeddingsEndpoint = new URL(`${root}/embeddings`);
   const transport = endpoint.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, scheduling: 'lifo' });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const secrets = options.apiKey ? [options.apiKey] : [];
 
-  function post(body: unknown, accept: string, call: UpstreamCallOptions, link: Call): Promise<IncomingMessage> {
+  function post(body: unknown, accept: string, call: UpstreamCallOptions, link: Call, target = endpoint): Promise<IncomingMessage> {
     const payload = JSON.stringify(body);
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
@@ -59,7 +64,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
     if (call.requestId) headers['x-client-request-id'] = call.requestId;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = transport.request(endpoint, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
+      const req = transport.request(target, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
       req.on('error', reject);
       req.end(payload);
     }).then(
@@ -118,6 +123,26 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         throw link.failure(error);
       }
       return chunks(response, link, secrets);
+    },
+
+    async embed(request, call = {}) {
+      const link = new Call(timeoutMs, call.signal);
+      try {
+        const response = await post(request, 'application/json', call, link, embeddingsEndpoint);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(await readText(response, link));
+        } catch (error) {
+          if (error instanceof SyntaxError) throw new UpstreamProtocolError('upstream answered with a body that is not JSON');
+          throw error;
+        }
+        if (!Array.isArray((parsed as EmbeddingsResponse | null)?.data)) throw new UpstreamProtocolError('upstream answer has no data array');
+        return parsed as EmbeddingsResponse;
+      } catch (error) {
+        throw link.failure(error);
+      } finally {
+        link.end();
+      }
     },
   };
 }
