@@ -109,6 +109,11 @@ export function toApiError(err: unknown): ApiError | null {
       ...rateLimitHeaders({ limit: err.limit, remaining: 0, resetMs: err.resetMs }),
     });
   }
+  if (isDependencyOutage(err)) {
+    return new ApiError(503, 'server_error', 'service_unavailable', 'The service is briefly unavailable; nothing was changed. Please retry.', null, {
+      'retry-after': '2',
+    });
+  }
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser / multer errors carry a client status; their messages are safe to show.
   if (e?.type === 'entity.parse.failed') return invalidRequest('Request body is not valid JSON.', null, 'invalid_json');
@@ -142,4 +147,27 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
     );
   };
+}
+
+// SQLSTATE classes and codes that mean the database cannot be reached or is going away, not that
+// the statement was wrong: 08 connection exception, 53300 too many connections, 57P01-57P03 shutdown.
+const DB_OUTAGE_CODES = /^(08...|53300|57P0[123])$/;
+const NET_OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+// gRPC UNAVAILABLE and DEADLINE_EXCEEDED from the Temporal client.
+const GRPC_OUTAGE_CODES = new Set([14, 4]);
+
+/**
+ * A dependency outage (PostgreSQL or Temporal unreachable) is the caller's to retry: 503 with
+ * Retry-After, never a 500. Every write is one statement or an idempotent workflow step, so a
+ * request cut off by an outage changed nothing or will be answered the same on retry.
+ */
+export function isDependencyOutage(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: string; message?: string; cause?: { code?: unknown } } | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && (DB_OUTAGE_CODES.test(e.code) || NET_OUTAGE_CODES.has(e.code))) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  if (typeof e.message === 'string' && /^Connection terminated/.test(e.message)) return true;
+  if (e.name === 'ConnectionError' || e.name === 'TransportError') return true;
+  if (e.name === 'ServiceError' && typeof e.cause?.code === 'number' && GRPC_OUTAGE_CODES.has(e.cause.code)) return true;
+  return false;
 }

@@ -32,6 +32,9 @@ export function callerOf(req: Request, res: Response): Pick<GenerationRequest, '
   return { accountId, apiKeyId, requestId: res.locals.requestId, idempotencyKey: idempotencyKeyOf(req) };
 }
 
+/** Temporal not confirming a hold is an outage that passes: say when to come back. */
+const RETRY_SOON = { 'retry-after': '2' };
+
 /** Starts the generation, answering 503 when Temporal could not confirm the hold (nothing is charged then). */
 export async function startOrUnavailable(services: Services, req: GenerationRequest): Promise<StartedGeneration> {
   try {
@@ -39,7 +42,7 @@ export async function startOrUnavailable(services: Services, req: GenerationRequ
   } catch (err) {
     if (!(err instanceof GenerationUnavailable)) throw err;
     services.logger.error({ err: err.cause, generationId: err.generationId }, 'generation could not be started');
-    throw new ApiError(503, 'server_error', 'service_unavailable', 'The generation service is unavailable right now; nothing was charged. Please retry.');
+    throw new ApiError(503, 'server_error', 'service_unavailable', 'The generation service is unavailable right now; nothing was charged. Please retry.', null, RETRY_SOON);
   }
 }
 
@@ -47,7 +50,7 @@ export async function startOrUnavailable(services: Services, req: GenerationRequ
 export function assertHoldPlaced(hold: HoldOutcome | null): void {
   if (hold === null || hold.ok) return;
   if (hold.reason === 'insufficient_funds') throw insufficientFunds(BigInt(hold.availableNanos), BigInt(hold.requiredNanos));
-  throw new ApiError(503, 'server_error', 'service_unavailable', hold.message);
+  throw new ApiError(503, 'server_error', 'service_unavailable', hold.message, null, RETRY_SOON);
 }
 
 export function generationFailed(error: { code: string; message: string } | null | undefined): ApiError {

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import { VIDEO_SIZE_NAMES, videoParamsFor } from '../../generations/generation-params.js';
@@ -7,7 +7,7 @@ import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
-import { conflict, invalidRequest, notFound } from '../errors.js';
+import { ApiError, conflict, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 import { cancelVideo, VideoAlreadyAccepted } from '../../generations/video-cancellation.js';
@@ -50,7 +50,14 @@ const videoObject = z.object({
 const POLL_AFTER_MS = '5000';
 
 // Text fields only: a reference image (input_reference) is refused by multer as an unexpected file.
-const multipartFields = multer({ limits: { fields: 16, fieldSize: 64 * 1024, files: 0 } }).none();
+const parseMultipart = multer({ limits: { fields: 16, fieldSize: 64 * 1024, files: 0 } }).none();
+// busboy reports a malformed or truncated body as a plain Error ("Unexpected end of form"), not a
+// MulterError: whatever the multipart parser refuses is the caller's body, so it is a 400.
+const multipartFields: RequestHandler = (req, res, next) =>
+  parseMultipart(req, res, (err?: unknown) => {
+    if (!err || err instanceof ApiError || (err as { name?: string }).name === 'MulterError') return next(err);
+    next(invalidRequest(`Invalid multipart body: ${(err as Error).message ?? 'malformed'}.`, null, 'invalid_multipart'));
+  });
 
 export function videoRoutes(services: Services): Router {
   const router = Router();
