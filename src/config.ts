@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultCatalog } from './pricing/catalog.js';
+import { loadProvidersFile, ProvidersFileError, type ProvidersFile } from './providers/routes-file.js';
 
 /**
  * All configuration is read and validated here, once. Anything else receives a `Config`
@@ -67,6 +69,7 @@ const schema = z.object({
   TEMPORAL_CLI: optionalString,
   UPSTREAM_BASE_URL: optionalUrl,
   UPSTREAM_API_KEY: optionalString,
+  PROVIDERS_FILE: optionalString,
   GEMINI_BASE_URL: optionalUrl,
   GEMINI_API_KEY: optionalString,
   STRIPE_SECRET_KEY: optionalString,
@@ -120,6 +123,8 @@ export interface Config {
     cli?: string;
   };
   upstream: { baseUrl?: string; apiKey?: string };
+  /** Per-model routes (PROVIDERS_FILE); models it does not list fall to `upstream`, if set. */
+  providers?: ProvidersFile;
   gemini: { baseUrl?: string; apiKey?: string };
   stripe: { secretKey?: string; webhookSecret?: string; apiBase?: string };
   cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
@@ -167,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cli: e.TEMPORAL_CLI,
     },
     upstream: { baseUrl: e.UPSTREAM_BASE_URL?.replace(/\/+$/, ''), apiKey: e.UPSTREAM_API_KEY },
+    providers: e.PROVIDERS_FILE === undefined ? undefined : providersFile(e.PROVIDERS_FILE, env),
     gemini: { baseUrl: e.GEMINI_BASE_URL?.replace(/\/+$/, ''), apiKey: e.GEMINI_API_KEY },
     stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },
     cryptomus: {
@@ -191,6 +197,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       simulatedVideoDelayMs: e.SIMULATED_VIDEO_DELAY_MS,
     },
   };
+}
+
+function providersFile(file: string, env: NodeJS.ProcessEnv): ProvidersFile {
+  const chatModels = new Set(defaultCatalog().models.filter((m) => m.kind === 'chat').map((m) => m.id));
+  try {
+    return loadProvidersFile(path.resolve(file), env, chatModels);
+  } catch (error) {
+    if (error instanceof ProvidersFileError) throw new ConfigError('PROVIDERS_FILE', error.message);
+    throw error;
+  }
 }
 
 /** A credential pair half-set is a mistake that would otherwise surface only at the first payment. */

@@ -43,7 +43,13 @@ export const forbidden = (message: string) => new ApiError(403, 'permission_erro
 export const notFound = (message: string, param: string | null = null) =>
   new ApiError(404, 'invalid_request_error', 'not_found', message, param);
 
-export const conflict = (message: string, code = 'conflict') => new ApiError(409, 'invalid_request_error', code, message);
+// A conflict is not resolved by sending the same request again; the official SDKs would retry it.
+export const conflict = (message: string, code = 'conflict') =>
+  new ApiError(409, 'invalid_request_error', code, message, null, { 'x-should-retry': 'false' });
+
+/** The model is in the catalog but this install has no provider configured to serve it. */
+export const modelUnavailable = (model: string) =>
+  new ApiError(503, 'server_error', 'model_unavailable', `The model '${model}' is not available on this service right now.`, 'model');
 
 export const insufficientFunds = (available: bigint, required?: bigint) =>
   new ApiError(

@@ -8,7 +8,7 @@ import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
-import { ApiError, fromZod, invalidRequest, toApiError } from '../errors.js';
+import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
 import { chatCompletionSchema } from './chat-schemas.js';
@@ -139,6 +139,8 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
       'model',
     );
   }
+  const routes = ctx.services.chatRoutes.for(model);
+  if (routes.length === 0) throw modelUnavailable(model.id);
   const limitField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   if (requested !== undefined && requested > model.max_output_tokens) {
@@ -178,7 +180,8 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
     body,
     model,
     reservation: call.reservation,
-    upstreamBody: { ...withOutputLimit(body, call.reservation.maxTokens), model: model.upstream_model },
+    routes,
+    upstreamBody: withOutputLimit(body, call.reservation.maxTokens),
     signal: clientGone.signal,
     upstreamSignal: upstreamStop.signal,
     tally: new CompletionTally(),

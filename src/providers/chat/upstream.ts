@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
-import { SSE_DONE, readSseEvents } from './sse.js';
+import { SSE_DONE, readSseEvents, type SseEvent } from './sse.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './types.js';
 
 export interface ChatUpstreamOptions {
@@ -43,7 +43,60 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
  * hot path fetch cost over a millisecond more CPU per call (web streams and their promises).
  */
 export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
-  const endpoint = new URL(`${new URL(options.baseUrl).href.replace(/\/+$/, '')}/chat/completions`);
+  return createHttpChatUpstream(options, openAiWire);
+}
+
+/**
+ * How one provider's API spells a chat call: its path and auth headers, the request body, and the
+ * answer back in chat-completion terms. The HTTP handling around it (pool, timeouts, limits,
+ * aborts, typed errors) is the same for all.
+ */
+export interface WireProtocol {
+  /** Appended to the provider's base URL. */
+  path: string;
+  headers(apiKey: string | undefined): Record<string, string>;
+  encode(request: ChatCompletionRequest, stream: boolean): unknown;
+  /** A whole answer; throws UpstreamProtocolError when it is not one. */
+  decode(body: unknown): ChatCompletion;
+  /** A fresh decoder per streamed call: one server-sent event in, its chunks out, and whether it ended the answer. */
+  streamDecoder(secrets: string[]): (event: SseEvent) => { chunks: ChatCompletionChunk[]; end: boolean };
+}
+
+const openAiWire: WireProtocol = {
+  path: '/chat/completions',
+  headers: (apiKey): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+  encode(request, stream) {
+    if (stream) {
+      // We bill from the upstream's own count, so we always ask for it, whatever the client asked.
+      return { ...request, stream: true, stream_options: { ...(request.stream_options ?? {}), include_usage: true } };
+    }
+    const { stream_options: _ignored, ...rest } = request;
+    return { ...rest, stream: false };
+  },
+  decode(body) {
+    if (!isCompletion(body)) throw new UpstreamProtocolError('upstream answer has no choices array');
+    return body;
+  },
+  streamDecoder: (secrets) => (event) => {
+    if (event.data === SSE_DONE) return { chunks: [], end: true };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(event.data);
+    } catch {
+      throw new UpstreamProtocolError('upstream stream event is not JSON');
+    }
+    const fields = payload as Record<string, unknown> | null;
+    if (fields?.error) {
+      // A failure after the 200 was sent; it has no HTTP status of its own.
+      throw new UpstreamError(502, normalizeUpstreamErrorBody(502, event.data, secrets));
+    }
+    if (!Array.isArray(fields?.choices)) throw new UpstreamProtocolError('upstream stream chunk has no choices array');
+    return { chunks: [payload as ChatCompletionChunk], end: false };
+  },
+};
+
+export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireProtocol): ChatUpstream {
+  const endpoint = new URL(`${new URL(options.baseUrl).href.replace(/\/+$/, '')}${wire.path}`);
   const transport = endpoint.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, scheduling: 'lifo' });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -56,7 +109,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
       'content-length': Buffer.byteLength(payload),
       accept,
     };
-    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+    Object.assign(headers, wire.headers(options.apiKey));
     if (call.requestId) headers['x-client-request-id'] = call.requestId;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = transport.request(endpoint, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
@@ -68,7 +121,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         const status = response.statusCode ?? 0;
         if (status >= 200 && status < 300) return response;
         const raw = await readText(response, link).catch(() => '');
-        throw new UpstreamError(status, normalizeUpstreamErrorBody(status, raw, secrets));
+        throw new UpstreamError(status, normalizeUpstreamErrorBody(status, raw, secrets), retryAfterOf(response));
       },
       (error: unknown) => {
         throw link.failure(error);
@@ -78,10 +131,9 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
 
   return {
     async complete(request, call = {}) {
-      const { stream_options: _ignored, ...rest } = request;
       const link = new Call(timeoutMs, call.signal);
       try {
-        const response = await post({ ...rest, stream: false }, 'application/json', call, link);
+        const response = await post(wire.encode(request, false), 'application/json', call, link);
         const raw = await readText(response, link);
         let parsed: unknown;
         try {
@@ -89,8 +141,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         } catch {
           throw new UpstreamProtocolError('upstream answered with a body that is not JSON');
         }
-        if (!isCompletion(parsed)) throw new UpstreamProtocolError('upstream answer has no choices array');
-        return parsed;
+        return wire.decode(parsed);
       } catch (error) {
         throw link.failure(error);
       } finally {
@@ -99,12 +150,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
     },
 
     async stream(request, call = {}) {
-      const body = {
-        ...request,
-        stream: true,
-        // We bill from the upstream's own count, so we always ask for it, whatever the client asked.
-        stream_options: { ...(request.stream_options ?? {}), include_usage: true },
-      };
+      const body = wire.encode(request, true);
       const link = new Call(timeoutMs, call.signal);
       let response: IncomingMessage;
       try {
@@ -117,7 +163,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         link.end();
         throw link.failure(error);
       }
-      return chunks(response, link, secrets);
+      return chunks(response, link, wire.streamDecoder(secrets));
     },
   };
 }
@@ -141,7 +187,11 @@ async function readText(response: IncomingMessage, link: Call): Promise<string> 
   return Buffer.concat(parts).toString('utf8');
 }
 
-async function* chunks(response: IncomingMessage, link: Call, secrets: string[]): AsyncGenerator<ChatCompletionChunk> {
+async function* chunks(
+  response: IncomingMessage,
+  link: Call,
+  decode: ReturnType<WireProtocol['streamDecoder']>,
+): AsyncGenerator<ChatCompletionChunk> {
   const bytes = {
     async *[Symbol.asyncIterator]() {
       // Not destroyed on an early return: after [DONE] the connection can still go back to the pool.
@@ -154,25 +204,14 @@ async function* chunks(response: IncomingMessage, link: Call, secrets: string[])
   let complete = false;
   try {
     for await (const event of readSseEvents(bytes)) {
-      if (event.data === SSE_DONE) {
+      const decoded = decode(event);
+      yield* decoded.chunks;
+      if (decoded.end) {
         complete = true;
         break;
       }
-      let payload: unknown;
-      try {
-        payload = JSON.parse(event.data);
-      } catch {
-        throw new UpstreamProtocolError('upstream stream event is not JSON');
-      }
-      const fields = payload as Record<string, unknown> | null;
-      if (fields?.error) {
-        // A failure after the 200 was sent; it has no HTTP status of its own.
-        throw new UpstreamError(502, normalizeUpstreamErrorBody(502, event.data, secrets));
-      }
-      if (!Array.isArray(fields?.choices)) throw new UpstreamProtocolError('upstream stream chunk has no choices array');
-      yield payload as ChatCompletionChunk;
     }
-    if (!complete) throw new UpstreamConnectionError('upstream closed the stream before [DONE]');
+    if (!complete) throw new UpstreamConnectionError('upstream closed the stream before [DONE]', { beforeFirstByte: false });
     releaseAfterDone(response);
   } catch (error) {
     throw link.failure(error);
@@ -201,6 +240,7 @@ function releaseAfterDone(response: IncomingMessage): void {
 class Call {
   readonly controller = new AbortController();
   private timedOut = false;
+  private answered = false;
   private readonly timer: NodeJS.Timeout;
   private readonly onCallerAbort = () => this.controller.abort(this.caller?.reason);
 
@@ -217,6 +257,7 @@ class Call {
   }
 
   heard(): void {
+    this.answered = true;
     this.timer.refresh();
   }
 
@@ -235,9 +276,15 @@ class Call {
     ) {
       return error;
     }
-    if (this.timedOut) return new UpstreamConnectionError(`upstream silent for ${this.timeoutMs} ms`);
-    return new UpstreamConnectionError(`upstream connection failed: ${describe(error)}`, { cause: error });
+    const beforeFirstByte = !this.answered;
+    if (this.timedOut) return new UpstreamConnectionError(`upstream silent for ${this.timeoutMs} ms`, { beforeFirstByte });
+    return new UpstreamConnectionError(`upstream connection failed: ${describe(error)}`, { cause: error, beforeFirstByte });
   }
+}
+
+export function retryAfterOf(response: IncomingMessage): string | undefined {
+  const value = response.headers['retry-after'];
+  return typeof value === 'string' && /^[\w ,:.-]{1,64}$/.test(value) ? value : undefined;
 }
 
 function describe(error: unknown): string {
