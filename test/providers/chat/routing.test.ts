@@ -177,7 +177,7 @@ describe('Anthropic Messages upstream', () => {
     const stream = await h.openai(key).chat.completions.create({ model: 'claude-opus-4.5', messages: conversation, tools, stream: true, stream_options: { include_usage: true } });
     let args = '';
     let finish: string | null = null;
-    let usage: Record<string, unknown> | null | undefined;
+    let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {
       args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;
