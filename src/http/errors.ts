@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { OutputLimitUnaffordable } from '../chat/chat-billing.js';
 import {
   AccountNotFound,
   CaptureExceedsHold,
@@ -64,6 +65,17 @@ export const insufficientFunds = (available: bigint, required?: bigint) =>
     { 'x-should-retry': 'false' },
   );
 
+/** In OpenRouter's words, which agents already recognise and act on by lowering max_tokens. */
+export const outputLimitUnaffordable = (requested: number, affordable: number) =>
+  new ApiError(
+    402,
+    'insufficient_funds',
+    'insufficient_funds',
+    `This request requires more credits, or fewer max_tokens. You requested up to ${requested} tokens, but can only afford ${affordable}. Add credit with POST /v1/billing/deposits or lower max_tokens.`,
+    'max_tokens',
+    { 'x-should-retry': 'false' },
+  );
+
 /** Turns a zod failure into a 400 naming the first offending field the way OpenAI does (`param`). */
 export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'body'): ApiError {
   const issue = err.issues[0]!;
@@ -75,6 +87,7 @@ export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'b
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
+  if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
   if (err instanceof AccountNotFound) return notFound(err.message);
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');

@@ -14,6 +14,8 @@ import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context
 import { chatCompletionSchema } from './chat-schemas.js';
 
 const ENDPOINT = '/v1/chat/completions';
+/** Set when a request without max_tokens was limited to the output the balance affords. */
+export const MAX_TOKENS_CAP_HEADER = 'x-max-tokens-cap';
 
 class ClientClosedRequest extends Error {
   readonly name = 'ClientClosedRequest';
@@ -33,7 +35,7 @@ export function chatRoutes(services: Services): Router {
     method: 'post',
     path: ENDPOINT,
     summary:
-      'Chat completion (OpenAI-compatible, `stream` supported). The worst case is held first; max_tokens is lowered to what the balance affords',
+      `Chat completion (OpenAI-compatible, \`stream\` supported). The worst case is held first; without max_tokens, the output is limited to what the balance affords (the ${MAX_TOKENS_CAP_HEADER} header says so)`,
     tag: 'chat',
     auth: 'api_key',
     body: chatCompletionRequestSchema,
@@ -43,7 +45,8 @@ export function chatRoutes(services: Services): Router {
         schema: chatCompletionSchema,
       },
       400: { description: 'invalid_request_error; `unknown_parameter` or `unsupported_parameter` (with `param`) for a field the gateway does not forward (see the README, Chat request fields)' },
-      402: { description: 'insufficient_funds: not even the prompt is affordable; nothing was sent upstream' },
+      402: { description: 'insufficient_funds: not even the prompt is affordable, or the max_tokens asked for is not (the message says how many are); nothing was sent upstream' },
+      503: { description: 'model_unavailable: no provider is configured for this model' },
     },
   });
 
@@ -131,11 +134,14 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
   }
   const model = ctx.services.catalog.chat(body.model);
   if (!model) {
+    const media = ctx.services.catalog.generation(body.model);
     throw new ApiError(
       404,
       'invalid_request_error',
       'model_not_found',
-      `The model '${body.model}' does not exist. GET /v1/models lists the chat models and their prices.`,
+      media
+        ? `The model '${body.model}' generates ${media.kind}s: use POST /v1/${media.kind}s${media.kind === 'image' ? '/generations' : ''}.`
+        : `The model '${body.model}' does not exist. GET /v1/models lists the chat models and their prices.`,
       'model',
     );
   }
@@ -160,6 +166,11 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
     requestedMaxTokens: requested,
     choices,
   });
+
+  if (requested === undefined && call.reservation.maxTokens < model.max_output_tokens) {
+    // The caller set no limit and the balance does not cover the model's longest answer.
+    res.setHeader(MAX_TOKENS_CAP_HEADER, String(call.reservation.maxTokens));
+  }
 
   const clientGone = new AbortController();
   const upstreamStop = new AbortController();

@@ -213,3 +213,22 @@ describe('Anthropic Messages upstream', () => {
     expect(finish).toBe('stop');
   });
 });
+
+describe('prices that match the upstream bill', () => {
+  it('bills cached prompt tokens at the catalog’s cached rates, from OpenAI’s cached_tokens and Anthropic’s cache read/write', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    a.usage = { input: 200, output: 20, cacheRead: 800, cacheWrite: 0 };
+    const gpt = await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages });
+    const gptCost = chatCost(h.services.catalog.chat('gpt-5.2')!, { promptTokens: 1000, cachedTokens: 800, completionTokens: 20 });
+    expect(gptCost).toBeLessThan(chatCost(h.services.catalog.chat('gpt-5.2')!, { promptTokens: 1000, completionTokens: 20 }));
+    expect(gpt.usage).toMatchObject({ prompt_tokens: 1000, prompt_tokens_details: { cached_tokens: 800 } });
+    expect(await spent(accountId)).toBe(gptCost);
+
+    c.usage = { input: 100, output: 30, cacheRead: 600, cacheWrite: 300 };
+    const claude = await h.openai(key).chat.completions.create({ model: 'claude-opus-4.5', messages });
+    expect(claude.usage).toMatchObject({ prompt_tokens: 1000, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 600, cache_write_tokens: 300 } });
+    const claudeCost = chatCost(h.services.catalog.chat('claude-opus-4.5')!, { promptTokens: 1000, cachedTokens: 600, cacheWriteTokens: 300, completionTokens: 30 });
+    expect(await spent(accountId)).toBe(gptCost + claudeCost);
+    expect(Math.round((claude.usage as unknown as { cost: number }).cost * 1e9)).toBe(Number(claudeCost));
+  });
+});
