@@ -70,6 +70,16 @@ const schema = z.object({
   UPSTREAM_BASE_URL: optionalUrl,
   UPSTREAM_API_KEY: optionalString,
   PROVIDERS_FILE: optionalString,
+  CORS_ORIGINS: optionalString.transform((v, ctx) => {
+    const origins = v === undefined ? [] : v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean);
+    for (const origin of origins) {
+      if (origin !== '*' && !(isHttpUrl(origin) && new URL(origin).origin === origin)) {
+        ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (or *)` });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  }),
   GEMINI_BASE_URL: optionalUrl,
   GEMINI_API_KEY: optionalString,
   STRIPE_SECRET_KEY: optionalString,
@@ -123,6 +133,8 @@ export interface Config {
     cli?: string;
   };
   upstream: { baseUrl?: string; apiKey?: string };
+  /** Browser origins allowed to call /v1 (CORS); `*` for any; empty for none. */
+  corsOrigins: string[];
   /** Per-model routes (PROVIDERS_FILE); models it does not list fall to `upstream`, if set. */
   providers?: ProvidersFile;
   gemini: { baseUrl?: string; apiKey?: string };
@@ -172,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cli: e.TEMPORAL_CLI,
     },
     upstream: { baseUrl: e.UPSTREAM_BASE_URL?.replace(/\/+$/, ''), apiKey: e.UPSTREAM_API_KEY },
+    corsOrigins: e.CORS_ORIGINS,
     providers: e.PROVIDERS_FILE === undefined ? undefined : providersFile(e.PROVIDERS_FILE, env),
     gemini: { baseUrl: e.GEMINI_BASE_URL?.replace(/\/+$/, ''), apiKey: e.GEMINI_API_KEY },
     stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },

@@ -18,6 +18,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
+import { cors } from './cors.js';
 import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
 import { createChatSandbox } from '../sandboxes/chat/chat-sandbox.js';
 
@@ -43,6 +44,8 @@ export function createApp(services: Services): Express {
     next();
   });
 
+  // Before authentication: a browser's preflight carries no key.
+  if (services.config.corsOrigins.length > 0) app.use('/v1', cors(services.config.corsOrigins));
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   app.use(sandboxRoutes(services));
   app.use(express.json({ limit: '20mb' }));

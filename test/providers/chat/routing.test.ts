@@ -44,7 +44,7 @@ beforeAll(async () => {
       },
     }),
   );
-  h = await startHarness({ worker: false, env: { PROVIDERS_FILE: file, TEST_FIRST_KEY: KEY_A } });
+  h = await startHarness({ worker: false, env: { PROVIDERS_FILE: file, TEST_FIRST_KEY: KEY_A, CORS_ORIGINS: 'https://app.example.com' } });
 });
 afterAll(async () => {
   await h?.close();
@@ -230,5 +230,54 @@ describe('prices that match the upstream bill', () => {
     const claudeCost = chatCost(h.services.catalog.chat('claude-opus-4.5')!, { promptTokens: 1000, cachedTokens: 600, cacheWriteTokens: 300, completionTokens: 30 });
     expect(await spent(accountId)).toBe(gptCost + claudeCost);
     expect(Math.round((claude.usage as unknown as { cost: number }).cost * 1e9)).toBe(Number(claudeCost));
+  });
+});
+
+describe('what a client sees of the routes', () => {
+  it('lists only routable chat models, with prices, cached prices, context length and modality', async () => {
+    const { key } = await h.createAccount();
+    const list = (await (await h.call('GET', '/v1/models', { key })).json()) as { data: Record<string, any>[] };
+    const ids = list.data.map((m) => m.id);
+    expect(ids).toEqual(expect.arrayContaining(['gpt-5.2', 'claude-opus-4.5', 'claude-sonnet-4.5', 'veo-3.1']));
+    expect(ids).not.toContain('gemini-3-pro');
+    expect(list.data.find((m) => m.id === 'claude-opus-4.5')).toMatchObject({
+      modality: 'text->text',
+      context_window: 200000,
+      pricing: { input_usd_per_million_tokens: '1.50', cached_input_usd_per_million_tokens: '0.15', cache_write_usd_per_million_tokens: '1.875' },
+    });
+    expect(list.data.find((m) => m.id === 'veo-3.1')).toMatchObject({ modality: 'text+image->video' });
+  });
+
+  it('serves an OpenRouter-style alias as the catalog model', async () => {
+    const { key } = await h.createAccount({ balanceUsd: '1.00' });
+    const answer = await h.openai(key).chat.completions.create({ model: 'anthropic/claude-opus-4.5', messages });
+    expect(answer.model).toBe('claude-opus-4.5');
+    expect(c.seen.map((s) => s.body.model)).toEqual(['claude-opus-4-5']);
+  });
+
+  it('tells a caller who asks the chat endpoint for an image model which endpoint serves it', async () => {
+    const { key } = await h.createAccount({ balanceUsd: '1.00' });
+    const error = await h.openai(key).chat.completions.create({ model: 'nano-banana-2', messages }).catch((e) => e);
+    expect(error.status).toBe(404);
+    expect(error.message).toContain('POST /v1/images/generations');
+  });
+
+  it('answers a browser preflight from a configured origin, before any key, and no other origin', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${h.baseUrl}/v1/chat/completions`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      });
+    const allowed = await preflight('https://app.example.com');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(allowed.headers.get('access-control-allow-headers')).toBe('authorization, content-type');
+    const other = await preflight('https://evil.example.com');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+
+    const { key } = await h.createAccount();
+    const models = await h.call('GET', '/v1/models', { key, headers: { origin: 'https://app.example.com' } });
+    expect(models.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(models.headers.get('access-control-expose-headers')).toContain('x-request-cost-usd');
   });
 });
