@@ -3,6 +3,7 @@ import { createChatActivities } from './chat.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
 import { createGenerationActivities } from './generation.js';
+import { createPaymentProofActivities } from '../src/payments/payment-proof.js';
 
 /**
  * All activities the worker registers, each group closing over the services it needs
@@ -13,6 +14,7 @@ export function createActivities(services: Services) {
     ...createLedgerActivities(services),
     ...createGenerationActivities(services),
     ...createDepositActivities(services),
+    ...createPaymentProofActivities(services),
     ...createChatActivities(services),
   };
 }

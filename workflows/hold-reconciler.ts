@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { createChatActivities } from '../activities/chat.js';
 import type { createGenerationActivities } from '../activities/generation.js';
 
@@ -44,8 +44,12 @@ export async function holdReconcilerWorkflow(input: HoldReconcileInput = {}): Pr
   const candidates = await findUnsettledGenerations({ olderThanMs: input.olderThanMs ?? 120_000, limit: input.limit ?? 200 });
   const abandoned = candidates.length ? await findClosedGenerationWorkflows({ generationIds: candidates }) : [];
   const released = abandoned.length ? await releaseAbandonedGenerations({ generationIds: abandoned }) : 0;
-  const lapsed = await findHoldsOfLapsedLeases({ limit: input.limit ?? 200 });
-  const orphaned = lapsed.length ? await withoutHandedOffCapture({ holds: lapsed }) : [];
-  const releasedOfDeadProcesses = orphaned.length ? await releaseHoldsOfLapsedLeases({ holds: orphaned }) : 0;
+  // A sweep that started before process leases existed finishes as it began.
+  let releasedOfDeadProcesses = 0;
+  if (patched('release-holds-of-dead-processes')) {
+    const lapsed = await findHoldsOfLapsedLeases({ limit: input.limit ?? 200 });
+    const orphaned = lapsed.length ? await withoutHandedOffCapture({ holds: lapsed }) : [];
+    releasedOfDeadProcesses = orphaned.length ? await releaseHoldsOfLapsedLeases({ holds: orphaned }) : 0;
+  }
   return { expired, examined: candidates.length, abandoned, released, releasedOfDeadProcesses };
 }

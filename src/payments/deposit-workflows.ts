@@ -91,7 +91,9 @@ export async function openDepositCheckout(services: Services, d: Deposit): Promi
 }
 
 /**
- * Hands a verified provider event to the deposit. A deposit that already ended only records it;
+ * Hands a verified provider event to the deposit, with the signed webhook it was read from: the
+ * workflow believes a signal only after verifying that signature again (payment-proof.ts), since
+ * any Temporal client can signal it. A deposit that already ended only records it;
  * money reported for a deposit that ended without credit goes to review rather than being lost.
  */
 export async function deliverPaymentEvent(services: Services, d: Deposit, signal: PaymentSignal): Promise<void> {

@@ -61,6 +61,12 @@ export interface WebhookMeta {
   signature?: string;
   /** The address the request came from (for an optional allowlist). */
   sourceIp?: string;
+  /**
+   * Skip the signature's age check (Stripe's replay window). For re-verifying, inside the deposit
+   * workflow, a webhook the route already accepted on time: it may be processed hours later (a
+   * worker down), and a replayed event changes nothing there (events and credits are keyed).
+   */
+  anyAge?: boolean;
 }
 
 export interface PaymentGateway {

@@ -4,6 +4,20 @@
  */
 import type { PaymentEvent, PaymentOutcome } from './payment-gateway.js';
 
+/**
+ * A webhook exactly as the provider signed it. A signal can be sent by anyone who reaches Temporal,
+ * so the deposit workflow believes a signalled outcome only after an activity has verified this
+ * signature again (src/payments/payment-proof.ts).
+ */
+export interface SignedWebhook {
+  /** The raw request body (UTF-8 JSON, as signed). */
+  body: string;
+  /** Stripe-Signature header. */
+  signature?: string;
+  /** The address the webhook came from, for the optional Cryptomus allowlist. */
+  sourceIp?: string;
+}
+
 export interface PaymentSignal {
   kind: PaymentOutcome;
   amountNano?: string;
@@ -12,6 +26,8 @@ export interface PaymentSignal {
   eventId: string;
   /** webhook: the provider told us; poll: we asked it; workflow: the deposit's own decision. */
   source: 'webhook' | 'poll' | 'workflow';
+  /** On a signal from the webhook route: the signed webhook the outcome was read from. */
+  webhook?: SignedWebhook;
 }
 
 export function toSignal(e: PaymentEvent, source: PaymentSignal['source']): PaymentSignal {

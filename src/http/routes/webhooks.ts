@@ -28,9 +28,10 @@ export function webhookRoutes(services: Services): Router {
 async function receive(services: Services, method: DepositMethod, req: Request, res: Response): Promise<void> {
   const gateway = services.payments.gateways[method];
   const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const signature = req.get('stripe-signature');
   let event: PaymentEvent | null;
   try {
-    event = gateway.parseWebhook(raw, { signature: req.get('stripe-signature'), sourceIp: req.ip });
+    event = gateway.parseWebhook(raw, { signature, sourceIp: req.ip });
   } catch (err) {
     if (!(err instanceof InvalidWebhookSignature)) throw err;
     services.logger.warn({ provider: gateway.provider, reason: err.message, ip: req.ip }, 'webhook rejected');
@@ -40,7 +41,9 @@ async function receive(services: Services, method: DepositMethod, req: Request, 
     const deposit = await services.payments.deposits.get(event.depositId);
     if (deposit && deposit.provider === gateway.provider) {
       try {
-        await deliverPaymentEvent(services, deposit, toSignal(event, 'webhook'));
+        // The signed webhook travels with the event: the workflow verifies it again before believing it.
+        const webhook = { body: raw.toString('utf8'), ...(signature ? { signature } : {}), ...(req.ip ? { sourceIp: req.ip } : {}) };
+        await deliverPaymentEvent(services, deposit, { ...toSignal(event, 'webhook'), webhook });
       } catch (err) {
         // Not acknowledged, so the provider delivers it again; nothing was lost or applied twice.
         services.logger.error({ provider: gateway.provider, depositId: deposit.id, eventId: event.eventId, error: (err as Error).message }, 'webhook not handed to its workflow');
