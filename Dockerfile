@@ -1,5 +1,6 @@
-# One image for both roles (api, worker); docker-compose.yml picks the role by command.
-FROM node:20-bookworm-slim
+# One image for every role (migrate, api, worker); docker-compose.yml picks the role by command.
+# Node 24 is the current LTS line.
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -8,6 +9,11 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+# DATA_DIR (assets, generated secrets) must exist and belong to the runtime user: a named volume
+# mounted here starts as a copy of this directory, owner and mode included.
+RUN mkdir -p /data && chown node:node /data && chmod 0700 /data
+ENV DATA_DIR=/data
+VOLUME ["/data"]
 USER node
 EXPOSE 8080
 CMD ["node", "--import", "tsx", "src/launcher/main.ts", "api"]

@@ -2,7 +2,8 @@ import type { Services } from '../src/services.js';
 import { createChatActivities } from './chat.js';
 import { createDepositActivities } from './deposits.js';
 import { createLedgerActivities } from './ledger.js';
-import { createGenerationActivities } from './generation.js';
+import { createGenerationActivities } from '../src/generations/generation-activities.js';
+import { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 import { createPaymentProofActivities } from '../src/payments/payment-proof.js';
 
 /**
@@ -13,6 +14,7 @@ export function createActivities(services: Services) {
   return {
     ...createLedgerActivities(services),
     ...createGenerationActivities(services),
+    ...createHoldSweepActivities(services),
     ...createDepositActivities(services),
     ...createPaymentProofActivities(services),
     ...createChatActivities(services),

@@ -132,10 +132,13 @@ async function phase(
   return result;
 }
 
+const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
+
 /** The gateway's own CPU time, from its Prometheus endpoint. */
-function processCpuSeconds(origin: string) {
+function processCpuSeconds(origin: string, adminToken: string) {
   return async () => {
-    const text = await (await fetch(`${origin}/metrics`)).text();
+    // /metrics is for ops: it takes the admin token.
+    const text = await (await fetch(`${origin}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
     return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? NaN);
   };
 }
@@ -204,7 +207,7 @@ async function main() {
     const gateway = await child('gateway', {
       PORT: String(await freePort()),
       DATA_DIR: dataDir,
-      ADMIN_TOKEN: 'bench-admin-token-0123456789',
+      ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporal.address,
       UPSTREAM_BASE_URL: upstream.url,
@@ -216,7 +219,7 @@ async function main() {
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
     console.log(`${os.cpus().length} CPUs (load average ${load}), ${SECONDS} s per phase, ${MAX_TOKENS}-token replies, model ${MODEL}`);
     const results: { kind: string; direct: Phase; gateway: Phase }[] = [];
-    const gatewayCpu = processCpuSeconds(new URL(gateway.url).origin);
+    const gatewayCpu = processCpuSeconds(new URL(gateway.url).origin, BENCH_ADMIN_TOKEN);
     let gatewayRequests = 0;
     const compare = async (kind: string, stream: boolean, concurrency: number, gatewayKeys: string[]) => {
       const direct = await phase(`direct, ${kind}`, upstream.url, [], stream, concurrency);

@@ -1,7 +1,6 @@
 import os from 'node:os';
 import pino from 'pino';
 import Stripe from 'stripe';
-import { SANDBOX_STRIPE } from '../src/payments/payment-services.js';
 import { reconcile } from '../src/ledger/reconcile.js';
 
 import { percentile, startBenchService } from './support.js';
@@ -32,7 +31,7 @@ async function main() {
   );
   const svc = services;
   try {
-    const sandbox = services.payments.sandboxes().stripe!;
+    const sandbox = services.sandboxes.running().stripe!;
     sandbox.webhooks.mode = 'hold';
 
     const keys: string[] = [];
@@ -69,7 +68,7 @@ async function main() {
     // than through the sandbox's outbox, so the sandbox's bookkeeping is not part of the measure.
     const signed = (payload: string) => ({
       'content-type': 'application/json; charset=utf-8',
-      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SANDBOX_STRIPE.webhookSecret }),
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: services.sandboxes.connections.card!.webhookSecret }),
     });
 
     const post = async (h: { url: string; body: string; headers: Record<string, string> }) => {

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { TOOLS_DIR } from '../src/launcher/stack.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
 import { startTemporalDevServer, type RunningTemporal } from '../src/launcher/temporal-dev-server.js';
+import { generationWorkflowId } from '../src/generations/generation-client.js';
 import { parseUsd } from '../src/ledger/money.js';
 import { reconcile } from '../src/ledger/reconcile.js';
 import { percentile, startBenchService } from './support.js';
@@ -24,6 +25,8 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1000);
 const VIDEOS = Number(process.env.BENCH_VIDEOS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+/** The image phase runs once per client count, so one run gives the ratios (16 and 64 by default). */
+const CLIENTS = (process.env.BENCH_CLIENTS ?? '16,64').split(',').map(Number);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 32);
 const CREDIT = parseUsd('100000');
 
@@ -68,15 +71,15 @@ async function main() {
       if (res.status !== 200) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
       return { id: json.id, ms: performance.now() - t0 };
     };
-    const concurrently = async (n: number, each: (i: number) => Promise<void>) => {
+    const concurrently = async (n: number, each: (i: number) => Promise<void>, clients = CONCURRENCY) => {
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
+      await Promise.all(Array.from({ length: Math.min(clients, n) }, async () => {
         while (next < n) await each(next++);
       }));
     };
     const closed = (ids: string[]) =>
       concurrently(ids.length, async (i) => {
-        await svc.temporal.client.workflow.getHandle(`generation-${ids[i]}`).result();
+        await svc.temporal.client.workflow.getHandle(generationWorkflowId(ids[i]!)).result();
       });
     const fmt = (xs: number[]) => {
       xs.sort((a, b) => a - b);
@@ -96,34 +99,47 @@ async function main() {
     await closed(aloneIds);
     console.log(`POST → hold placed, one at a time (${LATENCY_SAMPLES} videos):       ${fmt(alone)}`);
 
-    const imageLatency: number[] = [];
-    let cpu0 = process.cpuUsage();
-    let t0 = performance.now();
-    await concurrently(IMAGES, async (i) => {
-      imageLatency.push((await post('/v1/images/generations', { prompt: `image ${i}` })).ms);
-    });
-    let seconds = (performance.now() - t0) / 1000;
-    console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients; request ${fmt(imageLatency)})`);
-    console.log(`  CPU of this process (API + worker + simulated Gemini) per workflow: ${cpuPerWorkflow(cpu0, IMAGES)} ms`);
+    let imageCount = 0;
+    let lastImage = '';
+    for (const clients of CLIENTS) {
+      const imageLatency: number[] = [];
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await concurrently(
+        IMAGES,
+        async (i) => {
+          const r = await post('/v1/images/generations', { prompt: `image ${clients} ${i}` });
+          imageLatency.push(r.ms);
+          lastImage = r.id;
+        },
+        clients,
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      imageCount += IMAGES;
+      console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${clients} clients; POST→answer ${fmt(imageLatency)})`);
+      console.log(`  CPU of this process (API + worker: service and Temporal SDK, + simulated Gemini) per workflow: ${cpuPerWorkflow(cpu0, IMAGES)} ms`);
+    }
+    const history = await svc.temporal.client.workflow.getHandle(generationWorkflowId(lastImage)).fetchHistory();
+    console.log(`history of one image workflow: ${history.events?.length} events`);
 
     const loaded: number[] = [];
     const videoIds: string[] = [];
-    cpu0 = process.cpuUsage();
-    t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
     await concurrently(VIDEOS, async (i) => {
       const r = await post('/v1/videos', { prompt: `video ${i}` });
       loaded.push(r.ms);
       videoIds.push(r.id);
     });
     await closed(videoIds);
-    seconds = (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000;
     console.log(`videos end to end: ${VIDEOS} workflows in ${seconds.toFixed(1)} s = ${(VIDEOS / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients)`);
     console.log(`  CPU of this process per workflow: ${cpuPerWorkflow(cpu0, VIDEOS)} ms`);
     console.log(`POST → hold placed under that load:                       ${fmt(loaded)}`);
 
     const [{ total }] = await svc.db('accounts').whereIn('id', accounts.map((a) => a.id)).sum({ total: 'balance' });
     const balance = BigInt(total);
-    const delivered = 20 + LATENCY_SAMPLES + IMAGES + VIDEOS;
+    const delivered = 20 + LATENCY_SAMPLES + imageCount + VIDEOS;
     const expected = CREDIT * BigInt(ACCOUNTS) - 210_000_000n * BigInt(delivered);
     const report = await reconcile(svc.db);
     console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);

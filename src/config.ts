@@ -53,7 +53,23 @@ const seconds = (fallback: number) =>
     return n;
   });
 
+const flag = optionalString.refine((v) => v === undefined || v === '0' || v === '1', 'must be 0 or 1');
+
 const schema = z.object({
+  NODE_ENV: optionalString,
+  SANDBOXES: flag,
+  HOST: optionalString,
+  PAYMENT_METHODS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return [...DEPOSIT_METHODS];
+    const methods = v === 'none' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = methods.find((m) => !(DEPOSIT_METHODS as readonly string[]).includes(m));
+    if (unknown !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `unknown method '${unknown}': use a comma-separated list of card, crypto (or none)` });
+      return z.NEVER;
+    }
+    return [...new Set(methods)] as PaymentMethodName[];
+  }),
+  SANDBOX_URL: optionalUrl,
   PORT: port(8080),
   DATA_DIR: optionalString.transform((v) => path.resolve(v ?? '.data')),
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
@@ -67,6 +83,11 @@ const schema = z.object({
   TEMPORAL_UI_URL: optionalUrl,
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_CLI: optionalString,
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_API_KEY: optionalString,
   UPSTREAM_BASE_URL: optionalUrl,
   UPSTREAM_API_KEY: optionalString,
   PROVIDERS_FILE: optionalString,
@@ -117,7 +138,26 @@ const schema = z.object({
 
 type Raw = z.output<typeof schema>;
 
+const DEPOSIT_METHODS = ['card', 'crypto'] as const;
+type PaymentMethodName = (typeof DEPOSIT_METHODS)[number];
+
+/**
+ * Where each external part of the product comes from. `provider`: credentials are configured, the
+ * real provider is used. `sandbox`: a local stand-in from src/sandboxes/ (development, or staging
+ * with SANDBOXES=1). `disabled`: neither; requests that need the part are refused, never simulated.
+ */
+export type PartSource = 'provider' | 'sandbox' | 'disabled';
+export type PartName = 'card' | 'crypto' | 'chat' | 'media';
+export type Parts = Record<PartName, PartSource>;
+
 export interface Config {
+  /** NODE_ENV=production: no sandbox unless SANDBOXES=1; everything else is development. */
+  mode: 'production' | 'development';
+  /** Whether a part without credentials may be served by a sandbox, and whether SANDBOXES=1 said so. */
+  sandboxes: { allowed: boolean; explicit: boolean; /** How a process reaches the sandboxes (another role's API in a split install). */ url: string };
+  parts: Parts;
+  /** The address the HTTP server binds to. */
+  host: string;
   port: number;
   dataDir: string;
   /** Undefined means: generate one on first start and keep it under DATA_DIR. */
@@ -131,6 +171,10 @@ export interface Config {
     uiUrl?: string;
     uiPort: number;
     cli?: string;
+    /** mTLS client certificate and key (file paths), optional CA and server name: a secured self-hosted cluster. */
+    tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
+    /** Temporal Cloud API key; implies TLS. */
+    apiKey?: string;
   };
   upstream: { baseUrl?: string; apiKey?: string };
   /** Browser origins allowed to call /v1 (CORS); `*` for any; empty for none. */
@@ -169,7 +213,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   requireBoth(e, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET');
   requireBoth(e, 'CRYPTOMUS_MERCHANT_ID', 'CRYPTOMUS_API_KEY');
+  requireBoth(e, 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY');
+  const mode = e.NODE_ENV === 'production' ? 'production' : 'development';
+  const explicit = e.SANDBOXES === '1';
+  const allowed = mode === 'production' ? explicit : e.SANDBOXES !== '0';
+  const parts = resolveParts(e, allowed);
+  const host = e.HOST ?? (mode === 'production' ? '0.0.0.0' : '127.0.0.1');
+  const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
+  refuseExposedSandboxes(parts, explicit, host, publicUrl);
+  const tlsSet = e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
   return {
+    mode,
+    sandboxes: { allowed, explicit, url: (e.SANDBOX_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '') },
+    parts,
+    host,
     port: e.PORT,
     dataDir: e.DATA_DIR,
     adminToken: e.ADMIN_TOKEN,
@@ -182,6 +239,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiUrl: e.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
       uiPort: e.TEMPORAL_UI_PORT,
       cli: e.TEMPORAL_CLI,
+      tls: tlsSet
+        ? { certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, caFile: e.TEMPORAL_TLS_CA, serverName: e.TEMPORAL_TLS_SERVER_NAME }
+        : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
     },
     upstream: { baseUrl: e.UPSTREAM_BASE_URL?.replace(/\/+$/, ''), apiKey: e.UPSTREAM_API_KEY },
     corsOrigins: e.CORS_ORIGINS,
@@ -194,7 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.CRYPTOMUS_BASE_URL?.replace(/\/+$/, ''),
       webhookIps: e.CRYPTOMUS_WEBHOOK_IPS,
     },
-    publicUrl: (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     deposits: {
       checkoutTtlSeconds: e.DEPOSIT_CHECKOUT_TTL,
       pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
@@ -228,4 +289,42 @@ function requireBoth(e: Raw, a: keyof Raw, b: keyof Raw) {
     const missing = e[a] ? b : a;
     throw new ConfigError(String(missing), `must be set together with ${String(e[a] ? a : b)}`);
   }
+}
+
+/** Credentials decide; without them a part is a sandbox where allowed, otherwise disabled. */
+function resolveParts(e: Raw, sandboxesAllowed: boolean): Parts {
+  const source = (configured: boolean, wanted = true): PartSource =>
+    !wanted ? 'disabled' : configured ? 'provider' : sandboxesAllowed ? 'sandbox' : 'disabled';
+  return {
+    card: source(Boolean(e.STRIPE_SECRET_KEY), e.PAYMENT_METHODS.includes('card')),
+    crypto: source(Boolean(e.CRYPTOMUS_MERCHANT_ID), e.PAYMENT_METHODS.includes('crypto')),
+    chat: source(Boolean(e.UPSTREAM_BASE_URL || e.PROVIDERS_FILE)),
+    media: source(Boolean(e.GEMINI_API_KEY)),
+  };
+}
+
+export function sandboxedParts(parts: Parts): PartName[] {
+  return (Object.keys(parts) as PartName[]).filter((p) => parts[p] === 'sandbox');
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * A sandbox "pays" for real credit: anyone who reaches it can top up for free. Reachable from
+ * elsewhere only when an operator asked for it (a staging install, SANDBOXES=1).
+ */
+function refuseExposedSandboxes(parts: Parts, explicit: boolean, host: string, publicUrl: string) {
+  const active = sandboxedParts(parts);
+  if (!active.length || explicit) return;
+  const exposed = !isLoopback(host) ? `HOST ${host}` : !isLoopback(new URL(publicUrl).hostname) ? `PUBLIC_URL ${publicUrl}` : undefined;
+  if (!exposed) return;
+  throw new ConfigError(
+    'SANDBOXES',
+    `sandboxes are active for ${active.join(', ')} and ${exposed} is not loopback: configure those providers' credentials, ` +
+      'or set SANDBOXES=1 to run a staging install whose sandboxes anyone who reaches it can use',
+  );
 }

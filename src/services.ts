@@ -11,6 +11,8 @@ import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
 import { createMediaServices, type MediaServices } from './providers/media/media-services.js';
+import { createSandboxes, type Sandboxes } from './sandboxes/index.js';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal/connection-options.js';
 
 /**
  * Everything a route or an activity talks to, built once per process from the validated config
@@ -29,14 +31,18 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   catalog: Catalog;
   metrics: Metrics;
   payments: Payments;
+  /** The local stand-ins for parts without credentials (none in production unless SANDBOXES=1). */
+  sandboxes: Sandboxes;
   adminToken: string;
   temporal: {
     address: string;
+    /** Address plus TLS / API key: what the worker's NativeConnection needs too. */
+    connectionOptions: TemporalConnectionOptions;
     connection: Connection;
     client: Client;
     namespace: string;
     taskQueue: string;
-    /** Base URL of the Temporal Web UI, for deep links. */
+    /** Base URL of the Temporal Web UI, for deep links in ops views (never in customers' answers). */
     uiUrl?: string;
   };
 }
@@ -51,7 +57,9 @@ export interface ResolvedEndpoints {
 export async function createServices(config: Config, endpoints: ResolvedEndpoints, logger?: Logger): Promise<Services> {
   const log = logger ?? createLogger(config);
   const db = createDb(endpoints.databaseUrl);
-  const connection = await Connection.connect({ address: endpoints.temporalAddress });
+  const connectionOptions = temporalConnectionOptions(endpoints.temporalAddress, config.temporal);
+  const connection = await Connection.connect(connectionOptions);
+  const sandboxes = createSandboxes(config);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const accounts = new AccountRepository(db);
   return {
@@ -64,13 +72,15 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
     catalog: defaultCatalog(),
-    ...configuredChatUpstream(config),
-    ...createMediaServices(config, endpoints.adminToken),
+    ...configuredChatUpstream(config, sandboxes.connections.chat),
+    ...createMediaServices(config, sandboxes.connections.media),
     metrics: createMetrics(),
-    payments: createPayments(config, db),
+    payments: createPayments(config, db, sandboxes.connections),
+    sandboxes,
     adminToken: endpoints.adminToken,
     temporal: {
       address: endpoints.temporalAddress,
+      connectionOptions,
       connection,
       client,
       namespace: config.temporal.namespace,
@@ -81,8 +91,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 }
 
 export async function closeServices(s: Services): Promise<void> {
-  s.sandboxGemini?.close();
-  await s.payments.close();
+  await s.sandboxes.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.db.destroy();

@@ -40,3 +40,67 @@ describe('configuration', () => {
     expect(loadConfig({ CRYPTOMUS_WEBHOOK_IPS: '91.227.144.54, 127.0.0.1' }).cryptomus.webhookIps).toEqual(['91.227.144.54', '127.0.0.1']);
   });
 });
+
+describe('production mode and sandboxes', () => {
+  const live = {
+    STRIPE_SECRET_KEY: 'sk_live_x',
+    STRIPE_WEBHOOK_SECRET: 'whsec_x',
+    CRYPTOMUS_MERCHANT_ID: 'm',
+    CRYPTOMUS_API_KEY: 'k',
+    UPSTREAM_BASE_URL: 'https://api.openai.com/v1',
+    GEMINI_API_KEY: 'g',
+  };
+
+  it('development serves every part without credentials from a sandbox, bound to loopback', () => {
+    const c = loadConfig({});
+    expect(c.mode).toBe('development');
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.parts).toEqual({ card: 'sandbox', crypto: 'sandbox', chat: 'sandbox', media: 'sandbox' });
+  });
+
+  it('production disables every part without credentials instead of simulating it, and binds all interfaces', () => {
+    const c = loadConfig({ NODE_ENV: 'production' });
+    expect(c.parts).toEqual({ card: 'disabled', crypto: 'disabled', chat: 'disabled', media: 'disabled' });
+    expect(c.host).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'production', STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' }).parts.card).toBe('provider');
+  });
+
+  it('production uses sandboxes only when SANDBOXES=1 says so (staging)', () => {
+    const c = loadConfig({ NODE_ENV: 'production', SANDBOXES: '1', PUBLIC_URL: 'https://staging.example.com' });
+    expect(c.parts).toEqual({ card: 'sandbox', crypto: 'sandbox', chat: 'sandbox', media: 'sandbox' });
+    expect(c.sandboxes.explicit).toBe(true);
+  });
+
+  it.each([
+    [{ HOST: '0.0.0.0' }, /HOST 0\.0\.0\.0 is not loopback/],
+    [{ PUBLIC_URL: 'https://pay.example.com' }, /PUBLIC_URL https:\/\/pay\.example\.com is not loopback/],
+  ])('development refuses to start with a sandbox reachable from elsewhere (%o) unless SANDBOXES=1', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+    expect(() => loadConfig(env)).toThrow(/^SANDBOXES: /);
+    expect(loadConfig({ ...env, SANDBOXES: '1' }).parts.card).toBe('sandbox');
+    // With every provider configured no sandbox is active, and any address is fine.
+    expect(loadConfig({ ...env, ...live }).parts).toEqual({ card: 'provider', crypto: 'provider', chat: 'provider', media: 'provider' });
+  });
+
+  it('SANDBOXES=0 disables parts without credentials in development too', () => {
+    expect(loadConfig({ SANDBOXES: '0', HOST: '0.0.0.0' }).parts.chat).toBe('disabled');
+  });
+
+  it('PAYMENT_METHODS switches methods off, credentials or not', () => {
+    expect(loadConfig({ ...live, PAYMENT_METHODS: 'card' }).parts).toMatchObject({ card: 'provider', crypto: 'disabled' });
+    expect(loadConfig({ PAYMENT_METHODS: 'crypto' }).parts).toMatchObject({ card: 'disabled', crypto: 'sandbox' });
+    expect(loadConfig({ PAYMENT_METHODS: 'none' }).parts).toMatchObject({ card: 'disabled', crypto: 'disabled' });
+    expect(() => loadConfig({ PAYMENT_METHODS: 'card,paypal' })).toThrow(/^PAYMENT_METHODS: unknown method 'paypal'/);
+  });
+
+  it('reads Temporal TLS and API key settings, and refuses half a client certificate', () => {
+    const c = loadConfig({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_TLS_CERT: '/etc/t/client.pem', TEMPORAL_TLS_KEY: '/etc/t/client.key', TEMPORAL_TLS_CA: '/etc/t/ca.pem', TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
+    expect(c.temporal.tls).toEqual({ certFile: '/etc/t/client.pem', keyFile: '/etc/t/client.key', caFile: '/etc/t/ca.pem', serverName: 'temporal.internal' });
+    expect(loadConfig({ TEMPORAL_API_KEY: 'key' }).temporal).toMatchObject({ apiKey: 'key', tls: undefined });
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/etc/t/client.pem' })).toThrow(/^TEMPORAL_TLS_KEY: /);
+  });
+
+  it.each([['SANDBOXES', 'yes']])('stops on a bad %s', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}: `));
+  });
+});

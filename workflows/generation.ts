@@ -1,5 +1,7 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
+  CancelledFailure,
   CancellationScope,
   TimeoutFailure,
   allHandlersFinished,
@@ -7,13 +9,14 @@ import {
   defineQuery,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { createGenerationActivities } from '../activities/generation.js';
+import type { createGenerationActivities } from '../src/generations/generation-activities.js';
 import { progressEstimate } from '../src/generations/generation-params.js';
 import type {
   GenerationFailure,
@@ -60,7 +63,14 @@ function providerActivities(input: GenerationInput) {
   // normal activity; polling the job's status is a quick read, run locally beside the workflow.
   const { submitVideo } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
   const { checkVideo } = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
-  return { generateImage, storeVideo, submitVideo, checkVideo };
+  // Rare polling as Temporal documents it: one activity whose "still rendering" failure is retried every
+  // poll interval until the deadline (its schedule-to-close timeout). No timer, no event per poll.
+  const { awaitVideo } = proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: input.timing.deadlineMs,
+    retry: { initialInterval: input.timing.pollIntervalMs, backoffCoefficient: 1, maximumInterval: input.timing.pollIntervalMs, nonRetryableErrorTypes: NOT_WORTH_RETRYING },
+  });
+  return { generateImage, storeVideo, submitVideo, checkVideo, awaitVideo };
 }
 
 type ProviderActivities = ReturnType<typeof providerActivities>;
@@ -142,10 +152,9 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   try {
     // An image is one activity per picture, bounded by its schedule-to-close timeout; a video polls
     // across many activities and timers, so a workflow timer bounds it.
-    assets =
-      input.kind === 'image'
-        ? await makeImages(input, providerActivities(input))
-        : await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
+    if (input.kind === 'image') assets = await makeImages(input, providerActivities(input));
+    else if (patched(CHARGE_ACCEPTED_VIDEO_JOBS)) assets = await makeVideoCharged(input, state, providerActivities(input));
+    else assets = await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
   } catch (err) {
     failure = describeFailure(err, timedOut, input.timing.deadlineMs);
   }
@@ -193,6 +202,7 @@ async function makeImages(input: GenerationInput, { generateImage }: ProviderAct
   throw (results[0] as PromiseRejectedResult).reason;
 }
 
+/** A video as runs started before CHARGE_ACCEPTED_VIDEO_JOBS make it (kept so they replay): a status check and a timer per poll. */
 async function makeVideo(input: GenerationInput, state: GenerationState, { submitVideo, checkVideo, storeVideo }: ProviderActivities): Promise<StoredAssetRef[]> {
   const handle = await submitVideo({
     model: input.upstreamModel,
@@ -218,6 +228,31 @@ async function makeVideo(input: GenerationInput, state: GenerationState, { submi
     await sleep(input.timing.pollIntervalMs);
   }
   throw ApplicationFailure.nonRetryable('the video job did not finish in time', 'DeadlineExceeded');
+}
+
+/**
+ * Runs of this version charge a video job the provider accepted even when cancelled (the provider bills
+ * us for it) and poll it with one retried activity; runs started before it replay the old path, where
+ * any cancel released the hold and every poll was a local activity and a timer.
+ */
+export const CHARGE_ACCEPTED_VIDEO_JOBS = 'charge-accepted-video-jobs';
+
+/**
+ * A video, for runs of this version. A cancel is free only until submission begins: from then on the
+ * provider may have accepted the job and bills us, so the rest runs to its end and is charged on
+ * delivery. The deadline is awaitVideo's own schedule-to-close timeout: no workflow timer.
+ */
+async function makeVideoCharged(input: GenerationInput, state: GenerationState, { submitVideo, awaitVideo, storeVideo }: ProviderActivities): Promise<StoredAssetRef[]> {
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before the video was submitted');
+  return CancellationScope.nonCancellable(async () => {
+    const handle = await submitVideo({ model: input.upstreamModel, prompt: input.prompt, ...input.video! });
+    state.providerJob = handle;
+    state.status = 'in_progress';
+    setStatus('in_progress');
+    await recordVideoStarted({ generationId: input.generationId, providerJob: handle });
+    await awaitVideo({ generationId: input.generationId, handle, expectedMs: input.timing.expectedMs, pollIntervalMs: input.timing.pollIntervalMs });
+    return [await storeVideo({ generationId: input.generationId, handle })];
+  });
 }
 
 /** Runs `work` in its own scope, cancelling it when `ms` pass; an outer cancellation reaches both. */
@@ -253,10 +288,11 @@ function describeFailure(err: unknown, timedOut: boolean, deadlineMs: number): G
   return { code: 'provider_error', message: 'The generation failed at the provider; nothing was charged. Please retry.' };
 }
 
-/** An activity that ran out of its schedule-to-close time: the generation's deadline passed. */
+/** An activity that ran out of its schedule-to-close time (or whose next retry would): the generation's deadline passed. */
 function outOfTime(err: unknown): boolean {
   const cause = (err as { cause?: unknown })?.cause;
-  return cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_CLOSE';
+  if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_CLOSE') return true;
+  return err instanceof ActivityFailure && err.retryState === 'TIMEOUT';
 }
 
 function applicationFailureIn(err: unknown): ApplicationFailure | undefined {

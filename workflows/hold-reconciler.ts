@@ -1,8 +1,8 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { createChatActivities } from '../activities/chat.js';
-import type { createGenerationActivities } from '../activities/generation.js';
+import type { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 
-type Activities = ReturnType<typeof createGenerationActivities> & ReturnType<typeof createChatActivities>;
+type Activities = ReturnType<typeof createHoldSweepActivities> & ReturnType<typeof createChatActivities>;
 
 const {
   expireOverdueHolds,

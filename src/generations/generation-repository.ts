@@ -166,6 +166,17 @@ export class GenerationRepository {
     return true;
   }
 
+  /** Generations still queued or in progress that were created before `olderThan`, oldest first. */
+  async findUnsettled(olderThan: Date, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.db('generations')
+      .select('id')
+      .whereIn('status', ['queued', 'in_progress'])
+      .andWhere('created_at', '<', olderThan)
+      .orderBy('created_at')
+      .limit(limit);
+    return rows.map((r) => r.id);
+  }
+
   async markDeleted(id: string): Promise<void> {
     await this.db('generations').where({ id }).whereNull('deleted_at').update({ deleted_at: this.db.fn.now() });
   }

@@ -1,11 +1,9 @@
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.js';
 import type { Config } from '../config.js';
 import { newId } from '../ids.js';
 import { IdempotencyConflict } from '../ledger/errors.js';
 import type { GenerationModel } from '../pricing/catalog.js';
 import type { Services } from '../services.js';
-import { AccountIdAttr, KindAttr, ModelAttr, StatusAttr } from '../temporal/search-attributes.js';
+import { startGenerationWorkflow } from './generation-client.js';
 import { GenerationRepository, type GenerationRecord } from './generation-repository.js';
 import type { GenerationInput, GenerationKind, GenerationTiming, HoldOutcome, ImageParams, VideoParams } from './generation-types.js';
 
@@ -29,16 +27,7 @@ export interface StartedGeneration {
   hold: HoldOutcome | null;
 }
 
-/** Temporal did not confirm the hold in time (or at all); the generation was cancelled, nothing is charged. */
-export class GenerationUnavailable extends Error {
-  override readonly name = 'GenerationUnavailable';
-  constructor(
-    readonly generationId: string,
-    override readonly cause: unknown,
-  ) {
-    super(`generation ${generationId} could not be started: ${(cause as Error)?.message ?? String(cause)}`);
-  }
-}
+export { GenerationUnavailable } from './generation-client.js';
 
 export function timingFor(settings: Config['generations'], kind: GenerationKind): GenerationTiming {
   const deadlineMs = (kind === 'image' ? settings.imageDeadlineSeconds : settings.videoDeadlineSeconds) * 1000;
@@ -91,36 +80,7 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
     video: req.video,
     timing: timingFor(services.config.generations, kind),
   };
-  const { client, taskQueue } = services.temporal;
-  const workflowId = `generation-${record.id}`;
-  try {
-    const hold = await client.withDeadline(Date.now() + services.config.generations.holdWaitSeconds * 1000, () =>
-      client.workflow.executeUpdateWithStart(placeHoldUpdate, {
-        updateId: 'place-hold',
-        startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, {
-          workflowId,
-          taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          // A finished generation is never run again under its id, whatever a retry asks.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: AccountIdAttr, value: record.accountId },
-            { key: ModelAttr, value: req.model.id },
-            { key: KindAttr, value: kind },
-            { key: StatusAttr, value: 'placing_hold' },
-          ],
-        }),
-      }),
-    );
-    // Only a refusal changes the row (to rejected); a placed hold leaves it as it was inserted.
-    return { record: hold.ok ? record : ((await generations.get(record.id)) ?? record), hold };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { record: (await generations.get(record.id)) ?? record, hold: null };
-    }
-    // The workflow may have started without us hearing back: cancelling it releases any hold it placed.
-    await client.workflow.getHandle(workflowId).cancel().catch(() => undefined);
-    throw new GenerationUnavailable(record.id, err);
-  }
+  const hold = await startGenerationWorkflow(services.temporal, input, services.config.generations.holdWaitSeconds * 1000);
+  // Only a refusal changes the row (to rejected), and a finished run has settled it: read it again then.
+  return { record: hold?.ok ? record : ((await generations.get(record.id)) ?? record), hold };
 }

@@ -11,16 +11,13 @@ import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { videoRoutes } from './routes/videos.js';
-import { SANDBOX_GEMINI_PATH } from '../providers/media/media-services.js';
-import { sandboxRoutes } from '../sandboxes/payment-routes.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
-import { SIMULATED_UPSTREAM_PATH } from '../providers/chat/configured-upstream.js';
-import { createChatSandbox } from '../sandboxes/chat/chat-sandbox.js';
+import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
@@ -47,7 +44,8 @@ export function createApp(services: Services): Express {
   // Before authentication: a browser's preflight carries no key.
   if (services.config.corsOrigins.length > 0) app.use('/v1', cors(services.config.corsOrigins));
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
-  app.use(sandboxRoutes(services));
+  // Sandboxes parse their own bodies; none is mounted in production unless SANDBOXES=1.
+  for (const { path, router } of sandboxRouters(services.sandboxes)) app.use(path, router);
   app.use(express.json({ limit: '20mb' }));
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
@@ -59,8 +57,6 @@ export function createApp(services: Services): Express {
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
 
-  if (services.simulatedUpstream) app.use(SIMULATED_UPSTREAM_PATH, createChatSandbox(services.simulatedUpstream));
-  if (services.sandboxGemini) app.use(SANDBOX_GEMINI_PATH, services.sandboxGemini.router);
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   app.use('/v1', requireApiKey(services));
   app.use(creditGrantRoutes(services));

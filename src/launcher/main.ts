@@ -1,22 +1,25 @@
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig } from '../config.js';
-import { migrateLatest } from '../db/connection.js';
+import { ConfigError, loadConfig, sandboxedParts, type Config, type PartName } from '../config.js';
+import { createDb } from '../db/connection.js';
 import { createApp } from '../http/app.js';
+import { workerHealthApp } from '../http/routes/health.js';
 import { parseUsd } from '../ledger/money.js';
 import { closeServices, createLogger, createServices, type Services } from '../services.js';
 import { ensureSchedules } from '../temporal/schedules.js';
 import { startWorker, type RunningWorker } from '../temporal/worker.js';
+import { DataDirError } from './data-dir-access.js';
+import { prepareSchema, SchemaBehind } from './schema.js';
 import { startStack } from './stack.js';
 
 /**
  * `npm start`: the whole service on one machine. Roles can be split for production
- * (`main.ts api`, `main.ts worker`), as docker-compose.yml does.
+ * (`main.ts migrate` once, then `main.ts api` and `main.ts worker`), as docker-compose.yml does.
  */
-type Role = 'all' | 'api' | 'worker';
+type Role = 'all' | 'api' | 'worker' | 'migrate';
 
 async function main() {
   const role = (process.argv[2] ?? 'all') as Role;
-  if (!['all', 'api', 'worker'].includes(role)) throw new Error(`unknown role ${role}: use all, api or worker`);
+  if (!['all', 'api', 'worker', 'migrate'].includes(role)) throw new Error(`unknown role ${role}: use all, api, worker or migrate`);
   let config;
   try {
     config = loadConfig();
@@ -28,8 +31,16 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config);
+  announceSandboxes(config);
+  if (role === 'migrate') return migrateOnly(config);
   const started = Date.now();
-  const stack = await startStack(config, logger);
+  const stack = await startStack(config, logger).catch((err: unknown) => {
+    if (err instanceof DataDirError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  });
   let services: Services | undefined;
   let worker: RunningWorker | undefined;
   let server: Server | undefined;
@@ -57,8 +68,7 @@ async function main() {
 
   try {
     services = await createServices(config, stack, logger);
-    // Every role migrates: knex's migration lock makes concurrent starts safe, and no role can run on an old schema.
-    await migrateLatest(services.db);
+    await prepareSchema(services.db, config.mode === 'production' ? 'verify' : 'migrate');
     if (role !== 'api') {
       worker = await startWorker(services);
       worker.done.catch((err) => {
@@ -67,19 +77,50 @@ async function main() {
       });
       await ensureSchedules(services.temporal.client, services.temporal.taskQueue);
     }
-    if (role !== 'worker') {
-      const app = createApp(services);
-      server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(config.port, '0.0.0.0', () => resolve(s));
-        s.once('error', reject);
-      });
-    }
-    const demo = role === 'all' ? await ensureDemoAccount(services) : undefined;
+    // The worker role serves only /healthz, /readyz and /metrics, for its orchestrator and ops.
+    const app = role === 'worker' ? workerHealthApp(services, () => worker?.worker.getState() === 'RUNNING') : createApp(services);
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const demo = role === 'all' && config.mode !== 'production' ? await ensureDemoAccount(services) : undefined;
     printBanner({ config, stack, services, demo, seconds: (Date.now() - started) / 1000 });
   } catch (err) {
-    logger.fatal({ err }, 'start-up failed');
+    if (err instanceof SchemaBehind) console.error(err.message);
+    else logger.fatal({ err }, 'start-up failed');
     await shutdown('startup-failure');
   }
+}
+
+/** The migrate role: apply pending migrations to DATABASE_URL, then exit (a one-shot job before api and worker start). */
+async function migrateOnly(config: Config) {
+  if (!config.database.url) {
+    console.error('migrate: DATABASE_URL is required (the embedded database is migrated by `npm start` itself)');
+    process.exit(2);
+  }
+  const db = createDb(config.database.url, { poolMax: 1 });
+  try {
+    await prepareSchema(db, 'migrate');
+    console.log('migrations applied');
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** SANDBOXES=1 in production (a staging install): said loudly, on stderr, before anything starts. */
+function announceSandboxes(config: Config) {
+  const active = sandboxedParts(config.parts);
+  if (config.mode !== 'production' || !active.length) return;
+  const bar = '!'.repeat(78);
+  console.error(
+    [
+      bar,
+      `!! SANDBOXES=1: this production-mode install serves SANDBOXES for: ${active.join(', ')}.`,
+      '!! Sandbox payments are play money that credits REAL balances, for anyone who reaches this service.',
+      '!! Use it for staging only; unset SANDBOXES and configure the providers for real money.',
+      bar,
+    ].join('\n'),
+  );
 }
 
 /** On a fresh data directory: one demo account with a key and $5.00 of credit, so the product can be tried at once. */
@@ -106,7 +147,8 @@ function printBanner(x: {
   demo?: { accountId: string; key: string };
   seconds: number;
 }) {
-  const api = `http://127.0.0.1:${x.config.port}`;
+  const host = ['0.0.0.0', '::'].includes(x.config.host) ? '127.0.0.1' : x.config.host;
+  const api = `http://${host.includes(':') ? `[${host}]` : host}:${x.config.port}`;
   const ui = x.services.temporal.uiUrl;
   const lines = [
     '',
@@ -127,27 +169,21 @@ function printBanner(x: {
       `  Demo API key   ${x.demo.key}   (account ${x.demo.accountId}, $5.00 demo credit)`,
     );
   }
-  const sandboxes = [
-    !x.config.stripe.secretKey && 'card (Stripe sandbox)',
-    !x.config.cryptomus.apiKey && 'crypto (Cryptomus sandbox)',
-    !x.config.upstream.baseUrl && 'chat (simulated upstream)',
-    !x.config.gemini.apiKey && 'images/video (simulated Gemini)',
-  ].filter(Boolean);
-  if (sandboxes.length) lines.push(`  Embedded       ${sandboxes.join(', ')}`);
-  if (!x.config.stripe.secretKey || !x.config.cryptomus.apiKey) {
-    const host = new URL(x.config.publicUrl).hostname;
-    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
-      lines.push(
-        '',
-        `  WARNING: a payment sandbox is active and PUBLIC_URL (${x.config.publicUrl}) is not loopback.`,
-        '  Anyone who can reach this service can "pay" a sandbox deposit and receive real credit here.',
-        '  Configure STRIPE_* and CRYPTOMUS_* before exposing it.',
-      );
-    }
-  }
+  const parts = x.config.parts;
+  const listed = (source: string) => (Object.keys(parts) as PartName[]).filter((p) => parts[p] === source).map((p) => PART_LABEL[p]);
+  if (listed('sandbox').length) lines.push(`  Sandboxes      ${listed('sandbox').join(', ')}`);
+  if (listed('disabled').length) lines.push(`  Disabled       ${listed('disabled').join(', ')} (no credentials configured)`);
+  lines.push(`  Mode           ${x.config.mode}, listening on ${x.config.host}:${x.config.port}`);
   lines.push('', 'Ctrl-C stops everything; data stays in the data directory.', '');
   process.stdout.write(lines.join('\n') + '\n');
 }
+
+const PART_LABEL: Record<PartName, string> = {
+  card: 'card (Stripe)',
+  crypto: 'crypto (Cryptomus)',
+  chat: 'chat models (upstream)',
+  media: 'images/video (Gemini)',
+};
 
 main().catch((err) => {
   console.error(err);

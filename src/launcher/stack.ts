@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { ResolvedEndpoints } from '../services.js';
+import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { ensureSearchAttributes } from '../temporal/namespace.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { isPortFree } from './free-port.js';
@@ -55,7 +56,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
       temporalAddress = temporal.address;
       temporalUiUrl = temporal.uiUrl;
     } else {
-      await ensureSearchAttributes(temporalAddress, config.temporal.namespace);
+      await ensureSearchAttributes(temporalConnectionOptions(temporalAddress, config.temporal), config.temporal.namespace, logger);
     }
 
     return {

@@ -282,6 +282,28 @@ export class PostgresLedger {
     return { value: await this.hold(input.holdId, q), replayed: true };
   }
 
+  /**
+   * Releases the hold placed under `idempotencyKey`, if one was ever placed (null when none was): for
+   * code that knows only the business key, e.g. a generation that failed before it learnt its hold's id.
+   * Runs on `q`, so a caller can settle its own rows in the same transaction.
+   */
+  async releaseHoldByKey(idempotencyKey: string, q: Knex = this.db): Promise<Applied<Hold> | null> {
+    const hold = await this.holdByKey(idempotencyKey, q);
+    return hold ? this.releaseOn(q, { holdId: hold.id }) : null;
+  }
+
+  /** Generations that still have a pending hold placed before `olderThan`, oldest first. */
+  async pendingGenerationHolds(olderThan: Date, limit: number): Promise<string[]> {
+    const rows: { generation_id: string }[] = await this.db('holds')
+      .select('generation_id')
+      .where({ status: 'pending', purpose: 'generation' })
+      .whereNotNull('generation_id')
+      .andWhere('created_at', '<', olderThan)
+      .orderBy('created_at')
+      .limit(limit);
+    return rows.map((r) => r.generation_id);
+  }
+
   /** Expires pending holds whose deadline has passed, one statement each; returns how many. */
   async expireHolds(now: Date = new Date(), limit = 1000): Promise<number> {
     const due: { id: string; account_id: string }[] = await this.db('holds')

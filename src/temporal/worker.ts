@@ -43,7 +43,7 @@ function installRuntime(logger: Logger) {
 
 export async function startWorker(services: Services, opts: { taskQueue?: string } = {}): Promise<RunningWorker> {
   installRuntime(services.logger);
-  const connection = await NativeConnection.connect({ address: services.temporal.address });
+  const connection = await NativeConnection.connect(services.temporal.connectionOptions);
   const worker = await Worker.create({
     connection,
     namespace: services.temporal.namespace,

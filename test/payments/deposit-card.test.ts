@@ -1,6 +1,5 @@
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SANDBOX_STRIPE } from '../../src/payments/payment-services.js';
 import type { Harness } from '../support/harness.js';
 import {
   balanceOf,
@@ -27,7 +26,7 @@ afterAll(async () => h?.close());
 const sessionOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 
 /** A Stripe event for the deposit's session, signed the way Stripe signs (optionally with the wrong secret). */
-function signedEvent(type: string, session: Record<string, unknown>, secret: string = SANDBOX_STRIPE.webhookSecret) {
+function signedEvent(type: string, session: Record<string, unknown>, secret: string = h.services.sandboxes.connections.card!.webhookSecret) {
   const payload = JSON.stringify({ id: `evt_test_${Math.random().toString(36).slice(2)}`, object: 'event', type, data: { object: session } });
   return { payload, header: Stripe.webhooks.generateTestHeaderString({ payload, secret }) };
 }
@@ -117,7 +116,7 @@ describe('card deposits through Stripe Checkout (embedded Stripe-protocol sandbo
     const forged = signedEvent('checkout.session.completed', session, 'whsec_attacker');
     const genuine = signedEvent('checkout.session.completed', session);
     const stalePayload = genuine.payload;
-    const stale = Stripe.webhooks.generateTestHeaderString({ payload: stalePayload, secret: SANDBOX_STRIPE.webhookSecret, timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    const stale = Stripe.webhooks.generateTestHeaderString({ payload: stalePayload, secret: h.services.sandboxes.connections.card!.webhookSecret, timestamp: Math.floor(Date.now() / 1000) - 3600 });
 
     for (const [body, headers] of [
       [forged.payload, { 'stripe-signature': forged.header }],
@@ -202,7 +201,7 @@ describe('card deposits that run out of time', () => {
       amount_total: 1000,
       currency: 'usd',
       metadata: { deposit_id: dep.id },
-    });
+    }, short.services.sandboxes.connections.card!.webhookSecret);
     const res = await fetch(`${short.baseUrl}/webhooks/stripe`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': late.header },

@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
-import { SANDBOX_CRYPTOMUS } from '../../src/payments/payment-services.js';
 import { depositStatusQuery } from '../../workflows/deposit.js';
 import type { Harness } from '../support/harness.js';
 import {
@@ -107,7 +106,7 @@ describe('crypto deposits through Cryptomus (embedded Cryptomus-protocol sandbox
     expect(await balanceOf(h, accountId)).toBe(0n);
 
     // The same body signed with the merchant's key is accepted.
-    const genuine = phpJson({ ...payload, sign: cryptomusSign(phpJson(payload), SANDBOX_CRYPTOMUS.apiKey) });
+    const genuine = phpJson({ ...payload, sign: cryptomusSign(phpJson(payload), h.services.sandboxes.connections.crypto!.apiKey) });
     const ok = await fetch(`${h.baseUrl}/webhooks/cryptomus`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: genuine });
     expect(ok.status).toBe(200);
     expect((await depositOutcome(h, dep.id)).status).toBe('credited');

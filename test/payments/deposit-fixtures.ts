@@ -20,8 +20,8 @@ export function startDepositHarness(t: DepositTiming = {}): Promise<Harness> {
   });
 }
 
-export const stripeSandbox = (h: Harness) => h.services.payments.sandboxes().stripe!;
-export const cryptomusSandbox = (h: Harness) => h.services.payments.sandboxes().cryptomus!;
+export const stripeSandbox = (h: Harness) => h.services.sandboxes.running().stripe!;
+export const cryptomusSandbox = (h: Harness) => h.services.sandboxes.running().cryptomus!;
 
 export interface DepositJson {
   id: string;

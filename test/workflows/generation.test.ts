@@ -96,18 +96,19 @@ describe('generation workflows on the real Temporal server', () => {
     expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n - PRICE, held: 0n });
   });
 
-  it('charges nothing when a running video is cancelled with DELETE /v1/videos/{id}', async () => {
+  it('charges nothing when a queued video is cancelled with DELETE /v1/videos/{id} before the provider accepted it', async () => {
     const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
-    const video = await (await h.call('POST', '/v1/videos', { key, body: { prompt: 'a slow sunset [slow]' } })).json();
-    await eventually(async () => ((await videoStatus(h, key, video.id)) === 'in_progress' ? true : undefined));
-    expect((await balanceOf(h, accountId)).held).toBe(PRICE);
-
-    const deleted = await h.call('DELETE', `/v1/videos/${video.id}`, { key });
-    expect(await deleted.json()).toEqual({ id: video.id, object: 'video.deleted', deleted: true });
-    const row = await settled(h, video.id);
-    expect(row).toMatchObject({ status: 'failed', error: { code: 'cancelled' } });
-    expect((await h.call('GET', `/v1/videos/${video.id}`, { key })).status).toBe(404);
-    await expectNothingCharged(h, accountId, video.id, 1_000_000_000n);
+    const { generationId } = await startDirect(h, {
+      accountId,
+      kind: 'video',
+      prompt: 'a sunset nobody accepts [fail:http503]',
+      timing: { providerRetry: { initialIntervalMs: 200, maximumAttempts: 3 } },
+    });
+    const deleted = await h.call('DELETE', `/v1/videos/${generationId}`, { key });
+    expect(await deleted.json()).toEqual({ id: generationId, object: 'video.deleted', deleted: true });
+    expect((await settled(h, generationId)).status).toBe('failed');
+    expect((await h.call('GET', `/v1/videos/${generationId}`, { key })).status).toBe(404);
+    await expectNothingCharged(h, accountId, generationId, 1_000_000_000n);
   });
 
   it('never overspends when many generations race for a small balance', async () => {
@@ -175,8 +176,18 @@ describe('generation workflows on the real Temporal server', () => {
     expect(await (await h.call('GET', `/v1/videos/${doomed.id}`, { key })).json()).toMatchObject({ status: 'failed', error: { code: 'abandoned' } });
     expect(await capturesOf(h, doomed.id)).toHaveLength(0);
 
-    await h.call('DELETE', `/v1/videos/${alive.id}`, { key });
-    await settled(h, alive.id);
+    // The provider accepted the other video, so a DELETE is refused (it is charged when delivered); ops stop it instead.
+    expect((await h.call('DELETE', `/v1/videos/${alive.id}`, { key })).status).toBe(409);
+    await client.workflow.getHandle(`generation-${alive.id}`).terminate('operator stopped it');
+    await h.services.db('generations').where('id', alive.id).update({ created_at: h.services.db.raw(`now() - interval '5 minutes'`) });
+    await h.services.db('holds').where('generation_id', alive.id).update({ created_at: h.services.db.raw(`now() - interval '5 minutes'`) });
+    await ensureSchedules(client, taskQueue, [spec]);
+    try {
+      await schedule.trigger();
+      await eventually(async () => ((await holdOf(h, alive.id)).status === 'released' ? true : undefined));
+    } finally {
+      await schedule.delete();
+    }
     expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
   });
 });

@@ -8,6 +8,7 @@ import { invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { presentAccount, presentEntry, presentKey } from '../present.js';
 import { defineRoute } from '../route.js';
+import { presentDepositForOps } from './deposits.js';
 import { usdAmount } from '../usd-schema.js';
 
 const CreateAccount = z.strictObject({
@@ -41,6 +42,16 @@ export function adminRoutes(services: Services): Router {
       const account = await services.accounts.get(params.id!);
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
       res.json(presentAccount(account, await services.accounts.listKeys(account.id)));
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'get', path: '/admin/deposits/:id', summary: 'A deposit with its history, provider reference and Temporal workflow (ops view)', tag: 'admin', auth: 'admin' },
+    async ({ params }, _req, res) => {
+      const deposit = await services.payments.deposits.get(params.id!);
+      if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
+      res.json(presentDepositForOps(deposit, services, await services.payments.deposits.history(deposit.id)));
     },
   );
 

@@ -8,6 +8,7 @@ import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
+import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
@@ -145,6 +146,7 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
       'model',
     );
   }
+  assertModelAvailable(ctx.services, model);
   const routes = ctx.services.chatRoutes.for(model);
   if (routes.length === 0) throw modelUnavailable(model.id);
   const limitField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';

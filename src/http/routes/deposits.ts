@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { formatUsd } from '../../ledger/money.js';
 import type { Deposit, DepositEvent } from '../../payments/deposit-repository.js';
 import { CheckoutUnavailable, DepositNotConfirmed, depositWorkflowId, openDepositCheckout } from '../../payments/deposit-workflows.js';
+import { assertPaymentMethodAvailable } from '../availability.js';
 import { chooseTier, type Tier, TIER_NAMES } from '../../payments/tiers.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
@@ -46,6 +47,7 @@ export function depositRoutes(services: Services): Router {
     },
     async ({ body }, req, res) => {
       const { accountId } = authOf(res);
+      assertPaymentMethodAvailable(services, body.method);
       const choice = chooseTier(body.tier, body.amount_usd);
       if (!choice.ok) {
         throw invalidRequest(
@@ -94,7 +96,7 @@ export function depositRoutes(services: Services): Router {
         deposit = (await deposits.get(deposit.id))!;
       }
       if (!created) res.setHeader('idempotent-replayed', 'true');
-      res.status(created ? 201 : 200).json(presentDeposit(deposit, services, await deposits.history(deposit.id)));
+      res.status(created ? 201 : 200).json(presentDeposit(deposit, await deposits.history(deposit.id)));
     },
   );
 
@@ -106,7 +108,7 @@ export function depositRoutes(services: Services): Router {
       const page = await deposits.list(accountId, query);
       res.json({
         object: 'list',
-        data: page.data.map((d) => presentDeposit(d, services)),
+        data: page.data.map((d) => presentDeposit(d)),
         first_id: page.data[0]?.id ?? null,
         last_id: page.data.at(-1)?.id ?? null,
         has_more: page.hasMore,
@@ -121,7 +123,7 @@ export function depositRoutes(services: Services): Router {
       const { accountId } = authOf(res);
       const deposit = await deposits.getForAccount(accountId, params.id!);
       if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
-      res.json(presentDeposit(deposit, services, await deposits.history(deposit.id)));
+      res.json(presentDeposit(deposit, await deposits.history(deposit.id)));
     },
   );
 
@@ -143,9 +145,8 @@ function cryptoChoice(method: 'card' | 'crypto', coin: Coin | undefined, network
 
 const OPEN = new Set(['creating', 'pending', 'processing']);
 
-export function presentDeposit(d: Deposit, services: Services, history?: DepositEvent[]) {
-  const ui = services.temporal.uiUrl;
-  const workflowId = depositWorkflowId(d.id);
+/** The customer's view of a deposit: nothing of Temporal (no workflow id, run id or UI link). */
+export function presentDeposit(d: Deposit, history?: DepositEvent[]) {
   return {
     id: d.id,
     object: 'billing.deposit',
@@ -162,8 +163,6 @@ export function presentDeposit(d: Deposit, services: Services, history?: Deposit
     created_at: unix(d.createdAt),
     updated_at: unix(d.updatedAt),
     credited_at: unix(d.creditedAt),
-    workflow_id: workflowId,
-    workflow_url: ui ? `${ui}/namespaces/${services.temporal.namespace}/workflows/${workflowId}` : null,
     ...(history
       ? {
           status_history: history.map((e) => ({
@@ -178,5 +177,18 @@ export function presentDeposit(d: Deposit, services: Services, history?: Deposit
           })),
         }
       : {}),
+  };
+}
+
+/** The ops view (admin API): the customer's view plus where the deposit's workflow is. */
+export function presentDepositForOps(d: Deposit, services: Services, history: DepositEvent[]) {
+  const ui = services.temporal.uiUrl;
+  const workflowId = depositWorkflowId(d.id);
+  return {
+    ...presentDeposit(d, history),
+    account_id: d.accountId,
+    provider_ref: d.providerRef,
+    workflow_id: workflowId,
+    workflow_url: ui ? `${ui}/namespaces/${encodeURIComponent(services.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}` : null,
   };
 }

@@ -1,4 +1,3 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Request, Response } from 'express';
 import { httpStatusForFailure } from '../../generations/generation-failures.js';
 import type { GenerationKind, HoldOutcome, StoredAssetRef } from '../../generations/generation-types.js';
@@ -11,16 +10,18 @@ import {
 } from '../../generations/generation-starter.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
+import { assertModelAvailable } from '../availability.js';
 import { ApiError, insufficientFunds, invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 
 // What the image and video routes share: how a refused hold, a failed generation and an asset answer.
 
 /** The catalog model the request names, if it makes this kind of asset: 404 when unknown, 400 when of another kind. */
-export function generationModel(services: Pick<Services, 'catalog'>, id: string, kind: GenerationKind): GenerationModel {
+export function generationModel(services: Pick<Services, 'catalog' | 'config'>, id: string, kind: GenerationKind): GenerationModel {
   const model = services.catalog.get(id);
   if (!model) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${id}' does not exist.`, 'model');
   if (model.kind !== kind) throw invalidRequest(`The model '${id}' does not generate ${kind}s.`, 'model', 'invalid_value');
+  assertModelAvailable(services, model);
   return model;
 }
 
@@ -70,15 +71,4 @@ export async function sendAsset(services: Pick<Services, 'assets'>, res: Respons
   }).catch((err) => {
     res.destroy(err as Error);
   });
-}
-
-/** Cancels a generation's workflow; one that has already closed (or never started) needs nothing. */
-export async function cancelGenerationWorkflow(services: Pick<Services, 'temporal'>, generationId: string): Promise<void> {
-  try {
-    await services.temporal.client.workflow.getHandle(`generation-${generationId}`).cancel();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return;
-    if ((err as { message?: string })?.message?.includes('already completed')) return;
-    throw err;
-  }
 }

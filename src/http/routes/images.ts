@@ -1,4 +1,4 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { awaitGenerationResult, GenerationStillRunning } from '../../generations/generation-client.js';
 import { Router } from 'express';
 import { z } from 'zod';
 import { imageParamsFor } from '../../generations/generation-params.js';
@@ -34,8 +34,6 @@ const imageResponse = z.object({
   id: z.string(),
   cost: z.number().describe('USD charged: $0.21 per delivered image'),
 });
-
-const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The longest an image request waits beyond its deadline for the workflow to report. */
 const RESULT_SLACK_MS = 60_000;
@@ -115,21 +113,22 @@ export function imageRoutes(services: Services): Router {
 }
 
 async function awaitResult(services: Services, generationId: string): Promise<GenerationResult> {
-  const { client } = services.temporal;
-  const deadline = Date.now() + services.config.generations.imageDeadlineSeconds * 1000 + RESULT_SLACK_MS;
+  const waitMs = services.config.generations.imageDeadlineSeconds * 1000 + RESULT_SLACK_MS;
+  let result: GenerationResult | null;
   try {
-    return await client.withDeadline(deadline, () => client.workflow.getHandle(`generation-${generationId}`).result());
+    result = await awaitGenerationResult(services.temporal, generationId, waitMs);
   } catch (err) {
-    if ((err as { code?: number })?.code === GRPC_DEADLINE_EXCEEDED) {
+    if (err instanceof GenerationStillRunning) {
       throw new ApiError(504, 'server_error', 'timeout', 'The images were not ready in time; the generation goes on and is charged only if delivered.');
     }
-    // Terminated by an operator or otherwise ended abnormally: the row says what is known; the
-    // reconciler releases a hold left behind.
-    if (!(err instanceof WorkflowFailedError)) throw err;
-    const record = await new GenerationRepository(services.db).get(generationId);
-    if (record?.status === 'completed') return resultOf(record);
-    return { status: 'failed', assets: [], chargedNanos: '0', error: record?.error ?? { code: 'generation_failed', message: 'The generation stopped before finishing; nothing was charged.' } };
+    throw err;
   }
+  if (result) return result;
+  // Terminated by an operator or otherwise ended abnormally: the row says what is known; the
+  // reconciler releases a hold left behind.
+  const record = await new GenerationRepository(services.db).get(generationId);
+  if (record?.status === 'completed') return resultOf(record);
+  return { status: 'failed', assets: [], chargedNanos: '0', error: record?.error ?? { code: 'generation_failed', message: 'The generation stopped before finishing; nothing was charged.' } };
 }
 
 /** A replayed request whose generation had already finished answers from the row. */

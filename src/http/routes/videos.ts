@@ -6,10 +6,11 @@ import { GenerationRepository, type GenerationRecord } from '../../generations/g
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
-import { invalidRequest, notFound } from '../errors.js';
+import { conflict, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
-import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, cancelGenerationWorkflow, sendAsset } from './generation-responses.js';
+import { cancelVideo, VideoAlreadyAccepted } from '../../generations/video-cancellation.js';
+import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, sendAsset } from './generation-responses.js';
 
 const VideoCreate = z.strictObject({
   model: z.string().min(1).max(100).default('veo-3.1'),
@@ -133,11 +134,22 @@ export function videoRoutes(services: Services): Router {
 
   defineRoute(
     router,
-    { method: 'delete', path: '/v1/videos/:id', summary: 'Delete a video; a running one is cancelled and its hold released', tag: 'videos', auth: 'api_key' },
+    {
+      method: 'delete',
+      path: '/v1/videos/:id',
+      summary: 'Delete a video; a queued one is cancelled free of charge, one the provider is rendering answers 409 (it is charged when delivered)',
+      tag: 'videos',
+      auth: 'api_key',
+    },
     async ({ params }, _req, res) => {
       const { accountId } = authOf(res);
       const record = await mine(accountId, params.id!);
-      if (record.status === 'queued' || record.status === 'in_progress') await cancelGenerationWorkflow(services, record.id);
+      try {
+        await cancelVideo(services, record);
+      } catch (err) {
+        if (err instanceof VideoAlreadyAccepted) throw conflict(err.message, 'video_in_progress');
+        throw err;
+      }
       await generations.markDeleted(record.id);
       await Promise.all(record.assets.map((a) => services.assets.delete(a.key)));
       res.json({ id: record.id, object: 'video.deleted', deleted: true });

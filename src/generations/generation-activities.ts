@@ -1,22 +1,17 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type WorkflowExecutionStatusName } from '@temporalio/client';
-import { GenerationRepository } from '../src/generations/generation-repository.js';
+import { generationHoldKey } from './generation-client.js';
+import { progressEstimate } from './generation-params.js';
+import { GenerationRepository } from './generation-repository.js';
 import type {
   GenerationFailure,
   HoldOutcome,
   StoredAssetRef,
   VideoParams,
-} from '../src/generations/generation-types.js';
-import { AccountNotFound, HoldNotPending, InsufficientFunds, PostgresLedger } from '../src/ledger/index.js';
-import { GenerationRefused, MediaProviderError } from '../src/providers/media/failures.js';
-import type { Services } from '../src/services.js';
+} from './generation-types.js';
+import { AccountNotFound, HoldNotPending, InsufficientFunds, PostgresLedger } from '../ledger/index.js';
+import { GenerationRefused, MediaProviderError } from '../providers/media/failures.js';
+import type { Services } from '../services.js';
 
-/** The hold of generation `id` is found by this key, even by code that never learnt the hold's id. */
-export const generationHoldKey = (generationId: string) => `generation:${generationId}:hold`;
-
-export const generationWorkflowId = (generationId: string) => `generation-${generationId}`;
-
-const OPEN_WORKFLOW: WorkflowExecutionStatusName[] = ['RUNNING', 'PAUSED', 'UNSPECIFIED', 'UNKNOWN'];
 const HEARTBEAT_EVERY_MS = 5_000;
 
 export interface SettleArgs {
@@ -39,7 +34,8 @@ export type VideoCheck =
   | { state: 'refused'; reason: string; message: string }
   | { state: 'failed'; code: string; message: string; retryable: boolean };
 
-export function createGenerationActivities(services: Pick<Services, 'db' | 'ledger' | 'media' | 'assets' | 'logger' | 'temporal'>) {
+/** The activities of generationWorkflow: each does one I/O step and is safe to repeat. */
+export function createGenerationActivities(services: Pick<Services, 'db' | 'ledger' | 'media' | 'assets'>) {
   const generations = new GenerationRepository(services.db);
 
   // Settling writes the money movement and the generation's outcome in one transaction: both or neither.
@@ -92,9 +88,8 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
     /** Releases whatever hold the key names (if any) and closes the generation as failed. */
     async releaseGenerationHold(args: { generationId: string; failure: GenerationFailure }): Promise<void> {
       await services.db.transaction(async (trx) => {
-        const hold = await trx('holds').select('id').where({ idempotency_key: generationHoldKey(args.generationId) }).first();
-        if (hold) await new PostgresLedger(trx).releaseHold({ holdId: hold.id });
-        await generations.settle(trx, args.generationId, { status: 'failed', holdId: hold?.id ?? null, cost: 0n, assets: [], error: args.failure });
+        const released = await services.ledger.releaseHoldByKey(generationHoldKey(args.generationId), trx);
+        await generations.settle(trx, args.generationId, { status: 'failed', holdId: released?.value.id ?? null, cost: 0n, assets: [], error: args.failure });
       });
     },
 
@@ -130,6 +125,27 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
       return job.state === 'done' ? { state: 'done' } : job;
     },
 
+    /**
+     * One look at the video job, retried by Temporal until it is done (the infrequent-polling pattern):
+     * "still running" is a retryable failure whose retry interval is the poll interval, so between looks
+     * nothing runs, no worker slot is held and the workflow history does not grow; the activity's
+     * schedule-to-close timeout is the generation's deadline. Each look also records the progress estimate.
+     */
+    async awaitVideo(args: { generationId: string; handle: string; expectedMs: number; pollIntervalMs: number }): Promise<void> {
+      let job;
+      try {
+        job = await services.media.getVideoOperation(args.handle);
+      } catch (err) {
+        throw asActivityFailure(err);
+      }
+      if (job.state === 'done') return;
+      if (job.state === 'refused') throw ApplicationFailure.nonRetryable(job.message, 'GenerationRefused', job.reason);
+      if (job.state === 'failed') throw ApplicationFailure.nonRetryable(job.message, 'ProviderFailed', job.code);
+      const info = Context.current().info;
+      await generations.markProgress(args.generationId, progressEstimate(Date.now() - info.scheduledTimestampMs, args.expectedMs));
+      throw ApplicationFailure.create({ message: 'the video is still rendering', type: 'VideoNotReady', nextRetryDelay: args.pollIntervalMs });
+    },
+
     /** Fetches the finished job's video (inline or by download) and stores it; repeatable. */
     async storeVideo(args: { generationId: string; handle: string }): Promise<StoredAssetRef> {
       const video = await whileHeartbeating(async (signal) => {
@@ -155,63 +171,6 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
     },
 
     settleGeneration: settle,
-
-    // ---- the hold reconciler's steps ----
-
-    async expireOverdueHolds(): Promise<number> {
-      return services.ledger.expireHolds(new Date());
-    },
-
-    /** Open generations (and pending generation holds) older than the grace period: candidates for the sweep. */
-    async findUnsettledGenerations(args: { olderThanMs: number; limit: number }): Promise<string[]> {
-      const cutoff = new Date(Date.now() - args.olderThanMs);
-      const [rows, holds] = await Promise.all([
-        services.db('generations').select('id').whereIn('status', ['queued', 'in_progress']).andWhere('created_at', '<', cutoff).orderBy('created_at').limit(args.limit),
-        services.db('holds').select('generation_id as id').where({ status: 'pending', purpose: 'generation' }).whereNotNull('generation_id').andWhere('created_at', '<', cutoff).orderBy('created_at').limit(args.limit),
-      ]);
-      return [...new Set([...rows, ...holds].map((r: { id: string }) => r.id))].slice(0, args.limit);
-    },
-
-    /** Which of these generations' workflows have closed (or never existed). Unknown answers count as open. */
-    async findClosedGenerationWorkflows(args: { generationIds: string[] }): Promise<string[]> {
-      const closed: string[] = [];
-      for (const id of args.generationIds) {
-        try {
-          const info = await services.temporal.client.workflow.getHandle(generationWorkflowId(id)).describe();
-          if (!OPEN_WORKFLOW.includes(info.status.name)) closed.push(id);
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) closed.push(id);
-          else services.logger.warn({ err, generationId: id }, 'could not describe generation workflow; will look again next run');
-        }
-        Context.current().heartbeat();
-      }
-      return closed;
-    },
-
-    /** Closes generations whose workflow ended without settling: releases the hold, charges nothing. */
-    async releaseAbandonedGenerations(args: { generationIds: string[] }): Promise<number> {
-      let released = 0;
-      for (const generationId of args.generationIds) {
-        await services.db.transaction(async (trx) => {
-          const hold = await trx('holds').select('id', 'status').where({ idempotency_key: generationHoldKey(generationId) }).first();
-          if (hold?.status === 'pending') {
-            const r = await new PostgresLedger(trx).releaseHold({ holdId: hold.id });
-            if (!r.replayed) {
-              released++;
-              services.logger.warn({ generationId, holdId: hold.id }, 'released the hold of an abandoned generation');
-            }
-          }
-          await generations.settle(trx, generationId, {
-            status: 'failed',
-            holdId: hold?.id ?? null,
-            cost: 0n,
-            assets: [],
-            error: { code: 'abandoned', message: 'The generation stopped without finishing; its hold was released and nothing was charged.' },
-          });
-        });
-      }
-      return released;
-    },
   };
 }
 

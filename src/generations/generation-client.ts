@@ -1,0 +1,103 @@
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.js';
+import type { Services } from '../services.js';
+import { AccountIdAttr, KindAttr, ModelAttr, StatusAttr } from '../temporal/search-attributes.js';
+import type { GenerationInput, GenerationResult, HoldOutcome } from './generation-types.js';
+
+// Everything the service says to Temporal about a generation: its workflow id, how it starts, how its
+// result is awaited and how it is cancelled. Callers see domain values and errors, never gRPC codes.
+
+/** The business id is the workflow id, so Temporal itself refuses a second run of one generation. */
+export const generationWorkflowId = (generationId: string) => `generation-${generationId}`;
+
+/** The hold of generation `id` is found by this key, even by code that never learnt the hold's id. */
+export const generationHoldKey = (generationId: string) => `generation:${generationId}:hold`;
+
+/** Temporal did not confirm the hold in time (or at all); the generation was cancelled, nothing is charged. */
+export class GenerationUnavailable extends Error {
+  override readonly name = 'GenerationUnavailable';
+  constructor(
+    readonly generationId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`generation ${generationId} could not be started: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/** The result was not ready within the wait; the workflow goes on and settles by itself. */
+export class GenerationStillRunning extends Error {
+  override readonly name = 'GenerationStillRunning';
+  constructor(readonly generationId: string) {
+    super(`generation ${generationId} is still running`);
+  }
+}
+
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+type Temporal = Services['temporal'];
+
+/**
+ * Starts the workflow with the hold-placing update in one call (update-with-start) and returns the
+ * hold's outcome, or null when a run under this id has already finished. A retry lands on the same
+ * workflow and update. If Temporal does not answer within `waitMs` the run is cancelled (which releases
+ * any hold it placed) and GenerationUnavailable is thrown.
+ */
+export async function startGenerationWorkflow(temporal: Temporal, input: GenerationInput, waitMs: number): Promise<HoldOutcome | null> {
+  const { client, taskQueue } = temporal;
+  const workflowId = generationWorkflowId(input.generationId);
+  try {
+    return await client.withDeadline(Date.now() + waitMs, () =>
+      client.workflow.executeUpdateWithStart(placeHoldUpdate, {
+        updateId: 'place-hold',
+        startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, {
+          workflowId,
+          taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          // A finished generation is never run again under its id, whatever a retry asks.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: AccountIdAttr, value: input.accountId },
+            { key: ModelAttr, value: input.model },
+            { key: KindAttr, value: input.kind },
+            { key: StatusAttr, value: 'placing_hold' },
+          ],
+        }),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return null;
+    // The workflow may have started without us hearing back: cancelling it releases any hold it placed.
+    await cancelGenerationWorkflow(temporal, input.generationId).catch(() => undefined);
+    throw new GenerationUnavailable(input.generationId, err);
+  }
+}
+
+/**
+ * The workflow's result, or null when the run ended abnormally (terminated by an operator, say: the
+ * row then says what is known). Throws GenerationStillRunning when `waitMs` passes first.
+ */
+export async function awaitGenerationResult(temporal: Temporal, generationId: string, waitMs: number): Promise<GenerationResult | null> {
+  const { client } = temporal;
+  try {
+    return await client.withDeadline(Date.now() + waitMs, () => client.workflow.getHandle<typeof generationWorkflow>(generationWorkflowId(generationId)).result());
+  } catch (err) {
+    // The client reports the deadline as a gRPC status, bare or wrapped in a ServiceError.
+    const e = err as { code?: number; cause?: { code?: number } };
+    if (e?.code === GRPC_DEADLINE_EXCEEDED || e?.cause?.code === GRPC_DEADLINE_EXCEEDED) throw new GenerationStillRunning(generationId);
+    if (err instanceof WorkflowFailedError) return null;
+    throw err;
+  }
+}
+
+/** Asks the workflow to cancel; one that has already closed (or never started) needs nothing. */
+export async function cancelGenerationWorkflow(temporal: Temporal, generationId: string): Promise<void> {
+  try {
+    await temporal.client.workflow.getHandle(generationWorkflowId(generationId)).cancel();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return;
+    // The server answers a cancel of a closed run with "workflow execution already completed".
+    if ((err as { message?: string })?.message?.includes('already completed')) return;
+    throw err;
+  }
+}
