@@ -24,11 +24,12 @@ import { benchDatabase, percentile } from './support.js';
  *
  * Upstream, gateway and load generator are separate processes, so the two paths differ only by
  * the gateway. Tuning: BENCH_SECONDS (per phase, default 10), BENCH_CONCURRENCY (default 32),
- * BENCH_MAX_TOKENS (reply length, default 16).
+ * BENCH_MAX_TOKENS (reply length, default 16), BENCH_KEY_RPM (an rpm limit on every key, to measure its cost).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 16);
+const KEY_RPM = process.env.BENCH_KEY_RPM ? Number(process.env.BENCH_KEY_RPM) : null;
 const MODEL = 'gpt-5.2';
 const CREDIT = parseUsd('1000000');
 
@@ -196,7 +197,9 @@ async function main() {
     const customers: { id: string; key: string }[] = [];
     for (let i = 0; i < CONCURRENCY; i++) {
       const account = await accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
-      const { key } = await accounts.createKey(account.id, 'bench');
+      const { key, record } = await accounts.createKey(account.id, 'bench');
+      // BENCH_KEY_RPM: give every key a requests-per-minute limit (high enough never to refuse) to measure its cost.
+      if (KEY_RPM) await db('api_keys').where({ id: record.id }).update({ rpm: KEY_RPM });
       await ledger.post({ accountId: account.id, amount: CREDIT, kind: 'adjustment', idempotencyKey: `${account.id}:bench` });
       customers.push({ id: account.id, key });
     }

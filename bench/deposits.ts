@@ -26,7 +26,8 @@ async function main() {
   const { services, base, stop } = await startBenchService(
     'deposits',
     // Webhooks only: the polling fallback must not do the work being measured.
-    { DEPOSIT_POLL_INTERVAL: '3600' },
+    // …and every deposit of the run may wait for payment at once.
+    { DEPOSIT_POLL_INTERVAL: '3600', DEPOSIT_MAX_OPEN: '1000000' },
     logger,
   );
   const svc = services;

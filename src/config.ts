@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { defaultCatalog } from './pricing/catalog.js';
@@ -53,6 +54,50 @@ const seconds = (fallback: number) =>
     return n;
   });
 
+const count = (fallback: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number, at least 1' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** Names Express (proxy-addr) knows for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(v: string): boolean {
+  const [ip, bits, ...rest] = v.split('/');
+  const family = net.isIP(ip ?? '');
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which peers may tell us the client's address in X-Forwarded-For (Express's `trust proxy`):
+ * `off`, a hop count, or a list of addresses, CIDRs and the names loopback/linklocal/uniquelocal.
+ * `true` (trust anyone) is refused: any client could then claim any address.
+ */
+const trustProxy = optionalString.transform((v, ctx): false | number | string[] => {
+  if (v === undefined) return ['loopback'];
+  const lower = v.toLowerCase();
+  if (lower === 'off' || lower === 'false' || lower === 'none' || lower === '0') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.find((s) => !PROXY_RANGE_NAMES.has(s.toLowerCase()) && !isAddressOrCidr(s));
+  if (bad !== undefined || list.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be off, a hop count, or a comma-separated list of addresses, CIDRs, loopback, linklocal, uniquelocal${bad ? ` (not understood: '${bad}')` : ''}`,
+    });
+    return z.NEVER;
+  }
+  return list.map((s) => (PROXY_RANGE_NAMES.has(s.toLowerCase()) ? s.toLowerCase() : s));
+});
 const flag = optionalString.refine((v) => v === undefined || v === '0' || v === '1', 'must be 0 or 1');
 
 const schema = z.object({
@@ -113,11 +158,16 @@ const schema = z.object({
     v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
   ),
   PUBLIC_URL: optionalUrl,
+  TRUST_PROXY: trustProxy,
   // Deposits: how long a checkout stays payable, how often to poll for a lost webhook, how long a
   // payment already on its way at expiry is still awaited (seconds).
   DEPOSIT_CHECKOUT_TTL: seconds(3600),
   DEPOSIT_POLL_INTERVAL: seconds(30),
   DEPOSIT_SETTLE_GRACE: seconds(86_400),
+  // Abuse limits per account: deposits waiting for payment (each one a provider checkout) and open
+  // support requests; beyond them a request answers 429.
+  DEPOSIT_MAX_OPEN: count(5),
+  SUPPORT_MAX_OPEN: count(10),
   // Generations: how long an image / video may take before its hold is released, how often a video
   // job is polled (seconds); the embedded simulated Gemini's delays (milliseconds, 0 allowed).
   GENERATION_IMAGE_DEADLINE: seconds(600),
@@ -126,6 +176,18 @@ const schema = z.object({
   GENERATION_HOLD_WAIT: seconds(30),
   SIMULATED_IMAGE_DELAY_MS: seconds(1000).or(z.literal('0').transform(() => 0)),
   SIMULATED_VIDEO_DELAY_MS: seconds(3000).or(z.literal('0').transform(() => 0)),
+  // Links to generated assets (response_format=url): the HMAC secret (default: derived from the admin
+  // token, so every process of one install agrees) and how long a link stays valid (seconds).
+  ASSET_URL_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  ASSET_URL_TTL: seconds(3600).refine((v) => v <= 604_800, 'must be at most 604800 (7 days, the longest S3 pre-signed URL)'),
+  // An S3-compatible bucket for generated assets instead of files under DATA_DIR.
+  S3_ENDPOINT: optionalUrl,
+  S3_BUCKET: optionalString,
+  S3_REGION: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: optionalString.refine((v) => v === undefined || ['0', '1', 'true', 'false'].includes(v), 'must be 1/0 or true/false'),
+  S3_PREFIX: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9._\/-]{1,200}$/.test(v), 'must be letters, digits and . _ - /'),
   // Chat: how long the upstream is still read after the caller left, for its usage (seconds); the
   // lifetime of an API process's lease on its holds (seconds; renewed every third of it).
   CHAT_DRAIN_TIMEOUT: seconds(120),
@@ -184,9 +246,23 @@ export interface Config {
   gemini: { baseUrl?: string; apiKey?: string };
   stripe: { secretKey?: string; webhookSecret?: string; apiBase?: string };
   cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
+  assetUrls: { secret?: string; ttlSeconds: number };
+  /** Set when generated assets go to an S3-compatible bucket rather than DATA_DIR/assets. */
+  s3?: {
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+    prefix?: string;
+  };
+  /** Express's `trust proxy`: whose X-Forwarded-For names the client (webhook IP allowlist, logs). */
+  trustProxy: false | number | string[];
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
-  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number };
+  deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number; maxOpenPerAccount: number };
+  support: { maxOpenPerAccount: number };
   chat: {
     /** After the caller left, how long the upstream is still read so that its usage can be billed. */
     drainTimeoutSeconds: number;
@@ -213,6 +289,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   requireBoth(e, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET');
   requireBoth(e, 'CRYPTOMUS_MERCHANT_ID', 'CRYPTOMUS_API_KEY');
+  requireBoth(e, 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY');
+  if (!e.S3_BUCKET && (e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID || e.S3_REGION || e.S3_PREFIX || e.S3_FORCE_PATH_STYLE)) {
+    throw new ConfigError('S3_BUCKET', 'must be set when any other S3_ variable is');
+  }
   requireBoth(e, 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY');
   const mode = e.NODE_ENV === 'production' ? 'production' : 'development';
   const explicit = e.SANDBOXES === '1';
@@ -255,12 +335,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.CRYPTOMUS_BASE_URL?.replace(/\/+$/, ''),
       webhookIps: e.CRYPTOMUS_WEBHOOK_IPS,
     },
+    assetUrls: { secret: e.ASSET_URL_SECRET, ttlSeconds: e.ASSET_URL_TTL },
+    s3: e.S3_BUCKET
+      ? {
+          endpoint: e.S3_ENDPOINT?.replace(/\/+$/, ''),
+          bucket: e.S3_BUCKET,
+          region: e.S3_REGION ?? 'us-east-1',
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          // Most S3-compatible servers (MinIO, Ceph, a local endpoint) want the bucket in the path.
+          forcePathStyle: e.S3_FORCE_PATH_STYLE === undefined ? Boolean(e.S3_ENDPOINT) : ['1', 'true'].includes(e.S3_FORCE_PATH_STYLE),
+          prefix: e.S3_PREFIX,
+        }
+      : undefined,
+    trustProxy: e.TRUST_PROXY,
     publicUrl,
     deposits: {
       checkoutTtlSeconds: e.DEPOSIT_CHECKOUT_TTL,
       pollIntervalSeconds: e.DEPOSIT_POLL_INTERVAL,
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
+      maxOpenPerAccount: e.DEPOSIT_MAX_OPEN,
     },
+    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN },
     chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
     generations: {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,

@@ -3,6 +3,8 @@ import pino, { type Logger } from 'pino';
 import { ApiKeyResolver } from './accounts/key-cache.js';
 import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
+import { LastUsedRecorder } from './keys/last-used.js';
+import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
@@ -11,6 +13,7 @@ import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
 import { createMediaServices, type MediaServices } from './providers/media/media-services.js';
+import { createAssetLinks, type AssetLinks, type AssetUrlSigner } from './storage/signed-url.js';
 import { createSandboxes, type Sandboxes } from './sandboxes/index.js';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal/connection-options.js';
 
@@ -21,6 +24,10 @@ import { temporalConnectionOptions, type TemporalConnectionOptions } from './tem
  */
 export interface Services extends ConfiguredChatUpstream, MediaServices {
   config: Config;
+  /** Links customers can open without a key (response_format=url). */
+  assetLinks: AssetLinks;
+  /** Checks the links this service signs itself (served under /assets). */
+  assetUrlSigner: AssetUrlSigner;
   logger: Logger;
   db: Db;
   ledger: PostgresLedger;
@@ -28,6 +35,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   holdLease: ProcessLease;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
+  /** Per-key request counting shared across processes, and the batched last-used times. */
+  keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
   catalog: Catalog;
   metrics: Metrics;
   payments: Payments;
@@ -60,6 +69,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const connectionOptions = temporalConnectionOptions(endpoints.temporalAddress, config.temporal);
   const connection = await Connection.connect(connectionOptions);
   const sandboxes = createSandboxes(config);
+  const media = createMediaServices(config, sandboxes.connections.media);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const accounts = new AccountRepository(db);
   return {
@@ -71,9 +81,11 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts),
+    keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config, sandboxes.connections.chat),
-    ...createMediaServices(config, sandboxes.connections.media),
+    ...media,
+    ...createAssetLinks(config, media.assets, endpoints.adminToken),
     metrics: createMetrics(),
     payments: createPayments(config, db, sandboxes.connections),
     sandboxes,
@@ -92,6 +104,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 
 export async function closeServices(s: Services): Promise<void> {
   await s.sandboxes.close();
+  await s.keys.lastUsed.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.db.destroy();

@@ -4,31 +4,94 @@ import type { AccountRepository, ApiKeyRecord } from './repository.js';
 /**
  * Resolves bearer keys to their records with a short-lived cache: the hot path skips the
  * database, and a revoked key stops working within `ttlMs` on every instance (no cross-node
- * invalidation needed). Misses are cached too, so a flood of wrong keys cannot hammer Postgres.
+ * invalidation needed; the same process forgets at once).
+ *
+ * Known keys and unknown keys live in two separate bounded LRUs. Unknown keys are what an attacker
+ * controls: a flood of random well-formed keys costs one lookup each, repeats of one cost none for
+ * `ttlMs`, and they can only evict each other, never a customer's key. Concurrent requests with the
+ * same key share one lookup (single flight), so a burst of one key is one query.
  */
+export interface KeyCacheOptions {
+  ttlMs?: number;
+  maxKnown?: number;
+  maxUnknown?: number;
+  /** Milliseconds since the epoch; tests hand in their own clock. */
+  now?: () => number;
+}
+
 export class ApiKeyResolver {
-  private readonly cache = new Map<string, { record: ApiKeyRecord | null; until: number }>();
+  private readonly known: Lru<ApiKeyRecord>;
+  private readonly unknown: Lru<null>;
+  private readonly inFlight = new Map<string, Promise<ApiKeyRecord | null>>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  /** Bumped by forget(): a lookup that started before a revocation must not cache what it read. */
+  private epoch = 0;
 
   constructor(
-    private readonly repo: AccountRepository,
-    private readonly ttlMs = 1_000,
-    private readonly maxEntries = 50_000,
-  ) {}
+    private readonly repo: Pick<AccountRepository, 'findKeyByHash'>,
+    opts: KeyCacheOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? 1_000;
+    this.now = opts.now ?? Date.now;
+    this.known = new Lru(opts.maxKnown ?? 50_000);
+    this.unknown = new Lru(opts.maxUnknown ?? 10_000);
+  }
 
   async resolve(token: string): Promise<ApiKeyRecord | null> {
     if (!looksLikeApiKey(token)) return null;
     const hash = hashApiKey(token);
-    const now = Date.now();
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > now) return hit.record;
+    const now = this.now();
+    const hit = this.known.get(hash, now) ?? this.unknown.get(hash, now);
+    if (hit !== undefined) return hit;
+    let pending = this.inFlight.get(hash);
+    if (!pending) {
+      pending = this.lookup(hash).finally(() => this.inFlight.delete(hash));
+      this.inFlight.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async lookup(hash: string): Promise<ApiKeyRecord | null> {
+    const epoch = this.epoch;
     const record = await this.repo.findKeyByHash(hash);
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    this.cache.set(hash, { record, until: now + this.ttlMs });
+    if (epoch !== this.epoch) return record;
+    // The TTL runs from the answer, not the question: a slow query must not shorten it to nothing.
+    const until = this.now() + this.ttlMs;
+    if (record) this.known.set(hash, record, until);
+    else this.unknown.set(hash, null, until);
     return record;
   }
 
   /** Same-process revocation takes effect at once; other processes follow within the TTL. */
   forget(keyId: string) {
-    for (const [hash, entry] of this.cache) if (entry.record?.id === keyId) this.cache.delete(hash);
+    this.epoch++;
+    this.known.deleteWhere((record) => record.id === keyId);
+  }
+}
+
+/** Least recently used first out; a Map keeps insertion order, so a hit is re-inserted at the end. */
+class Lru<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: string, now: number): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    if (entry.until <= now) return undefined;
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+
+  set(key: string, value: V, until: number) {
+    this.entries.delete(key);
+    this.entries.set(key, { value, until });
+    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  deleteWhere(match: (value: V) => boolean) {
+    for (const [key, entry] of this.entries) if (match(entry.value)) this.entries.delete(key);
   }
 }

@@ -35,16 +35,6 @@ export interface UsagePageQuery {
   after?: string;
 }
 
-export interface ModelUsage {
-  model: string | null;
-  requests: number;
-  failedRequests: number;
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-  cost: bigint;
-}
-
 export class UnknownCursor extends Error {
   readonly name = 'UnknownCursor';
 }
@@ -155,34 +145,10 @@ export class RequestLog {
     const rows = await query.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit + 1);
     return { records: rows.slice(0, q.limit).map(toRecord), hasMore: rows.length > q.limit };
   }
-
-  /** Requests, tokens and cost per model over [from, to), most expensive first. */
-  async perModel(accountId: string, range: { from?: Date; to?: Date }): Promise<ModelUsage[]> {
-    const query = this.db('requests')
-      .select('model')
-      .count({ requests: '*' })
-      .select(this.db.raw(`count(*) FILTER (WHERE status <> 'completed') AS failed_requests`))
-      .sum({ prompt_tokens: 'prompt_tokens', completion_tokens: 'completion_tokens', total_tokens: 'total_tokens', cost: 'cost' })
-      .where('account_id', accountId)
-      .groupBy('model')
-      .orderByRaw('sum(cost) DESC, model');
-    if (range.from) query.andWhere('created_at', '>=', range.from);
-    if (range.to) query.andWhere('created_at', '<', range.to);
-    const rows: Record<string, unknown>[] = await query;
-    return rows.map((r) => ({
-      model: r.model as string | null,
-      requests: Number(r.requests),
-      failedRequests: Number(r.failed_requests),
-      promptTokens: Number(r.prompt_tokens ?? 0),
-      completionTokens: Number(r.completion_tokens ?? 0),
-      totalTokens: Number(r.total_tokens ?? 0),
-      // Σ over BIGINT is NUMERIC, which pg hands over as exact decimal text.
-      cost: BigInt((r.cost as string | bigint | null) ?? 0),
-    }));
-  }
 }
 
-function toRecord(r: Record<string, any>): RequestRecord {
+/** A `requests` row as a RequestRecord (also used by the usage report). */
+export function toRecord(r: Record<string, any>): RequestRecord {
   return {
     id: r.id,
     accountId: r.account_id,

@@ -1,9 +1,12 @@
 import express, { type Express } from 'express';
 import { newId } from '../ids.js';
 import type { Services } from '../services.js';
-import { requireApiKey } from './auth.js';
+import { requireAdmin, requireApiKey } from './auth.js';
+import { enforceKeyLimits } from './key-limits.js';
 import { ApiError, errorHandler } from './errors.js';
+import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
+import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
 import { consoleRoutes } from './routes/console.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
@@ -11,22 +14,29 @@ import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { videoRoutes } from './routes/videos.js';
+import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
+import { embeddingRoutes } from './routes/embeddings.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
+import { keyRoutes } from './routes/keys.js';
 import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
  * The front door. Order matters: request id and metrics first; webhooks get the raw body (their
- * signatures are over the exact bytes); everything under /v1 needs an API key.
+ * signatures are over the exact bytes); everything under /v1 needs an API key and everything under
+ * /admin the admin token, and their bodies are parsed only after that check passed, within each
+ * route's size limit (request-body.ts). No body is parsed for a caller we do not know.
  */
 export function createApp(services: Services): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Whose X-Forwarded-For to believe (TRUST_PROXY): req.ip is then the client behind them, and a
+  // client that is not behind a trusted proxy cannot claim another address with that header.
+  app.set('trust proxy', services.config.trustProxy);
 
   app.use((req, res, next) => {
     const requestId = newId('req');
@@ -41,30 +51,35 @@ export function createApp(services: Services): Express {
     next();
   });
 
+  app.use(refuseNulInUrl);
   // Before authentication: a browser's preflight carries no key.
   if (services.config.corsOrigins.length > 0) app.use('/v1', cors(services.config.corsOrigins));
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   // Sandboxes parse their own bodies; none is mounted in production unless SANDBOXES=1.
   for (const { path, router } of sandboxRouters(services.sandboxes)) app.use(path, router);
-  app.use(express.json({ limit: '20mb' }));
-  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
+  const bodies = parseBodies();
 
   app.use(healthRoutes(services));
   app.use(consoleRoutes(services));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi.document(services.config.publicUrl));
   });
+  app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
   app.use(webhookRoutes(services));
+  app.use(signedAssetRoutes(services));
 
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
-  app.use('/v1', requireApiKey(services));
+  // Authenticate, then count the request against its key's rate limit, before reading any body.
+  app.use('/v1', requireApiKey(services), enforceKeyLimits(services), bodies);
   app.use(creditGrantRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
+  app.use(embeddingRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
+  app.use(keyRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
 

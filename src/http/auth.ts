@@ -1,12 +1,16 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { looksLikeApiKey } from '../accounts/api-key.js';
+import type { ApiKeyRecord } from '../accounts/repository.js';
+import { isExpired } from '../keys/key-settings.js';
 import type { Services } from '../services.js';
 import { forbidden, unauthorized } from './errors.js';
 
 export interface AuthContext {
   accountId: string;
   apiKeyId: string;
+  /** The calling key with its settings (allow-list, limits), as resolved for this request. */
+  key: ApiKeyRecord;
 }
 
 export function authOf(res: Response): AuthContext {
@@ -32,7 +36,8 @@ export function requireApiKey(services: Services): RequestHandler {
     const record = await services.apiKeys.resolve(token);
     if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
     if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
-    res.locals.auth = { accountId: record.accountId, apiKeyId: record.id } satisfies AuthContext;
+    if (isExpired(record, new Date())) throw unauthorized(`API key ${record.prefix}… expired at ${record.expiresAt!.toISOString()}.`);
+    res.locals.auth = { accountId: record.accountId, apiKeyId: record.id, key: record } satisfies AuthContext;
     next();
   };
 }

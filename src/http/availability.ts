@@ -10,7 +10,7 @@ import { ApiError } from './errors.js';
  * routes all ask here.
  */
 
-const PART_OF_KIND: Record<CatalogModel['kind'], PartName> = { chat: 'chat', image: 'media', video: 'media' };
+const PART_OF_KIND: Record<CatalogModel['kind'], PartName> = { chat: 'chat', embedding: 'chat', image: 'media', video: 'media' };
 
 export function assertModelAvailable(services: Pick<Services, 'config'>, model: Pick<CatalogModel, 'id' | 'kind'>): void {
   if (services.config.parts[PART_OF_KIND[model.kind]] !== 'disabled') return;

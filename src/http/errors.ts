@@ -11,6 +11,18 @@ import {
   InvalidAmount,
   formatUsd,
 } from '../ledger/index.js';
+import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
+import { TooManyOpenSupportRequests } from '../support/support-repository.js';
+import { UnsafeJson } from './input-guards.js';
+import { rateLimitHeaders } from './rate-limit-headers.js';
+import {
+  ApiKeyNotFound,
+  InvalidKeySettings,
+  LastManagementKey,
+  ManagementKeyRequired,
+  ModelNotAllowed,
+  RateLimitExceeded,
+} from '../keys/errors.js';
 
 /**
  * An error the API answers with, in OpenAI's shape: {"error":{"message","type","code","param"}}.
@@ -43,6 +55,13 @@ export const forbidden = (message: string) => new ApiError(403, 'permission_erro
 
 export const notFound = (message: string, param: string | null = null) =>
   new ApiError(404, 'invalid_request_error', 'not_found', message, param);
+
+export const payloadTooLarge = (limit?: number) =>
+  new ApiError(413, 'invalid_request_error', 'request_too_large', `Request body is too large${limit ? ` (this endpoint accepts at most ${limit} bytes)` : ''}.`);
+
+/** 429 for a per-account limit; `x-should-retry: false` because an SDK's quick retries cannot help. */
+export const tooManyOpen = (message: string, code: string, retryAfterSeconds: number) =>
+  new ApiError(429, 'rate_limit_error', code, message, null, { 'retry-after': String(retryAfterSeconds), 'x-should-retry': 'false' });
 
 // A conflict is not resolved by sending the same request again; the official SDKs would retry it.
 export const conflict = (message: string, code = 'conflict') =>
@@ -95,10 +114,26 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');
   if (err instanceof HoldNotPending || err instanceof CaptureExceedsHold) return conflict(err.message, 'hold_not_pending');
   if (err instanceof z.ZodError) return fromZod(err);
+  if (err instanceof TooManyOpenDeposits) return tooManyOpen(err.message, 'too_many_open_deposits', err.retryAfterSeconds);
+  // Ops answer within a working day; an hour is an honest first hint.
+  if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);
+  // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
+  if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
+  if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');
+  if (err instanceof ManagementKeyRequired) return new ApiError(403, 'permission_error', 'permission_denied', err.message);
+  if (err instanceof ApiKeyNotFound) return notFound(err.message, 'id');
+  if (err instanceof LastManagementKey) return conflict(err.message, 'last_management_key');
+  if (err instanceof InvalidKeySettings) return invalidRequest(err.message, err.param, 'invalid_value');
+  if (err instanceof RateLimitExceeded) {
+    return new ApiError(429, 'requests', 'rate_limit_exceeded', err.message, null, {
+      'retry-after': String(Math.max(1, Math.ceil(err.resetMs / 1000))),
+      ...rateLimitHeaders({ limit: err.limit, remaining: 0, resetMs: err.resetMs }),
+    });
+  }
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser / multer errors carry a client status; their messages are safe to show.
   if (e?.type === 'entity.parse.failed') return invalidRequest('Request body is not valid JSON.', null, 'invalid_json');
-  if (e?.type === 'entity.too.large') return new ApiError(413, 'invalid_request_error', 'request_too_large', 'Request body is too large.');
+  if (e?.type === 'entity.too.large') return payloadTooLarge((err as { limit?: number }).limit);
   if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     return new ApiError(e.status, 'invalid_request_error', 'invalid_request', e.message ?? 'Invalid request.');
   }
@@ -113,6 +148,9 @@ export function sendError(res: import('express').Response, err: ApiError) {
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    // A refused request whose body was not read (unauthenticated, too large, unknown URL): close the
+    // connection after answering instead of letting Node read and discard the rest of the body.
+    if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
     const api = toApiError(err);
     if (api) {
       if (res.headersSent) return res.end();

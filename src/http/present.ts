@@ -20,7 +20,22 @@ export function presentAccount(a: Account, keys?: ApiKeyRecord[]) {
 }
 
 export function presentKey(k: ApiKeyRecord) {
-  return { id: k.id, object: 'api_key', name: k.name, prefix: k.prefix, created_at: unix(k.createdAt), revoked_at: unix(k.revokedAt) };
+  return {
+    id: k.id,
+    object: 'api_key' as const,
+    name: k.name,
+    prefix: k.prefix,
+    manage: k.manage,
+    limit_usd: k.spendLimit === null ? null : formatUsd(k.spendLimit),
+    limit_reset: k.limitReset,
+    models: k.models,
+    rpm: k.rpm,
+    tpm: k.tpm,
+    expires_at: unix(k.expiresAt),
+    created_at: unix(k.createdAt)!,
+    last_used_at: unix(k.lastUsedAt),
+    revoked_at: unix(k.revokedAt),
+  };
 }
 
 export function presentEntry(e: LedgerEntry) {

@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { z } from 'zod';
 import { fromZod } from './errors.js';
+import { assertNoNul } from './input-guards.js';
 import { openapi, type OperationSpec } from './openapi.js';
 
 type Infer<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -13,7 +14,8 @@ export interface RouteInput<B, Q> {
 
 /**
  * Declares one endpoint: registers its spec in the OpenAPI document and mounts a handler that
- * only ever sees validated input. Invalid input is a 400 before the handler runs, so it changes nothing.
+ * only ever sees validated input. Invalid input (a NUL character included, which PostgreSQL text cannot hold) is a 400 before the
+ * handler runs, so it changes nothing.
  */
 export function defineRoute<S extends OperationSpec>(
   router: Router,
@@ -27,11 +29,13 @@ export function defineRoute<S extends OperationSpec>(
     if (spec.body) {
       const parsed = spec.body.safeParse(req.body ?? {});
       if (!parsed.success) throw fromZod(parsed.error, 'body');
+      assertNoNul(parsed.data, 'body');
       body = parsed.data;
     }
     if (spec.query) {
       const parsed = spec.query.safeParse(req.query ?? {});
       if (!parsed.success) throw fromZod(parsed.error, 'query');
+      assertNoNul(parsed.data, 'query');
       query = parsed.data;
     }
     await handler({ body, query, params: req.params as Record<string, string> } as never, req, res);

@@ -8,6 +8,11 @@ export interface GroupCommitOptions {
   lanes: number;
   /** Most operations committed together. */
   maxBatch: number;
+  /**
+   * Longest a lane waits on one batch statement or one lone operation before it moves on to the
+   * next (milliseconds, default 2000). See `Lane.drain` for what happens to the operations then.
+   */
+  deadlineMs?: number;
 }
 
 interface Item {
@@ -35,7 +40,7 @@ export class GroupCommit {
   private readonly lanes: Lane[];
 
   constructor(db: Knex, opts: GroupCommitOptions) {
-    this.lanes = Array.from({ length: opts.lanes }, () => new Lane(db, opts.maxBatch));
+    this.lanes = Array.from({ length: opts.lanes }, () => new Lane(db, opts.maxBatch, opts.deadlineMs ?? 2_000));
   }
 
   run<T>(partition: string, work: Work<T>): Promise<T> {
@@ -50,6 +55,7 @@ class Lane {
   constructor(
     private readonly db: Knex,
     private readonly maxBatch: number,
+    private readonly deadlineMs: number,
   ) {}
 
   submit(partition: string, work: Work<unknown>): Promise<unknown> {
@@ -59,19 +65,35 @@ class Lane {
     });
   }
 
+  /**
+   * One hung connection (a row lock held elsewhere, a backend that stopped answering) must not
+   * stall every account of the lane. So:
+   *  - a batch transaction sets its own `statement_timeout` to the deadline: a statement that hangs
+   *    is cancelled by the server, the batch rolls back (releasing its row locks) and takes the
+   *    database-error path below;
+   *  - an operation run on its own (a batch of one, or each operation of a batch that failed) runs
+   *    outside the lane: the lane waits for it at most the deadline, then serves the next batch
+   *    while the operation settles by itself (bounded by the connection's statement_timeout) and
+   *    resolves its caller then.
+   * Correctness does not depend on which of these happens: every operation is one idempotent
+   * statement, acknowledged only after its own commit, so an operation re-run alone after its batch
+   * rolled back is applied once, and operations of one account running concurrently off the lane
+   * are exactly the case without group commit (conditional UPDATEs under the account's row lock).
+   */
   private async drain() {
     this.busy = true;
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
         if (batch.length === 1) {
-          await runAlone(this.db, batch[0]!);
+          await this.atMostDeadline(runAlone(this.db, batch[0]!));
           continue;
         }
         batch.sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
         let outcomes: Outcome[];
         try {
           outcomes = await this.db.transaction(async (trx) => {
+            await trx.raw(`set local statement_timeout = ${this.deadlineMs}`);
             const out: Outcome[] = [];
             for (const item of batch) {
               try {
@@ -84,7 +106,7 @@ class Lane {
             return out;
           });
         } catch {
-          for (const item of batch) await runAlone(this.db, item);
+          await this.atMostDeadline(Promise.all(batch.map((item) => runAlone(this.db, item))));
           continue;
         }
         batch.forEach((item, i) => {
@@ -96,6 +118,13 @@ class Lane {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Waits for `work` (which settles its own callers and never rejects) or the deadline, whichever is first. */
+  private async atMostDeadline(work: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deadlineMs)))]);
+    clearTimeout(timer);
   }
 }
 

@@ -4,6 +4,7 @@
  * so replays of webhooks, polls and activities change nothing twice.
  */
 import type { Knex } from 'knex';
+import { lockAccountScope } from '../db/advisory-lock.js';
 import { newId } from '../ids.js';
 import { type DepositStatus, FINAL_DEPOSIT_STATUSES } from './deposit-status.js';
 import type { PaymentOutcome, PaymentProvider } from './payment-gateway.js';
@@ -64,13 +65,60 @@ export interface EventInput {
   note?: string;
 }
 
-export class DepositRepository {
-  constructor(private readonly db: Knex) {}
+/** Statuses in which a deposit still has (or is about to get) a live checkout at the provider. */
+const OPEN_STATUSES = ['creating', 'pending', 'processing'] as const;
 
-  /** Inserts a deposit; with an idempotency key already used by the account, returns that deposit instead. */
+/**
+ * The account already has `max` deposits waiting for payment: each one is a checkout at the
+ * provider, so opening more on demand would let one key flood Stripe/Cryptomus. Answered 429.
+ */
+export class TooManyOpenDeposits extends Error {
+  constructor(
+    readonly max: number,
+    /** Until the first open deposit expires, when a new one can certainly be opened. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `This account already has ${max} deposits waiting for payment. Complete or let one of them expire (see GET /v1/billing/deposits) before starting another.`,
+    );
+    this.name = 'TooManyOpenDeposits';
+  }
+}
+
+export class DepositRepository {
+  /** `maxOpen`: deposits one account may have waiting for payment at once. */
+  constructor(
+    private readonly db: Knex,
+    private readonly opts: { maxOpen: number } = { maxOpen: 5 },
+  ) {}
+
+  /**
+   * Inserts a deposit; with an idempotency key already used by the account, returns that deposit
+   * instead. Refuses with TooManyOpenDeposits when the account has `maxOpen` unexpired open deposits:
+   * the count and the insert run under a per-account advisory lock, so concurrent requests cannot
+   * all pass the check.
+   */
   async create(input: NewDeposit): Promise<{ deposit: Deposit; created: boolean }> {
+    return this.db.transaction(async (trx) => {
+      await lockAccountScope(trx, 'deposits', input.accountId);
+      if (input.idempotencyKey) {
+        const existing = await trx('deposits').where({ account_id: input.accountId, idempotency_key: input.idempotencyKey }).first();
+        if (existing) return { deposit: toDeposit(existing), created: false };
+      }
+      const open = await trx('deposits')
+        .where({ account_id: input.accountId })
+        .whereIn('status', OPEN_STATUSES)
+        .where('expires_at', '>', trx.fn.now())
+        .select(trx.raw('count(*)::int as n'), trx.raw('ceil(extract(epoch from min(expires_at) - now()))::int as wait'))
+        .first();
+      if (open && open.n >= this.opts.maxOpen) throw new TooManyOpenDeposits(this.opts.maxOpen, Math.max(1, open.wait ?? 60));
+      return this.insert(trx, input);
+    });
+  }
+
+  private async insert(db: Knex, input: NewDeposit): Promise<{ deposit: Deposit; created: boolean }> {
     const id = newId('dep');
-    const rows = await this.db('deposits')
+    const rows = await db('deposits')
       .insert({
         id,
         account_id: input.accountId,
@@ -88,10 +136,10 @@ export class DepositRepository {
       .ignore()
       .returning('*');
     if (rows.length) {
-      await this.recordEvent(id, { eventId: 'created', source: 'api', note: `${input.tier} by ${input.method}` }, 'creating');
+      await insertEvent(db, id, { eventId: 'created', source: 'api', note: `${input.tier} by ${input.method}` }, 'creating');
       return { deposit: toDeposit(rows[0]), created: true };
     }
-    const existing = await this.db('deposits').where({ account_id: input.accountId, idempotency_key: input.idempotencyKey }).first();
+    const existing = await db('deposits').where({ account_id: input.accountId, idempotency_key: input.idempotencyKey }).first();
     return { deposit: toDeposit(existing), created: false };
   }
 

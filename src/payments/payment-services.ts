@@ -52,7 +52,7 @@ export function createPayments(config: Config, db: Db, sandboxes: SandboxConnect
   return {
     gateways: { card, crypto },
     enabled: { card: !(card instanceof DisabledGateway), crypto: !(crypto instanceof DisabledGateway) },
-    deposits: new DepositRepository(db),
+    deposits: new DepositRepository(db, { maxOpen: config.deposits.maxOpenPerAccount }),
     settings: config.deposits,
     minCheckoutSeconds: {
       card: sandboxCard ? SANDBOX_MIN_CHECKOUT_SECONDS : 1800 + 120,

@@ -25,6 +25,21 @@ const chatModel = z.object({
   max_output_tokens: z.number().int().positive(),
 });
 
+/** Priced per input token only; `dimensions` is the native vector size. */
+const embeddingModel = z.object({
+  id: z.string(),
+  kind: z.literal('embedding'),
+  family: z.string(),
+  provider: z.literal('upstream'),
+  upstream_model: z.string(),
+  input_nanos_per_million: nanos,
+  dimensions: z.number().int().positive(),
+  /** Whether the model can return shorter vectors on request (OpenAI's `dimensions`). */
+  custom_dimensions: z.boolean(),
+  /** Longest single input, in tokens. */
+  max_input_tokens: z.number().int().positive(),
+});
+
 const generationModel = z.object({
   id: z.string(),
   kind: z.enum(['image', 'video']),
@@ -36,12 +51,13 @@ const generationModel = z.object({
 
 const catalogFile = z.object({
   version: z.string(),
-  models: z.array(z.discriminatedUnion('kind', [chatModel, generationModel])),
+  models: z.array(z.discriminatedUnion('kind', [chatModel, embeddingModel, generationModel])),
 });
 
 export type ChatModel = z.output<typeof chatModel>;
+export type EmbeddingModel = z.output<typeof embeddingModel>;
 export type GenerationModel = z.output<typeof generationModel>;
-export type CatalogModel = ChatModel | GenerationModel;
+export type CatalogModel = ChatModel | EmbeddingModel | GenerationModel;
 
 export class Catalog {
   private readonly byId: Map<string, CatalogModel>;
@@ -77,9 +93,14 @@ export class Catalog {
     return m && (m.family === vendor || m.family === 'open-weight') ? m : undefined;
   }
 
+  embedding(id: string): EmbeddingModel | undefined {
+    const m = this.byId.get(id);
+    return m?.kind === 'embedding' ? m : undefined;
+  }
+
   generation(id: string): GenerationModel | undefined {
     const m = this.byId.get(id);
-    return m && m.kind !== 'chat' ? m : undefined;
+    return m?.kind === 'image' || m?.kind === 'video' ? m : undefined;
   }
 }
 

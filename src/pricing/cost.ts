@@ -1,5 +1,5 @@
 import { mulDivHalfUp } from '../ledger/money.js';
-import type { ChatModel, GenerationModel } from './catalog.js';
+import type { ChatModel, EmbeddingModel, GenerationModel } from './catalog.js';
 
 const MILLION = 1_000_000n;
 
@@ -40,6 +40,11 @@ export function chatCost(model: ChatRates, usage: TokenUsage): bigint {
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/** Input tokens only, over one million, rounded half-up once per request. */
+export function embeddingCost(model: Pick<EmbeddingModel, 'input_nanos_per_million'>, promptTokens: number): bigint {
+  return chatCost({ input_nanos_per_million: model.input_nanos_per_million, output_nanos_per_million: 0n }, { promptTokens, completionTokens: 0 });
+}
 
 /** Flat fee per delivered asset; failed generations are never passed here. */
 export function generationCost(model: Pick<GenerationModel, 'per_generation_nanos'>, delivered = 1): bigint {

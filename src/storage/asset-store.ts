@@ -21,6 +21,8 @@ export interface AssetStore {
   get(key: string): Promise<AssetContent | null>;
   /** Removes the asset; removing a missing one is not an error. */
   delete(key: string): Promise<void>;
+  /** Stores that hand out links of their own (an S3 pre-signed GET) offer them here. */
+  presignedGetUrl?(key: string, expiresInSeconds: number): Promise<string>;
 }
 
 export class InvalidAssetKey extends Error {

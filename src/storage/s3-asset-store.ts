@@ -1,22 +1,24 @@
-// Assets in an S3-compatible bucket (AWS S3, MinIO, R2, …) over plain fetch with SigV4, path-style addressing.
-// A PUT replaces the object whole, so a retried store is harmless; the signed payload hash lets the server
-// reject a body damaged in transit.
+// Assets in an S3-compatible bucket (AWS S3, MinIO, R2, …) through the official AWS SDK, which signs
+// every request (SigV4) and hands out pre-signed GET links for customers. A PUT replaces the object
+// whole, so a retried store is harmless.
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Readable } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { assertAssetKey, type AssetContent, type AssetStore, type StoredAsset } from './asset-store.js';
-import { EMPTY_SHA256, signRequest, type SigV4Credentials } from './sigv4.js';
 
 export interface S3AssetStoreOptions {
-  /** e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000 */
-  endpoint: string;
+  /** e.g. http://127.0.0.1:9000; unset means AWS S3 itself for the region. */
+  endpoint?: string;
   bucket: string;
   region: string;
-  credentials: SigV4Credentials;
+  /** Unset: the SDK's default chain (environment, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Bucket in the path (`endpoint/bucket/key`) rather than the host name; what most non-AWS servers want. */
+  forcePathStyle?: boolean;
   /** Prepended to every key, e.g. `cheapa/`. */
   prefix?: string;
   timeoutMs?: number;
-  fetch?: typeof fetch;
 }
 
 export class AssetStoreError extends Error {
@@ -31,52 +33,71 @@ export class AssetStoreError extends Error {
 }
 
 export function createS3AssetStore(options: S3AssetStoreOptions): AssetStore {
-  const endpoint = options.endpoint.replace(/\/+$/, '');
-  const fetchImpl = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const prefix = options.prefix ?? '';
-
-  async function send(method: string, key: string, body?: Uint8Array, extra: Record<string, string> = {}): Promise<Response> {
+  const client = new S3Client({
+    region: options.region,
+    endpoint: options.endpoint,
+    forcePathStyle: options.forcePathStyle ?? false,
+    credentials: options.credentials,
+    // Checksums only where S3 requires them: S3-compatible servers differ in the newer checksum headers.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: Math.min(timeoutMs, 10_000), requestTimeout: timeoutMs },
+  });
+  const objectKey = (key: string) => {
     assertAssetKey(key);
-    const url = new URL(`${endpoint}/${encodeURIComponent(options.bucket)}/${`${prefix}${key}`.split('/').map(encodeURIComponent).join('/')}`);
-    const payloadHash = body ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256;
-    const headers = signRequest({ method, url, headers: extra, payloadHash, region: options.region, credentials: options.credentials, now: new Date() });
-    delete headers.host;
-    try {
-      return await fetchImpl(url, { method, headers, body: body as BodyInit | undefined, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      throw new AssetStoreError(`object storage unreachable: ${(err as Error).message}`);
-    }
-  }
+    return `${options.prefix ?? ''}${key}`;
+  };
 
-  async function failure(res: Response, what: string): Promise<AssetStoreError> {
-    const text = await res.text().catch(() => '');
-    const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1];
-    return new AssetStoreError(`object storage refused ${what}: HTTP ${res.status}${code ? ` ${code}` : ''}`, res.status, code);
+  async function send<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw asStoreError(err, what);
+    }
   }
 
   return {
     async put(key: string, bytes: Uint8Array, contentType: string): Promise<StoredAsset> {
-      const res = await send('PUT', key, bytes, { 'content-type': contentType });
-      if (!res.ok) throw await failure(res, 'the upload');
-      await res.body?.cancel();
+      const Key = objectKey(key);
+      await send('the upload', () => client.send(new PutObjectCommand({ Bucket: options.bucket, Key, Body: bytes, ContentType: contentType, ContentLength: bytes.byteLength })));
       return { key, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
     },
 
     async get(key: string): Promise<AssetContent | null> {
-      const res = await send('GET', key);
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return null;
+      const Key = objectKey(key);
+      try {
+        const answer = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key }));
+        if (!answer.Body) throw new AssetStoreError('object storage answered without a body');
+        return { size: answer.ContentLength ?? 0, body: answer.Body as Readable };
+      } catch (err) {
+        if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.$metadata.httpStatusCode === 404)) return null;
+        throw asStoreError(err, 'the download');
       }
-      if (!res.ok || !res.body) throw await failure(res, 'the download');
-      return { size: Number(res.headers.get('content-length') ?? 0), body: Readable.fromWeb(res.body as WebReadableStream<Uint8Array>) };
     },
 
     async delete(key: string): Promise<void> {
-      const res = await send('DELETE', key);
-      if (!res.ok && res.status !== 404) throw await failure(res, 'the deletion');
-      await res.body?.cancel();
+      const Key = objectKey(key);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: options.bucket, Key }));
+      } catch (err) {
+        if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return;
+        throw asStoreError(err, 'the deletion');
+      }
+    },
+
+    async presignedGetUrl(key: string, expiresInSeconds: number): Promise<string> {
+      const Key = objectKey(key);
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: options.bucket, Key }), { expiresIn: expiresInSeconds });
     },
   };
+}
+
+function asStoreError(err: unknown, what: string): AssetStoreError {
+  if (err instanceof AssetStoreError) return err;
+  if (err instanceof S3ServiceException) {
+    const status = err.$metadata.httpStatusCode;
+    return new AssetStoreError(`object storage refused ${what}: HTTP ${status ?? '?'} ${err.name}`, status, err.name);
+  }
+  return new AssetStoreError(`object storage unreachable: ${(err as Error)?.message ?? String(err)}`);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseUsd } from '../../src/ledger/money.js';
 import { defaultCatalog } from '../../src/pricing/catalog.js';
-import { affordableOutputTokens, chatCost, generationCost } from '../../src/pricing/cost.js';
+import { affordableOutputTokens, chatCost, embeddingCost, generationCost } from '../../src/pricing/cost.js';
 
 const catalog = defaultCatalog();
 
@@ -46,6 +46,18 @@ describe('pricing', () => {
     }
     expect(generationCost(catalog.generation('nano-banana-2')!, 3)).toBe(parseUsd('0.63'));
     expect(generationCost(catalog.generation('veo-3.1')!, 0)).toBe(0n);
+  });
+
+  it('prices embeddings per input token, rounded half up once', () => {
+    const small = catalog.embedding('text-embedding-3-small')!;
+    expect(small.input_nanos_per_million).toBe(parseUsd('0.006'));
+    expect(embeddingCost(small, 1_000_000)).toBe(parseUsd('0.006'));
+    expect(embeddingCost(catalog.embedding('text-embedding-3-large')!, 1234)).toBe(48_126n);
+    expect(embeddingCost({ input_nanos_per_million: 1_500_000n }, 1)).toBe(2n); // 1.5 rounds up
+    expect(embeddingCost({ input_nanos_per_million: 1_499_999n }, 1)).toBe(1n);
+    expect(catalog.embedding('gpt-5.2')).toBeUndefined();
+    expect(catalog.chat('text-embedding-3-small')).toBeUndefined();
+    expect(catalog.generation('bge-m3')).toBeUndefined();
   });
 
   it('lists a realistic catalog of GPT-5, Claude, Gemini and open-weight chat models', () => {

@@ -7,6 +7,7 @@ import { promptTokenBound } from '../../chat/prompt-bound.js';
 import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
+import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
@@ -147,6 +148,7 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
     );
   }
   assertModelAvailable(ctx.services, model);
+  assertModelAllowed(authOf(res).key, model.id);
   const routes = ctx.services.chatRoutes.for(model);
   if (routes.length === 0) throw modelUnavailable(model.id);
   const limitField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';

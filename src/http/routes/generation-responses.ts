@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
 import { httpStatusForFailure } from '../../generations/generation-failures.js';
 import type { GenerationKind, HoldOutcome, StoredAssetRef } from '../../generations/generation-types.js';
 import type { GenerationModel } from '../../pricing/catalog.js';
@@ -64,11 +65,10 @@ export async function sendAsset(services: Pick<Services, 'assets'>, res: Respons
   res.setHeader('content-length', String(content.size));
   res.setHeader('etag', `"${asset.sha256}"`);
   res.setHeader('cache-control', 'private, max-age=3600');
-  await new Promise<void>((resolve, reject) => {
-    content.body.once('error', reject);
-    res.once('close', resolve);
-    content.body.pipe(res);
-  }).catch((err) => {
-    res.destroy(err as Error);
-  });
+  try {
+    await pipeline(content.body, res);
+  } catch {
+    // The client went away mid-download (or the store failed): pipeline destroyed both ends, which
+    // closes the file. A bare pipe() would have left the file open for as long as the process lives.
+  }
 }

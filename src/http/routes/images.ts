@@ -6,6 +6,7 @@ import { GenerationRepository, type GenerationRecord } from '../../generations/g
 import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
+import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
 import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
@@ -55,6 +56,7 @@ export function imageRoutes(services: Services): Router {
     },
     async ({ body }, req, res) => {
       const model = generationModel(services, body.model, 'image');
+      assertModelAllowed(authOf(res).key, model.id);
       const params = imageParamsFor(body.size ?? undefined);
       if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
       const responseFormat = body.response_format ?? 'b64_json';
@@ -101,7 +103,8 @@ export function imageRoutes(services: Services): Router {
   );
 
   async function presentImage(s: Services, id: string, asset: StoredAssetRef, format: 'b64_json' | 'url') {
-    if (format === 'url') return { url: `${s.config.publicUrl}/v1/images/generations/${id}/${asset.index}` };
+    // A link a browser can open without the key: signed and expiring (or the bucket's own pre-signed GET).
+    if (format === 'url') return { url: await s.assetLinks.urlFor(asset.key) };
     const content = await s.assets.get(asset.key);
     if (!content) throw new ApiError(500, 'server_error', 'asset_missing', 'A generated image could not be read back; nothing more was charged.');
     const chunks: Buffer[] = [];

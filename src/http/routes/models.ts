@@ -13,6 +13,7 @@ const pricing = z.union([
     cached_input_usd_per_million_tokens: z.string().optional(),
     cache_write_usd_per_million_tokens: z.string().optional(),
   }),
+  z.object({ input_usd_per_million_tokens: z.string() }),
   z.object({ usd_per_generation: z.string() }),
 ]);
 
@@ -21,11 +22,13 @@ const modelSchema = z.looseObject({
   object: z.literal('model'),
   created: z.number().int(),
   owned_by: z.string(),
-  kind: z.enum(['chat', 'image', 'video']),
-  modality: z.enum(['text->text', 'text->image', 'text+image->video']).describe('What the model takes and gives, as OpenRouter spells it'),
+  kind: z.enum(['chat', 'embedding', 'image', 'video']),
+  modality: z.enum(['text->text', 'text->embeddings', 'text->image', 'text+image->video']).describe('What the model takes and gives, as OpenRouter spells it'),
   pricing: pricing.describe('Exact USD prices as decimal strings'),
   context_window: z.number().int().optional(),
   max_output_tokens: z.number().int().optional(),
+  dimensions: z.number().int().optional().describe('Embedding models: the native vector size'),
+  max_input_tokens: z.number().int().optional().describe('Embedding models: the longest single input'),
 });
 
 const modelListSchema = z.object({ object: z.literal('list'), data: z.array(modelSchema) });
@@ -96,6 +99,15 @@ export function presentModel(model: CatalogModel, catalog: Catalog) {
       },
       context_window: model.context_window,
       max_output_tokens: model.max_output_tokens,
+    };
+  }
+  if (model.kind === 'embedding') {
+    return {
+      ...common,
+      modality: 'text->embeddings' as const,
+      pricing: { input_usd_per_million_tokens: formatUsd(model.input_nanos_per_million) },
+      dimensions: model.dimensions,
+      max_input_tokens: model.max_input_tokens,
     };
   }
   const modality = model.kind === 'image' ? ('text->image' as const) : ('text+image->video' as const);

@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { newId } from '../../ids.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
+import { recordSupportRequest } from '../../support/support-repository.js';
 import { authOf, requireAdmin } from '../auth.js';
 import { invalidRequest } from '../errors.js';
 import { unix } from '../present.js';
@@ -51,16 +51,11 @@ export function supportRoutes(services: Services): Router {
         const unknown = requestIds.filter((id) => !known.has(id));
         if (unknown.length) throw invalidRequest(`Unknown request ids for this account: ${unknown.join(', ')}.`, 'request_ids');
       }
-      const [row] = await db('support_requests')
-        .insert({
-          id: newId('sup'),
-          account_id: accountId,
-          kind: body.kind,
-          message: body.message,
-          amount: body.amount_usd?.toString() ?? null,
-          request_ids: requestIds.length ? requestIds : null,
-        })
-        .returning('*');
+      const row = await recordSupportRequest(
+        db,
+        { accountId, kind: body.kind, message: body.message, amount: body.amount_usd ?? null, requestIds },
+        services.config.support.maxOpenPerAccount,
+      );
       services.logger.info({ supportRequestId: row.id, accountId, kind: body.kind }, 'support request recorded');
       res.status(201).json(presentSupport(row));
     },

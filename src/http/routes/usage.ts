@@ -1,10 +1,14 @@
-import { Router } from 'express';
+import { once } from 'node:events';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { RequestLog, UnknownCursor, type RequestRecord } from '../../chat/request-log.js';
+import { UsageReport, type UsageBucket, type UsageGrouping } from '../../chat/usage-report.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
+import { csvLine, type CsvValue } from '../csv.js';
 import { invalidRequest } from '../errors.js';
+import { instant } from '../instant-schema.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 
@@ -19,6 +23,10 @@ const UsageQuery = z.object({
   after: z.string().min(1).max(200).optional().describe('Id of the last request of the previous page'),
   model: z.string().min(1).max(200).optional(),
   ...period,
+  from: instant.optional().describe('Start (inclusive): unix seconds or ISO 8601; same as start_time'),
+  to: instant.optional().describe('End (exclusive): unix seconds or ISO 8601; same as end_time'),
+  group_by: z.enum(['day', 'hour', 'model', 'key']).optional().describe('Sum requests, tokens and cost per UTC day or hour, per model or per API key'),
+  format: z.enum(['json', 'csv']).default('json').describe('csv: the whole period (every request, or every bucket with group_by) streamed as RFC 4180 CSV'),
 });
 const ModelsQuery = z.object(period);
 
@@ -42,6 +50,20 @@ const requestSchema = z.object({
   overhead_ms: z.number().int(),
 });
 
+const bucketSchema = z.object({
+  object: z.literal('billing.usage_bucket'),
+  start_time: z.number().int().nullable().describe('Unix seconds (day/hour buckets, UTC)'),
+  end_time: z.number().int().nullable(),
+  model: z.string().nullable().describe('group_by=model'),
+  api_key_id: z.string().nullable().describe('group_by=key'),
+  requests: z.number().int(),
+  failed_requests: z.number().int(),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+  cost_usd: z.string().describe('Exact USD'),
+});
+
 const modelUsageSchema = z.object({
   object: z.literal('billing.model_usage'),
   model: z.string().nullable(),
@@ -57,6 +79,7 @@ const modelUsageSchema = z.object({
 export function usageRoutes(services: Services): Router {
   const router = Router();
   const requests = new RequestLog(services.db);
+  const report = new UsageReport(services.db);
 
   defineRoute(
     router,
@@ -69,19 +92,30 @@ export function usageRoutes(services: Services): Router {
       query: UsageQuery,
       responses: {
         200: {
-          description: 'A page of requests',
-          schema: z.object({
-            object: z.literal('list'),
-            data: z.array(requestSchema),
-            first_id: z.string().nullable(),
-            last_id: z.string().nullable(),
-            has_more: z.boolean(),
-          }),
+          description:
+            'A page of requests; with group_by, the buckets of the period (`billing.usage_bucket`, only non-empty ones); with format=csv, text/csv',
+          schema: z.union([
+            z.object({
+              object: z.literal('list'),
+              data: z.array(requestSchema),
+              first_id: z.string().nullable(),
+              last_id: z.string().nullable(),
+              has_more: z.boolean(),
+            }),
+            z.object({
+              object: z.literal('list'),
+              group_by: z.enum(['day', 'hour', 'model', 'key']),
+              start_time: z.number().int().nullable(),
+              end_time: z.number().int().nullable(),
+              data: z.array(bucketSchema),
+            }),
+          ]),
         },
       },
     },
     async ({ query }, _req, res) => {
       const { accountId } = authOf(res);
+      if (query.group_by || query.format === 'csv') return usageOverTime(report, accountId, query, res);
       let page;
       try {
         page = await requests.page(accountId, { ...range(query), model: query.model, limit: query.limit, after: query.after });
@@ -123,7 +157,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const { accountId } = authOf(res);
-      const models = await requests.perModel(accountId, range(query));
+      const models = await report.grouped(accountId, 'model', range(query));
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({
         object: 'list',
@@ -131,7 +165,7 @@ export function usageRoutes(services: Services): Router {
         end_time: query.end_time ?? null,
         data: models.map((m) => ({
           object: 'billing.model_usage',
-          model: m.model,
+          model: m.group,
           requests: m.requests,
           failed_requests: m.failedRequests,
           prompt_tokens: m.promptTokens,
@@ -154,13 +188,79 @@ export function usageRoutes(services: Services): Router {
   return router;
 }
 
-function range(q: { start_time?: number; end_time?: number }): { from?: Date; to?: Date } {
-  if (q.start_time !== undefined && q.end_time !== undefined && q.end_time <= q.start_time) {
-    throw invalidRequest('end_time must be after start_time.', 'end_time', 'invalid_value');
+function range(q: { start_time?: number; end_time?: number; from?: Date; to?: Date }): { from?: Date; to?: Date } {
+  if (q.from && q.start_time !== undefined) throw invalidRequest('Give either from or start_time, not both.', 'from', 'invalid_value');
+  if (q.to && q.end_time !== undefined) throw invalidRequest('Give either to or end_time, not both.', 'to', 'invalid_value');
+  const from = q.from ?? (q.start_time === undefined ? undefined : new Date(q.start_time * 1000));
+  const to = q.to ?? (q.end_time === undefined ? undefined : new Date(q.end_time * 1000));
+  if (from && to && to <= from) {
+    throw invalidRequest(`${q.to ? 'to' : 'end_time'} must be after ${q.from ? 'from' : 'start_time'}.`, q.to ? 'to' : 'end_time', 'invalid_value');
   }
+  return { from, to };
+}
+
+type UsageQueryOut = z.output<typeof UsageQuery>;
+
+/** group_by and/or format=csv: the whole period, summed into buckets or row by row. */
+async function usageOverTime(report: UsageReport, accountId: string, query: UsageQueryOut, res: Response): Promise<void> {
+  if (query.after !== undefined) throw invalidRequest("'after' pages the request list; it cannot be combined with group_by or format=csv.", 'after', 'invalid_value');
+  const period = { ...range(query), model: query.model };
+  if (query.group_by) {
+    const buckets = (await report.grouped(accountId, query.group_by, period)).map((b) => presentBucket(query.group_by!, b));
+    if (query.format === 'json') {
+      res.json({ object: 'list', group_by: query.group_by, start_time: unix(period.from), end_time: unix(period.to), data: buckets });
+      return;
+    }
+    const columns = Object.keys(bucketSchema.shape).filter((c) => c !== 'object');
+    startCsv(res, `usage-by-${query.group_by}.csv`);
+    res.write(csvLine(columns));
+    for (const b of buckets) res.write(csvLine(columns.map((c) => (b as Record<string, CsvValue>)[c] ?? null)));
+    res.end();
+    return;
+  }
+  startCsv(res, 'usage.csv');
+  res.write(csvLine(CSV_REQUEST_COLUMNS));
+  for await (const rows of report.rows(accountId, period)) {
+    if (res.destroyed) return;
+    const chunk = rows.map(csvRequestLine).join('');
+    // Respect backpressure; a client that goes away ends the export.
+    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  }
+  res.end();
+}
+
+function startCsv(res: Response, filename: string) {
+  res.status(200);
+  res.setHeader('content-type', 'text/csv; charset=utf-8');
+  res.setHeader('content-disposition', `attachment; filename="${filename}"`);
+}
+
+const CSV_REQUEST_COLUMNS = [
+  'id', 'created_at', 'api_key_id', 'endpoint', 'model', 'status', 'http_status', 'stream',
+  'prompt_tokens', 'completion_tokens', 'total_tokens', 'cost_usd',
+];
+
+function csvRequestLine(r: RequestRecord): string {
+  const total = r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens;
+  return csvLine([
+    r.id, r.createdAt.toISOString(), r.apiKeyId, r.endpoint, r.model, r.status, r.httpStatus, r.stream,
+    r.promptTokens, r.completionTokens, total, formatUsd(r.cost),
+  ]);
+}
+
+function presentBucket(by: UsageGrouping, b: UsageBucket) {
   return {
-    from: q.start_time === undefined ? undefined : new Date(q.start_time * 1000),
-    to: q.end_time === undefined ? undefined : new Date(q.end_time * 1000),
+    object: 'billing.usage_bucket' as const,
+    start_time: unix(b.start),
+    end_time: b.start ? unix(new Date(b.start.getTime() + (by === 'day' ? 86_400_000 : 3_600_000))) : null,
+    model: by === 'model' ? b.group : null,
+    api_key_id: by === 'key' ? b.group : null,
+    requests: b.requests,
+    failed_requests: b.failedRequests,
+    prompt_tokens: b.promptTokens,
+    completion_tokens: b.completionTokens,
+    total_tokens: b.totalTokens,
+    cost_usd: formatUsd(b.cost),
   };
 }
 

@@ -5,6 +5,7 @@ import { VIDEO_SIZE_NAMES, videoParamsFor } from '../../generations/generation-p
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
+import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
 import { conflict, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
@@ -75,6 +76,7 @@ export function videoRoutes(services: Services): Router {
     },
     async ({ body }, req, res) => {
       const model = generationModel(services, body.model, 'video');
+      assertModelAllowed(authOf(res).key, model.id);
       const params = videoParamsFor(body.size, body.seconds);
       if (!params.ok) throw invalidRequest(params.message, params.message.startsWith('seconds') ? 'seconds' : 'size', 'invalid_value');
 

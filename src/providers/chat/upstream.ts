@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
 import { SSE_DONE, readSseEvents, type SseEvent } from './sse.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from './embedding-types.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './types.js';
 
 export interface ChatUpstreamOptions {
@@ -31,6 +32,12 @@ export interface ChatUpstream {
   stream(request: ChatCompletionRequest, options?: UpstreamCallOptions): Promise<AsyncGenerator<ChatCompletionChunk>>;
 }
 
+/** OpenAI-compatible servers also answer embeddings; Anthropic's Messages API does not. */
+export interface EmbeddingUpstream {
+  /** `POST /embeddings` on the same server, sent once like a completion. */
+  embed(request: EmbeddingsRequest, options?: UpstreamCallOptions): Promise<EmbeddingsResponse>;
+}
+
 const DEFAULT_TIMEOUT_MS = 600_000;
 /** Far above any completion (128k tokens is about 1 MB of JSON); an endless body must not eat memory. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -42,7 +49,7 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
  * It speaks HTTP through node:http(s) with a keep-alive pool rather than fetch: on the gateway's
  * hot path fetch cost over a millisecond more CPU per call (web streams and their promises).
  */
-export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
+export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream & EmbeddingUpstream {
   return createHttpChatUpstream(options, openAiWire);
 }
 
@@ -95,14 +102,20 @@ const openAiWire: WireProtocol = {
   },
 };
 
-export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireProtocol): ChatUpstream {
-  const endpoint = new URL(`${new URL(options.baseUrl).href.replace(/\/+$/, '')}${wire.path}`);
+/**
+ * `embed` posts OpenAI's `/embeddings` beside the wire's chat path; only the OpenAI wire's callers
+ * (`createChatUpstream`) expose it.
+ */
+export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireProtocol): ChatUpstream & EmbeddingUpstream {
+  const root = new URL(options.baseUrl).href.replace(/\/+$/, '');
+  const endpoint = new URL(`${root}${wire.path}`);
+  const embeddingsEndpoint = new URL(`${root}/embeddings`);
   const transport = endpoint.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, scheduling: 'lifo' });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const secrets = options.apiKey ? [options.apiKey] : [];
 
-  function post(body: unknown, accept: string, call: UpstreamCallOptions, link: Call): Promise<IncomingMessage> {
+  function post(body: unknown, accept: string, call: UpstreamCallOptions, link: Call, target = endpoint): Promise<IncomingMessage> {
     const payload = JSON.stringify(body);
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
@@ -112,7 +125,7 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
     Object.assign(headers, wire.headers(options.apiKey));
     if (call.requestId) headers['x-client-request-id'] = call.requestId;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = transport.request(endpoint, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
+      const req = transport.request(target, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
       req.on('error', reject);
       req.end(payload);
     }).then(
@@ -164,6 +177,26 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
         throw link.failure(error);
       }
       return chunks(response, link, wire.streamDecoder(secrets));
+    },
+
+    async embed(request, call = {}) {
+      const link = new Call(timeoutMs, call.signal);
+      try {
+        const response = await post(request, 'application/json', call, link, embeddingsEndpoint);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(await readText(response, link));
+        } catch (error) {
+          if (error instanceof SyntaxError) throw new UpstreamProtocolError('upstream answered with a body that is not JSON');
+          throw error;
+        }
+        if (!Array.isArray((parsed as EmbeddingsResponse | null)?.data)) throw new UpstreamProtocolError('upstream answer has no data array');
+        return parsed as EmbeddingsResponse;
+      } catch (error) {
+        throw link.failure(error);
+      } finally {
+        link.end();
+      }
     },
   };
 }

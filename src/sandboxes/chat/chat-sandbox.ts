@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
+import { answerEmbeddingsSandbox } from './embeddings-sandbox.js';
 import { sseData, SSE_DONE, writeWithBackpressure } from '../../providers/chat/sse.js';
 import { countPromptTokens } from '../../chat/tokens.js';
 import {
@@ -167,6 +168,8 @@ export function createChatSandbox(options: ChatSandboxOptions = {}): Router {
       options.onFinish?.(call);
     }
   });
+
+  router.post('/embeddings', answerEmbeddingsSandbox);
 
   // Body-parser failures (bad JSON, too large) arrive here; answer them the way OpenAI does.
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {

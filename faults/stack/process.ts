@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Every line the process prints goes here (appended across restarts). */
+  logFile: string;
+  /** Run as this user (PostgreSQL refuses to run as root). */
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * One OS process of the topology that the fault suite can kill, pause and restart like an
+ * operator's supervisor would (systemd, docker restart policy), keeping one log file across lives.
+ */
+export class ManagedProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<number | null>;
+  restarts = 0;
+
+  constructor(readonly spec: ProcessSpec) {}
+
+  get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  get running(): boolean {
+    return this.pid !== undefined;
+  }
+
+  start(): void {
+    if (this.running) throw new Error(`${this.spec.name} is already running`);
+    const log = fs.openSync(this.spec.logFile, 'a');
+    fs.writeSync(log, `\n=== ${new Date().toISOString()} start ${this.spec.name} (life ${this.restarts + 1}) ===\n`);
+    const child = spawn(this.spec.command, this.spec.args, {
+      cwd: this.spec.cwd,
+      env: this.spec.env,
+      stdio: ['ignore', log, log],
+      uid: this.spec.uid,
+      gid: this.spec.gid,
+    });
+    fs.closeSync(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  /** SIGKILL (a crash), then wait until the OS has reaped it. */
+  async kill(): Promise<void> {
+    if (!this.child || !this.running) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM and wait for a clean exit; SIGKILL after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (!this.child || !this.running) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  pause(): void {
+    if (this.pid) process.kill(this.pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    if (this.pid) process.kill(this.pid, 'SIGCONT');
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    this.restarts++;
+    this.start();
+  }
+
+  /** Resolves when the process exits (a crash during start-up shows up here). */
+  whenExited(): Promise<number | null> {
+    return this.exited ?? Promise.resolve(null);
+  }
+}
+
+/** Polls until `probe` resolves true, failing early if `proc` dies, or after `timeoutMs`. */
+export async function waitUntil(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; proc?: ManagedProcess }): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < opts.timeoutMs) {
+    if (opts.proc && !opts.proc.running) throw new Error(`${what}: ${opts.proc.spec.name} exited (see ${opts.proc.spec.logFile})`);
+    if (await probe().catch(() => false)) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not ready after ${opts.timeoutMs} ms`);
+}
+
+export async function httpOk(url: string, timeoutMs = 2_000): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  await res.arrayBuffer();
+  return res.ok;
+}

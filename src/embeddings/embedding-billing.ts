@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { PostgresLedger } from '../ledger/postgres-ledger.js';
+import type { ProcessLease } from '../ledger/process-lease.js';
+import type { EmbeddingModel } from '../pricing/catalog.js';
+import { embeddingCost } from '../pricing/cost.js';
+import type { EmbeddingUpstream } from '../providers/chat/upstream.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../providers/chat/embedding-types.js';
+import { UpstreamProtocolError } from '../providers/chat/errors.js';
+import type { EmbeddingPlan } from './embedding-request.js';
+
+// Longer than the upstream client's timeout. A crashed process's holds are freed sooner, when its
+// lease lapses; this deadline is the backstop.
+const HOLD_TTL_MS = 30 * 60 * 1000;
+
+export interface EmbeddingDeps {
+  ledger: PostgresLedger;
+  embeddingUpstream: EmbeddingUpstream;
+  logger: Logger;
+  /** Stamped on every hold, like chat's, so that the holds of a process that dies are released within a minute. */
+  holdLease: ProcessLease;
+}
+
+export interface EmbeddingCall {
+  accountId: string;
+  requestId: string;
+  model: EmbeddingModel;
+  plan: Extract<EmbeddingPlan, { ok: true }>;
+  upstreamRequest: EmbeddingsRequest;
+  /** Told the hold id as soon as it is placed, so that a failure can still be logged against it. */
+  onHold?: (holdId: string) => void;
+}
+
+export interface EmbeddingResult {
+  response: EmbeddingsResponse;
+  holdId: string;
+  promptTokens: number;
+  usageSource: 'upstream' | 'estimated';
+  /** The exact price of the tokens at the model's rate. */
+  cost: bigint;
+  /** What was taken from the balance: the cost, never more than was held. */
+  charge: bigint;
+  upstreamMs: number;
+}
+
+/**
+ * One embeddings call, billed like chat: the most its tokens may cost is held (402 when the
+ * balance cannot cover it), the upstream is asked once, the cost of the tokens it reports is
+ * captured and the rest released in the same statement; a failed call releases everything.
+ *
+ * The upstream call is not tied to the caller's connection: once sent it is billed upstream, so a
+ * caller who hangs up is charged for it rather than the cost being given away.
+ */
+export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Promise<EmbeddingResult> {
+  const { value: hold } = await deps.ledger.placeHold({
+    accountId: call.accountId,
+    amount: embeddingCost(call.model, call.plan.holdTokens) || 1n,
+    idempotencyKey: `embedding:${call.requestId}`,
+    // A synchronous token-priced request, settled by the process that placed it, like a chat hold.
+    purpose: 'chat',
+    requestId: call.requestId,
+    leaseId: await deps.holdLease.id(),
+    expiresAt: new Date(Date.now() + HOLD_TTL_MS),
+  });
+  call.onHold?.(hold.id);
+  const started = performance.now();
+  let response: EmbeddingsResponse;
+  try {
+    response = await deps.embeddingUpstream.embed(call.upstreamRequest, { requestId: call.requestId });
+    if (response.data.length !== call.plan.inputs.length) {
+      throw new UpstreamProtocolError(`upstream returned ${response.data.length} embeddings for ${call.plan.inputs.length} inputs`);
+    }
+  } catch (error) {
+    await deps.ledger.releaseHold({ holdId: hold.id });
+    throw error;
+  }
+  const upstreamMs = performance.now() - started;
+  const reported = response.usage?.prompt_tokens;
+  const fromUpstream = Number.isSafeInteger(reported) && reported! >= 0;
+  const promptTokens = fromUpstream ? reported! : call.plan.promptTokens;
+  const cost = embeddingCost(call.model, promptTokens);
+  const charge = cost < hold.amount ? cost : hold.amount;
+  if (charge < cost) {
+    deps.logger.warn({ requestId: call.requestId, holdId: hold.id, cost: cost.toString(), held: hold.amount.toString() }, 'embedding usage cost more than its hold; charged the hold');
+  }
+  await deps.ledger.captureHold({ holdId: hold.id, amount: charge, kind: 'usage' });
+  return { response, holdId: hold.id, promptTokens, usageSource: fromUpstream ? 'upstream' : 'estimated', cost, charge, upstreamMs };
+}

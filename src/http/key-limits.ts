@@ -1,0 +1,18 @@
+import type { RequestHandler } from 'express';
+import type { Services } from '../services.js';
+import { authOf } from './auth.js';
+import { setRateLimitHeaders } from './rate-limit-headers.js';
+
+/**
+ * Runs after the API key is known, before any route: notes the key's use and counts the request
+ * against its requests-per-minute (429 rate_limit_exceeded over it; OpenAI's x-ratelimit-*
+ * headers on every answer of a key with a limit). A key without `rpm` costs no database write.
+ */
+export function enforceKeyLimits(services: Services): RequestHandler {
+  return async (_req, res, next) => {
+    const { key } = authOf(res);
+    services.keys.lastUsed.touch(key.id);
+    if (key.rpm !== null) setRateLimitHeaders(res, await services.keys.rateLimiter.take(key.id, key.rpm));
+    next();
+  };
+}

@@ -1,0 +1,63 @@
+import express, { type RequestHandler } from 'express';
+import { payloadTooLarge } from './errors.js';
+import { scanJson, UnsafeJson } from './input-guards.js';
+
+/**
+ * Request bodies are read only after the caller is authenticated (app.ts mounts these behind the
+ * key and admin checks), and never beyond what the route needs: a body over its route's limit is
+ * a 413 decided from Content-Length before a byte is read, whatever its content type (the body
+ * parser would read and discard the whole body before answering). A chunked body is cut off at the
+ * limit by the parser, which then discards the rest within the server's request timeout.
+ * An unauthenticated caller therefore costs a header parse and a key lookup, not a buffer.
+ */
+
+const KB = 1024;
+const MB = 1024 * KB;
+
+/** Longest prefix wins; routes not listed get DEFAULT_LIMIT. */
+const LIMITS: readonly (readonly [prefix: string, bytes: number])[] = [
+  // Chat messages may carry base64 images, as OpenAI's do.
+  ['/v1/chat/completions', 20 * MB],
+  ['/v1/images', 256 * KB],
+  ['/v1/videos', 256 * KB],
+  ['/v1/billing/deposits', 16 * KB],
+  ['/v1/billing/support', 64 * KB],
+  ['/admin', 64 * KB],
+];
+const DEFAULT_LIMIT = 256 * KB;
+
+export function bodyLimitFor(path: string): number {
+  let best: readonly [string, number] | undefined;
+  for (const entry of LIMITS) {
+    const [prefix] = entry;
+    if ((path === prefix || path.startsWith(prefix + '/')) && (!best || prefix.length > best[0].length)) best = entry;
+  }
+  return best ? best[1] : DEFAULT_LIMIT;
+}
+
+function guardJson(_req: unknown, _res: unknown, buf: Buffer, encoding: string) {
+  // The scan reads bytes as UTF-8; another charset could hide a NUL or a bracket from it.
+  if (encoding.toLowerCase().replace('_', '-') !== 'utf-8') {
+    throw new UnsafeJson('unsupported_charset', 'JSON request bodies must be UTF-8.');
+  }
+  scanJson(buf);
+}
+
+/** JSON and form bodies with the limit of the route asked for; other content types are left unread. */
+export function parseBodies(): RequestHandler {
+  const parsers = new Map<number, RequestHandler[]>();
+  const forLimit = (limit: number) => {
+    let p = parsers.get(limit);
+    if (!p) {
+      p = [express.json({ limit, verify: guardJson }), express.urlencoded({ extended: false, limit, parameterLimit: 100 })];
+      parsers.set(limit, p);
+    }
+    return p;
+  };
+  return (req, res, next) => {
+    const limit = bodyLimitFor(req.originalUrl.split('?')[0]!);
+    if (Number(req.headers['content-length'] ?? 0) > limit) throw payloadTooLarge(limit);
+    const [json, form] = forLimit(limit);
+    json!(req, res, (err?: unknown) => (err ? next(err) : form!(req, res, next)));
+  };
+}
