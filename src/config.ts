@@ -1,6 +1,8 @@
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultCatalog } from './pricing/catalog.js';
+import { loadProvidersFile, ProvidersFileError, type ProvidersFile } from './providers/routes-file.js';
 
 /**
  * All configuration is read and validated here, once. Anything else receives a `Config`
@@ -133,6 +135,17 @@ const schema = z.object({
   TEMPORAL_API_KEY: optionalString,
   UPSTREAM_BASE_URL: optionalUrl,
   UPSTREAM_API_KEY: optionalString,
+  PROVIDERS_FILE: optionalString,
+  CORS_ORIGINS: optionalString.transform((v, ctx) => {
+    const origins = v === undefined ? [] : v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean);
+    for (const origin of origins) {
+      if (origin !== '*' && !(isHttpUrl(origin) && new URL(origin).origin === origin)) {
+        ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (or *)` });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  }),
   GEMINI_BASE_URL: optionalUrl,
   GEMINI_API_KEY: optionalString,
   STRIPE_SECRET_KEY: optionalString,
@@ -226,6 +239,10 @@ export interface Config {
     apiKey?: string;
   };
   upstream: { baseUrl?: string; apiKey?: string };
+  /** Browser origins allowed to call /v1 (CORS); `*` for any; empty for none. */
+  corsOrigins: string[];
+  /** Per-model routes (PROVIDERS_FILE); models it does not list fall to `upstream`, if set. */
+  providers?: ProvidersFile;
   gemini: { baseUrl?: string; apiKey?: string };
   stripe: { secretKey?: string; webhookSecret?: string; apiBase?: string };
   cryptomus: { merchantId?: string; apiKey?: string; baseUrl?: string; webhookIps: string[] };
@@ -308,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKey: e.TEMPORAL_API_KEY,
     },
     upstream: { baseUrl: e.UPSTREAM_BASE_URL?.replace(/\/+$/, ''), apiKey: e.UPSTREAM_API_KEY },
+    corsOrigins: e.CORS_ORIGINS,
+    providers: e.PROVIDERS_FILE === undefined ? undefined : providersFile(e.PROVIDERS_FILE, env),
     gemini: { baseUrl: e.GEMINI_BASE_URL?.replace(/\/+$/, ''), apiKey: e.GEMINI_API_KEY },
     stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },
     cryptomus: {
@@ -350,6 +369,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+function providersFile(file: string, env: NodeJS.ProcessEnv): ProvidersFile {
+  const chatModels = new Set(defaultCatalog().models.filter((m) => m.kind === 'chat').map((m) => m.id));
+  try {
+    return loadProvidersFile(path.resolve(file), env, chatModels);
+  } catch (error) {
+    if (error instanceof ProvidersFileError) throw new ConfigError('PROVIDERS_FILE', error.message);
+    throw error;
+  }
+}
+
 /** A credential pair half-set is a mistake that would otherwise surface only at the first payment. */
 function requireBoth(e: Raw, a: keyof Raw, b: keyof Raw) {
   if (Boolean(e[a]) !== Boolean(e[b])) {
@@ -365,7 +394,7 @@ function resolveParts(e: Raw, sandboxesAllowed: boolean): Parts {
   return {
     card: source(Boolean(e.STRIPE_SECRET_KEY), e.PAYMENT_METHODS.includes('card')),
     crypto: source(Boolean(e.CRYPTOMUS_MERCHANT_ID), e.PAYMENT_METHODS.includes('crypto')),
-    chat: source(Boolean(e.UPSTREAM_BASE_URL)),
+    chat: source(Boolean(e.UPSTREAM_BASE_URL || e.PROVIDERS_FILE)),
     media: source(Boolean(e.GEMINI_API_KEY)),
   };
 }

@@ -9,6 +9,17 @@ import { planHold } from './hold-plan.js';
 import type { HandOff } from './durable-capture.js';
 import { settle, type Settlement } from './settlement.js';
 
+/** The caller's own output limit costs more than the available balance; the balance affords `affordable`. */
+export class OutputLimitUnaffordable extends Error {
+  readonly name = 'OutputLimitUnaffordable';
+  constructor(
+    readonly requested: number,
+    readonly affordable: number,
+  ) {
+    super(`max_tokens ${requested} is not affordable; ${affordable} is`);
+  }
+}
+
 /** A chat request's hold: the most it may cost, for the output limit it will be sent with. */
 export interface Reservation {
   holdId: string;
@@ -66,7 +77,8 @@ export class ChatBilling {
   /**
    * Holds the worst case, lowering the output limit to what the available balance affords.
    * Concurrent requests of one account race on the database's conditional update; a loser re-plans
-   * with the balance it left. Throws InsufficientFunds when not even the prompt is affordable.
+   * with the balance it left. Throws InsufficientFunds when not even the prompt is affordable, and
+   * OutputLimitUnaffordable when the caller's own max_tokens is not.
    */
   async reserve(input: ReserveInput): Promise<Reservation> {
     const leaseId = await this.deps.lease.id();
@@ -80,6 +92,9 @@ export class ChatBilling {
         choices: input.choices,
         available,
       });
+      if (!plan.affordable && plan.reason === 'max_tokens') {
+        throw new OutputLimitUnaffordable(plan.requestedMaxTokens, plan.affordableMaxTokens);
+      }
       if (!plan.affordable) throw new InsufficientFunds(input.accountId, available, plan.required);
       try {
         const { value: hold } = await this.ledger.placeHold({

@@ -4,6 +4,10 @@ import { countPromptTokens, countTextTokens, type CountableMessage } from './tok
 export interface BillableUsage {
   promptTokens: number;
   completionTokens: number;
+  /** Of promptTokens, read from the provider's prompt cache (its own report only). */
+  cachedTokens?: number;
+  /** Of promptTokens, written to the provider's prompt cache (its own report only). */
+  cacheWriteTokens?: number;
   /** `upstream`: the upstream's own count; `estimated`: ours, because it stopped before reporting. */
   source: 'upstream' | 'estimated';
 }
@@ -42,9 +46,12 @@ export class CompletionTally {
    */
   usage(prompt: { messages: readonly CountableMessage[]; tools?: unknown }, completionLimit: number): BillableUsage {
     if (this.reported) {
+      const details = this.reported.prompt_tokens_details as { cached_tokens?: unknown; cache_write_tokens?: unknown } | null | undefined;
       return {
         promptTokens: this.reported.prompt_tokens,
         completionTokens: this.reported.completion_tokens,
+        ...(count(details?.cached_tokens) ? { cachedTokens: count(details?.cached_tokens) } : {}),
+        ...(count(details?.cache_write_tokens) ? { cacheWriteTokens: count(details?.cache_write_tokens) } : {}),
         source: 'upstream',
       };
     }
@@ -68,6 +75,11 @@ export class CompletionTally {
       if (typeof fn?.arguments === 'string') this.generated += fn.arguments;
     }
   }
+}
+
+/** A token count from the upstream, or 0 when it is missing or not a count. */
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
 }
 
 function isUsage(value: unknown): value is ChatUsage {

@@ -1,5 +1,4 @@
-import type { ChatModel } from '../pricing/catalog.js';
-import { chatCost } from '../pricing/cost.js';
+import { chatCost, type ChatRates } from '../pricing/cost.js';
 import type { BillableUsage } from './completion-tally.js';
 
 export interface Settlement {
@@ -17,7 +16,7 @@ export interface Settlement {
  * customer's other funds. Callers log a charge below the cost.
  */
 export function settle(
-  model: Pick<ChatModel, 'input_nanos_per_million' | 'output_nanos_per_million'>,
+  model: ChatRates,
   usage: BillableUsage,
   held: bigint,
 ): Settlement {

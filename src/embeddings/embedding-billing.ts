@@ -3,7 +3,7 @@ import type { PostgresLedger } from '../ledger/postgres-ledger.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
 import type { EmbeddingModel } from '../pricing/catalog.js';
 import { embeddingCost } from '../pricing/cost.js';
-import type { ChatUpstream } from '../providers/chat/upstream.js';
+import type { EmbeddingUpstream } from '../providers/chat/upstream.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../providers/chat/embedding-types.js';
 import { UpstreamProtocolError } from '../providers/chat/errors.js';
 import type { EmbeddingPlan } from './embedding-request.js';
@@ -14,7 +14,7 @@ const HOLD_TTL_MS = 30 * 60 * 1000;
 
 export interface EmbeddingDeps {
   ledger: PostgresLedger;
-  chatUpstream: ChatUpstream;
+  embeddingUpstream: EmbeddingUpstream;
   logger: Logger;
   /** Stamped on every hold, like chat's, so that the holds of a process that dies are released within a minute. */
   holdLease: ProcessLease;
@@ -65,7 +65,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
   const started = performance.now();
   let response: EmbeddingsResponse;
   try {
-    response = await deps.chatUpstream.embed(call.upstreamRequest, { requestId: call.requestId });
+    response = await deps.embeddingUpstream.embed(call.upstreamRequest, { requestId: call.requestId });
     if (response.data.length !== call.plan.inputs.length) {
       throw new UpstreamProtocolError(`upstream returned ${response.data.length} embeddings for ${call.plan.inputs.length} inputs`);
     }

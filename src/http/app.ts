@@ -21,6 +21,7 @@ import { chatRoutes } from './routes/chat.js';
 import { embeddingRoutes } from './routes/embeddings.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
+import { cors } from './cors.js';
 import { keyRoutes } from './routes/keys.js';
 import { sandboxRouters } from '../sandboxes/index.js';
 
@@ -51,6 +52,8 @@ export function createApp(services: Services): Express {
   });
 
   app.use(refuseNulInUrl);
+  // Before authentication: a browser's preflight carries no key.
+  if (services.config.corsOrigins.length > 0) app.use('/v1', cors(services.config.corsOrigins));
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   // Sandboxes parse their own bodies; none is mounted in production unless SANDBOXES=1.
   for (const { path, router } of sandboxRouters(services.sandboxes)) app.use(path, router);

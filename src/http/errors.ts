@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { OutputLimitUnaffordable } from '../chat/chat-billing.js';
 import {
   AccountNotFound,
   CaptureExceedsHold,
@@ -62,7 +63,15 @@ export const payloadTooLarge = (limit?: number) =>
 export const tooManyOpen = (message: string, code: string, retryAfterSeconds: number) =>
   new ApiError(429, 'rate_limit_error', code, message, null, { 'retry-after': String(retryAfterSeconds), 'x-should-retry': 'false' });
 
-export const conflict = (message: string, code = 'conflict') => new ApiError(409, 'invalid_request_error', code, message);
+// A conflict is not resolved by sending the same request again; the official SDKs would retry it.
+export const conflict = (message: string, code = 'conflict') =>
+  new ApiError(409, 'invalid_request_error', code, message, null, { 'x-should-retry': 'false' });
+
+/** The model is in the catalog but this install has no provider configured to serve it. */
+export const modelUnavailable = (model: string) =>
+  new ApiError(503, 'api_error', 'model_unavailable', `The model '${model}' is not available on this installation: no provider is configured for it. GET /v1/models lists what is.`, 'model', {
+    'x-should-retry': 'false',
+  });
 
 export const insufficientFunds = (available: bigint, required?: bigint) =>
   new ApiError(
@@ -77,6 +86,17 @@ export const insufficientFunds = (available: bigint, required?: bigint) =>
     { 'x-should-retry': 'false' },
   );
 
+/** In OpenRouter's words, which agents already recognise and act on by lowering max_tokens. */
+export const outputLimitUnaffordable = (requested: number, affordable: number) =>
+  new ApiError(
+    402,
+    'insufficient_funds',
+    'insufficient_funds',
+    `This request requires more credits, or fewer max_tokens. You requested up to ${requested} tokens, but can only afford ${affordable}. Add credit with POST /v1/billing/deposits or lower max_tokens.`,
+    'max_tokens',
+    { 'x-should-retry': 'false' },
+  );
+
 /** Turns a zod failure into a 400 naming the first offending field the way OpenAI does (`param`). */
 export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'body'): ApiError {
   const issue = err.issues[0]!;
@@ -88,6 +108,7 @@ export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'b
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
+  if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
   if (err instanceof AccountNotFound) return notFound(err.message);
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');

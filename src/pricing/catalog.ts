@@ -17,6 +17,10 @@ const chatModel = z.object({
   upstream_model: z.string(),
   input_nanos_per_million: nanos,
   output_nanos_per_million: nanos,
+  /** Prompt tokens the provider read from its cache; plain input rate when absent. */
+  cached_input_nanos_per_million: nanos.optional(),
+  /** Prompt tokens the provider wrote to its cache (Anthropic); plain input rate when absent. */
+  cache_write_nanos_per_million: nanos.optional(),
   context_window: z.number().int().positive(),
   max_output_tokens: z.number().int().positive(),
 });
@@ -70,9 +74,23 @@ export class Catalog {
     return this.byId.get(id);
   }
 
+  /** A chat model by its id, or by an OpenRouter-style `vendor/id` alias (`anthropic/claude-opus-4.5`). */
   chat(id: string): ChatModel | undefined {
-    const m = this.byId.get(id);
+    const m = this.byId.get(id) ?? this.aliased(id);
     return m?.kind === 'chat' ? m : undefined;
+  }
+
+  /**
+   * `vendor/id` names the vendor in front of our id, as OpenRouter does. The vendor must be the
+   * model's family (`openai`, `anthropic`, `google`); open-weight models are published by many
+   * (`meta-llama/…`, `qwen/…`), so any vendor is taken for them.
+   */
+  private aliased(id: string): CatalogModel | undefined {
+    const slash = id.indexOf('/');
+    if (slash <= 0) return undefined;
+    const m = this.byId.get(id.slice(slash + 1).toLowerCase());
+    const vendor = id.slice(0, slash).toLowerCase();
+    return m && (m.family === vendor || m.family === 'open-weight') ? m : undefined;
   }
 
   embedding(id: string): EmbeddingModel | undefined {

@@ -6,19 +6,40 @@ const MILLION = 1_000_000n;
 export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
+  /** Of promptTokens, those read from the provider's prompt cache. */
+  cachedTokens?: number;
+  /** Of promptTokens, those written to the provider's prompt cache. */
+  cacheWriteTokens?: number;
 }
+
+export type ChatRates = Pick<ChatModel, 'input_nanos_per_million' | 'output_nanos_per_million'> &
+  Partial<Pick<ChatModel, 'cached_input_nanos_per_million' | 'cache_write_nanos_per_million'>>;
 
 /**
  * The seed's formula, exactly: in × in_rate + out × out_rate over one million, rounded half-up
- * once per request (never per side, so two half-nanos do not become two nanos).
+ * once per request (never per side, so two half-nanos do not become two nanos). Prompt tokens the
+ * provider served from (or wrote to) its cache are priced at the catalog's cache rates, so the
+ * charge follows what the provider bills; a model without them prices every prompt token alike.
  */
-export function chatCost(model: Pick<ChatModel, 'input_nanos_per_million' | 'output_nanos_per_million'>, usage: TokenUsage): bigint {
-  if (!Number.isSafeInteger(usage.promptTokens) || usage.promptTokens < 0) throw new RangeError('promptTokens must be a non-negative integer');
-  if (!Number.isSafeInteger(usage.completionTokens) || usage.completionTokens < 0) throw new RangeError('completionTokens must be a non-negative integer');
+export function chatCost(model: ChatRates, usage: TokenUsage): bigint {
+  const whole = (n: number | undefined, name: string) => {
+    if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${name} must be a non-negative integer`);
+    return BigInt(n ?? 0);
+  };
+  const prompt = whole(usage.promptTokens, 'promptTokens');
+  const completion = whole(usage.completionTokens, 'completionTokens');
+  // An upstream that reports more cached tokens than prompt tokens is not believed past the prompt.
+  const cached = min(whole(usage.cachedTokens, 'cachedTokens'), prompt);
+  const written = min(whole(usage.cacheWriteTokens, 'cacheWriteTokens'), prompt - cached);
   const numerator =
-    BigInt(usage.promptTokens) * model.input_nanos_per_million + BigInt(usage.completionTokens) * model.output_nanos_per_million;
+    (prompt - cached - written) * model.input_nanos_per_million +
+    cached * (model.cached_input_nanos_per_million ?? model.input_nanos_per_million) +
+    written * (model.cache_write_nanos_per_million ?? model.input_nanos_per_million) +
+    completion * model.output_nanos_per_million;
   return mulDivHalfUp(numerator, 1n, MILLION);
 }
+
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
 /** Input tokens only, over one million, rounded half-up once per request. */
 export function embeddingCost(model: Pick<EmbeddingModel, 'input_nanos_per_million'>, promptTokens: number): bigint {

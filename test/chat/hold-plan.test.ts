@@ -17,14 +17,31 @@ describe('planHold', () => {
     expect(plan).toMatchObject({ affordable: true, maxTokens: 128_000 });
   });
 
-  it('lowers max_tokens to exactly what the available balance affords', () => {
+  it('without max_tokens, limits the output to exactly what the available balance affords', () => {
     const available = 1_000_000n; // $0.001
-    const plan = planHold({ model: gpt52, promptTokenBound: 500, requestedMaxTokens: 4000, choices: 1, available });
+    const plan = planHold({ model: gpt52, promptTokenBound: 500, requestedMaxTokens: undefined, choices: 1, available });
     expect(plan.affordable).toBe(true);
     if (!plan.affordable) return;
     expect(plan.amount).toBeLessThanOrEqual(available);
     expect(chatCost(gpt52, { promptTokens: 500, completionTokens: plan.maxTokens + 1 })).toBeGreaterThan(available);
     expect(plan.maxTokens).toBe(175);
+  });
+
+  it('refuses a max_tokens the balance cannot cover, saying how many it can, instead of cutting it', () => {
+    const plan = planHold({ model: gpt52, promptTokenBound: 500, requestedMaxTokens: 4000, choices: 1, available: 1_000_000n });
+    expect(plan).toEqual({
+      affordable: false,
+      reason: 'max_tokens',
+      requestedMaxTokens: 4000,
+      affordableMaxTokens: 175,
+      required: chatCost(gpt52, { promptTokens: 500, completionTokens: 4000 }),
+    });
+  });
+
+  it('holds a prompt at the cache-write rate when that is dearer than plain input', () => {
+    const claude = { input_nanos_per_million: 1_000_000_000n, output_nanos_per_million: 5_000_000_000n, cache_write_nanos_per_million: 1_250_000_000n, max_output_tokens: 1000 };
+    const plan = planHold({ model: claude, promptTokenBound: 1000, requestedMaxTokens: 10, choices: 1, available: parseUsd('10') });
+    expect(plan).toMatchObject({ affordable: true, amount: chatCost({ ...claude, input_nanos_per_million: 1_250_000_000n }, { promptTokens: 1000, completionTokens: 10 }) });
   });
 
   it('spreads the affordable output over n choices', () => {
@@ -39,7 +56,7 @@ describe('planHold', () => {
   it('refuses when not even the prompt and one token fit, saying what the least request costs', () => {
     const promptOnly = chatCost(gpt52, { promptTokens: 500, completionTokens: 0 });
     const plan = planHold({ model: gpt52, promptTokenBound: 500, requestedMaxTokens: 10, choices: 1, available: promptOnly });
-    expect(plan).toEqual({ affordable: false, required: chatCost(gpt52, { promptTokens: 500, completionTokens: 1 }) });
+    expect(plan).toEqual({ affordable: false, reason: 'balance', required: chatCost(gpt52, { promptTokens: 500, completionTokens: 1 }) });
     expect(planHold({ model: gpt52, promptTokenBound: 500, requestedMaxTokens: 10, choices: 1, available: 0n }).affordable).toBe(false);
   });
 

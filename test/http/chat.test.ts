@@ -134,20 +134,35 @@ describe('POST /v1/chat/completions billing', () => {
     expect(completion.usage!.completion_tokens).toBeGreaterThan(0);
   });
 
-  it('lowers max_tokens to what the available balance affords and never charges beyond it', async () => {
+  it('without max_tokens, limits the output to what the balance affords and says so in a header', async () => {
     const available = 200_000n; // $0.0002
     const { accountId, key } = await h.createAccount({ balanceUsd: formatUsd(available) });
-    const body = { model: 'gpt-5.2', messages, max_completion_tokens: 4000 };
-    await h.openai(key).chat.completions.create(body);
+    const body = { model: 'gpt-5.2', messages };
+    const { response } = await h.openai(key).chat.completions.create(body).withResponse();
 
-    const plan = planHold({ model: gpt52(), promptTokenBound: promptTokenBound(body), requestedMaxTokens: 4000, choices: 1, available });
+    const plan = planHold({ model: gpt52(), promptTokenBound: promptTokenBound(body), requestedMaxTokens: undefined, choices: 1, available });
     expect(plan.affordable).toBe(true);
     const sent = upstream.seen[0]!;
     expect(sent.max_completion_tokens).toBe(plan.affordable && plan.maxTokens);
-    expect(sent.max_completion_tokens).toBeLessThan(4000);
+    expect(response.headers.get('x-max-tokens-cap')).toBe(String(sent.max_completion_tokens));
     const after = await balanceOf(accountId);
     expect(after.available).toBeGreaterThanOrEqual(0n);
     expect(after.held).toBe(0n);
+  });
+
+  it('refuses a max_tokens the balance cannot cover with 402, saying how many it affords, and sends nothing upstream', async () => {
+    const available = 200_000n;
+    const { accountId, key } = await h.createAccount({ balanceUsd: formatUsd(available) });
+    const body = { model: 'gpt-5.2', messages, max_completion_tokens: 4000 };
+    const response = await h.call('POST', '/v1/chat/completions', { key, body });
+    expect(response.status).toBe(402);
+    expect(response.headers.get('x-should-retry')).toBe('false');
+    const plan = planHold({ model: gpt52(), promptTokenBound: promptTokenBound(body), requestedMaxTokens: undefined, choices: 1, available });
+    const { error } = (await response.json()) as { error: { message: string; code: string } };
+    expect(error.code).toBe('insufficient_funds');
+    expect(error.message).toContain(`This request requires more credits, or fewer max_tokens. You requested up to 4000 tokens, but can only afford ${plan.affordable && plan.maxTokens}.`);
+    expect(upstream.seen).toHaveLength(0);
+    expect(await balanceOf(accountId)).toMatchObject({ balance: available, held: 0n });
   });
 
   it('never overspends a small balance under concurrent requests', async () => {
@@ -181,7 +196,8 @@ describe('POST /v1/chat/completions billing', () => {
     const charged = rows.reduce((sum, r) => sum + r.cost, 0n);
     expect(charged).toBe(initial - final.balance);
     // Every hold that was placed fit the available balance of its moment; some had to be lowered.
-    expect(upstream.seen.some((b) => b.max_tokens < 300)).toBe(true);
+    // A caller's own max_tokens is never cut: a request is sent as asked or refused.
+    expect(upstream.seen.every((b) => b.max_tokens === 300)).toBe(true);
   });
 });
 

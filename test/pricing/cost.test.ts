@@ -21,6 +21,23 @@ describe('pricing', () => {
     expect(chatCost({ input_nanos_per_million: 499_999n, output_nanos_per_million: 0n }, { promptTokens: 1, completionTokens: 0 })).toBe(0n);
   });
 
+  it('prices cached prompt tokens at the catalog’s cache rates, in one rounding', () => {
+    const claude = catalog.chat('claude-opus-4.5')!;
+    // 1000 prompt tokens of which 600 read from cache and 300 written: 100 × 1.5 + 600 × 0.15 + 300 × 1.875 + 50 × 7.5 $/M.
+    expect(chatCost(claude, { promptTokens: 1000, cachedTokens: 600, cacheWriteTokens: 300, completionTokens: 50 })).toBe(
+      (100n * 1_500_000_000n + 600n * 150_000_000n + 300n * 1_875_000_000n + 50n * 7_500_000_000n) / 1_000_000n,
+    );
+    const gpt = catalog.chat('gpt-5.2')!;
+    expect(chatCost(gpt, { promptTokens: 1000, cachedTokens: 1000, completionTokens: 0 })).toBe(52_500n);
+  });
+
+  it('prices cached tokens as plain input where the catalog has no cache rate, and never believes more cached than prompt tokens', () => {
+    const llama = catalog.chat('llama-3.3-70b-instruct')!;
+    expect(chatCost(llama, { promptTokens: 1000, cachedTokens: 900, completionTokens: 10 })).toBe(chatCost(llama, { promptTokens: 1000, completionTokens: 10 }));
+    const gpt = catalog.chat('gpt-5.2')!;
+    expect(chatCost(gpt, { promptTokens: 10, cachedTokens: 50, completionTokens: 0 })).toBe(chatCost(gpt, { promptTokens: 10, cachedTokens: 10, completionTokens: 0 }));
+  });
+
   it('charges $0.21 per delivered generation for the three media models', () => {
     for (const id of ['nano-banana-2', 'nano-banana-pro', 'veo-3.1']) {
       const m = catalog.generation(id)!;

@@ -6,9 +6,12 @@ import { isBillable, type CallEnding, type Settlement } from '../../chat/settlem
 import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { ChatModel } from '../../pricing/catalog.js';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../providers/chat/errors.js';
+import { movesToNextRoute } from '../../providers/chat/fallback.js';
+import type { ChatRoute } from '../../providers/chat/model-routes.js';
 import type { ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import { SSE_DONE, sseData, writeWithBackpressure } from '../../providers/chat/sse.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../../providers/chat/types.js';
+import type { UpstreamCallOptions } from '../../providers/chat/upstream.js';
 import type { Services } from '../../services.js';
 import { ApiError, toApiError } from '../errors.js';
 
@@ -51,6 +54,9 @@ export interface Exchange extends Context {
   body: ValidChatCompletionRequest;
   model: ChatModel;
   reservation: Reservation;
+  /** Tried in order until one accepts the request (see movesToNextRoute). */
+  routes: ChatRoute[];
+  /** What every route is sent, with its own upstream model id. */
   upstreamBody: ValidChatCompletionRequest;
   /** Fires when the caller leaves: nothing more is written to it. */
   signal: AbortSignal;
@@ -65,7 +71,7 @@ export async function answer(x: Exchange): Promise<() => void> {
   let completion: ChatCompletion;
   try {
     // Not stopped when the caller leaves: the upstream bills us for the answer all the same.
-    completion = await x.services.chatUpstream.complete(x.upstreamBody, { signal: x.upstreamSignal, requestId: x.requestId });
+    completion = await firstAccepting(x, (route, body, options) => route.upstream.complete(body, options));
   } catch (error) {
     x.call.upstreamMs = performance.now() - x.upstreamStarted;
     return failedBeforeOutput(x, error);
@@ -90,7 +96,7 @@ export async function answer(x: Exchange): Promise<() => void> {
 export async function relayStream(x: Exchange): Promise<() => void> {
   let chunks: AsyncGenerator<ChatCompletionChunk>;
   try {
-    chunks = await x.services.chatUpstream.stream(x.upstreamBody, { signal: x.upstreamSignal, requestId: x.requestId });
+    chunks = await firstAccepting(x, (route, body, options) => route.upstream.stream(body, options));
   } catch (error) {
     x.call.upstreamMs = performance.now() - x.upstreamStarted;
     return failedBeforeOutput(x, error);
@@ -157,6 +163,30 @@ export async function relayStream(x: Exchange): Promise<() => void> {
 }
 
 /**
+ * The first route that accepts the request. A route that fails in a way another may not (see
+ * movesToNextRoute) hands over to the next; nothing was produced, so nothing is owed for it, and the
+ * one hold placed before the first try covers whichever route answers.
+ */
+async function firstAccepting<T>(
+  x: Exchange,
+  attempt: (route: ChatRoute, body: ValidChatCompletionRequest, options: UpstreamCallOptions) => Promise<T>,
+): Promise<T> {
+  const options = { signal: x.upstreamSignal, requestId: x.requestId };
+  for (const [i, route] of x.routes.entries()) {
+    try {
+      return await attempt(route, { ...x.upstreamBody, model: route.upstreamModel }, options);
+    } catch (error) {
+      if (i === x.routes.length - 1 || !movesToNextRoute(error) || x.upstreamSignal.aborted) throw error;
+      x.services.logger.warn(
+        { requestId: x.requestId, provider: route.provider, reason: (error as Error).message },
+        'chat route failed before answering; trying the next',
+      );
+    }
+  }
+  throw new Error('a chat model reached the upstream call without routes');
+}
+
+/**
  * Charges what the upstream billed us: its own count, or, when it stopped before reporting, our
  * estimate of the prompt plus the output seen. Only an upstream failure before any output is free
  * (see isBillable). The settlement is recorded before the capture: from then on the hold is owed
@@ -209,6 +239,14 @@ function upstreamFailure(error: unknown, x: Exchange): ApiError {
       return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider refused the request on our side. Please try again later.');
     }
     const e = error.body.error;
+    // A provider's own words about its overload or limits would name it (and sometimes our account).
+    if (error.status === 429) {
+      const wait: Record<string, string> = error.retryAfter ? { 'retry-after': error.retryAfter } : {};
+      return new ApiError(429, e.type, e.code, 'The model is rate limited upstream. Please retry later.', null, wait);
+    }
+    if (error.status >= 500) {
+      return new ApiError(error.status, e.type, e.code, `The model's provider failed (HTTP ${error.status}). Please try again.`);
+    }
     return new ApiError(error.status, e.type, e.code, e.message, e.param);
   }
   if (error instanceof UpstreamConnectionError || error instanceof UpstreamProtocolError) {

@@ -10,12 +10,14 @@ import type { Services } from '../../services.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
-import { ApiError, fromZod, invalidRequest, toApiError } from '../errors.js';
+import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
 import { chatCompletionSchema } from './chat-schemas.js';
 
 const ENDPOINT = '/v1/chat/completions';
+/** Set when a request without max_tokens was limited to the output the balance affords. */
+export const MAX_TOKENS_CAP_HEADER = 'x-max-tokens-cap';
 
 class ClientClosedRequest extends Error {
   readonly name = 'ClientClosedRequest';
@@ -35,7 +37,7 @@ export function chatRoutes(services: Services): Router {
     method: 'post',
     path: ENDPOINT,
     summary:
-      'Chat completion (OpenAI-compatible, `stream` supported). The worst case is held first; max_tokens is lowered to what the balance affords',
+      `Chat completion (OpenAI-compatible, \`stream\` supported). The worst case is held first; without max_tokens, the output is limited to what the balance affords (the ${MAX_TOKENS_CAP_HEADER} header says so)`,
     tag: 'chat',
     auth: 'api_key',
     body: chatCompletionRequestSchema,
@@ -45,7 +47,8 @@ export function chatRoutes(services: Services): Router {
         schema: chatCompletionSchema,
       },
       400: { description: 'invalid_request_error; `unknown_parameter` or `unsupported_parameter` (with `param`) for a field the gateway does not forward (see the README, Chat request fields)' },
-      402: { description: 'insufficient_funds: not even the prompt is affordable; nothing was sent upstream' },
+      402: { description: 'insufficient_funds: not even the prompt is affordable, or the max_tokens asked for is not (the message says how many are); nothing was sent upstream' },
+      503: { description: 'model_unavailable: no provider is configured for this model' },
     },
   });
 
@@ -133,16 +136,21 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
   }
   const model = ctx.services.catalog.chat(body.model);
   if (!model) {
+    const media = ctx.services.catalog.generation(body.model);
     throw new ApiError(
       404,
       'invalid_request_error',
       'model_not_found',
-      `The model '${body.model}' does not exist. GET /v1/models lists the chat models and their prices.`,
+      media
+        ? `The model '${body.model}' generates ${media.kind}s: use POST /v1/${media.kind}s${media.kind === 'image' ? '/generations' : ''}.`
+        : `The model '${body.model}' does not exist. GET /v1/models lists the chat models and their prices.`,
       'model',
     );
   }
   assertModelAvailable(ctx.services, model);
   assertModelAllowed(authOf(res).key, model.id);
+  const routes = ctx.services.chatRoutes.for(model);
+  if (routes.length === 0) throw modelUnavailable(model.id);
   const limitField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   if (requested !== undefined && requested > model.max_output_tokens) {
@@ -163,6 +171,11 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
     choices,
   });
 
+  if (requested === undefined && call.reservation.maxTokens < model.max_output_tokens) {
+    // The caller set no limit and the balance does not cover the model's longest answer.
+    res.setHeader(MAX_TOKENS_CAP_HEADER, String(call.reservation.maxTokens));
+  }
+
   const clientGone = new AbortController();
   const upstreamStop = new AbortController();
   let drain: NodeJS.Timeout | undefined;
@@ -182,7 +195,8 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
     body,
     model,
     reservation: call.reservation,
-    upstreamBody: { ...withOutputLimit(body, call.reservation.maxTokens), model: model.upstream_model },
+    routes,
+    upstreamBody: withOutputLimit(body, call.reservation.maxTokens),
     signal: clientGone.signal,
     upstreamSignal: upstreamStop.signal,
     tally: new CompletionTally(),

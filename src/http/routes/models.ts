@@ -10,6 +10,8 @@ const pricing = z.union([
   z.object({
     input_usd_per_million_tokens: z.string(),
     output_usd_per_million_tokens: z.string(),
+    cached_input_usd_per_million_tokens: z.string().optional(),
+    cache_write_usd_per_million_tokens: z.string().optional(),
   }),
   z.object({ input_usd_per_million_tokens: z.string() }),
   z.object({ usd_per_generation: z.string() }),
@@ -21,6 +23,7 @@ const modelSchema = z.looseObject({
   created: z.number().int(),
   owned_by: z.string(),
   kind: z.enum(['chat', 'embedding', 'image', 'video']),
+  modality: z.enum(['text->text', 'text->embeddings', 'text->image', 'text+image->video']).describe('What the model takes and gives, as OpenRouter spells it'),
   pricing: pricing.describe('Exact USD prices as decimal strings'),
   context_window: z.number().int().optional(),
   max_output_tokens: z.number().int().optional(),
@@ -39,14 +42,16 @@ export function modelRoutes(services: Services): Router {
     {
       method: 'get',
       path: '/v1/models',
-      summary: 'The model catalog with each model\u2019s prices',
+      summary: 'The models this service can serve, with prices, context length and modality',
       tag: 'models',
       auth: 'api_key',
       responses: { 200: { description: 'Every model', schema: modelListSchema } },
     },
     (_input, _req, res) => {
       const catalog = services.catalog;
-      res.json({ object: 'list', data: catalog.models.map((m) => presentModel(m, catalog)) });
+      // A chat model without a configured provider is not listed: asking for it would answer 503.
+      const routable = catalog.models.filter((m) => m.kind !== 'chat' || services.chatRoutes.for(m).length > 0);
+      res.json({ object: 'list', data: routable.map((m) => presentModel(m, catalog)) });
     },
   );
 
@@ -81,11 +86,16 @@ function catalogCreated(catalog: Catalog): number {
 export function presentModel(model: CatalogModel, catalog: Catalog) {
   const common = { id: model.id, object: 'model' as const, created: catalogCreated(catalog), owned_by: model.family, kind: model.kind };
   if (model.kind === 'chat') {
+    const cached = model.cached_input_nanos_per_million;
+    const write = model.cache_write_nanos_per_million;
     return {
       ...common,
+      modality: 'text->text' as const,
       pricing: {
         input_usd_per_million_tokens: formatUsd(model.input_nanos_per_million),
         output_usd_per_million_tokens: formatUsd(model.output_nanos_per_million),
+        ...(cached !== undefined ? { cached_input_usd_per_million_tokens: formatUsd(cached) } : {}),
+        ...(write !== undefined ? { cache_write_usd_per_million_tokens: formatUsd(write) } : {}),
       },
       context_window: model.context_window,
       max_output_tokens: model.max_output_tokens,
@@ -94,10 +104,12 @@ export function presentModel(model: CatalogModel, catalog: Catalog) {
   if (model.kind === 'embedding') {
     return {
       ...common,
+      modality: 'text->embeddings' as const,
       pricing: { input_usd_per_million_tokens: formatUsd(model.input_nanos_per_million) },
       dimensions: model.dimensions,
       max_input_tokens: model.max_input_tokens,
     };
   }
-  return { ...common, pricing: { usd_per_generation: formatUsd(model.per_generation_nanos) } };
+  const modality = model.kind === 'image' ? ('text->image' as const) : ('text+image->video' as const);
+  return { ...common, modality, pricing: { usd_per_generation: formatUsd(model.per_generation_nanos) } };
 }

@@ -6,6 +6,8 @@ export class UpstreamError extends Error {
   constructor(
     readonly status: number,
     readonly body: OpenAIErrorBody,
+    /** The upstream's `retry-after` header, passed on to the caller when it answered 429. */
+    readonly retryAfter?: string,
   ) {
     super(`upstream answered ${status}: ${body.error.message}`);
   }
@@ -14,6 +16,17 @@ export class UpstreamError extends Error {
 /** The upstream could not be reached, timed out, or dropped the connection before finishing. */
 export class UpstreamConnectionError extends Error {
   readonly name = 'UpstreamConnectionError';
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** False once the upstream had started answering: it may have done (and billed) the work. */
+      beforeFirstByte?: boolean;
+    },
+  ) {
+    super(message, options);
+    this.beforeFirstByte = options?.beforeFirstByte ?? true;
+  }
+  readonly beforeFirstByte: boolean;
 }
 
 /** The upstream answered 2xx with something that is not an OpenAI chat completion. */

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
-import { SSE_DONE, readSseEvents } from './sse.js';
+import { SSE_DONE, readSseEvents, type SseEvent } from './sse.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from './embedding-types.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './types.js';
 
@@ -30,6 +30,10 @@ export interface ChatUpstream {
    * then yields every chunk up to `[DONE]`. Leaving the loop early closes the upstream connection.
    */
   stream(request: ChatCompletionRequest, options?: UpstreamCallOptions): Promise<AsyncGenerator<ChatCompletionChunk>>;
+}
+
+/** OpenAI-compatible servers also answer embeddings; Anthropic's Messages API does not. */
+export interface EmbeddingUpstream {
   /** `POST /embeddings` on the same server, sent once like a completion. */
   embed(request: EmbeddingsRequest, options?: UpstreamCallOptions): Promise<EmbeddingsResponse>;
 }
@@ -45,9 +49,66 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
  * It speaks HTTP through node:http(s) with a keep-alive pool rather than fetch: on the gateway's
  * hot path fetch cost over a millisecond more CPU per call (web streams and their promises).
  */
-export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
+export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream & EmbeddingUpstream {
+  return createHttpChatUpstream(options, openAiWire);
+}
+
+/**
+ * How one provider's API spells a chat call: its path and auth headers, the request body, and the
+ * answer back in chat-completion terms. The HTTP handling around it (pool, timeouts, limits,
+ * aborts, typed errors) is the same for all.
+ */
+export interface WireProtocol {
+  /** Appended to the provider's base URL. */
+  path: string;
+  headers(apiKey: string | undefined): Record<string, string>;
+  encode(request: ChatCompletionRequest, stream: boolean): unknown;
+  /** A whole answer; throws UpstreamProtocolError when it is not one. */
+  decode(body: unknown): ChatCompletion;
+  /** A fresh decoder per streamed call: one server-sent event in, its chunks out, and whether it ended the answer. */
+  streamDecoder(secrets: string[]): (event: SseEvent) => { chunks: ChatCompletionChunk[]; end: boolean };
+}
+
+const openAiWire: WireProtocol = {
+  path: '/chat/completions',
+  headers: (apiKey): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+  encode(request, stream) {
+    if (stream) {
+      // We bill from the upstream's own count, so we always ask for it, whatever the client asked.
+      return { ...request, stream: true, stream_options: { ...(request.stream_options ?? {}), include_usage: true } };
+    }
+    const { stream_options: _ignored, ...rest } = request;
+    return { ...rest, stream: false };
+  },
+  decode(body) {
+    if (!isCompletion(body)) throw new UpstreamProtocolError('upstream answer has no choices array');
+    return body;
+  },
+  streamDecoder: (secrets) => (event) => {
+    if (event.data === SSE_DONE) return { chunks: [], end: true };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(event.data);
+    } catch {
+      throw new UpstreamProtocolError('upstream stream event is not JSON');
+    }
+    const fields = payload as Record<string, unknown> | null;
+    if (fields?.error) {
+      // A failure after the 200 was sent; it has no HTTP status of its own.
+      throw new UpstreamError(502, normalizeUpstreamErrorBody(502, event.data, secrets));
+    }
+    if (!Array.isArray(fields?.choices)) throw new UpstreamProtocolError('upstream stream chunk has no choices array');
+    return { chunks: [payload as ChatCompletionChunk], end: false };
+  },
+};
+
+/**
+ * `embed` posts OpenAI's `/embeddings` beside the wire's chat path; only the OpenAI wire's callers
+ * (`createChatUpstream`) expose it.
+ */
+export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireProtocol): ChatUpstream & EmbeddingUpstream {
   const root = new URL(options.baseUrl).href.replace(/\/+$/, '');
-  const endpoint = new URL(`${root}/chat/completions`);
+  const endpoint = new URL(`${root}${wire.path}`);
   const embeddingsEndpoint = new URL(`${root}/embeddings`);
   const transport = endpoint.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, scheduling: 'lifo' });
@@ -61,7 +122,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
       'content-length': Buffer.byteLength(payload),
       accept,
     };
-    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+    Object.assign(headers, wire.headers(options.apiKey));
     if (call.requestId) headers['x-client-request-id'] = call.requestId;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = transport.request(target, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
@@ -73,7 +134,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         const status = response.statusCode ?? 0;
         if (status >= 200 && status < 300) return response;
         const raw = await readText(response, link).catch(() => '');
-        throw new UpstreamError(status, normalizeUpstreamErrorBody(status, raw, secrets));
+        throw new UpstreamError(status, normalizeUpstreamErrorBody(status, raw, secrets), retryAfterOf(response));
       },
       (error: unknown) => {
         throw link.failure(error);
@@ -83,10 +144,9 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
 
   return {
     async complete(request, call = {}) {
-      const { stream_options: _ignored, ...rest } = request;
       const link = new Call(timeoutMs, call.signal);
       try {
-        const response = await post({ ...rest, stream: false }, 'application/json', call, link);
+        const response = await post(wire.encode(request, false), 'application/json', call, link);
         const raw = await readText(response, link);
         let parsed: unknown;
         try {
@@ -94,8 +154,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         } catch {
           throw new UpstreamProtocolError('upstream answered with a body that is not JSON');
         }
-        if (!isCompletion(parsed)) throw new UpstreamProtocolError('upstream answer has no choices array');
-        return parsed;
+        return wire.decode(parsed);
       } catch (error) {
         throw link.failure(error);
       } finally {
@@ -104,12 +163,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
     },
 
     async stream(request, call = {}) {
-      const body = {
-        ...request,
-        stream: true,
-        // We bill from the upstream's own count, so we always ask for it, whatever the client asked.
-        stream_options: { ...(request.stream_options ?? {}), include_usage: true },
-      };
+      const body = wire.encode(request, true);
       const link = new Call(timeoutMs, call.signal);
       let response: IncomingMessage;
       try {
@@ -122,7 +176,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         link.end();
         throw link.failure(error);
       }
-      return chunks(response, link, secrets);
+      return chunks(response, link, wire.streamDecoder(secrets));
     },
 
     async embed(request, call = {}) {
@@ -166,7 +220,11 @@ async function readText(response: IncomingMessage, link: Call): Promise<string> 
   return Buffer.concat(parts).toString('utf8');
 }
 
-async function* chunks(response: IncomingMessage, link: Call, secrets: string[]): AsyncGenerator<ChatCompletionChunk> {
+async function* chunks(
+  response: IncomingMessage,
+  link: Call,
+  decode: ReturnType<WireProtocol['streamDecoder']>,
+): AsyncGenerator<ChatCompletionChunk> {
   const bytes = {
     async *[Symbol.asyncIterator]() {
       // Not destroyed on an early return: after [DONE] the connection can still go back to the pool.
@@ -179,25 +237,14 @@ async function* chunks(response: IncomingMessage, link: Call, secrets: string[])
   let complete = false;
   try {
     for await (const event of readSseEvents(bytes)) {
-      if (event.data === SSE_DONE) {
+      const decoded = decode(event);
+      yield* decoded.chunks;
+      if (decoded.end) {
         complete = true;
         break;
       }
-      let payload: unknown;
-      try {
-        payload = JSON.parse(event.data);
-      } catch {
-        throw new UpstreamProtocolError('upstream stream event is not JSON');
-      }
-      const fields = payload as Record<string, unknown> | null;
-      if (fields?.error) {
-        // A failure after the 200 was sent; it has no HTTP status of its own.
-        throw new UpstreamError(502, normalizeUpstreamErrorBody(502, event.data, secrets));
-      }
-      if (!Array.isArray(fields?.choices)) throw new UpstreamProtocolError('upstream stream chunk has no choices array');
-      yield payload as ChatCompletionChunk;
     }
-    if (!complete) throw new UpstreamConnectionError('upstream closed the stream before [DONE]');
+    if (!complete) throw new UpstreamConnectionError('upstream closed the stream before [DONE]', { beforeFirstByte: false });
     releaseAfterDone(response);
   } catch (error) {
     throw link.failure(error);
@@ -226,6 +273,7 @@ function releaseAfterDone(response: IncomingMessage): void {
 class Call {
   readonly controller = new AbortController();
   private timedOut = false;
+  private answered = false;
   private readonly timer: NodeJS.Timeout;
   private readonly onCallerAbort = () => this.controller.abort(this.caller?.reason);
 
@@ -242,6 +290,7 @@ class Call {
   }
 
   heard(): void {
+    this.answered = true;
     this.timer.refresh();
   }
 
@@ -260,9 +309,15 @@ class Call {
     ) {
       return error;
     }
-    if (this.timedOut) return new UpstreamConnectionError(`upstream silent for ${this.timeoutMs} ms`);
-    return new UpstreamConnectionError(`upstream connection failed: ${describe(error)}`, { cause: error });
+    const beforeFirstByte = !this.answered;
+    if (this.timedOut) return new UpstreamConnectionError(`upstream silent for ${this.timeoutMs} ms`, { beforeFirstByte });
+    return new UpstreamConnectionError(`upstream connection failed: ${describe(error)}`, { cause: error, beforeFirstByte });
   }
+}
+
+export function retryAfterOf(response: IncomingMessage): string | undefined {
+  const value = response.headers['retry-after'];
+  return typeof value === 'string' && /^[\w ,:.-]{1,64}$/.test(value) ? value : undefined;
 }
 
 function describe(error: unknown): string {
