@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { freePort } from '../../src/launcher/free-port.js';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../src/launcher/stack.js';
@@ -180,7 +182,13 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
       workers.push(r);
       return r;
     };
-    // The first worker migrates the schema alone; other roles then start on a migrated database.
+    // As docker-compose.yml does: the migrate role runs once to completion, then the roles start on a
+    // current schema (in production they verify it and refuse to run on an old one).
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'launcher', 'main.ts'), 'migrate'], {
+      cwd: PROJECT_ROOT,
+      env: roleEnv(await freePort(), 'migrate'),
+      timeout: 120_000,
+    });
     for (let i = 0; i < opts.workers; i++) await addWorker();
     for (let i = 0; i < opts.apis; i++) await addApi();
     const balancer: Balancer = await startBalancer(balancerPort, () => apis.map((a) => a.port!));
