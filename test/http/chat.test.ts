@@ -222,6 +222,15 @@ describe('POST /v1/chat/completions upstream failures', () => {
     expect(await requestRow(error.requestID)).toMatchObject({ status: 'failed', http_status: 503, cost: 0n });
   });
 
+  it('answers a provider\'s bare 500 as 502, never as our own internal error, and charges nothing', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    upstream.controls.model = 'sim-error-500';
+    const error = await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages }).catch((e) => e);
+    expect(error.status).toBe(502);
+    expect(error.error.code).not.toBe('internal_error');
+    expect(await balanceOf(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
+  });
+
   it('reports an upstream that cannot be reached as 502 without charging', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     upstream.controls.model = 'sim-disconnect-after-0';

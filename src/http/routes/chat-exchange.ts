@@ -5,7 +5,6 @@ import type { RequestRecord } from '../../chat/request-log.js';
 import { isBillable, type CallEnding, type Settlement } from '../../chat/settlement.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { ChatModel } from '../../pricing/catalog.js';
-import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../providers/chat/errors.js';
 import { movesToNextRoute } from '../../providers/chat/fallback.js';
 import type { ChatRoute } from '../../providers/chat/model-routes.js';
 import type { ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
@@ -13,7 +12,8 @@ import { SSE_DONE, sseData, writeWithBackpressure } from '../../providers/chat/s
 import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../../providers/chat/types.js';
 import type { UpstreamCallOptions } from '../../providers/chat/upstream.js';
 import type { Services } from '../../services.js';
-import { ApiError, toApiError } from '../errors.js';
+import { ApiError } from '../errors.js';
+import { upstreamFailure as answerForUpstream } from '../upstream-failure.js';
 
 // One chat request once its hold is placed: the upstream call (plain or streamed), the settlement
 // of what it produced, and the answer. Each step leaves the hold captured or released.
@@ -231,29 +231,7 @@ function clientClosed(x: Exchange): () => void {
 }
 
 function upstreamFailure(error: unknown, x: Exchange): ApiError {
-  const log = x.services.logger;
-  if (error instanceof UpstreamError) {
-    log.warn({ requestId: x.requestId, status: error.status, upstream: error.body.error }, 'upstream answered with an error');
-    // These concern our own credentials or account with the provider, not the caller's.
-    if (error.status === 401 || error.status === 402 || error.status === 403) {
-      return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider refused the request on our side. Please try again later.');
-    }
-    const e = error.body.error;
-    // A provider's own words about its overload or limits would name it (and sometimes our account).
-    if (error.status === 429) {
-      const wait: Record<string, string> = error.retryAfter ? { 'retry-after': error.retryAfter } : {};
-      return new ApiError(429, e.type, e.code, 'The model is rate limited upstream. Please retry later.', null, wait);
-    }
-    if (error.status >= 500) {
-      return new ApiError(error.status, e.type, e.code, `The model's provider failed (HTTP ${error.status}). Please try again.`);
-    }
-    return new ApiError(error.status, e.type, e.code, e.message, e.param);
-  }
-  if (error instanceof UpstreamConnectionError || error instanceof UpstreamProtocolError) {
-    log.warn({ requestId: x.requestId, err: error }, 'upstream failed');
-    return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider could not be reached or gave no valid answer. Please try again.');
-  }
-  return toApiError(error) ?? asInternal(error, x);
+  return answerForUpstream(error, x.services.logger, x.requestId) ?? asInternal(error, x);
 }
 
 function asInternal(error: unknown, x: Exchange): ApiError {

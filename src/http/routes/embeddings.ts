@@ -5,12 +5,12 @@ import { embedAndBill, type EmbeddingResult } from '../../embeddings/embedding-b
 import { embeddingRequestSchema, planEmbedding, type EmbeddingRequest } from '../../embeddings/embedding-request.js';
 import { inFormat } from '../../embeddings/vector-encoding.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
-import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../providers/chat/errors.js';
 import type { EmbeddingsRequest } from '../../providers/chat/embedding-types.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
-import { ApiError, fromZod, invalidRequest, toApiError } from '../errors.js';
+import { ApiError, fromZod, invalidRequest } from '../errors.js';
+import { upstreamFailure } from '../upstream-failure.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
 
@@ -143,20 +143,7 @@ function upstreamRequestOf(body: EmbeddingRequest, upstreamModel: string): Embed
 }
 
 function asApiError(error: unknown, services: Services, requestId: string): ApiError {
-  if (error instanceof UpstreamError) {
-    services.logger.warn({ requestId, status: error.status, upstream: error.body.error }, 'embeddings upstream answered with an error');
-    // These concern our own credentials or account with the provider, not the caller's.
-    if (error.status === 401 || error.status === 402 || error.status === 403) {
-      return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider refused the request on our side. Please try again later.');
-    }
-    const e = error.body.error;
-    return new ApiError(error.status, e.type, e.code, e.message, e.param);
-  }
-  if (error instanceof UpstreamConnectionError || error instanceof UpstreamProtocolError) {
-    services.logger.warn({ requestId, err: error }, 'embeddings upstream failed');
-    return new ApiError(502, 'upstream_error', 'upstream_unavailable', 'The model provider could not be reached or gave no valid answer. Please try again.');
-  }
-  const api = toApiError(error);
+  const api = upstreamFailure(error, services.logger, requestId);
   if (api) return api;
   services.logger.error({ err: error, requestId }, 'embeddings request failed');
   return new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${requestId}).`);
