@@ -187,7 +187,8 @@ export function isDependencyOutage(err: unknown): boolean {
   if (!e || typeof e !== 'object') return false;
   if (typeof e.code === 'string' && (DB_OUTAGE_CODES.test(e.code) || NET_OUTAGE_CODES.has(e.code))) return true;
   if (e.name === 'KnexTimeoutError') return true;
-  if (typeof e.message === 'string' && /^Connection terminated/.test(e.message)) return true;
+  // pg's own message, or knex's "<sql> - Connection terminated unexpectedly" around it.
+  if (typeof e.message === 'string' && /(^| - )Connection terminated/.test(e.message)) return true;
   if (e.name === 'ConnectionError' || e.name === 'TransportError') return true;
   if (e.name === 'ServiceError' && typeof e.cause?.code === 'number' && GRPC_OUTAGE_CODES.has(e.cause.code)) return true;
   return false;

@@ -1,3 +1,5 @@
+import net from 'node:net';
+import knex from 'knex';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/launcher/free-port.js';
@@ -40,6 +42,28 @@ describe('a dependency outage is the caller’s to retry', () => {
     await killer.end();
     const err = await pending;
     await victim.end().catch(() => {});
+    expect(toApiError(err)?.status).toBe(503);
+  });
+
+  it('answers 503 when the connection drops mid-query under knex (an immediate database shutdown)', async () => {
+    const target = new URL(inject('pgAdminUrl'));
+    const sockets: net.Socket[] = [];
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(target.port), target.hostname);
+      client.pipe(server).pipe(client);
+      sockets.push(client, server);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxied = new URL(target);
+    proxied.host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const db = knex({ client: 'pg', connection: proxied.toString(), pool: { min: 0, max: 1 } });
+    const pending = db.raw('SELECT pg_sleep(5)').catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of sockets) s.destroy();
+    const err = await pending;
+    await db.destroy().catch(() => {});
+    proxy.close();
+    expect(String((err as Error).message)).toMatch(/ - Connection terminated/);
     expect(toApiError(err)?.status).toBe(503);
   });
 
