@@ -39,7 +39,7 @@ describe('GET /v1/billing/usage', () => {
       ['gpt-5.2', 'completed', false],
     ]);
     const [failed, streamed] = all.data;
-    expect(failed).toMatchObject({ object: 'billing.request', http_status: 500, cost_usd: '0.00', prompt_tokens: 0, completion_tokens: 0 });
+    expect(failed).toMatchObject({ object: 'billing.request', http_status: 502, cost_usd: '0.00', prompt_tokens: 0, completion_tokens: 0 });
     expect(streamed).toMatchObject({ endpoint: '/v1/chat/completions', http_status: 200, usage_source: 'upstream', error_code: null });
     expect(streamed.total_tokens).toBe(streamed.prompt_tokens + streamed.completion_tokens);
     expect(typeof streamed.upstream_latency_ms).toBe('number');
