@@ -146,7 +146,9 @@ function processCpuSeconds(origin: string, adminToken: string) {
 
 /** Starts `bench/chat.ts <role>` as a child and waits for its `ready <url>` line. */
 async function child(role: string, env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/chat.ts'), role], {
+  // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway only (e.g. --cpu-prof --cpu-prof-dir=DIR).
+  const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', path.resolve('bench/chat.ts'), role], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

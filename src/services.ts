@@ -107,6 +107,7 @@ export async function closeServices(s: Services): Promise<void> {
   await s.keys.lastUsed.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
+  await s.ledger.close();
   await s.db.destroy();
 }
 
