@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import pino, { type Logger } from 'pino';
 import { ApiKeyResolver } from './accounts/key-cache.js';
+import { KeyChangeFeed } from './accounts/key-changes.js';
 import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
 import { LastUsedRecorder } from './keys/last-used.js';
@@ -35,6 +36,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   holdLease: ProcessLease;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
+  /** API key changes announced by PostgreSQL, for the key cache of this process. */
+  keyChanges: KeyChangeFeed;
   /** Per-key request counting shared across processes, and the batched last-used times. */
   keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
   catalog: Catalog;
@@ -72,6 +75,8 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const media = createMediaServices(config, sandboxes.connections.media);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const accounts = new AccountRepository(db);
+  const keyChanges = KeyChangeFeed.forDb(db, log);
+  await keyChanges.start();
   return {
     config,
     logger: log,
@@ -80,7 +85,8 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } }),
     holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
-    apiKeys: new ApiKeyResolver(accounts),
+    apiKeys: new ApiKeyResolver(accounts, { changes: keyChanges }),
+    keyChanges,
     keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     ...configuredChatUpstream(config, sandboxes.connections.chat),
@@ -105,6 +111,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 export async function closeServices(s: Services): Promise<void> {
   await s.sandboxes.close();
   await s.keys.lastUsed.close();
+  await s.keyChanges.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.ledger.close();
