@@ -81,7 +81,7 @@ export const insufficientFunds = (available: bigint, required?: bigint) =>
     'insufficient_funds',
     `Insufficient funds: your available balance is $${formatUsd(available)}` +
       (required !== undefined ? ` and this request needs $${formatUsd(required)}` : '') +
-      '. Add credit with POST /v1/billing/deposits or on the console\u2019s Billing page; your API key stays valid and works again as soon as the credit arrives.',
+      '. Add credit with POST /v1/billing/deposits or in the console (Add credit); your API key stays valid and works again as soon as the credit arrives.',
     null,
     // The official SDKs retry 409/429/5xx; an empty wallet is not worth retrying.
     { 'x-should-retry': 'false' },
