@@ -7,6 +7,7 @@ import * as holdLeases from './20261130_0400_hold_leases.js';
 import * as apiKeySettings from './20261130_0410_api_key_settings.js';
 import * as ledgerBatch from './20261130_0500_ledger_batch.js';
 import * as apiKeyChanges from './20261130_0510_api_key_changes.js';
+import * as consoleSignIn from './20261130_0700_console.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0410_api_key_settings': apiKeySettings,
   '20261130_0500_ledger_batch': ledgerBatch,
   '20261130_0510_api_key_changes': apiKeyChanges,
+  '20261130_0700_console': consoleSignIn,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
