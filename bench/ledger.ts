@@ -14,14 +14,20 @@ import { benchDatabase, percentile } from './support.js';
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const LEVELS = (process.env.BENCH_LEVELS ?? process.env.BENCH_CONCURRENCY ?? '32,128,512').split(',').map(Number);
 
-/** WAL flushes so far (null where the server does not count them). */
+/** WAL flushes so far: pg_stat_io on PostgreSQL 18 (which moved them there), pg_stat_wal before; null if neither. */
 async function walSyncs(db: Db): Promise<number | null> {
-  try {
-    const { rows } = await db.raw('SELECT wal_sync::bigint AS n FROM pg_stat_wal');
-    return Number(rows[0].n);
-  } catch {
-    return null;
+  for (const sql of [
+    `SELECT sum(fsyncs)::bigint AS n FROM pg_stat_io WHERE object = 'wal'`,
+    'SELECT wal_sync::bigint AS n FROM pg_stat_wal',
+  ]) {
+    try {
+      const { rows } = await db.raw(sql);
+      if (rows[0]?.n !== null && rows[0]?.n !== undefined) return Number(rows[0].n);
+    } catch {
+      // not this version's view
+    }
   }
+  return null;
 }
 
 async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: string, CONCURRENCY: number) {
