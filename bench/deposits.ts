@@ -2,6 +2,7 @@ import os from 'node:os';
 import pino from 'pino';
 import Stripe from 'stripe';
 import { reconcile } from '../src/ledger/reconcile.js';
+import { depositResult } from '../src/payments/deposit-client.js';
 
 import { percentile, startBenchService } from './support.js';
 
@@ -93,7 +94,7 @@ async function main() {
       }
       throw new Error('credits did not all arrive');
     };
-    const depositEnded = (id: string) => svc.temporal.client.workflow.getHandle(`deposit-${id}`).result();
+    const depositEnded = (id: string) => depositResult(svc, id);
 
     // Warm-up: bundle, connections, JIT.
     for (const d of await paidDeposits(10)) await post(d.hook);

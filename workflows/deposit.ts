@@ -11,50 +11,12 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { createDepositActivities } from '../activities/deposits.js';
+import type { createDepositActivities } from '../src/payments/deposit-activities.js';
 import type { DepositStatus } from '../src/payments/deposit-status.js';
+import type { CheckoutInfo, DepositResult, DepositView, DepositWorkflowInput, PaymentSignal } from '../src/payments/deposit-types.js';
 import { atDeadline, transition } from '../src/payments/deposit-transition.js';
 import type { createPaymentProofActivities } from '../src/payments/payment-proof.js';
-import type { PaymentSignal } from '../src/payments/payment-signal.js';
 import { StatusAttr } from '../src/temporal/search-attributes.js';
-
-export type { PaymentSignal };
-
-/** Amounts cross the workflow boundary as decimal strings of nano-dollars: payloads are JSON. */
-export interface DepositWorkflowInput {
-  depositId: string;
-  accountId: string;
-  method: 'card' | 'crypto';
-  amountNano: string;
-  description: string;
-  /** Unix seconds: when the checkout stops taking payment (fixed at creation). */
-  expiresAt: number;
-  coin?: string;
-  network?: string;
-  successUrl: string;
-  cancelUrl: string;
-  pollIntervalSeconds: number;
-  settleGraceSeconds: number;
-}
-
-export interface CheckoutInfo {
-  providerRef: string;
-  checkoutUrl: string | null;
-  expiresAt: number;
-}
-
-export interface DepositResult {
-  status: DepositStatus;
-  creditedNano?: string;
-}
-
-export interface DepositView {
-  status: DepositStatus;
-  checkout: CheckoutInfo | null;
-  eventsSeen: number;
-  /** Set once the checkout expired with a payment still settling: how long it is awaited (ms). */
-  settleDeadline: number | null;
-}
 
 /** A webhook (or anything else that learned of a payment) reports it to the deposit. Believed only once verified. */
 export const paymentEventSignal = defineSignal<[PaymentSignal]>('paymentEvent');

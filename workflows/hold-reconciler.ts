@@ -1,5 +1,5 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
-import type { createChatActivities } from '../activities/chat.js';
+import type { createChatActivities } from '../src/chat/chat-activities.js';
 import type { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 
 type Activities = ReturnType<typeof createHoldSweepActivities> & ReturnType<typeof createChatActivities>;

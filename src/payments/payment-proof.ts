@@ -10,19 +10,11 @@
  * an underpayment (`wrong_amount`, credited as received) in its webhook alone, not in payment info.
  * It also costs no provider call per webhook and works while the provider's API is down.
  */
-import type { DepositMethod } from './deposit-repository.js';
+import type { Logger } from 'pino';
+import type { PaymentSignal, ProofRequest } from './deposit-types.js';
 import { InvalidWebhookSignature } from './payment-gateway.js';
 import type { Payments } from './payment-services.js';
-import { type PaymentSignal, type SignedWebhook, toSignal } from './payment-signal.js';
-import type { Logger } from 'pino';
-
-export interface ProofRequest {
-  depositId: string;
-  method: DepositMethod;
-  /** The deposit's checkout (session id / invoice uuid): a genuine webhook of another checkout proves nothing here. */
-  providerRef: string;
-  webhook: SignedWebhook;
-}
+import { toSignal } from './payment-signal.js';
 
 export function createPaymentProofActivities({ payments, logger }: { payments: Pick<Payments, 'gateways'>; logger: Logger }) {
   return {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
-import { depositStatusQuery } from '../../workflows/deposit.js';
+import { queryDeposit } from '../../src/payments/deposit-client.js';
 import type { Harness } from '../support/harness.js';
 import {
   balanceOf,
@@ -149,11 +149,10 @@ describe('crypto deposits and the invoice lifetime', () => {
     sandbox.webhooks.mode = 'hold';
     sandbox.setStatus(uuid, 'confirm_check');
     // Past the invoice's expiry the workflow checks the invoice, sees the transaction in flight and waits on.
-    const handle = short.services.temporal.client.workflow.getHandle(`deposit-${dep.id}`);
-    let view = await handle.query(depositStatusQuery);
+    let view = await queryDeposit(short.services, dep.id);
     for (let i = 0; i < 400 && view.settleDeadline === null; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      view = await handle.query(depositStatusQuery);
+      view = await queryDeposit(short.services, dep.id);
     }
     expect(view).toMatchObject({ status: 'processing' });
     expect(view.settleDeadline).toBeGreaterThan(view.checkout!.expiresAt * 1000);

@@ -8,7 +8,8 @@ import Stripe from 'stripe';
 import { temporal } from '@temporalio/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
-import type { PaymentSignal } from '../../src/payments/payment-signal.js';
+import { depositWorkflowId } from '../../src/payments/deposit-client.js';
+import type { PaymentSignal } from '../../src/payments/deposit-types.js';
 import { paymentEventSignal } from '../../workflows/deposit.js';
 import type { Harness } from '../support/harness.js';
 import {
@@ -39,7 +40,7 @@ afterEach(async () => {
 afterAll(async () => h?.close());
 
 const refOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
-const handleOf = (depositId: string) => h.services.temporal.client.workflow.getHandle(`deposit-${depositId}`);
+const handleOf = (depositId: string) => h.services.temporal.client.workflow.getHandle(depositWorkflowId(depositId));
 
 /** Sends the signals as any Temporal client could, and waits until the workflow has handled them all. */
 async function signalAsOutsider(depositId: string, signals: PaymentSignal[]): Promise<void> {

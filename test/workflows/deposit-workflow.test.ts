@@ -9,17 +9,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PaymentSignal } from '../../src/payments/payment-signal.js';
-import type { ProofRequest } from '../../src/payments/payment-proof.js';
+import { depositWorkflowId } from '../../src/payments/deposit-client.js';
+import type { DepositWorkflowInput, PaymentSignal, ProofRequest } from '../../src/payments/deposit-types.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
-import {
-  checkoutReadyUpdate,
-  type DepositWorkflowInput,
-  depositStatusQuery,
-  depositWorkflow,
-  paymentEventSignal,
-} from '../../workflows/deposit.js';
+import { checkoutReadyUpdate, depositStatusQuery, depositWorkflow, paymentEventSignal } from '../../workflows/deposit.js';
 import { resolveTestServer } from '../support/temporal-test-server.js';
 
 const USD = 1_000_000_000n;
@@ -55,7 +49,7 @@ const next = (list: Array<PaymentSignal | Error> | undefined, depositId: string)
   return answer;
 };
 
-/** The mocks stand in for activities/deposits.ts and src/payments/payment-proof.ts, recording every call. */
+/** The mocks stand in for src/payments/deposit-activities.ts and src/payments/payment-proof.ts, recording every call. */
 const activities = {
   async openCheckout(input: DepositWorkflowInput) {
     record(input.depositId, 'openCheckout', input);
@@ -145,7 +139,7 @@ async function start(script: Script = {}, amountNano = 10n * USD) {
     pollIntervalSeconds: 60,
     settleGraceSeconds: GRACE_S,
   };
-  const handle = await env.client.workflow.start(depositWorkflow, { taskQueue: TASK_QUEUE, workflowId: `deposit-${depositId}`, args: [input] });
+  const handle = await env.client.workflow.start(depositWorkflow, { taskQueue: TASK_QUEUE, workflowId: depositWorkflowId(depositId), args: [input] });
   return { depositId, handle, calls: calls.get(depositId)! };
 }
 

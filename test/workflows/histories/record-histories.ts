@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdReconcilerWorkflow, ledgerAuditWorkflow } from '../../../workflows/index.js';
-import { depositStatusQuery } from '../../../workflows/deposit.js';
+import { chatCaptureWorkflow, holdReconcilerWorkflow, ledgerAuditWorkflow } from '../../../workflows/index.js';
+import { chatCaptureWorkflowId } from '../../../src/chat/durable-capture.js';
+import { depositWorkflowId, queryDeposit } from '../../../src/payments/deposit-client.js';
 import { freePort } from '../../../src/launcher/free-port.js';
 import { TOOLS_DIR } from '../../../src/launcher/stack.js';
 import { resolveTemporalCli } from '../../../src/launcher/temporal-cli.js';
@@ -29,13 +30,12 @@ function save(h: Harness, workflowId: string, name: string) {
   const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', address, '--namespace', namespace, '--output', 'json']);
   fs.writeFileSync(`${DIR}/${name}.json`, JSON.stringify(JSON.parse(json.toString()), null, 1) + '\n');
 }
-const saveDeposit = (h: Harness, depositId: string, name: string) => save(h, `deposit-${depositId}`, `deposit-${name}`);
+const saveDeposit = (h: Harness, depositId: string, name: string) => save(h, depositWorkflowId(depositId), `deposit-${name}`);
 const refOf = async (h: Harness, depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 
 async function untilSettling(h: Harness, depositId: string) {
-  const handle = h.services.temporal.client.workflow.getHandle(`deposit-${depositId}`);
   for (let i = 0; i < 400; i++) {
-    if ((await handle.query(depositStatusQuery)).settleDeadline !== null) return;
+    if ((await queryDeposit(h.services, depositId)).settleDeadline !== null) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('deposit never started settling');

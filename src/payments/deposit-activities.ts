@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { DepositStatus } from '../src/payments/deposit-status.js';
-import { PaymentProviderError } from '../src/payments/payment-gateway.js';
-import { type PaymentSignal, toSignal } from '../src/payments/payment-signal.js';
-import type { Services } from '../src/services.js';
-import type { CheckoutInfo, DepositWorkflowInput } from '../workflows/deposit.js';
+import type { Services } from '../services.js';
+import type { DepositStatus } from './deposit-status.js';
+import type { CheckoutInfo, DepositWorkflowInput, PaymentSignal } from './deposit-types.js';
+import { PaymentProviderError } from './payment-gateway.js';
+import { toSignal } from './payment-signal.js';
 
 type Deps = Pick<Services, 'payments' | 'ledger' | 'logger'>;
 

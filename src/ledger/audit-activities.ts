@@ -1,5 +1,5 @@
-import { reconcile } from '../src/ledger/reconcile.js';
-import type { Services } from '../src/services.js';
+import type { Services } from '../services.js';
+import { reconcile } from './reconcile.js';
 
 export interface LedgerAuditResult {
   ok: boolean;
