@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { RequestLog } from '../chat/request-log.js';
+import type { KeySpend, SpendPeriods } from '../keys/key-spend.js';
 import { ENDPOINT_FOR_KIND, httpStatusForFailure } from './generation-failures.js';
 import type { GenerationFailure, GenerationKind, GenerationStatus, StoredAssetRef } from './generation-types.js';
 
@@ -175,6 +176,19 @@ export class GenerationRepository {
       .orderBy('created_at')
       .limit(limit);
     return rows.map((r) => r.id);
+  }
+
+  /** The cost of the key's charged generations, all time and since each period start (a key's spend). */
+  async spendOfKey(keyId: string, since: SpendPeriods): Promise<KeySpend> {
+    const { rows } = await this.db.raw(
+      `SELECT coalesce(sum(cost), 0) AS total,
+              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :day), 0) AS daily,
+              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :week), 0) AS weekly,
+              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :month), 0) AS monthly
+         FROM generations WHERE api_key_id = :keyId AND cost > 0`,
+      { keyId, ...since },
+    );
+    return { total: BigInt(rows[0].total), daily: BigInt(rows[0].daily), weekly: BigInt(rows[0].weekly), monthly: BigInt(rows[0].monthly) };
   }
 
   async markDeleted(id: string): Promise<void> {
