@@ -176,7 +176,7 @@ describe('the holds of a process that dies are released within about a minute', 
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('reconcile flags a hold still pending five minutes after its process lease lapsed, and the sweep clears it', async () => {
+  it('the audit flags a hold still pending five minutes after its process lease lapsed, and the sweep clears it', async () => {
     const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
     const leaseId = `lease_dead_${randomBytes(4).toString('hex')}`;
     await h.services.db.raw(
@@ -193,13 +193,13 @@ describe('the holds of a process that dies are released within about a minute', 
       expiresAt: new Date(Date.now() + 3 * 3600_000),
     });
 
-    const report = await h.reconcile();
+    const report = await h.audit();
     const check = report.checks.find((c) => c.name === 'no_pending_hold_of_a_dead_process')!;
     expect(check.ok).toBe(false);
     expect(check.discrepancies).toEqual([expect.objectContaining({ hold_id: hold.id, lease_id: leaseId })]);
 
     expect((await sweep()).releasedOfDeadProcesses).toBeGreaterThanOrEqual(1);
-    expect((await h.reconcile()).ok).toBe(true);
+    expect((await h.audit()).ok).toBe(true);
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
   });
 });
