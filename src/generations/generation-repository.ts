@@ -41,7 +41,8 @@ export interface NewGeneration {
   idempotencyKey?: string;
 }
 
-export interface Settlement {
+/** How a generation ended, as its row records it (the chat's Settlement is the charge of an answer). */
+export interface GenerationEnding {
   status: 'completed' | 'failed';
   holdId: string | null;
   cost: bigint;
@@ -53,7 +54,7 @@ const OPEN: GenerationStatus[] = ['queued', 'in_progress'];
 
 /**
  * The generations table, and the row of the per-request log a generation leaves when it ends. Every write
- * is conditional on the row still being open, so a retried activity or a late reconciler cannot overwrite
+ * is conditional on the row still being open, so a retried activity or a late hold sweep cannot overwrite
  * a final outcome.
  */
 export class GenerationRepository {
@@ -145,7 +146,7 @@ export class GenerationRepository {
   }
 
   /** Records the final outcome; run in the same transaction as the capture or release it describes. */
-  async settle(db: Knex, id: string, s: Settlement): Promise<boolean> {
+  async settle(db: Knex, id: string, s: GenerationEnding): Promise<boolean> {
     const [row] = await db('generations')
       .where({ id })
       .whereIn('status', OPEN)

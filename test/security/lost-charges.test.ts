@@ -10,7 +10,7 @@ import { captureHandedOff, chatCaptureWorkflowId } from '../../src/chat/durable-
 import { freePort } from '../../src/launcher/free-port.js';
 import { parseUsd } from '../../src/ledger/money.js';
 import { listenChatSandbox, type ListeningChatSandbox } from '../../src/sandboxes/chat/chat-sandbox.js';
-import type { HoldReconcileResult } from '../../workflows/hold-reconciler.js';
+import { HOLD_SWEEP_WORKFLOW_TYPE, type HoldSweepResult } from '../../workflows/hold-sweep.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // Accidents that used to lose a charge or strand a customer's money, replayed against the real
@@ -56,8 +56,8 @@ afterEach(async () => {
 
 const messages = [{ role: 'user' as const, content: 'Summarise double-entry bookkeeping.' }];
 
-function sweep(): Promise<HoldReconcileResult> {
-  return h.services.temporal.client.workflow.execute('holdReconcilerWorkflow', {
+function sweep(): Promise<HoldSweepResult> {
+  return h.services.temporal.client.workflow.execute(HOLD_SWEEP_WORKFLOW_TYPE, {
     taskQueue: h.services.temporal.taskQueue,
     workflowId: `sweep-${randomBytes(4).toString('hex')}`,
     args: [{}],

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatCaptureWorkflow, holdReconcilerWorkflow, ledgerAuditWorkflow } from '../../../workflows/index.js';
+import { chatCaptureWorkflow, ledgerAuditWorkflow } from '../../../workflows/index.js';
+import { HOLD_SWEEP_WORKFLOW_TYPE } from '../../../workflows/hold-sweep.js';
 import { chatCaptureWorkflowId } from '../../../src/chat/durable-capture.js';
 import { depositWorkflowId, queryDeposit } from '../../../src/payments/deposit-client.js';
 import { freePort } from '../../../src/launcher/free-port.js';
@@ -219,7 +220,7 @@ describe('deposit histories (provider refuses the checkout)', () => {
   });
 });
 
-describe('hold reconciler and ledger audit histories', () => {
+describe('hold sweep, ledger audit and chat capture histories', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -233,9 +234,25 @@ describe('hold reconciler and ledger audit histories', () => {
     await save(h, workflowId, 'ledger-audit-balanced');
   });
 
-  it('hold reconciler with nothing to sweep', async () => {
+  it('hold sweep with nothing to sweep', async () => {
     const workflowId = 'hold-reconciler-record';
-    await h.services.temporal.client.workflow.execute(holdReconcilerWorkflow, { taskQueue: h.services.temporal.taskQueue, workflowId, args: [{}] });
+    await h.services.temporal.client.workflow.execute(HOLD_SWEEP_WORKFLOW_TYPE, { taskQueue: h.services.temporal.taskQueue, workflowId, args: [{}] });
     await save(h, workflowId, 'hold-reconciler-empty');
+  });
+
+  it('chat capture of a delivered answer', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const hold = await h.services.ledger.placeHold({
+      accountId,
+      amount: 2_000_000n,
+      idempotencyKey: `chat-capture-record-${accountId}`,
+      purpose: 'chat',
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const order = { holdId: hold.value.id, accountId, amount: '1500000', requestId: `req_record_${accountId}` };
+    const workflowId = chatCaptureWorkflowId(order.holdId);
+    await h.services.temporal.client.workflow.execute(chatCaptureWorkflow, { taskQueue: h.services.temporal.taskQueue, workflowId, args: [order] });
+    expect((await h.services.ledger.balance(accountId)).balance).toBe(1_000_000_000n - 1_500_000n);
+    await save(h, workflowId, 'chat-capture-delivered');
   });
 });
