@@ -9,9 +9,10 @@ import type { Services } from '../services.js';
 import { AccountIdAttr, KindAttr, StatusAttr } from '../temporal/search-attributes.js';
 import { checkoutReadyUpdate, depositStatusQuery, depositWorkflow, paymentEventSignal } from '../../workflows/deposit.js';
 import { formatUsd } from '../ledger/money.js';
-import type { Deposit, EventInput } from './deposit-repository.js';
+import type { Deposit } from './deposit-repository.js';
+import { toDepositEvent } from './payment-event.js';
 import { isFinalStatus } from './deposit-status.js';
-import type { CheckoutInfo, DepositResult, DepositView, DepositWorkflowInput, PaymentSignal } from './deposit-types.js';
+import type { CheckoutInfo, DepositResult, DepositView, DepositWorkflowInput, PaymentEventPayload } from './deposit-types.js';
 
 export const depositWorkflowId = (depositId: string): string => `deposit-${depositId}`;
 
@@ -97,17 +98,10 @@ export async function openDepositCheckout(services: Services, d: Deposit): Promi
  * any Temporal client can signal it. A deposit that already ended only records it;
  * money reported for a deposit that ended without credit goes to review rather than being lost.
  */
-export async function deliverPaymentEvent(services: Services, d: Deposit, signal: PaymentSignal): Promise<void> {
+export async function deliverPaymentEvent(services: Services, d: Deposit, signal: PaymentEventPayload): Promise<void> {
   const repo = services.payments.deposits;
   if (isFinalStatus(d.status)) {
-    const ev: EventInput = {
-      eventId: signal.eventId,
-      source: signal.source,
-      outcome: signal.kind,
-      providerStatus: signal.providerStatus,
-      ...(signal.amountNano !== undefined ? { amount: BigInt(signal.amountNano) } : {}),
-      note: `arrived after the deposit was ${d.status}`,
-    };
+    const ev = toDepositEvent(signal, `arrived after the deposit was ${d.status}`);
     if (signal.kind === 'paid' && d.status !== 'credited') await repo.flagForReview(d.id, ev);
     else await repo.recordEvent(d.id, ev);
     return;

@@ -6,7 +6,7 @@
 // (`amountNano: string`), because workflow payloads are JSON and JSON has no bigint. Inside the
 // service it is a bigint again (BigInt(amountNano)) before any arithmetic.
 import type { DepositStatus } from './deposit-status.js';
-import type { PaymentOutcome } from './payment-gateway.js';
+import type { PaymentEvent } from './payment-gateway.js';
 
 export interface DepositWorkflowInput {
   depositId: string;
@@ -57,13 +57,13 @@ export interface SignedWebhook {
   sourceIp?: string;
 }
 
-/** A provider outcome as it travels to and inside the deposit workflow: the PaymentEvent, and where it came from. */
-export interface PaymentSignal {
-  kind: PaymentOutcome;
+/**
+ * A provider's PaymentEvent as it travels to and inside the deposit workflow (a signal, an activity
+ * answer): the same fields, the amount as a decimal string, and where it came from. Field names are
+ * those of recorded histories and running deposits: keep them.
+ */
+export interface PaymentEventPayload extends Pick<PaymentEvent, 'kind' | 'providerStatus' | 'providerRef' | 'eventId'> {
   amountNano?: string;
-  providerStatus: string;
-  providerRef: string;
-  eventId: string;
   /** webhook: the provider told us; poll: we asked it; workflow: the deposit's own decision. */
   source: 'webhook' | 'poll' | 'workflow';
   /** On a signal from the webhook route: the signed webhook the outcome was read from. */

@@ -11,10 +11,10 @@
  * It also costs no provider call per webhook and works while the provider's API is down.
  */
 import type { Logger } from 'pino';
-import type { PaymentSignal, ProofRequest } from './deposit-types.js';
+import type { PaymentEventPayload, ProofRequest } from './deposit-types.js';
 import { InvalidWebhookSignature } from './payment-gateway.js';
 import type { Payments } from './payment-services.js';
-import { toSignal } from './payment-signal.js';
+import { toPayload } from './payment-event.js';
 
 export function createPaymentProofActivities({ payments, logger }: { payments: Pick<Payments, 'gateways'>; logger: Logger }) {
   return {
@@ -23,7 +23,7 @@ export function createPaymentProofActivities({ payments, logger }: { payments: P
      * checkout; null otherwise (a forged or misdirected signal, which changes nothing). CPU only, so
      * it runs as a local activity.
      */
-    async verifySignedWebhook(req: ProofRequest): Promise<PaymentSignal | null> {
+    async verifySignedWebhook(req: ProofRequest): Promise<PaymentEventPayload | null> {
       const gateway = payments.gateways[req.method];
       let event;
       try {
@@ -37,7 +37,7 @@ export function createPaymentProofActivities({ payments, logger }: { payments: P
         logger.warn({ depositId: req.depositId, about: event?.depositId, providerRef: event?.providerRef }, 'payment signal about another checkout ignored');
         return null;
       }
-      return toSignal(event, 'webhook');
+      return toPayload(event, 'webhook');
     },
   };
 }

@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import { deliverPaymentEvent } from './deposit-client.js';
 import type { Deposit, DepositMethod } from './deposit-repository.js';
 import { InvalidWebhookSignature, type PaymentEvent, type WebhookMeta } from './payment-gateway.js';
-import { toSignal } from './payment-signal.js';
+import { toPayload } from './payment-event.js';
 
 /** The webhook is genuine but cannot be taken now; the provider must deliver it again later. */
 export class WebhookNotTaken extends Error {
@@ -40,7 +40,7 @@ export async function receivePaymentWebhook(
     try {
       // The signed webhook travels with the event: the workflow verifies it again before believing it.
       const webhook = { body: raw.toString('utf8'), ...(meta.signature ? { signature: meta.signature } : {}), ...(meta.sourceIp ? { sourceIp: meta.sourceIp } : {}) };
-      await deliverPaymentEvent(services, deposit!, { ...toSignal(event, 'webhook'), webhook });
+      await deliverPaymentEvent(services, deposit!, { ...toPayload(event, 'webhook'), webhook });
     } catch (err) {
       // Not acknowledged, so the provider delivers it again; nothing was lost or applied twice.
       services.logger.error({ provider: gateway.provider, depositId: deposit!.id, eventId: event.eventId, error: (err as Error).message }, 'webhook not handed to its workflow');
