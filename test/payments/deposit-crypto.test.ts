@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
 import { queryDeposit } from '../../src/payments/deposit-client.js';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import {
   balanceOf,
   createDeposit,
@@ -15,14 +16,7 @@ import {
 } from './deposit-fixtures.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness({ pollSeconds: 1 });
-});
-afterEach(async () => {
-  cryptomusSandbox(h).webhooks.mode = 'auto';
-  await h.expectBooksBalanced();
-});
-afterAll(async () => h?.close());
+useHarness(() => startDepositHarness({ pollSeconds: 1 }), (started) => (h = started), { reset: (s) => void (cryptomusSandbox(s).webhooks.mode = 'auto') });
 
 const invoiceOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 
