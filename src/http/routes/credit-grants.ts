@@ -3,7 +3,7 @@ import { creditSummary } from '../../ledger/credit-summary.js';
 import { creditGrants } from '../../ledger/credit-totals.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import { authOf, requireApiKey } from '../auth.js';
+import { accountOf, requireApiKey } from '../auth.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 
@@ -20,7 +20,7 @@ export function creditGrantRoutes(services: Services): Router {
       auth: 'api_key',
     },
     async (_input, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const [balance, grants] = await Promise.all([services.ledger.balance(accountId), creditGrants(services.db, accountId)]);
       const summary = creditSummary({ balance: balance.balance, held: balance.held, grants });
       res.json({

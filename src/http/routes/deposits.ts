@@ -6,7 +6,7 @@ import { depositWorkflowId } from '../../payments/deposit-client.js';
 import { startDeposit } from '../../payments/deposit-starter.js';
 import { type Tier, TIER_NAMES } from '../../payments/tiers.js';
 import type { Services } from '../../services.js';
-import { authOf } from '../auth.js';
+import { accountOf } from '../auth.js';
 import { notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
@@ -43,7 +43,7 @@ export function depositRoutes(services: Services): Router {
     },
     async ({ body }, req, res) => {
       const { deposit, created, history } = await startDeposit(services, {
-        accountId: authOf(res).accountId,
+        accountId: accountOf(res),
         method: body.method,
         tier: body.tier,
         amountNano: body.amount_usd,
@@ -60,7 +60,7 @@ export function depositRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/billing/deposits', summary: 'Your deposits, newest first', tag: 'billing', auth: 'api_key', query: ListQuery },
     async ({ query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const page = await deposits.list(accountId, query);
       res.json({
         object: 'list',
@@ -76,7 +76,7 @@ export function depositRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/billing/deposits/:id', summary: 'One deposit with its status history', tag: 'billing', auth: 'api_key' },
     async ({ params }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const deposit = await deposits.getForAccount(accountId, params.id!);
       if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
       res.json(presentDeposit(deposit, await deposits.history(deposit.id)));
