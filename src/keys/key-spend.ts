@@ -27,10 +27,3 @@ export async function keySpend(db: Db, keyId: string, now = new Date()): Promise
   const r = rows[0];
   return { total: BigInt(r.total), daily: BigInt(r.daily), weekly: BigInt(r.weekly), monthly: BigInt(r.monthly) };
 }
-
-/** What is left of the key's limit in its current period; null when the key has no limit. */
-export function limitRemaining(key: { spendLimit: bigint | null; limitReset: 'daily' | 'weekly' | 'monthly' | null }, spend: KeySpend): bigint | null {
-  if (key.spendLimit === null) return null;
-  const spent = key.limitReset === null ? spend.total : spend[key.limitReset];
-  return key.spendLimit > spent ? key.spendLimit - spent : 0n;
-}
