@@ -134,11 +134,11 @@ export class GenerationRepository {
   }
 
   /** Refused at the hold: hidden from the user, and its Idempotency-Key freed so a retry after a top-up starts afresh. */
-  async markRejected(id: string, db: Knex = this.db): Promise<void> {
+  async markRejected(id: string, db: Knex = this.db, code: 'insufficient_funds' | 'key_limit_exceeded' = 'insufficient_funds'): Promise<void> {
     const [row] = await db('generations')
       .where({ id })
       .whereIn('status', OPEN)
-      .update({ status: 'rejected', idempotency_key: null, error_code: 'insufficient_funds', completed_at: db.fn.now() })
+      .update({ status: 'rejected', idempotency_key: null, error_code: code, completed_at: db.fn.now() })
       .returning('*');
     if (row) await logRequest(db, toRecord(row), 402);
   }

@@ -19,6 +19,12 @@ export function budgetKeyOf(key: { id: string; spendLimit: bigint | null }): str
   return key.spendLimit === null ? undefined : key.id;
 }
 
+/** `keyId` when that key has a spend limit (for code that knows only the id); undefined otherwise. */
+export async function limitedKey(db: Db, keyId: string): Promise<string | undefined> {
+  const row = await db('api_keys').select('id').where({ id: keyId }).whereNotNull('spend_limit').first();
+  return row?.id;
+}
+
 /** What remains of the limit; null for an unlimited key. */
 export function budgetRemaining(key: Pick<KeySettings, 'spendLimit'>, budget: KeyBudget): bigint | null {
   if (key.spendLimit === null) return null;
@@ -48,18 +54,14 @@ export async function keyBudget(db: Db, keyId: string): Promise<KeyBudget> {
 
 /**
  * Starts the key's budget over after its limit or period changed: `spent` becomes what the key was
- * charged since the start of its (new) period, from the request and generation rows that carry its
- * id; what its pending holds reserve is kept. A charge committing during this one statement may be
+ * charged since the start of its (new) period, from the request log (which records every chat,
+ * embedding and delivered generation with its key and cost); what its pending holds reserve is kept. A charge committing during this one statement may be
  * missed once: the limit can then be passed by at most that request's cost.
  */
 export async function restartKeyBudget(db: Db, keyId: string): Promise<void> {
   await db.raw(
     `WITH k AS (SELECT id, key_period_start(limit_reset, now()) AS p FROM api_keys WHERE id = :keyId),
-          spent AS (
-            SELECT coalesce(sum(cost), 0) AS total FROM (
-              SELECT cost FROM requests, k WHERE api_key_id = k.id AND cost > 0 AND created_at >= k.p
-              UNION ALL
-              SELECT cost FROM generations, k WHERE api_key_id = k.id AND cost > 0 AND coalesce(completed_at, created_at) >= k.p) AS c)
+          spent AS (SELECT coalesce(sum(cost), 0) AS total FROM requests, k WHERE api_key_id = k.id AND cost > 0 AND created_at >= k.p)
      INSERT INTO api_key_budgets AS b (api_key_id, period_start, spent, held)
      SELECT k.id, k.p, spent.total, 0 FROM k, spent
      ON CONFLICT (api_key_id) DO UPDATE SET period_start = EXCLUDED.period_start, spent = EXCLUDED.spent`,

@@ -10,8 +10,8 @@ export interface KeySpend {
 
 /**
  * What a key has spent (nano-dollars), all time and in the current UTC day, week and month: the
- * cost recorded on the chat requests and the delivered generations made with it. Both rows carry
- * the key id and the exact amount the ledger took, so the sum is exact.
+ * cost in the request log, which has one row with the key id and the exact amount the ledger took
+ * for every chat, embedding and generation (a generation's own row must not be added again).
  */
 export async function keySpend(db: Db, keyId: string, now = new Date()): Promise<KeySpend> {
   const { rows } = await db.raw(
@@ -19,9 +19,7 @@ export async function keySpend(db: Db, keyId: string, now = new Date()): Promise
             coalesce(sum(cost) FILTER (WHERE at >= :day), 0) AS daily,
             coalesce(sum(cost) FILTER (WHERE at >= :week), 0) AS weekly,
             coalesce(sum(cost) FILTER (WHERE at >= :month), 0) AS monthly
-       FROM (SELECT cost, created_at AS at FROM requests WHERE api_key_id = :keyId AND cost > 0
-             UNION ALL
-             SELECT cost, coalesce(completed_at, created_at) FROM generations WHERE api_key_id = :keyId AND cost > 0) AS spent`,
+       FROM (SELECT cost, created_at AS at FROM requests WHERE api_key_id = :keyId AND cost > 0) AS spent`,
     { keyId, day: periodStart('daily', now), week: periodStart('weekly', now), month: periodStart('monthly', now) },
   );
   const r = rows[0];
