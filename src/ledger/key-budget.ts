@@ -2,7 +2,7 @@ import { KeyLimitExceeded } from './errors.js';
 
 /**
  * The ledger's side of per-key spend limits. The budget itself (`api_key_budgets`) is kept by two
- * triggers on `holds` (migration 20261130_0500_key_budgets), so every statement that places or
+ * triggers on `holds` (migration 20261130_0710_key_budgets), so every statement that places or
  * settles a hold carrying `api_key_id` moves the key's budget in the same transaction, and one that
  * would pass the limit fails as a whole with SQLSTATE CK402, its DETAIL "<limit> <used> <reset>".
  */
