@@ -285,7 +285,11 @@ export function writeReport(root: string, s: Summary) {
   else {
     L.push('| task type | tasks | p50 ms (≤) | p99 ms (≤) |', '|---|---|---|---|');
     for (const [k, v] of Object.entries(s.soak.taskLatency as Record<string, TaskLatency>)) L.push(`| ${k} | ${v.tasks} | ${v.p50Ms ?? '-'} | ${v.p99Ms ?? '-'} |`);
-    L.push('');
+    L.push(
+      '',
+      'Activity tasks scarcely appear: the worker takes activities eagerly (they come back with the workflow task that scheduled them, without waiting in the task queue), and the server records this histogram only for tasks handed out through the queue.',
+      '',
+    );
   }
   fs.writeFileSync(path.join(root, 'RELIABILITY.md'), L.join('\n'));
 }
