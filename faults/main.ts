@@ -27,6 +27,8 @@ const logger = pino({ level: process.env.FAULTS_LOG_LEVEL ?? 'info' }, pino.dest
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const only = process.env.FAULTS_ONLY?.split(',');
 
+const startedAt = Date.now();
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-faults-'));
   logger.info({ dir, profile: profile.name }, 'starting the production topology');
@@ -134,6 +136,7 @@ async function run(t: Topology): Promise<boolean> {
     rates,
     upstreamTokens: upstream.completionTokens + upstream.unfinishedTokens,
     billedTokens: billed,
+    durationSeconds: Math.round((Date.now() - startedAt) / 1000),
     machineLoad: { cores: os.cpus().length, mean: loads.reduce((a, b) => a + b, 0) / loads.length, max: Math.max(...loads) },
   });
   writeReport(PROJECT_ROOT, summary);

@@ -27,7 +27,7 @@ export interface Profile {
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
-  // Sized for CI (README "Faults under load", RELIABILITY.md "CI budget"): every fault once, one repeated kill.
+  // Sized for CI (README "Faults under load" states the budget): every fault once, one repeated kill.
   short: { name: 'short', pauseMs: 5_000, repeatedKills: 1, soakMs: 60_000, concurrency: 8, fuzzSeconds: 60 },
   long: { name: 'long', pauseMs: 30_000, repeatedKills: 5, soakMs: 600_000, concurrency: 16, fuzzSeconds: 600 },
 };
