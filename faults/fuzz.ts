@@ -128,7 +128,8 @@ async function books(databaseUrl: string): Promise<{ entries: number; balances: 
 /** The fuzzer as a child process (not spawnSync: the suite's own timers and signal handlers keep running). */
 function run(bin: string, args: string[], logFile: string, killAfterMs: number): Promise<number | null> {
   const log = fs.openSync(logFile, 'w');
-  const child = spawn(bin, args, { stdio: ['ignore', log, log], env: { ...process.env, SCHEMATHESIS_HOOKS: '' } });
+  // Its working directory is the run's own: schemathesis keeps a cache folder there.
+  const child = spawn(bin, args, { cwd: path.dirname(logFile), stdio: ['ignore', log, log], env: { ...process.env, SCHEMATHESIS_HOOKS: '' } });
   fs.closeSync(log);
   const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   return new Promise((resolve) =>
