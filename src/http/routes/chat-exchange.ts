@@ -193,7 +193,7 @@ async function firstAccepting<T>(
 async function settleProduced(x: Exchange, ending: CallEnding): Promise<Settlement> {
   if (!isBillable(ending, x.tally.produced)) {
     await x.billing.release(x.reservation);
-    x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+    x.call.settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
     return x.call.settlement;
   }
   const usage = x.tally.usage(x.body, x.reservation.maxTokens * (x.body.n ?? 1));
@@ -215,7 +215,7 @@ async function failedBeforeOutput(x: Exchange, error: unknown): Promise<() => vo
     return clientClosed(x);
   }
   await x.billing.release(x.reservation);
-  x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+  x.call.settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
   if (x.signal.aborted) return clientClosed(x);
   throw upstreamFailure(error, x);
 }

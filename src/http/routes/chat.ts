@@ -105,6 +105,9 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
         stream: call.stream,
         promptTokens: call.settlement?.promptTokens ?? null,
         completionTokens: call.settlement?.completionTokens ?? null,
+      // Only the provider's own report has a cache split; an estimate leaves it unknown.
+      cachedTokens: call.usageSource === 'upstream' ? (call.settlement?.cachedTokens ?? null) : null,
+      cacheWriteTokens: call.usageSource === 'upstream' ? (call.settlement?.cacheWriteTokens ?? null) : null,
         cost: call.settlement?.charge ?? 0n,
         holdId: call.reservation?.holdId ?? null,
         errorCode: call.errorCode,

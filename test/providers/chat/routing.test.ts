@@ -296,6 +296,13 @@ describe('prices that match the upstream bill', () => {
     const claudeCost = chatCost(h.services.catalog.chat('claude-opus-4.5')!, { promptTokens: 1000, cachedTokens: 600, cacheWriteTokens: 300, completionTokens: 30 });
     expect(await spent(accountId)).toBe(gptCost + claudeCost);
     expect(Math.round((claude.usage as unknown as { cost: number }).cost * 1e9)).toBe(Number(claudeCost));
+
+    // The usage log keeps the split beside the exact charge of each request.
+    const page = (await (await h.call('GET', '/v1/billing/usage', { key })).json()) as { data: Record<string, any>[] };
+    expect(page.data.map((r) => [r.model, r.prompt_tokens, r.prompt_tokens_details, parseUsd(r.cost_usd)])).toEqual([
+      ['claude-opus-4.5', 1000, { cached_tokens: 600, cache_write_tokens: 300 }, claudeCost],
+      ['gpt-5.2', 1000, { cached_tokens: 800, cache_write_tokens: 0 }, gptCost],
+    ]);
   });
 });
 
