@@ -19,6 +19,7 @@ import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { chatRoutes } from './routes/chat.js';
 import { embeddingRoutes } from './routes/embeddings.js';
+import { responsesRoutes } from './routes/responses.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
@@ -77,6 +78,7 @@ export function createApp(services: Services): Express {
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
   app.use(embeddingRoutes(services));
+  app.use(responsesRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));
