@@ -56,6 +56,9 @@ beforeAll(async () => {
       models: {
         'gpt-5.2': [{ provider: 'chat-only', model: 'upstream-gpt-5.2' }],
         'gpt-5-mini': [{ provider: 'native', model: 'upstream-gpt-5-mini' }],
+        // The simulator's failure modes, by upstream model name.
+        'gpt-5-nano': [{ provider: 'chat-only', model: 'sim-stream-error-after-3' }],
+        'gpt-5': [{ provider: 'chat-only', model: 'sim-error-500' }],
       },
     }),
   );
@@ -271,6 +274,41 @@ describe('POST /v1/responses passed natively to a provider marked "responses": t
     expect(completed.response).toMatchObject({ model: 'gpt-5-mini', id: `resp_${response.headers.get('x-request-id')!.replace(/^req_/, '')}` });
     const requestId = response.headers.get('x-request-id')!;
     await expectBilled(accountId, requestId, 'gpt-5-mini', completed.response.usage!, BigInt((await h.services.db('requests').where({ id: requestId }).first()).cost));
+  });
+});
+
+describe('POST /v1/responses when the upstream fails', () => {
+  it('before any output: an OpenAI error, nothing charged', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const error = await h.openai(key).responses.create({ model: 'gpt-5', input: 'Hi' }, { maxRetries: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error).toMatchObject({ status: 502 });
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
+    expect(await h.services.db('holds').where({ account_id: accountId })).toMatchObject([{ status: 'released' }]);
+  });
+
+  it('mid-stream: the stream ends with error and response.failed, and what was produced is charged once', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const response = await h.call('POST', '/v1/responses', { key, body: { model: 'gpt-5-nano', input: 'Tell me a story.', stream: true } });
+    expect(response.status).toBe(200);
+    const events = (await response.text())
+      .split('\n\n')
+      .filter((block) => block.trim() !== '')
+      .map((block) => JSON.parse(block.split('\n').find((line) => line.startsWith('data: '))!.slice(6)));
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events.filter((e) => e.type === 'response.output_text.delta')).toHaveLength(3);
+    expect(events.slice(-2).map((e) => e.type)).toEqual(['error', 'response.failed']);
+    const failed = events.at(-1).response;
+    expect(failed).toMatchObject({ status: 'failed', error: { code: expect.any(String) } });
+    expect(failed.output[0].content[0].text).toBe(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''));
+
+    const requestId = response.headers.get('x-request-id')!;
+    const row = await h.services.db('requests').where({ id: requestId }).first();
+    expect(row).toMatchObject({ status: 'failed', completion_tokens: 3, usage_source: 'estimated' });
+    expect(failed.usage).toMatchObject({ output_tokens: 3, cost: Number(BigInt(row.cost)) / 1e9 });
+    const hold = await h.services.db('holds').where({ request_id: requestId }).first();
+    expect(hold).toMatchObject({ status: 'captured', captured_amount: BigInt(row.cost) });
+    expect((await h.services.ledger.balance(accountId)).balance).toBe(parseUsd('1.00') - BigInt(row.cost));
   });
 });
 
