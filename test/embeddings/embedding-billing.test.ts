@@ -1,32 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureHandedOff, chatCaptureWorkflowId } from '../../src/chat/durable-capture.js';
 import { parseUsd } from '../../src/ledger/money.js';
+import { installCaptureFaults } from '../support/capture-faults.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // The charge of a delivered embedding goes through chat's durable capture: retried in-process
 // through a database blip, handed to chatCaptureWorkflow when the database stays away, and landed
-// exactly once either way. The fault is the one test/security/lost-charges.test.ts uses: the
-// PostgreSQL backend running the capture of a listed account terminates itself.
+// exactly once either way. The fault (test/support/capture-faults.ts): the PostgreSQL backend
+// running the capture of a listed account terminates itself.
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
-  await h.services.db.raw(`
-    CREATE TABLE capture_faults (account_id text PRIMARY KEY, blips integer NOT NULL DEFAULT 0, outage boolean NOT NULL DEFAULT false);
-    CREATE SEQUENCE capture_blips;
-    CREATE FUNCTION kill_capture_backend() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE f capture_faults;
-    BEGIN
-      SELECT * INTO f FROM capture_faults WHERE account_id = NEW.account_id;
-      IF FOUND AND (f.outage OR nextval('capture_blips') <= f.blips) THEN
-        PERFORM pg_terminate_backend(pg_backend_pid());
-        PERFORM pg_sleep(5);
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER capture_fault BEFORE UPDATE ON holds FOR EACH ROW WHEN (NEW.status = 'captured')
-      EXECUTE FUNCTION kill_capture_backend();
-  `);
+  await installCaptureFaults(h.services.db);
 });
 afterAll(async () => h?.close());
 afterEach(async () => {
