@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countPromptTokens } from '../../src/chat/tokens.js';
 import { parseUsd } from '../../src/ledger/money.js';
 import { chatCost } from '../../src/pricing/cost.js';
-import { createChatSandbox } from '../../src/sandboxes/chat/chat-sandbox.js';
+import { createChatSandbox, type ChatSandboxOptions, type SandboxCall } from '../../src/sandboxes/chat/chat-sandbox.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // POST /v1/responses through the official openai SDK. gpt-5.2 is routed to a provider that speaks
@@ -22,7 +22,7 @@ interface Recording {
   close(): Promise<void>;
 }
 
-async function recordingSimulator(): Promise<Recording> {
+async function recordingSimulator(options: ChatSandboxOptions = {}): Promise<Recording> {
   const seen: Recording['seen'] = [];
   const app = express();
   app.use(express.json({ limit: '10mb' }));
@@ -30,7 +30,7 @@ async function recordingSimulator(): Promise<Recording> {
     seen.push({ path: req.path, body: req.body });
     next();
   });
-  app.use('/v1', createChatSandbox());
+  app.use('/v1', createChatSandbox(options));
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return {
@@ -43,8 +43,14 @@ async function recordingSimulator(): Promise<Recording> {
 let h: Harness;
 let chatOnly: Recording;
 let native: Recording;
+let slow: Recording;
+const slowFinished: SandboxCall[] = [];
 beforeAll(async () => {
-  [chatOnly, native] = await Promise.all([recordingSimulator(), recordingSimulator()]);
+  [chatOnly, native, slow] = await Promise.all([
+    recordingSimulator(),
+    recordingSimulator(),
+    recordingSimulator({ tokenDelayMs: 5, replyLength: { min: 400, max: 400 }, onFinish: (call) => slowFinished.push(call) }),
+  ]);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-responses-')), 'providers.json');
   fs.writeFileSync(
     file,
@@ -52,6 +58,7 @@ beforeAll(async () => {
       providers: [
         { name: 'chat-only', api: 'openai', base_url: chatOnly.baseUrl },
         { name: 'native', api: 'openai', base_url: native.baseUrl, responses: true },
+        { name: 'slow', api: 'openai', base_url: slow.baseUrl },
       ],
       models: {
         'gpt-5.2': [{ provider: 'chat-only', model: 'upstream-gpt-5.2' }],
@@ -59,6 +66,7 @@ beforeAll(async () => {
         // The simulator's failure modes, by upstream model name.
         'gpt-5-nano': [{ provider: 'chat-only', model: 'sim-stream-error-after-3' }],
         'gpt-5': [{ provider: 'chat-only', model: 'sim-error-500' }],
+        'gpt-5.1': [{ provider: 'slow', model: 'upstream-gpt-5.1' }],
       },
     }),
   );
@@ -68,10 +76,12 @@ afterAll(async () => {
   await h?.close();
   await chatOnly?.close();
   await native?.close();
+  await slow?.close();
 });
 afterEach(async () => {
   chatOnly.seen.length = 0;
   native.seen.length = 0;
+  slow.seen.length = 0;
   await h.expectBooksBalanced();
 });
 
@@ -312,12 +322,40 @@ describe('POST /v1/responses when the upstream fails', () => {
   });
 });
 
+describe('POST /v1/responses when the caller leaves mid-stream', () => {
+  it('reads the upstream to its end and charges what it billed, once, recording the request as client_closed', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const abort = new AbortController();
+    const response = await fetch(`${h.baseUrl}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5.1', input: 'Tell me a long story.', stream: true }),
+      signal: abort.signal,
+    });
+    const requestId = response.headers.get('x-request-id')!;
+    const reader = response.body!.getReader();
+    let received = '';
+    while ((received.match(/response\.output_text\.delta/g) ?? []).length < 3) received += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+
+    let row: Record<string, any> | undefined;
+    while (!(row = await h.services.db('requests').where({ id: requestId }).first())) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(slowFinished.at(-1)).toMatchObject({ completionTokens: 400, outcome: 'completed' });
+    expect(row).toMatchObject({ status: 'client_closed', completion_tokens: 400, usage_source: 'upstream' });
+    const hold = await h.services.db('holds').where({ request_id: requestId }).first();
+    expect(hold).toMatchObject({ status: 'captured', captured_amount: BigInt(row.cost) });
+    expect(BigInt(row.cost)).toBe(chatCost(h.services.catalog.chat('gpt-5.1')!, { promptTokens: row.prompt_tokens, completionTokens: 400 }));
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00') - BigInt(row.cost), held: 0n });
+  });
+});
+
 describe('POST /v1/responses refusals change nothing', () => {
   async function expectUntouched(accountId: string, balance = '1.00') {
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd(balance), held: 0n });
     expect(await h.services.db('holds').where({ account_id: accountId })).toEqual([]);
     expect(chatOnly.seen).toEqual([]);
     expect(native.seen).toEqual([]);
+    expect(slow.seen).toEqual([]);
   }
 
   it.each([
