@@ -43,6 +43,16 @@ export class AccountRepository {
     return row ? toAccount(row) : null;
   }
 
+  /** Ops' account search: an exact id, or a part of the name or email; newest first. */
+  async search(query: string | undefined, limit: number): Promise<Account[]> {
+    const q = this.db('accounts').orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit);
+    if (query) {
+      const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q.where((w) => w.where('id', query).orWhereILike('email', pattern).orWhereILike('name', pattern));
+    }
+    return (await q).map(toAccount);
+  }
+
   /**
    * Issues a key (admin API, launcher); the secret is in the return value only and is never
    * stored or logged. It gets management rights when the account has no active management key,
