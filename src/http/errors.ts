@@ -10,8 +10,10 @@ import {
   IdempotencyConflict,
   InsufficientFunds,
   InvalidAmount,
+  KeyLimitExceeded,
   formatUsd,
 } from '../ledger/index.js';
+import { nextPeriodStart } from '../keys/key-settings.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
 import { InvalidWebhookSignature } from '../payments/payment-gateway.js';
 import { WebhookNotTaken } from '../payments/payment-webhook.js';
@@ -108,6 +110,22 @@ export const outputLimitUnaffordable = (requested: number, affordable: number) =
     { 'x-should-retry': 'false' },
   );
 
+/** The key's own limit, not the account's balance: the account's other keys keep working. */
+export const keyLimitExceeded = (err: KeyLimitExceeded, now = new Date()) => {
+  const resets = nextPeriodStart(err.reset, now);
+  return new ApiError(
+    402,
+    'insufficient_funds',
+    'key_limit_exceeded',
+    `This API key has reached its ${err.reset ? `${err.reset} ` : ''}spend limit of $${formatUsd(err.limit)} ` +
+      `($${formatUsd(err.used)} spent or reserved by requests in progress` +
+      (resets ? ` this period); the limit resets at ${resets.toISOString()} (UTC).` : '); the limit does not reset.') +
+      ' A management key can raise it with PATCH /v1/keys/{id}; the account\u2019s other keys are not affected.',
+    null,
+    { 'x-should-retry': 'false' },
+  );
+};
+
 /** Turns a zod failure into a 400 naming the first offending field the way OpenAI does (`param`). */
 export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'body'): ApiError {
   const issue = err.issues[0]!;
@@ -121,6 +139,7 @@ export function toApiError(err: unknown): ApiError | null {
   const consoleError = consoleSignInError(err);
   if (consoleError) return consoleError;
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
+  if (err instanceof KeyLimitExceeded) return keyLimitExceeded(err);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
   if (err instanceof AccountNotFound) return notFound(err.message);

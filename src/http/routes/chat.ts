@@ -7,6 +7,7 @@ import { promptTokenBound } from '../../chat/prompt-bound.js';
 import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
+import { budgetKeyOf } from '../../keys/key-budget.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
@@ -164,6 +165,7 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context):
 
   call.reservation = await ctx.billing.reserve({
     accountId: ctx.accountId,
+    apiKeyId: budgetKeyOf(authOf(res).key),
     requestId: ctx.requestId,
     model,
     promptTokenBound: promptTokenBound(body),
