@@ -21,6 +21,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { chatRoutes } from './routes/chat.js';
 import { embeddingRoutes } from './routes/embeddings.js';
+import { responsesRoutes } from './routes/responses.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
@@ -83,6 +84,7 @@ export function createApp(services: Services): Express {
   app.use(chatRoutes(services));
   app.use(messageRoutes(services));
   app.use(embeddingRoutes(services));
+  app.use(responsesRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));

@@ -18,6 +18,7 @@ const MB = 1024 * KB;
 const LIMITS: readonly (readonly [prefix: string, bytes: number])[] = [
   // Chat messages may carry base64 images, as OpenAI's do.
   ['/v1/chat/completions', 20 * MB],
+  ['/v1/responses', 20 * MB],
   ['/v1/images', 256 * KB],
   ['/v1/videos', 256 * KB],
   ['/v1/billing/deposits', 16 * KB],

@@ -18,6 +18,8 @@ export interface ProviderSpec {
   apiKey?: string;
   /** Longest wait for the first byte, and longest silence inside a stream. */
   timeoutMs?: number;
+  /** Speaks OpenAI's Responses API: POST /v1/responses is passed to it natively (src/responses/). */
+  responses?: boolean;
 }
 
 export interface RouteSpec {
@@ -58,7 +60,7 @@ const providerEntry = z.strictObject({
   base_url: httpUrl,
   api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
   api_key: z.string().min(1).optional(),
-  /** Accepted for LiteLLM/OpenRouter-style files; chat always goes through chat completions here. */
+  /** The provider also speaks OpenAI's Responses API (POST /v1/responses goes to it natively); chat still goes through chat completions. */
   responses: z.boolean().optional(),
   timeout_ms: z.number().int().min(100).max(3_600_000).optional(),
 });
@@ -100,7 +102,7 @@ export function parseProvidersFile(file: string, text: string, env: NodeJS.Proce
       apiKey = env[p.api_key_env]?.trim();
       if (!apiKey) throw fail(`${at}.api_key_env`, `the environment variable ${p.api_key_env} is not set`);
     }
-    providers.push({ name: p.name, api: p.api, baseUrl: p.base_url.replace(/\/+$/, ''), apiKey, timeoutMs: p.timeout_ms });
+    providers.push({ name: p.name, api: p.api, baseUrl: p.base_url.replace(/\/+$/, ''), apiKey, timeoutMs: p.timeout_ms, ...(p.responses ? { responses: true } : {}) });
   });
 
   const models: Record<string, RouteSpec[]> = {};

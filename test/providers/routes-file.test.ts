@@ -19,7 +19,7 @@ describe('PROVIDERS_FILE', () => {
   it('reads providers (keys from the environment or inline) and routes in order', () => {
     const file = parse(valid, { OPENAI_API_KEY: 'sk-env' });
     expect(file.providers).toEqual([
-      { name: 'openai', api: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-env', timeoutMs: undefined },
+      { name: 'openai', api: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-env', timeoutMs: undefined, responses: true },
       { name: 'anthropic', api: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKey: 'sk-ant-inline', timeoutMs: undefined },
     ]);
     expect(file.models['claude-opus-4.5']).toEqual([{ provider: 'anthropic', model: 'claude-opus-4-5' }]);

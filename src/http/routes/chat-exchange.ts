@@ -165,7 +165,7 @@ export async function relayStream(x: Exchange): Promise<() => void> {
  * movesToNextRoute) hands over to the next; nothing was produced, so nothing is owed for it, and the
  * one hold placed before the first try covers whichever route answers.
  */
-async function firstAccepting<T>(
+export async function firstAccepting<T>(
   x: Exchange,
   attempt: (route: ChatRoute, body: ValidChatCompletionRequest, options: UpstreamCallOptions) => Promise<T>,
 ): Promise<T> {
@@ -190,7 +190,7 @@ async function firstAccepting<T>(
  * (see isBillable). The settlement is recorded before the capture: from then on the hold is owed
  * and never released by this request.
  */
-async function settleProduced(x: Exchange, ending: CallEnding): Promise<Settlement> {
+export async function settleProduced(x: Exchange, ending: CallEnding): Promise<Settlement> {
   if (!isBillable(ending, x.tally.produced)) {
     await x.billing.release(x.reservation);
     x.call.settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
@@ -209,7 +209,7 @@ async function settleProduced(x: Exchange, ending: CallEnding): Promise<Settleme
  * left, it was working on the prompt all that time: the prompt is charged. Failed by itself, it
  * produced nothing we owe: everything is released.
  */
-async function failedBeforeOutput(x: Exchange, error: unknown): Promise<() => void> {
+export async function failedBeforeOutput(x: Exchange, error: unknown): Promise<() => void> {
   if (error instanceof DrainTimeout) {
     await settleProduced(x, 'client_left');
     return clientClosed(x);
@@ -228,7 +228,7 @@ function clientClosed(x: Exchange): () => void {
   return () => x.res.end();
 }
 
-function upstreamFailure(error: unknown, x: Exchange): ApiError {
+export function upstreamFailure(error: unknown, x: Exchange): ApiError {
   return answerForUpstream(error, x.services.logger, x.requestId) ?? asInternal(error, x);
 }
 
