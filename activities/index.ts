@@ -5,6 +5,7 @@ import { createLedgerActivities } from './ledger.js';
 import { createGenerationActivities } from '../src/generations/generation-activities.js';
 import { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 import { createPaymentProofActivities } from '../src/payments/payment-proof.js';
+import { createReversalActivities } from '../src/payments/reversal-activities.js';
 
 /**
  * All activities the worker registers, each group closing over the services it needs
@@ -17,6 +18,7 @@ export function createActivities(services: Services) {
     ...createHoldSweepActivities(services),
     ...createDepositActivities(services),
     ...createPaymentProofActivities(services),
+    ...createReversalActivities(services),
     ...createChatActivities(services),
   };
 }

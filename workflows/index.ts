@@ -4,3 +4,4 @@ export { generationWorkflow } from './generation.js';
 export { holdReconcilerWorkflow } from './hold-reconciler.js';
 export { depositWorkflow } from './deposit.js';
 export { chatCaptureWorkflow } from './chat-capture.js';
+export { paymentReversalWorkflow } from './payment-reversal.js';

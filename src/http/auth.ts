@@ -4,7 +4,8 @@ import { looksLikeApiKey } from '../accounts/api-key.js';
 import type { ApiKeyRecord } from '../accounts/repository.js';
 import { isExpired } from '../keys/key-settings.js';
 import type { Services } from '../services.js';
-import { forbidden, unauthorized } from './errors.js';
+import { suspensionMessage } from '../accounts/suspension.js';
+import { accountSuspended, forbidden, unauthorized } from './errors.js';
 
 export interface AuthContext {
   accountId: string;
@@ -37,6 +38,7 @@ export function requireApiKey(services: Services): RequestHandler {
     if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
     if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
     if (isExpired(record, new Date())) throw unauthorized(`API key ${record.prefix}… expired at ${record.expiresAt!.toISOString()}.`);
+    if (record.accountSuspended) throw accountSuspended(suspensionMessage(services.config.support.email));
     res.locals.auth = { accountId: record.accountId, apiKeyId: record.id, key: record } satisfies AuthContext;
     next();
   };

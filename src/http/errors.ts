@@ -53,6 +53,8 @@ export const unauthorized = (message: string) => new ApiError(401, 'invalid_requ
 
 export const forbidden = (message: string) => new ApiError(403, 'permission_error', 'forbidden', message);
 
+export const accountSuspended = (message: string) => new ApiError(403, 'permission_error', 'account_suspended', message);
+
 export const notFound = (message: string, param: string | null = null) =>
   new ApiError(404, 'invalid_request_error', 'not_found', message, param);
 

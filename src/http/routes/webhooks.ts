@@ -3,6 +3,8 @@ import type { Deposit, DepositMethod } from '../../payments/deposit-repository.j
 import { deliverPaymentEvent } from '../../payments/deposit-workflows.js';
 import { InvalidWebhookSignature, type PaymentEvent } from '../../payments/payment-gateway.js';
 import { toSignal } from '../../payments/payment-signal.js';
+import type { ReversalEvent } from '../../payments/reversal.js';
+import { deliverReversal } from '../../payments/reversal-workflows.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
@@ -38,6 +40,8 @@ async function receive(services: Services, method: DepositMethod, req: Request, 
     services.logger.warn({ provider: gateway.provider, reason: err.message, ip: req.ip }, 'webhook rejected');
     throw new ApiError(400, 'invalid_request_error', 'invalid_signature', 'Webhook signature verification failed.');
   }
+  const reversal = gateway.parseReversal?.(raw, { signature, sourceIp: req.ip }) ?? null;
+  if (reversal) await receiveReversal(services, method, reversal, raw, signature, req.ip);
   if (event) {
     const deposit = await services.payments.deposits.get(event.depositId);
     const match = matchDeposit(deposit, gateway.provider, event);
@@ -82,6 +86,19 @@ function matchDeposit(deposit: Deposit | null, provider: Deposit['provider'], ev
   if (deposit.provider !== provider) return 'other_provider';
   if (deposit.providerRef === null) return 'checkout_not_recorded';
   return deposit.providerRef === event.providerRef ? 'match' : 'other_checkout';
+}
+
+/**
+ * A dispute or refund (signature already verified above) goes to its reversal workflow, which
+ * matches it with the credited deposit through the provider's own records before acting.
+ */
+async function receiveReversal(services: Services, method: DepositMethod, reversal: ReversalEvent, raw: Buffer, signature: string | undefined, ip: string | undefined): Promise<void> {
+  try {
+    await deliverReversal(services, method, reversal, { body: raw.toString('utf8'), ...(signature ? { signature } : {}), ...(ip ? { sourceIp: ip } : {}) });
+  } catch (err) {
+    services.logger.error({ provider: reversal.provider, reversalId: reversal.reversalId, eventId: reversal.eventId, error: (err as Error).message }, 'reversal webhook not handed to its workflow');
+    throw retryLater('The event could not be recorded right now; deliver it again later.');
+  }
 }
 
 const retryLater = (message: string) => new ApiError(503, 'api_error', 'temporarily_unavailable', message, null, { 'retry-after': '5' });
