@@ -8,6 +8,7 @@ import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
 import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminReversalRoutes } from './routes/admin-reversals.js';
 import { consoleRoutes } from './routes/console.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
 import { depositRoutes } from './routes/deposits.js';
@@ -66,6 +67,7 @@ export function createApp(services: Services): Express {
   });
   app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
+  app.use(adminReversalRoutes(services));
   app.use(webhookRoutes(services));
   app.use(signedAssetRoutes(services));
 

@@ -204,6 +204,12 @@ export class OwedLedger {
     return row?.at ? new Date(row.at) : null;
   }
 
+  /** How much of a deposit's credit paid money owed (0 when nothing was owed). */
+  async paidByDeposit(depositId: string): Promise<bigint> {
+    const row = await this.db('owed_entries').select('amount').where('idempotency_key', `deposit:${depositId}:owed`).first();
+    return row ? -BigInt(row.amount) : 0n;
+  }
+
   async owed(accountId: string): Promise<bigint> {
     const row = await this.db('accounts').select('owed').where('id', accountId).first();
     if (!row) throw new AccountNotFound(accountId);

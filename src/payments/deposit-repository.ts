@@ -8,6 +8,7 @@ import { lockAccountScope } from '../db/advisory-lock.js';
 import { newId } from '../ids.js';
 import { type DepositStatus, FINAL_DEPOSIT_STATUSES } from './deposit-status.js';
 import type { PaymentOutcome, PaymentProvider } from './payment-gateway.js';
+import type { DepositReversal } from './reversal-repository.js';
 
 export type DepositMethod = 'card' | 'crypto';
 export type DepositEventSource = 'api' | 'webhook' | 'poll' | 'workflow';
@@ -30,6 +31,8 @@ export interface Deposit {
   createdAt: Date;
   updatedAt: Date;
   creditedAt: Date | null;
+  /** Set once the credited payment was disputed or refunded (reversal-repository.ts). */
+  reversal: DepositReversal | null;
 }
 
 export interface DepositEvent {
@@ -258,6 +261,7 @@ function toDeposit(r: Record<string, any>): Deposit {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     creditedAt: r.credited_at,
+    reversal: r.reversal ?? null,
   };
 }
 
