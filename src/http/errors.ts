@@ -12,7 +12,8 @@ import {
   formatUsd,
 } from '../ledger/index.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
-import { TooManyOpenSupportRequests } from '../support/support-repository.js';
+import { CustomDepositRefused } from '../support/custom-deposit.js';
+import { SupportMoveRefused, TooManyOpenSupportRequests } from '../support/support-repository.js';
 import { UnsafeJson } from './input-guards.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import {
@@ -119,6 +120,8 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof TooManyOpenDeposits) return tooManyOpen(err.message, 'too_many_open_deposits', err.retryAfterSeconds);
   // Ops answer within a working day; an hour is an honest first hint.
   if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);
+  if (err instanceof SupportMoveRefused) return conflict(err.message, 'support_status_conflict');
+  if (err instanceof CustomDepositRefused) return err.conflict ? conflict(err.message, 'idempotency_conflict') : invalidRequest(err.message, err.param);
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
   if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');

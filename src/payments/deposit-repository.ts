@@ -33,6 +33,8 @@ export interface Deposit {
   creditedAt: Date | null;
   /** Set once the credited payment was disputed or refunded (reversal-repository.ts). */
   reversal: DepositReversal | null;
+  /** The support request a custom-amount deposit was opened for by ops. */
+  supportRequestId: string | null;
 }
 
 export interface DepositEvent {
@@ -57,6 +59,7 @@ export interface NewDeposit {
   /** When the checkout will stop accepting payment; fixed here so a retried create asks for the same. */
   expiresAt: Date;
   idempotencyKey?: string;
+  supportRequestId?: string;
 }
 
 export interface EventInput {
@@ -134,6 +137,7 @@ export class DepositRepository {
         network: input.network ?? null,
         expires_at: input.expiresAt,
         idempotency_key: input.idempotencyKey ?? null,
+        support_request_id: input.supportRequestId ?? null,
       })
       .onConflict(['account_id', 'idempotency_key'])
       .ignore()
@@ -262,6 +266,7 @@ function toDeposit(r: Record<string, any>): Deposit {
     updatedAt: r.updated_at,
     creditedAt: r.credited_at,
     reversal: r.reversal ?? null,
+    supportRequestId: r.support_request_id ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import * as chat from './20261125_0300_chat.js';
 import * as holdLeases from './20261130_0400_hold_leases.js';
 import * as apiKeySettings from './20261130_0410_api_key_settings.js';
 import * as owedAndReversals from './20261130_0500_owed_and_reversals.js';
+import * as supportStatuses from './20261130_0510_support_statuses.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -19,6 +20,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0400_hold_leases': holdLeases,
   '20261130_0410_api_key_settings': apiKeySettings,
   '20261130_0500_owed_and_reversals': owedAndReversals,
+  '20261130_0510_support_statuses': supportStatuses,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

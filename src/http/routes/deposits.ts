@@ -166,6 +166,7 @@ export function presentDeposit(d: Deposit, history?: DepositEvent[]) {
     updated_at: unix(d.updatedAt),
     credited_at: unix(d.creditedAt),
     reversal: d.reversal,
+    support_request_id: d.supportRequestId,
     ...(history
       ? {
           status_history: history.map((e) => ({
