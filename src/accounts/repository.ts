@@ -35,8 +35,8 @@ const ACTIVE_MANAGER = `manage AND revoked_at IS NULL AND (expires_at IS NULL OR
 export class AccountRepository {
   constructor(private readonly db: Knex) {}
 
-  async create(input: { name: string; email: string }): Promise<Account> {
-    const [row] = await this.db('accounts').insert({ id: newId('acct'), name: input.name, email: input.email }).returning('*');
+  async create(input: { name: string; email: string }, trx: Knex = this.db): Promise<Account> {
+    const [row] = await trx('accounts').insert({ id: newId('acct'), name: input.name, email: input.email }).returning('*');
     return toAccount(row);
   }
 

@@ -7,6 +7,7 @@ import * as holdLeases from './20261130_0400_hold_leases.js';
 import * as apiKeySettings from './20261130_0410_api_key_settings.js';
 import * as owedAndReversals from './20261130_0500_owed_and_reversals.js';
 import * as supportStatuses from './20261130_0510_support_statuses.js';
+import * as consoleSignIn from './20261130_0700_console.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0410_api_key_settings': apiKeySettings,
   '20261130_0500_owed_and_reversals': owedAndReversals,
   '20261130_0510_support_statuses': supportStatuses,
+  '20261130_0700_console': consoleSignIn,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

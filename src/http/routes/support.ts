@@ -5,7 +5,7 @@ import type { Services } from '../../services.js';
 import { CheckoutUnavailable, DepositNotConfirmed } from '../../payments/deposit-workflows.js';
 import { startCustomDeposit } from '../../support/custom-deposit.js';
 import { changeSupportRequest, getSupportRequest, listSupportRequests, recordSupportRequest } from '../../support/support-repository.js';
-import { authOf, requireAdmin } from '../auth.js';
+import { accountOf, requireAdmin } from '../auth.js';
 import { assertPaymentMethodAvailable } from '../availability.js';
 import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { presentDeposit } from './deposits.js';
@@ -58,7 +58,7 @@ export function supportRoutes(services: Services): Router {
       responses: { 201: { description: 'The recorded support request' } },
     },
     async ({ body }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       if (body.kind === 'custom_amount' && !(body.amount_usd && body.amount_usd > 0n)) {
         throw invalidRequest('A custom_amount request needs a positive amount_usd.', 'amount_usd');
       }
@@ -85,7 +85,7 @@ export function supportRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/billing/support', summary: 'Your support requests with their status and our reply, newest first', tag: 'billing', auth: 'api_key', query: SupportQuery },
     async ({ query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       res.json({ object: 'list', data: (await listSupportRequests(db, { ...query, accountId })).map(presentSupport) });
     },
   );
@@ -94,7 +94,7 @@ export function supportRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/billing/support/:id', summary: 'One of your support requests', tag: 'billing', auth: 'api_key' },
     async ({ params }, _req, res) => {
-      const row = await getSupportRequest(db, params.id!, authOf(res).accountId);
+      const row = await getSupportRequest(db, params.id!, accountOf(res));
       if (!row) throw notFound(`No support request with id '${params.id}'.`, 'id');
       res.json(presentSupport(row));
     },
@@ -104,7 +104,7 @@ export function supportRoutes(services: Services): Router {
     router,
     { method: 'patch', path: '/v1/billing/support/:id', summary: 'Close your support request, or reopen it', tag: 'billing', auth: 'api_key', body: CustomerChange },
     async ({ body, params }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const row = await changeSupportRequest(db, params.id!, { actor: 'customer', status: body.status, accountId }, services.config.support.maxOpenPerAccount);
       if (!row) throw notFound(`No support request with id '${params.id}'.`, 'id');
       res.json(presentSupport(row));
