@@ -8,7 +8,6 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY workflows ./workflows
-COPY activities ./activities
 # DATA_DIR (assets, generated secrets) must exist and belong to the runtime user: a named volume
 # mounted here starts as a copy of this directory, owner and mode included.
 RUN mkdir -p /data && chown node:node /data && chmod 0700 /data

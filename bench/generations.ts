@@ -4,7 +4,7 @@ import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
 import { startTemporalDevServer, type RunningTemporal } from '../src/launcher/temporal-dev-server.js';
 import { generationWorkflowId } from '../src/generations/generation-client.js';
 import { parseUsd } from '../src/ledger/money.js';
-import { reconcile } from '../src/ledger/reconcile.js';
+import { auditLedger } from '../src/ledger/audit.js';
 import { percentile, startBenchService } from './support.js';
 
 /**
@@ -141,7 +141,7 @@ async function main() {
     const balance = BigInt(total);
     const delivered = 20 + LATENCY_SAMPLES + imageCount + VIDEOS;
     const expected = CREDIT * BigInt(ACCOUNTS) - 210_000_000n * BigInt(delivered);
-    const report = await reconcile(svc.db);
+    const report = await auditLedger(svc.db);
     console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);
     if (!report.ok || balance !== expected) process.exitCode = 1;
   } finally {

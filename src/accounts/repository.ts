@@ -40,9 +40,24 @@ export class AccountRepository {
     return toAccount(row);
   }
 
+  /** Whether any account exists (the launcher creates a demo account on a fresh data directory). */
+  async any(): Promise<boolean> {
+    return (await this.db('accounts').select('id').limit(1).first()) !== undefined;
+  }
+
   async get(id: string): Promise<Account | null> {
     const row = await this.db('accounts').where({ id }).first();
     return row ? toAccount(row) : null;
+  }
+
+  /** Ops' account search: an exact id, or a part of the name or email; newest first. */
+  async search(query: string | undefined, limit: number): Promise<Account[]> {
+    const q = this.db('accounts').orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit);
+    if (query) {
+      const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q.where((w) => w.where('id', query).orWhereILike('email', pattern).orWhereILike('name', pattern));
+    }
+    return (await q).map(toAccount);
   }
 
   /**

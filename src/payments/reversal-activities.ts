@@ -11,7 +11,7 @@ import type { OwedLedger } from '../ledger/owed.js';
 import type { DepositMethod } from './deposit-repository.js';
 import { InvalidWebhookSignature } from './payment-gateway.js';
 import type { Payments } from './payment-services.js';
-import type { SignedWebhook } from './payment-signal.js';
+import type { SignedWebhook } from './deposit-types.js';
 import { refundDelta, type ReversalSignal, toReversalSignal } from './reversal.js';
 import type { ReversalStatus } from './reversal-repository.js';
 

@@ -7,7 +7,7 @@ import type { Services } from '../services.js';
 import { KindAttr, StatusAttr } from '../temporal/search-attributes.js';
 import { paymentReversalWorkflow, reversalEventSignal, type ReversalWorkflowInput } from '../../workflows/payment-reversal.js';
 import type { DepositMethod } from './deposit-repository.js';
-import type { SignedWebhook } from './payment-signal.js';
+import type { SignedWebhook } from './deposit-types.js';
 import { type ReversalEvent, toReversalSignal } from './reversal.js';
 
 const kindOf = (e: ReversalEvent): ReversalWorkflowInput['kind'] => (e.kind === 'refund' ? 'refund' : 'dispute');

@@ -3,7 +3,7 @@
  * in our words, so the reversal workflow never reads a provider's event names. Pure.
  */
 import type { PaymentProvider } from './payment-gateway.js';
-import type { SignedWebhook } from './payment-signal.js';
+import type { SignedWebhook } from './deposit-types.js';
 
 /**
  * - dispute_opened: the payer disputed the payment; the disputed amount is taken back now

@@ -6,7 +6,7 @@
  */
 import { formatUsd } from '../ledger/money.js';
 import type { Deposit, DepositMethod } from '../payments/deposit-repository.js';
-import { openDepositCheckout } from '../payments/deposit-workflows.js';
+import { openDepositCheckout } from '../payments/deposit-client.js';
 import { customAmountProblem } from '../payments/tiers.js';
 import type { Services } from '../services.js';
 import { changeSupportRequest, getSupportRequest, linkSupportDeposit } from './support-repository.js';

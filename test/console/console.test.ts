@@ -100,4 +100,41 @@ describe('console in headless Chromium', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(await page.$$eval('table', (ts) => ts.every((t) => t.parentElement!.classList.contains('scroll')))).toBe(true);
   });
+
+  it('gives an operator the ops view: finds an account, posts an adjustment with its reason, runs the audit, and links a deposit to its workflow', async () => {
+    const { accountId, key } = await invitedAccount('1.00');
+    const deposit = await (await h.call('POST', '/v1/billing/deposits', { key, body: { tier: 'starter', method: 'card' } })).json();
+    const op = await (await h.admin('POST', '/admin/console/operators', { email: `ops-${accountId}@example.com` })).json();
+    const page = await (await browser.createBrowserContext()).newPage();
+    await page.goto(op.url);
+    await page.waitForSelector('#link-password', { visible: true });
+    await page.type('#link-password', 'correct horse battery');
+    await page.click('#link-form button[type=submit]');
+    await page.waitForSelector('#ops-q', { visible: true });
+    expect(await page.$eval('#app', (e) => (e as HTMLElement).hidden)).toBe(true);
+
+    await page.type('#ops-q', accountId);
+    await page.click('#ops-search button[type=submit]');
+    await page.waitForSelector(`a[data-account="${accountId}"]`);
+    await page.click(`a[data-account="${accountId}"]`);
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$1.00');
+
+    await page.type('#ops-amount', '2.50');
+    await page.type('#ops-reason', 'goodwill credit, support request 42');
+    await page.click('#ops-adjust button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$3.50');
+    const entry = await h.services.db('ledger_entries').where({ account_id: accountId, kind: 'adjustment' }).orderBy('id', 'desc').first();
+    expect(entry.reason).toBe('goodwill credit, support request 42');
+    expect(entry.amount).toBe(2_500_000_000n);
+
+    await page.click('#ops-reconcile');
+    await page.waitForFunction(() => document.getElementById('ops-reconcile-report')!.textContent!.startsWith('All invariants hold.'));
+
+    await page.type('#ops-deposit-id', deposit.id);
+    await page.click('#ops-deposit button[type=submit]');
+    await page.waitForFunction((id: string) => document.getElementById('ops-deposit-detail')!.textContent!.includes(id), {}, deposit.id);
+    const detail = await page.$eval('#ops-deposit-detail', (e) => e.textContent);
+    expect(detail).toContain('workflow');
+    await h.expectBooksBalanced();
+  });
 });

@@ -2,12 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import { CheckoutUnavailable, DepositNotConfirmed } from '../../payments/deposit-workflows.js';
+import type { DepositMethod } from '../../payments/deposit-repository.js';
+import { PaymentMethodUnavailable } from '../../payments/deposit-starter.js';
 import { startCustomDeposit } from '../../support/custom-deposit.js';
 import { changeSupportRequest, getSupportRequest, listSupportRequests, recordSupportRequest } from '../../support/support-repository.js';
 import { accountOf, requireAdmin } from '../auth.js';
-import { assertPaymentMethodAvailable } from '../availability.js';
-import { ApiError, invalidRequest, notFound } from '../errors.js';
+import { invalidRequest, notFound } from '../errors.js';
 import { presentDeposit } from './deposits.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
@@ -155,17 +155,11 @@ export function supportRoutes(services: Services): Router {
     async ({ body, params }, _req, res) => {
       const account = await services.accounts.get(params.id!);
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
-      assertPaymentMethodAvailable(services, body.method);
-      let result;
-      try {
-        result = await startCustomDeposit(services, { accountId: account.id, amount: body.amount_usd, method: body.method, supportRequestId: body.support_request_id });
-      } catch (err) {
-        if (err instanceof CheckoutUnavailable) throw new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Try again.`);
-        if (err instanceof DepositNotConfirmed) {
-          throw new ApiError(503, 'api_error', 'temporarily_unavailable', 'The checkout could not be confirmed right now; repeat the request (it is idempotent per support request).', null, { 'retry-after': '5' });
-        }
-        throw err;
-      }
+      const { enabled } = services.payments;
+      if (!enabled[body.method]) throw new PaymentMethodUnavailable(body.method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
+      // A checkout the provider refused or Temporal did not confirm maps to 502 / 503 in errors.ts;
+      // repeating the call is safe (idempotent per support request).
+      const result = await startCustomDeposit(services, { accountId: account.id, amount: body.amount_usd, method: body.method, supportRequestId: body.support_request_id });
       if (!result.created) res.setHeader('idempotent-replayed', 'true');
       res.status(result.created ? 201 : 200).json(presentDeposit(result.deposit));
     },
