@@ -294,6 +294,9 @@ async function videosInFlight(b: {
 
 async function main() {
   const logger = pino({ level: 'warn' });
+  // Under overload a client call may still be retrying when the run stops its connections; that must
+  // not kill the process before it has stopped the servers it started.
+  process.on('uncaughtException', (err) => logger.warn({ err }, 'after shutdown'));
   for (const kind of TEMPORALS) await runOn(kind, logger);
 }
 
