@@ -211,6 +211,10 @@ const schema = z.object({
   // lifetime of an API process's lease on its holds (seconds; renewed every third of it).
   CHAT_DRAIN_TIMEOUT: seconds(120),
   CHAT_HOLD_LEASE_TTL: seconds(30),
+  // Console sign-in: whether anyone may create an account from the sign-in page (default: open in
+  // development, closed in production, where ops invite), and how long a session lasts (seconds).
+  CONSOLE_SIGNUP: optionalString.refine((v) => v === undefined || v === 'open' || v === 'closed', 'must be open or closed'),
+  CONSOLE_SESSION_TTL: seconds(7 * 86_400),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -288,6 +292,12 @@ export interface Config {
     drainTimeoutSeconds: number;
     /** A dead API process's chat holds are released this long (plus one sweep) after its last renewal. */
     holdLeaseTtlSeconds: number;
+  };
+  console: {
+    signup: 'open' | 'closed';
+    sessionTtlSeconds: number;
+    /** Session cookies are `Secure` when the service is reached over https. */
+    secureCookies: boolean;
   };
   generations: {
     imageDeadlineSeconds: number;
@@ -399,6 +409,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN },
     chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
+    console: {
+      signup: (e.CONSOLE_SIGNUP as 'open' | 'closed' | undefined) ?? (mode === 'production' ? 'closed' : 'open'),
+      sessionTtlSeconds: e.CONSOLE_SESSION_TTL,
+      secureCookies: publicUrl.startsWith('https://'),
+    },
     generations: {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,
       videoDeadlineSeconds: e.GENERATION_VIDEO_DEADLINE,

@@ -3,6 +3,9 @@ import pino, { type Logger } from 'pino';
 import { ApiKeyResolver } from './accounts/key-cache.js';
 import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
+import { BalanceFeed } from './console/balance-feed.js';
+import { ConsoleUsers } from './console/console-users.js';
+import { DEFAULT_POLICY, type SignInDeps } from './console/sign-in.js';
 import { LastUsedRecorder } from './keys/last-used.js';
 import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
@@ -38,6 +41,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   /** Per-key request counting shared across processes, and the batched last-used times. */
   keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
   catalog: Catalog;
+  /** Console sign-in (sessions, links) and the live balance feed behind its event stream. */
+  console: { users: ConsoleUsers; signIn: SignInDeps; balances: BalanceFeed };
   metrics: Metrics;
   payments: Payments;
   /** The local stand-ins for parts without credentials (none in production unless SANDBOXES=1). */
@@ -72,6 +77,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const media = createMediaServices(config, sandboxes.connections.media);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const accounts = new AccountRepository(db);
+  const consoleUsers = new ConsoleUsers(db);
   return {
     config,
     logger: log,
@@ -83,6 +89,16 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     apiKeys: new ApiKeyResolver(accounts),
     keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
+    console: {
+      users: consoleUsers,
+      signIn: {
+        db,
+        users: consoleUsers,
+        accounts,
+        policy: { ...DEFAULT_POLICY, signup: config.console.signup, sessionTtlSeconds: config.console.sessionTtlSeconds },
+      },
+      balances: new BalanceFeed(db, endpoints.databaseUrl, log),
+    },
     ...configuredChatUpstream(config, sandboxes.connections.chat),
     ...media,
     ...createAssetLinks(config, media.assets, endpoints.adminToken),
@@ -105,6 +121,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 export async function closeServices(s: Services): Promise<void> {
   await s.sandboxes.close();
   await s.keys.lastUsed.close();
+  await s.console.balances.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.db.destroy();

@@ -33,14 +33,24 @@ const ACTIVE_MANAGER = `manage AND revoked_at IS NULL AND (expires_at IS NULL OR
 export class AccountRepository {
   constructor(private readonly db: Knex) {}
 
-  async create(input: { name: string; email: string }): Promise<Account> {
-    const [row] = await this.db('accounts').insert({ id: newId('acct'), name: input.name, email: input.email }).returning('*');
+  async create(input: { name: string; email: string }, trx: Knex = this.db): Promise<Account> {
+    const [row] = await trx('accounts').insert({ id: newId('acct'), name: input.name, email: input.email }).returning('*');
     return toAccount(row);
   }
 
   async get(id: string): Promise<Account | null> {
     const row = await this.db('accounts').where({ id }).first();
     return row ? toAccount(row) : null;
+  }
+
+  /** Ops' account search: an exact id, or a part of the name or email; newest first. */
+  async search(query: string | undefined, limit: number): Promise<Account[]> {
+    const q = this.db('accounts').orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit);
+    if (query) {
+      const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q.where((w) => w.where('id', query).orWhereILike('email', pattern).orWhereILike('name', pattern));
+    }
+    return (await q).map(toAccount);
   }
 
   /**

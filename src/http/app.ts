@@ -9,6 +9,7 @@ import { openapi } from './openapi.js';
 import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
 import { consoleRoutes } from './routes/console.js';
+import { consoleSignInRoutes } from './routes/console-sign-in.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
 import { depositRoutes } from './routes/deposits.js';
 import { healthRoutes } from './routes/health.js';
@@ -66,6 +67,9 @@ export function createApp(services: Services): Express {
   });
   app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
+  // The console's own API: sign-in is public by nature; its bodies are small and parsed here.
+  app.use('/console/api', bodies);
+  app.use(consoleSignInRoutes(services));
   app.use(webhookRoutes(services));
   app.use(signedAssetRoutes(services));
 

@@ -4,6 +4,8 @@ import { looksLikeApiKey } from '../accounts/api-key.js';
 import type { ApiKeyRecord } from '../accounts/repository.js';
 import { isExpired } from '../keys/key-settings.js';
 import type { Services } from '../services.js';
+import { consoleMayCall } from './console-access.js';
+import { consoleSession, sessionToken } from './console-session.js';
 import { forbidden, unauthorized } from './errors.js';
 
 export interface AuthContext {
@@ -19,6 +21,26 @@ export function authOf(res: Response): AuthContext {
   return auth;
 }
 
+/** A signed-in console customer calling one of the endpoints console-access.ts opens to sessions. */
+export interface ConsoleCaller {
+  accountId: string;
+  consoleUserId: string;
+}
+
+/** The account a request acts for, whether it came with an API key or a console session. */
+export function accountOf(res: Response): string {
+  const auth = res.locals.auth as AuthContext | undefined;
+  const caller = res.locals.consoleCaller as ConsoleCaller | undefined;
+  const accountId = auth?.accountId ?? caller?.accountId;
+  if (!accountId) throw new Error('route is missing the API key middleware');
+  return accountId;
+}
+
+/** The calling key, or null for a console session. */
+export function keyOf(res: Response): AuthContext | null {
+  return (res.locals.auth as AuthContext | undefined) ?? null;
+}
+
 function bearer(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -29,6 +51,12 @@ function bearer(header: string | undefined): string | null {
 export function requireApiKey(services: Services): RequestHandler {
   return async (req, res, next) => {
     const token = bearer(req.headers.authorization);
+    if (token === null && sessionToken(req) && consoleMayCall(req.method, req.baseUrl + req.path)) {
+      const session = await consoleSession(req, services);
+      if (!session?.user.accountId) throw forbidden('This console sign-in has no customer account.');
+      res.locals.consoleCaller = { accountId: session.user.accountId, consoleUserId: session.user.id } satisfies ConsoleCaller;
+      return next();
+    }
     if (token === null) {
       throw unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_API_KEY'.");
     }
@@ -44,11 +72,19 @@ export function requireApiKey(services: Services): RequestHandler {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Admin routes take the ADMIN_TOKEN only; a customer key is recognised and refused with 403. */
+/**
+ * Admin routes take the ADMIN_TOKEN, or an operator's console session (the ops view); a customer
+ * key is recognised and refused with 403.
+ */
 export function requireAdmin(services: Services): RequestHandler {
   const expected = digest(services.adminToken);
-  return (req, _res, next) => {
+  return async (req, _res, next) => {
     const token = bearer(req.headers.authorization);
+    if (token === null && sessionToken(req)) {
+      const session = await consoleSession(req, services);
+      if (session?.user.role !== 'ops') throw forbidden('The admin API is for operators.');
+      return next();
+    }
     if (!token) throw unauthorized('Admin token required: Authorization: Bearer $ADMIN_TOKEN.');
     if (timingSafeEqual(digest(token), expected)) return next();
     if (looksLikeApiKey(token)) throw forbidden('API keys cannot use admin endpoints.');

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler } from 'express';
+import { ConsoleUserConflict, EmailTaken, LinkInvalid, SignInRefused, SignUpClosed, TooManySignInAttempts } from '../console/sign-in.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { OutputLimitUnaffordable } from '../chat/chat-billing.js';
@@ -80,7 +81,7 @@ export const insufficientFunds = (available: bigint, required?: bigint) =>
     'insufficient_funds',
     `Insufficient funds: your available balance is $${formatUsd(available)}` +
       (required !== undefined ? ` and this request needs $${formatUsd(required)}` : '') +
-      '. Add credit with POST /v1/billing/deposits or on the console\u2019s Billing page; your API key stays valid and works again as soon as the credit arrives.',
+      '. Add credit with POST /v1/billing/deposits or in the console (Add credit); your API key stays valid and works again as soon as the credit arrives.',
     null,
     // The official SDKs retry 409/429/5xx; an empty wallet is not worth retrying.
     { 'x-should-retry': 'false' },
@@ -107,6 +108,8 @@ export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'b
 
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
+  const consoleError = consoleSignInError(err);
+  if (consoleError) return consoleError;
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
@@ -143,6 +146,18 @@ export function toApiError(err: unknown): ApiError | null {
     return new ApiError(e.status, 'invalid_request_error', 'invalid_request', e.message ?? 'Invalid request.');
   }
   if ((err as { name?: string })?.name === 'MulterError') return invalidRequest(`Invalid multipart body: ${(err as Error).message}`);
+  return null;
+}
+
+function consoleSignInError(err: unknown): ApiError | null {
+  if (err instanceof SignInRefused) return new ApiError(401, 'invalid_request_error', 'invalid_credentials', err.message);
+  if (err instanceof TooManySignInAttempts) {
+    return new ApiError(429, 'rate_limit_error', 'too_many_sign_in_attempts', err.message, null, { 'retry-after': String(err.retryAfterSeconds) });
+  }
+  if (err instanceof SignUpClosed) return new ApiError(403, 'permission_error', 'sign_up_closed', err.message);
+  if (err instanceof EmailTaken) return conflict(err.message, 'email_taken');
+  if (err instanceof LinkInvalid) return invalidRequest(err.message, 'token', 'invalid_link');
+  if (err instanceof ConsoleUserConflict) return conflict(err.message, 'console_user_exists');
   return null;
 }
 

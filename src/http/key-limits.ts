@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Services } from '../services.js';
-import { authOf } from './auth.js';
+import { keyOf } from './auth.js';
 import { setRateLimitHeaders } from './rate-limit-headers.js';
 
 /**
@@ -10,7 +10,10 @@ import { setRateLimitHeaders } from './rate-limit-headers.js';
  */
 export function enforceKeyLimits(services: Services): RequestHandler {
   return async (_req, res, next) => {
-    const { key } = authOf(res);
+    const auth = keyOf(res);
+    // A console session (read-mostly endpoints, console-access.ts) is not a key and has no key limits.
+    if (!auth) return next();
+    const { key } = auth;
     services.keys.lastUsed.touch(key.id);
     if (key.rpm !== null) setRateLimitHeaders(res, await services.keys.rateLimiter.take(key.id, key.rpm));
     next();

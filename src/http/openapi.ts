@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 export type Method = 'get' | 'post' | 'patch' | 'delete';
-export type Auth = 'api_key' | 'admin' | 'none' | 'webhook_signature';
+export type Auth = 'api_key' | 'admin' | 'none' | 'webhook_signature' | 'console_session';
 
 export interface OperationSpec {
   method: Method;
@@ -80,6 +80,7 @@ class OpenApiRegistry {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'Your API key (sk-cheapa-…)' },
           adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN' },
+          consoleSession: { type: 'apiKey', in: 'cookie', name: 'cheapa_session', description: 'A console sign-in; state-changing requests also send x-csrf-token' },
         },
         schemas: {
           Error: {
@@ -107,6 +108,7 @@ class OpenApiRegistry {
 function securityFor(auth: Auth) {
   if (auth === 'api_key') return [{ apiKey: [] }];
   if (auth === 'admin') return [{ adminToken: [] }];
+  if (auth === 'console_session') return [{ consoleSession: [] }];
   return [];
 }
 

@@ -23,6 +23,7 @@ const LIMITS: readonly (readonly [prefix: string, bytes: number])[] = [
   ['/v1/billing/deposits', 16 * KB],
   ['/v1/billing/support', 64 * KB],
   ['/admin', 64 * KB],
+  ['/console/api', 16 * KB],
 ];
 const DEFAULT_LIMIT = 256 * KB;
 

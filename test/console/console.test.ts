@@ -20,22 +20,34 @@ describe('console in headless Chromium', () => {
     await h?.close();
   });
 
-  it('shows the live balance and per-request cost, and a card top-up paid on the checkout page raises the balance', async () => {
-    const { key } = await h.createAccount({ balanceUsd: '1.00' });
+  /** An account with credit, a key for the API, and a console invitation link for its person. */
+  async function invitedAccount(balanceUsd: string) {
+    const { accountId, key } = await h.createAccount({ balanceUsd });
+    const email = `console-${accountId}@example.com`;
+    const invitation = await (await h.admin('POST', `/admin/accounts/${accountId}/console-invitations`, { email })).json();
+    return { accountId, key, email, link: invitation.url as string };
+  }
+
+  it('signs in by invitation, shows the balance live as a chat request is billed, and a card top-up paid on the checkout page raises it', async () => {
+    const { key, link } = await invitedAccount('1.00');
+    const page = await browser.newPage();
+    await page.goto(link);
+    await page.waitForSelector('#link-password', { visible: true });
+    await page.type('#link-password', 'correct horse battery');
+    await page.click('#link-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('available')!.textContent === '$1.00');
+    // Nothing the page can read holds a secret: the session cookie is httpOnly, and no key was ever typed.
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate(() => JSON.stringify(localStorage))).toBe('{}');
+
+    // Billed through the API while the page is open: the balance moves without a reload or a poll.
     const chat = await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages: [{ role: 'user', content: 'Hello from the console test' }], max_tokens: 20 });
     const cost = (chat.usage as unknown as { cost: number }).cost;
     expect(cost).toBeGreaterThan(0);
-
-    const page = await browser.newPage();
-    await page.goto(h.baseUrl + '/');
-    await page.type('#key', key);
-    await page.click('#keyform button[type=submit]');
-    await page.waitForFunction(() => document.getElementById('available')!.textContent !== '–');
     const balance = await (await h.call('GET', '/v1/dashboard/billing/credit_grants', { key })).json();
-    expect(await page.$eval('#available', (e) => e.textContent)).toBe(`$${balance.total_available}`);
+    expect(balance.total_available).toBeLessThan(1);
+    await page.waitForFunction((v: string) => document.getElementById('available')!.textContent === v, { timeout: 10_000 }, `$${formatUsd(parseUsd(String(balance.total_available)))}`);
     await page.waitForFunction(() => document.getElementById('requests')!.textContent!.includes('gpt-5.2'));
-    const requestsText = await page.$eval('#requests', (e) => e.textContent);
-    expect(requestsText).toContain('gpt-5.2');
     expect(await page.$eval('#models', (e) => e.textContent)).toContain('gpt-5.2');
 
     // Top up $10 by card: the console opens the (sandbox) Stripe checkout page in a new tab.
@@ -49,20 +61,80 @@ describe('console in headless Chromium', () => {
     await checkout.waitForSelector('button[value=card]');
     await Promise.all([checkout.waitForNavigation(), checkout.click('button[value=card]')]);
 
-    // The webhook reaches the DepositWorkflow, which credits the ledger; the console refreshes on its own.
+    // The webhook reaches the deposit workflow, which credits the ledger; the stream tells the page.
     const expected = `$${formatUsd(parseUsd(String(balance.total_available)) + parseUsd('10'))}`;
     // The console tab is in the background now: poll on a timer (animation frames do not run there).
     await page.waitForFunction((v: string) => document.getElementById('available')!.textContent === v, { timeout: 30_000, polling: 250 }, expected);
-    expect(await page.$eval('#deposits', (e) => e.textContent)).toContain('credited');
+    await page.waitForFunction(() => document.getElementById('deposits')!.textContent!.includes('credited'), { timeout: 10_000, polling: 250 });
     await h.expectBooksBalanced();
   });
 
-  it('shows the API error for a wrong key and no account data', async () => {
-    const page = await browser.newPage();
+  it('shows the sign-in error for a wrong password and no account data', async () => {
+    const { email, link } = await invitedAccount('3.00');
+    await fetch(`${h.baseUrl}/console/api/links/redeem`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: link.split('#/link/')[1], password: 'correct horse battery' }),
+    });
+    // A browser of its own: no session cookie left by another test.
+    const page = await (await browser.createBrowserContext()).newPage();
     await page.goto(h.baseUrl + '/');
-    await page.type('#key', 'sk-cheapa-' + 'x'.repeat(43));
-    await page.click('#keyform button[type=submit]');
-    await page.waitForFunction(() => document.getElementById('balance-error')!.textContent!.includes('Incorrect API key'));
+    await page.waitForSelector('#email', { visible: true });
+    await page.type('#email', email);
+    await page.type('#password', 'not my password');
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('signin-error')!.textContent!.includes('incorrect'));
     expect(await page.$eval('#app', (e) => (e as HTMLElement).hidden)).toBe(true);
+    expect(await page.$eval('#available', (e) => e.textContent)).toBe('–');
+  });
+
+  it('fits a phone screen: nothing overflows the page at 390 px, wide tables scroll inside their cards', async () => {
+    const { link } = await invitedAccount('2.00');
+    const page = await (await browser.createBrowserContext()).newPage();
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    await page.goto(link);
+    await page.waitForSelector('#link-password', { visible: true });
+    await page.type('#link-password', 'correct horse battery');
+    await page.click('#link-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('available')!.textContent === '$2.00');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.$$eval('table', (ts) => ts.every((t) => t.parentElement!.classList.contains('scroll')))).toBe(true);
+  });
+
+  it('gives an operator the ops view: finds an account, posts an adjustment with its reason, runs the audit, and links a deposit to its workflow', async () => {
+    const { accountId, key } = await invitedAccount('1.00');
+    const deposit = await (await h.call('POST', '/v1/billing/deposits', { key, body: { tier: 'starter', method: 'card' } })).json();
+    const op = await (await h.admin('POST', '/admin/console/operators', { email: `ops-${accountId}@example.com` })).json();
+    const page = await (await browser.createBrowserContext()).newPage();
+    await page.goto(op.url);
+    await page.waitForSelector('#link-password', { visible: true });
+    await page.type('#link-password', 'correct horse battery');
+    await page.click('#link-form button[type=submit]');
+    await page.waitForSelector('#ops-q', { visible: true });
+    expect(await page.$eval('#app', (e) => (e as HTMLElement).hidden)).toBe(true);
+
+    await page.type('#ops-q', accountId);
+    await page.click('#ops-search button[type=submit]');
+    await page.waitForSelector(`a[data-account="${accountId}"]`);
+    await page.click(`a[data-account="${accountId}"]`);
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$1.00');
+
+    await page.type('#ops-amount', '2.50');
+    await page.type('#ops-reason', 'goodwill credit, support request 42');
+    await page.click('#ops-adjust button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$3.50');
+    const entry = await h.services.db('ledger_entries').where({ account_id: accountId, kind: 'adjustment' }).orderBy('id', 'desc').first();
+    expect(entry.reason).toBe('goodwill credit, support request 42');
+    expect(entry.amount).toBe(2_500_000_000n);
+
+    await page.click('#ops-reconcile');
+    await page.waitForFunction(() => document.getElementById('ops-reconcile-report')!.textContent!.startsWith('All invariants hold.'));
+
+    await page.type('#ops-deposit-id', deposit.id);
+    await page.click('#ops-deposit button[type=submit]');
+    await page.waitForFunction((id: string) => document.getElementById('ops-deposit-detail')!.textContent!.includes(id), {}, deposit.id);
+    const detail = await page.$eval('#ops-deposit-detail', (e) => e.textContent);
+    expect(detail).toContain('workflow');
+    await h.expectBooksBalanced();
   });
 });

@@ -9,6 +9,21 @@ describe('admin API and API keys', () => {
   afterEach(async () => h.expectBooksBalanced());
   afterAll(async () => h?.close());
 
+  it('finds accounts by exact id or a part of the name or email, and treats LIKE wildcards as text', async () => {
+    const tag = `zz${Date.now()}`;
+    const a = await (await h.admin('POST', '/admin/accounts', { name: `Quinn ${tag}`, email: `quinn.${tag}@example.com` })).json();
+    await h.admin('POST', '/admin/accounts', { name: `Other ${tag}`, email: `other.${tag}@example.com` });
+    const byName = await (await h.admin('GET', `/admin/accounts?q=${encodeURIComponent(`quinn ${tag}`)}`)).json();
+    expect(byName.data.map((x: any) => x.id)).toEqual([a.id]);
+    const byEmail = await (await h.admin('GET', `/admin/accounts?q=quinn.${tag}@`)).json();
+    expect(byEmail.data.map((x: any) => x.id)).toEqual([a.id]);
+    const byId = await (await h.admin('GET', `/admin/accounts?q=${a.id}`)).json();
+    expect(byId.data).toEqual([expect.objectContaining({ id: a.id, available_usd: '0.00' })]);
+    const wildcard = await (await h.admin('GET', `/admin/accounts?q=${encodeURIComponent(`%${tag}`)}`)).json();
+    expect(wildcard.data).toEqual([]);
+    expect((await h.admin('GET', '/admin/accounts?limit=0')).status).toBe(400);
+  });
+
   it('creates an account, issues a key shown once, and reports balance, held and available', async () => {
     const created = await h.admin('POST', '/admin/accounts', { name: 'Ada', email: 'ada@example.com' });
     expect(created.status).toBe(201);

@@ -5,6 +5,7 @@ import * as generations from './20261125_0200_generations.js';
 import * as chat from './20261125_0300_chat.js';
 import * as holdLeases from './20261130_0400_hold_leases.js';
 import * as apiKeySettings from './20261130_0410_api_key_settings.js';
+import * as consoleSignIn from './20261130_0700_console.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -17,6 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_0300_chat': chat,
   '20261130_0400_hold_leases': holdLeases,
   '20261130_0410_api_key_settings': apiKeySettings,
+  '20261130_0700_console': consoleSignIn,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

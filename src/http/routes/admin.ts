@@ -15,6 +15,10 @@ const CreateAccount = z.strictObject({
   name: z.string().trim().min(1).max(200),
   email: z.email().max(320),
 });
+const AccountSearch = z.strictObject({
+  q: z.string().trim().min(1).max(200).optional().describe('an account id, or part of a name or email'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
 const CreateKey = z.strictObject({ name: z.string().trim().min(1).max(200).default('default') });
 const Adjustment = z.strictObject({
   amount_usd: usdAmount,
@@ -32,6 +36,15 @@ export function adminRoutes(services: Services): Router {
     async ({ body }, _req, res) => {
       const account = await services.accounts.create(body);
       res.status(201).json(presentAccount(account));
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: 'get', path: '/admin/accounts', summary: 'Find accounts by id, name or email (ops view)', tag: 'admin', auth: 'admin', query: AccountSearch },
+    async ({ query }, _req, res) => {
+      const accounts = await services.accounts.search(query.q, query.limit);
+      res.json({ object: 'list', data: accounts.map((a) => presentAccount(a)) });
     },
   );
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { creditSummary } from '../../ledger/credit-summary.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import { authOf, requireApiKey } from '../auth.js';
+import { accountOf, requireApiKey } from '../auth.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 
@@ -19,7 +19,7 @@ export function creditGrantRoutes(services: Services): Router {
       auth: 'api_key',
     },
     async (_input, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const [balance, rows] = await Promise.all([
         services.ledger.balance(accountId),
         services.db('ledger_entries')

@@ -6,7 +6,7 @@ import { CheckoutUnavailable, DepositNotConfirmed, depositWorkflowId, openDeposi
 import { assertPaymentMethodAvailable } from '../availability.js';
 import { chooseTier, type Tier, TIER_NAMES } from '../../payments/tiers.js';
 import type { Services } from '../../services.js';
-import { authOf } from '../auth.js';
+import { accountOf } from '../auth.js';
 import { ApiError, conflict, invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
@@ -46,7 +46,7 @@ export function depositRoutes(services: Services): Router {
       responses: { 201: { description: 'The deposit, with its checkout_url' }, 200: { description: 'Replay of an Idempotency-Key' } },
     },
     async ({ body }, req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       assertPaymentMethodAvailable(services, body.method);
       const choice = chooseTier(body.tier, body.amount_usd);
       if (!choice.ok) {
@@ -104,7 +104,7 @@ export function depositRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/billing/deposits', summary: 'Your deposits, newest first', tag: 'billing', auth: 'api_key', query: ListQuery },
     async ({ query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const page = await deposits.list(accountId, query);
       res.json({
         object: 'list',
@@ -120,7 +120,7 @@ export function depositRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/billing/deposits/:id', summary: 'One deposit with its status history', tag: 'billing', auth: 'api_key' },
     async ({ params }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const deposit = await deposits.getForAccount(accountId, params.id!);
       if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
       res.json(presentDeposit(deposit, await deposits.history(deposit.id)));

@@ -6,7 +6,7 @@ import { keySpend, limitRemaining } from '../../keys/key-spend.js';
 import { creditTotals } from '../../ledger/credit-totals.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import { authOf } from '../auth.js';
+import { accountOf, authOf } from '../auth.js';
 import { notFound } from '../errors.js';
 import { instant } from '../instant-schema.js';
 import { presentKey } from '../present.js';
@@ -182,7 +182,7 @@ export function keyRoutes(services: Services): Router {
       },
     },
     async (_input, _req, res) => {
-      const totals = await creditTotals(services.db, authOf(res).accountId);
+      const totals = await creditTotals(services.db, accountOf(res));
       if (!totals) throw notFound('This API key\u2019s account no longer exists.');
       res.json({ data: { total_credits: usdNumber(totals.credits), total_usage: usdNumber(totals.usage) } });
     },

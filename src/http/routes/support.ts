@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { recordSupportRequest } from '../../support/support-repository.js';
-import { authOf, requireAdmin } from '../auth.js';
+import { accountOf, requireAdmin } from '../auth.js';
 import { invalidRequest } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
@@ -38,7 +38,7 @@ export function supportRoutes(services: Services): Router {
       responses: { 201: { description: 'The recorded support request' } },
     },
     async ({ body }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       if (body.kind === 'custom_amount' && !(body.amount_usd && body.amount_usd > 0n)) {
         throw invalidRequest('A custom_amount request needs a positive amount_usd.', 'amount_usd');
       }

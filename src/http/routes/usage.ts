@@ -5,7 +5,7 @@ import { RequestLog, UnknownCursor, type RequestRecord } from '../../chat/reques
 import { UsageReport, type UsageBucket, type UsageGrouping } from '../../chat/usage-report.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import { authOf } from '../auth.js';
+import { accountOf } from '../auth.js';
 import { csvLine, type CsvValue } from '../csv.js';
 import { invalidRequest } from '../errors.js';
 import { instant } from '../instant-schema.js';
@@ -114,7 +114,7 @@ export function usageRoutes(services: Services): Router {
       },
     },
     async ({ query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       if (query.group_by || query.format === 'csv') return usageOverTime(report, accountId, query, res);
       let page;
       try {
@@ -156,7 +156,7 @@ export function usageRoutes(services: Services): Router {
       },
     },
     async ({ query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const models = await report.grouped(accountId, 'model', range(query));
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({

@@ -5,7 +5,7 @@ import { GenerationRepository, type GenerationRecord } from '../../generations/g
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
-import { authOf } from '../auth.js';
+import { accountOf, authOf } from '../auth.js';
 import { conflict, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
@@ -106,7 +106,7 @@ export function videoRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/videos', summary: "The account's videos, newest first", tag: 'videos', auth: 'api_key', query: VideoList },
     async ({ query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const rows = await generations.list(accountId, 'video', { after: query.after, limit: query.limit + 1, order: query.order });
       const data = rows.slice(0, query.limit).map(presentVideo);
       res.json({ object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rows.length > query.limit });
@@ -117,7 +117,7 @@ export function videoRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/v1/videos/:id', summary: 'A video: status, progress, error', tag: 'videos', auth: 'api_key', responses: { 200: { description: 'The video', schema: videoObject } } },
     async ({ params }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       sendVideo(res, await mine(accountId, params.id!));
     },
   );
@@ -134,7 +134,7 @@ export function videoRoutes(services: Services): Router {
       responses: { 200: { description: 'The video file', contentType: 'video/mp4' } },
     },
     async ({ params, query }, _req, res) => {
-      const { accountId } = authOf(res);
+      const accountId = accountOf(res);
       const record = await mine(accountId, params.id!);
       if (query.variant !== 'video') throw invalidRequest(`The ${query.variant} variant is not available for this model.`, 'variant', 'unsupported_variant');
       const asset = record.status === 'completed' ? record.assets[0] : undefined;

@@ -1,0 +1,18 @@
+/**
+ * The /v1 endpoints a signed-in console customer may call with the session cookie instead of an
+ * API key: their own balance, usage, deposits, support requests and generations. Everything that
+ * spends (chat, images, videos, embeddings) stays behind an API key, so a stolen session cannot
+ * run up a bill, and a key's limits and allow-lists keep meaning what they say.
+ */
+const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = [
+  ['GET', /^\/v1\/dashboard\/billing\/credit_grants$/],
+  ['GET', /^\/v1\/credits$/],
+  ['GET', /^\/v1\/billing\/(usage|usage\/models|deposits|deposits\/[^/]+|support)$/],
+  ['POST', /^\/v1\/billing\/(deposits|support)$/],
+  ['GET', /^\/v1\/videos(\/[^/]+(\/content)?)?$/],
+];
+
+export function consoleMayCall(method: string, path: string): boolean {
+  const p = path.replace(/\/+$/, '');
+  return CONSOLE_ENDPOINTS.some(([m, re]) => m === method && re.test(p));
+}
