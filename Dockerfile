@@ -8,7 +8,6 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY workflows ./workflows
-COPY activities ./activities
 # The workflow bundle is built once here, so a worker starts without webpack (WORKFLOW_BUNDLE).
 RUN node --import tsx src/cli/build-workflow-bundle.ts /app/dist/workflow-bundle.js
 ENV WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js

@@ -12,7 +12,7 @@ import { TOOLS_DIR } from '../src/launcher/stack.js';
 import { freePort } from '../src/launcher/free-port.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
 import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.js';
-import { formatUsd, parseUsd, PostgresLedger, reconcile } from '../src/ledger/index.js';
+import { formatUsd, parseUsd, PostgresLedger, auditLedger } from '../src/ledger/index.js';
 import { listenChatSandbox } from '../src/sandboxes/chat/chat-sandbox.js';
 import { closeServices, createServices } from '../src/services.js';
 import { benchDatabase, percentile } from './support.js';
@@ -256,7 +256,7 @@ async function main() {
       .whereIn('id', ids)
       .select(db.raw('sum(balance)::text AS balance'), db.raw('sum(held)::text AS held'));
     const charged = CREDIT * BigInt(ids.length) - BigInt(balance);
-    const report = await reconcile(db);
+    const report = await auditLedger(db);
     const exact = BigInt(held) === 0n && charged === BigInt(cost) && Number(n) === gatewayRequests;
     console.log(
       `\nledger: ${Number(n)} requests recorded (${gatewayRequests} sent), balances down $${formatUsd(charged)},` +

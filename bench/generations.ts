@@ -12,7 +12,7 @@ import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.js';
 import { installTemporalServer } from '../src/launcher/temporal-server.js';
 import { generationWorkflowId } from '../src/generations/generation-client.js';
 import { parseUsd } from '../src/ledger/money.js';
-import { reconcile } from '../src/ledger/reconcile.js';
+import { auditLedger } from '../src/ledger/audit.js';
 import { percentile, startBenchService } from './support.js';
 
 /**
@@ -233,7 +233,7 @@ async function runOn(kind: 'dev' | 'memory' | 'postgres', logger: Logger) {
     const [{ total }] = await svc.db('accounts').whereIn('id', accounts.map((a) => a.id)).sum({ total: 'balance' });
     const balance = BigInt(total);
     const expected = CREDIT * BigInt(ACCOUNTS) - 210_000_000n * BigInt(delivered);
-    const report = await reconcile(svc.db);
+    const report = await auditLedger(svc.db);
     console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);
     if (!report.ok || balance !== expected) process.exitCode = 1;
   } finally {

@@ -1,5 +1,5 @@
 import { AccountRepository } from '../src/accounts/repository.js';
-import { parseUsd, PostgresLedger, reconcile } from '../src/ledger/index.js';
+import { parseUsd, PostgresLedger, auditLedger } from '../src/ledger/index.js';
 import { benchDatabase, percentile } from './support.js';
 
 /**
@@ -66,7 +66,7 @@ async function main() {
     await run(plain, hot, 'one hot account, plain');
     await run(plain, many, 'across 1,000, plain');
     const t0 = performance.now();
-    const report = await reconcile(db);
+    const report = await auditLedger(db);
     console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'} (${report.accounts} accounts, ${(performance.now() - t0).toFixed(0)} ms)`);
     if (!report.ok) {
       console.error(JSON.stringify(report.checks.filter((c) => !c.ok), null, 2));

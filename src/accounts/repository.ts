@@ -38,6 +38,11 @@ export class AccountRepository {
     return toAccount(row);
   }
 
+  /** Whether any account exists (the launcher creates a demo account on a fresh data directory). */
+  async any(): Promise<boolean> {
+    return (await this.db('accounts').select('id').limit(1).first()) !== undefined;
+  }
+
   async get(id: string): Promise<Account | null> {
     const row = await this.db('accounts').where({ id }).first();
     return row ? toAccount(row) : null;

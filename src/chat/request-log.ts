@@ -1,4 +1,5 @@
 import type { Db } from '../db/connection.js';
+import type { KeySpend, SpendPeriods } from '../keys/key-spend.js';
 
 export type RequestStatus = 'completed' | 'failed' | 'client_closed';
 
@@ -144,6 +145,19 @@ export class RequestLog {
     }
     const rows = await query.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit + 1);
     return { records: rows.slice(0, q.limit).map(toRecord), hasMore: rows.length > q.limit };
+  }
+
+  /** The cost recorded on the key's requests, all time and since each period start (a key's spend). */
+  async spendOfKey(keyId: string, since: SpendPeriods): Promise<KeySpend> {
+    const { rows } = await this.db.raw(
+      `SELECT coalesce(sum(cost), 0) AS total,
+              coalesce(sum(cost) FILTER (WHERE created_at >= :day), 0) AS daily,
+              coalesce(sum(cost) FILTER (WHERE created_at >= :week), 0) AS weekly,
+              coalesce(sum(cost) FILTER (WHERE created_at >= :month), 0) AS monthly
+         FROM requests WHERE api_key_id = :keyId AND cost > 0`,
+      { keyId, ...since },
+    );
+    return { total: BigInt(rows[0].total), daily: BigInt(rows[0].daily), weekly: BigInt(rows[0].weekly), monthly: BigInt(rows[0].monthly) };
   }
 }
 

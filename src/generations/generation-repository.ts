@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { RequestLog } from '../chat/request-log.js';
+import type { KeySpend, SpendPeriods } from '../keys/key-spend.js';
 import { ENDPOINT_FOR_KIND, httpStatusForFailure } from './generation-failures.js';
 import type { GenerationFailure, GenerationKind, GenerationStatus, StoredAssetRef } from './generation-types.js';
 
@@ -40,7 +41,8 @@ export interface NewGeneration {
   idempotencyKey?: string;
 }
 
-export interface Settlement {
+/** How a generation ended, as its row records it (the chat's Settlement is the charge of an answer). */
+export interface GenerationEnding {
   status: 'completed' | 'failed';
   holdId: string | null;
   cost: bigint;
@@ -52,7 +54,7 @@ const OPEN: GenerationStatus[] = ['queued', 'in_progress'];
 
 /**
  * The generations table, and the row of the per-request log a generation leaves when it ends. Every write
- * is conditional on the row still being open, so a retried activity or a late reconciler cannot overwrite
+ * is conditional on the row still being open, so a retried activity or a late hold sweep cannot overwrite
  * a final outcome.
  */
 export class GenerationRepository {
@@ -144,7 +146,7 @@ export class GenerationRepository {
   }
 
   /** Records the final outcome; run in the same transaction as the capture or release it describes. */
-  async settle(db: Knex, id: string, s: Settlement): Promise<boolean> {
+  async settle(db: Knex, id: string, s: GenerationEnding): Promise<boolean> {
     const [row] = await db('generations')
       .where({ id })
       .whereIn('status', OPEN)
@@ -175,6 +177,19 @@ export class GenerationRepository {
       .orderBy('created_at')
       .limit(limit);
     return rows.map((r) => r.id);
+  }
+
+  /** The cost of the key's charged generations, all time and since each period start (a key's spend). */
+  async spendOfKey(keyId: string, since: SpendPeriods): Promise<KeySpend> {
+    const { rows } = await this.db.raw(
+      `SELECT coalesce(sum(cost), 0) AS total,
+              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :day), 0) AS daily,
+              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :week), 0) AS weekly,
+              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :month), 0) AS monthly
+         FROM generations WHERE api_key_id = :keyId AND cost > 0`,
+      { keyId, ...since },
+    );
+    return { total: BigInt(rows[0].total), daily: BigInt(rows[0].daily), weekly: BigInt(rows[0].weekly), monthly: BigInt(rows[0].monthly) };
   }
 
   async markDeleted(id: string): Promise<void> {

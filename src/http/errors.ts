@@ -13,6 +13,16 @@ import {
   formatUsd,
 } from '../ledger/index.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
+import { InvalidWebhookSignature } from '../payments/payment-gateway.js';
+import { WebhookNotTaken } from '../payments/payment-webhook.js';
+import {
+  AmountNotOffered,
+  CheckoutUnavailable,
+  DepositKeyReused,
+  DepositNotConfirmed,
+  InvalidCryptoChoice,
+  PaymentMethodUnavailable,
+} from '../payments/deposit-starter.js';
 import { TooManyOpenSupportRequests } from '../support/support-repository.js';
 import { UnsafeJson } from './input-guards.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
@@ -117,6 +127,27 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');
   if (err instanceof HoldNotPending || err instanceof CaptureExceedsHold) return conflict(err.message, 'hold_not_pending');
   if (err instanceof z.ZodError) return fromZod(err);
+  if (err instanceof PaymentMethodUnavailable) return invalidRequest(err.message, 'method', 'payment_method_unavailable');
+  if (err instanceof AmountNotOffered) return invalidRequest(err.message, err.param, 'amount_not_offered');
+  if (err instanceof InvalidCryptoChoice) return invalidRequest(err.message, err.param);
+  if (err instanceof DepositKeyReused) return conflict(err.message, 'idempotency_conflict');
+  if (err instanceof CheckoutUnavailable) {
+    return new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Deposit ${err.depositId} was not started; try again.`, null, {
+      'x-should-retry': 'false',
+    });
+  }
+  if (err instanceof DepositNotConfirmed) {
+    return new ApiError(
+      503,
+      'api_error',
+      'temporarily_unavailable',
+      `Deposit ${err.depositId} could not be started right now. Repeat the request with the same Idempotency-Key to pick it up, or try again later.`,
+      null,
+      { 'retry-after': '5', 'x-should-retry': err.resumable ? 'true' : 'false' },
+    );
+  }
+  if (err instanceof InvalidWebhookSignature) return new ApiError(400, 'invalid_request_error', 'invalid_signature', 'Webhook signature verification failed.');
+  if (err instanceof WebhookNotTaken) return new ApiError(503, 'api_error', 'temporarily_unavailable', err.message, null, { 'retry-after': '5' });
   if (err instanceof TooManyOpenDeposits) return tooManyOpen(err.message, 'too_many_open_deposits', err.retryAfterSeconds);
   // Ops answer within a working day; an hour is an honest first hint.
   if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);

@@ -1,4 +1,6 @@
+import { RequestLog } from '../chat/request-log.js';
 import type { Db } from '../db/connection.js';
+import { GenerationRepository } from '../generations/generation-repository.js';
 import { periodStart } from './key-settings.js';
 
 export interface KeySpend {
@@ -8,24 +10,27 @@ export interface KeySpend {
   monthly: bigint;
 }
 
+/** The starts of the current UTC day, week and month. */
+export interface SpendPeriods {
+  day: Date;
+  week: Date;
+  month: Date;
+}
+
 /**
  * What a key has spent (nano-dollars), all time and in the current UTC day, week and month: the
- * cost recorded on the chat requests and the delivered generations made with it. Both rows carry
- * the key id and the exact amount the ledger took, so the sum is exact.
+ * cost recorded on the chat requests and the delivered generations made with it, each read from
+ * the module that owns its table. Both carry the key id and the exact amount the ledger took.
  */
 export async function keySpend(db: Db, keyId: string, now = new Date()): Promise<KeySpend> {
-  const { rows } = await db.raw(
-    `SELECT coalesce(sum(cost), 0) AS total,
-            coalesce(sum(cost) FILTER (WHERE at >= :day), 0) AS daily,
-            coalesce(sum(cost) FILTER (WHERE at >= :week), 0) AS weekly,
-            coalesce(sum(cost) FILTER (WHERE at >= :month), 0) AS monthly
-       FROM (SELECT cost, created_at AS at FROM requests WHERE api_key_id = :keyId AND cost > 0
-             UNION ALL
-             SELECT cost, coalesce(completed_at, created_at) FROM generations WHERE api_key_id = :keyId AND cost > 0) AS spent`,
-    { keyId, day: periodStart('daily', now), week: periodStart('weekly', now), month: periodStart('monthly', now) },
-  );
-  const r = rows[0];
-  return { total: BigInt(r.total), daily: BigInt(r.daily), weekly: BigInt(r.weekly), monthly: BigInt(r.monthly) };
+  const since: SpendPeriods = { day: periodStart('daily', now), week: periodStart('weekly', now), month: periodStart('monthly', now) };
+  const [requests, generations] = await Promise.all([new RequestLog(db).spendOfKey(keyId, since), new GenerationRepository(db).spendOfKey(keyId, since)]);
+  return {
+    total: requests.total + generations.total,
+    daily: requests.daily + generations.daily,
+    weekly: requests.weekly + generations.weekly,
+    monthly: requests.monthly + generations.monthly,
+  };
 }
 
 /** What is left of the key's limit in its current period; null when the key has no limit. */

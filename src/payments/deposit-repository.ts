@@ -56,7 +56,8 @@ export interface NewDeposit {
   idempotencyKey?: string;
 }
 
-export interface EventInput {
+/** An entry to add to a deposit's history (DepositEvent once stored). */
+export interface NewDepositEvent {
   eventId: string;
   source: DepositEventSource;
   outcome?: PaymentOutcome;
@@ -182,7 +183,7 @@ export class DepositRepository {
    * Stores one history event (once per event id) and moves the deposit to `status` unless it is
    * already final. Returns the deposit's status afterwards and whether the event was new.
    */
-  async recordEvent(id: string, ev: EventInput, status?: DepositStatus): Promise<{ recorded: boolean; status: DepositStatus }> {
+  async recordEvent(id: string, ev: NewDepositEvent, status?: DepositStatus): Promise<{ recorded: boolean; status: DepositStatus }> {
     return this.db.transaction(async (trx) => {
       let current = (await trx('deposits').where({ id }).forUpdate().first('status'))?.status as DepositStatus | undefined;
       if (!current) throw new Error(`deposit ${id} not found`);
@@ -199,7 +200,7 @@ export class DepositRepository {
    * Money reported for a deposit that ended without credit (expired, failed): the one exit from a
    * final status, into review, so ops see it and credit by adjustment after checking.
    */
-  async flagForReview(id: string, ev: EventInput): Promise<void> {
+  async flagForReview(id: string, ev: NewDepositEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx('deposits').where({ id }).whereIn('status', ['expired', 'failed']).update({ status: 'needs_review', updated_at: trx.fn.now() });
       const { status } = await trx('deposits').where({ id }).first('status');
@@ -208,7 +209,7 @@ export class DepositRepository {
   }
 
   /** Marks the deposit credited once the ledger entry exists; a repeat changes nothing. */
-  async markCredited(id: string, amount: bigint, ev: EventInput): Promise<void> {
+  async markCredited(id: string, amount: bigint, ev: NewDepositEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx('deposits')
         .where({ id })
@@ -219,7 +220,7 @@ export class DepositRepository {
   }
 }
 
-async function insertEvent(trx: Knex, id: string, ev: EventInput, status: DepositStatus): Promise<boolean> {
+async function insertEvent(trx: Knex, id: string, ev: NewDepositEvent, status: DepositStatus): Promise<boolean> {
   const rows = await trx('deposit_events')
     .insert({
       deposit_id: id,

@@ -10,7 +10,7 @@ import { captureHandedOff, chatCaptureWorkflowId } from '../../src/chat/durable-
 import { freePort } from '../../src/launcher/free-port.js';
 import { parseUsd } from '../../src/ledger/money.js';
 import { listenChatSandbox, type ListeningChatSandbox } from '../../src/sandboxes/chat/chat-sandbox.js';
-import type { HoldReconcileResult } from '../../workflows/hold-reconciler.js';
+import { HOLD_SWEEP_WORKFLOW_TYPE, type HoldSweepResult } from '../../workflows/hold-sweep.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // Accidents that used to lose a charge or strand a customer's money, replayed against the real
@@ -56,8 +56,8 @@ afterEach(async () => {
 
 const messages = [{ role: 'user' as const, content: 'Summarise double-entry bookkeeping.' }];
 
-function sweep(): Promise<HoldReconcileResult> {
-  return h.services.temporal.client.workflow.execute('holdReconcilerWorkflow', {
+function sweep(): Promise<HoldSweepResult> {
+  return h.services.temporal.client.workflow.execute(HOLD_SWEEP_WORKFLOW_TYPE, {
     taskQueue: h.services.temporal.taskQueue,
     workflowId: `sweep-${randomBytes(4).toString('hex')}`,
     args: [{}],
@@ -176,7 +176,7 @@ describe('the holds of a process that dies are released within about a minute', 
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('reconcile flags a hold still pending five minutes after its process lease lapsed, and the sweep clears it', async () => {
+  it('the audit flags a hold still pending five minutes after its process lease lapsed, and the sweep clears it', async () => {
     const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
     const leaseId = `lease_dead_${randomBytes(4).toString('hex')}`;
     await h.services.db.raw(
@@ -193,13 +193,13 @@ describe('the holds of a process that dies are released within about a minute', 
       expiresAt: new Date(Date.now() + 3 * 3600_000),
     });
 
-    const report = await h.reconcile();
+    const report = await h.audit();
     const check = report.checks.find((c) => c.name === 'no_pending_hold_of_a_dead_process')!;
     expect(check.ok).toBe(false);
     expect(check.discrepancies).toEqual([expect.objectContaining({ hold_id: hold.id, lease_id: leaseId })]);
 
     expect((await sweep()).releasedOfDeadProcesses).toBeGreaterThanOrEqual(1);
-    expect((await h.reconcile()).ok).toBe(true);
+    expect((await h.audit()).ok).toBe(true);
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
   });
 });

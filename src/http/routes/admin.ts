@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { newId } from '../../ids.js';
-import { reconcile } from '../../ledger/index.js';
+import { auditLedger } from '../../ledger/index.js';
 import type { Services } from '../../services.js';
 import { requireAdmin } from '../auth.js';
 import { invalidRequest, notFound } from '../errors.js';
@@ -124,7 +124,7 @@ export function adminRoutes(services: Services): Router {
     router,
     { method: 'post', path: '/admin/reconcile', summary: 'Check every ledger invariant and report discrepancies', tag: 'admin', auth: 'admin' },
     async (_input, _req, res) => {
-      res.json(await reconcile(services.db));
+      res.json(await auditLedger(services.db));
     },
   );
 

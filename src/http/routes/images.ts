@@ -196,7 +196,7 @@ async function awaitResult(services: Services, generationId: string): Promise<Ge
   }
   if (result) return result;
   // Terminated by an operator or otherwise ended abnormally: the row says what is known; the
-  // reconciler releases a hold left behind.
+  // hold sweep releases a hold left behind.
   const record = await new GenerationRepository(services.db).get(generationId);
   if (record?.status === 'completed') return resultOf(record);
   return { status: 'failed', assets: [], chargedNanos: '0', error: record?.error ?? { code: 'generation_failed', message: 'The generation stopped before finishing; nothing was charged.' } };

@@ -8,7 +8,8 @@ export interface InvariantCheck {
   discrepancies: Record<string, unknown>[];
 }
 
-export interface ReconcileReport {
+/** The ledger audit: every invariant checked, and the rows that break one. Read-only; it repairs nothing. */
+export interface AuditReport {
   ok: boolean;
   checkedAt: string;
   accounts: number;
@@ -82,7 +83,7 @@ const CHECKS: { name: string; description: string; sql: string }[] = [
  * Checks every ledger invariant of DESIGN.md §3 in one repeatable-read snapshot, so a report
  * taken while money moves is still consistent with itself.
  */
-export async function reconcile(db: Knex): Promise<ReconcileReport> {
+export async function auditLedger(db: Knex): Promise<AuditReport> {
   return db.transaction(
     async (trx) => {
       const checks: InvariantCheck[] = [];
