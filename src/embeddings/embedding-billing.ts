@@ -22,6 +22,8 @@ export interface EmbeddingDeps {
 
 export interface EmbeddingCall {
   accountId: string;
+  /** The key whose spend limit the hold counts against (only a key with a limit). */
+  apiKeyId?: string;
   requestId: string;
   model: EmbeddingModel;
   plan: Extract<EmbeddingPlan, { ok: true }>;
@@ -58,6 +60,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
     // A synchronous token-priced request, settled by the process that placed it, like a chat hold.
     purpose: 'chat',
     requestId: call.requestId,
+    apiKeyId: call.apiKeyId,
     leaseId: await deps.holdLease.id(),
     expiresAt: new Date(Date.now() + HOLD_TTL_MS),
   });

@@ -9,11 +9,18 @@ import type {
   StoredAssetRef,
   VideoParams,
 } from './generation-types.js';
-import { AccountNotFound, HoldNotPending, InsufficientFunds, PostgresLedger } from '../ledger/index.js';
+import { limitedKey } from '../keys/key-budget.js';
+import { AccountNotFound, HoldNotPending, InsufficientFunds, KeyLimitExceeded, PostgresLedger } from '../ledger/index.js';
 import { GenerationRefused, MediaProviderError } from '../providers/media/failures.js';
 import type { Services } from '../services.js';
 
 const HEARTBEAT_EVERY_MS = 5_000;
+
+/** The generation's key when it has a spend limit, so that the hold counts against it (see key-budget.ts). */
+async function budgetKeyOfGeneration(db: Services['db'], generations: GenerationRepository, generationId: string) {
+  const apiKeyId = (await generations.get(generationId))?.apiKeyId;
+  return apiKeyId ? limitedKey(db, apiKeyId) : undefined;
+}
 
 export interface SettleArgs {
   generationId: string;
@@ -94,6 +101,7 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
           purpose: 'generation',
           generationId: args.generationId,
           requestId: args.requestId,
+          apiKeyId: await budgetKeyOfGeneration(services.db, generations, args.generationId),
           expiresAt: new Date(Date.now() + args.ttlMs),
         });
         return { ok: true, holdId: value.id };
@@ -101,6 +109,10 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
         if (err instanceof InsufficientFunds) {
           await generations.markRejected(args.generationId);
           return { ok: false, reason: 'insufficient_funds', availableNanos: err.available.toString(), requiredNanos: err.required.toString() };
+        }
+        if (err instanceof KeyLimitExceeded) {
+          await generations.markRejected(args.generationId, undefined, 'key_limit_exceeded');
+          return { ok: false, reason: 'key_limit_exceeded', keyId: err.keyId, limitNanos: err.limit.toString(), usedNanos: err.used.toString(), limitReset: err.reset };
         }
         if (err instanceof AccountNotFound) throw ApplicationFailure.nonRetryable(err.message, 'AccountNotFound');
         throw err;

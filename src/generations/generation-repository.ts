@@ -136,11 +136,11 @@ export class GenerationRepository {
   }
 
   /** Refused at the hold: hidden from the user, and its Idempotency-Key freed so a retry after a top-up starts afresh. */
-  async markRejected(id: string, db: Knex = this.db): Promise<void> {
+  async markRejected(id: string, db: Knex = this.db, code: 'insufficient_funds' | 'key_limit_exceeded' = 'insufficient_funds'): Promise<void> {
     const [row] = await db('generations')
       .where({ id })
       .whereIn('status', OPEN)
-      .update({ status: 'rejected', idempotency_key: null, error_code: 'insufficient_funds', completed_at: db.fn.now() })
+      .update({ status: 'rejected', idempotency_key: null, error_code: code, completed_at: db.fn.now() })
       .returning('*');
     if (row) await logRequest(db, toRecord(row), 402);
   }
@@ -177,19 +177,6 @@ export class GenerationRepository {
       .orderBy('created_at')
       .limit(limit);
     return rows.map((r) => r.id);
-  }
-
-  /** The cost of the key's charged generations, all time and since each period start (a key's spend). */
-  async spendOfKey(keyId: string, since: SpendPeriods): Promise<KeySpend> {
-    const { rows } = await this.db.raw(
-      `SELECT coalesce(sum(cost), 0) AS total,
-              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :day), 0) AS daily,
-              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :week), 0) AS weekly,
-              coalesce(sum(cost) FILTER (WHERE coalesce(completed_at, created_at) >= :month), 0) AS monthly
-         FROM generations WHERE api_key_id = :keyId AND cost > 0`,
-      { keyId, ...since },
-    );
-    return { total: BigInt(rows[0].total), daily: BigInt(rows[0].daily), weekly: BigInt(rows[0].weekly), monthly: BigInt(rows[0].monthly) };
   }
 
   async markDeleted(id: string): Promise<void> {

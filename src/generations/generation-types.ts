@@ -63,6 +63,7 @@ export interface GenerationInput {
 export type HoldOutcome =
   | { ok: true; holdId: string }
   | { ok: false; reason: 'insufficient_funds'; availableNanos: string; requiredNanos: string }
+  | { ok: false; reason: 'key_limit_exceeded'; keyId: string; limitNanos: string; usedNanos: string; limitReset: 'daily' | 'weekly' | 'monthly' | null }
   | { ok: false; reason: 'unavailable' | 'cancelled'; message: string };
 
 export interface StoredAssetRef {

@@ -10,8 +10,11 @@ import {
   IdempotencyConflict,
   InsufficientFunds,
   InvalidAmount,
+  KeyLimitExceeded,
   formatUsd,
 } from '../ledger/index.js';
+import { nextPeriodStart } from '../keys/key-settings.js';
+import { anthropicErrorBody, speaksAnthropic } from '../messages/anthropic-errors.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
 import { InvalidWebhookSignature } from '../payments/payment-gateway.js';
 import { WebhookNotTaken } from '../payments/payment-webhook.js';
@@ -108,6 +111,22 @@ export const outputLimitUnaffordable = (requested: number, affordable: number) =
     { 'x-should-retry': 'false' },
   );
 
+/** The key's own limit, not the account's balance: the account's other keys keep working. */
+export const keyLimitExceeded = (err: KeyLimitExceeded, now = new Date()) => {
+  const resets = nextPeriodStart(err.reset, now);
+  return new ApiError(
+    402,
+    'insufficient_funds',
+    'key_limit_exceeded',
+    `This API key has reached its ${err.reset ? `${err.reset} ` : ''}spend limit of $${formatUsd(err.limit)} ` +
+      `($${formatUsd(err.used)} spent or reserved by requests in progress` +
+      (resets ? ` this period); the limit resets at ${resets.toISOString()} (UTC).` : '); the limit does not reset.') +
+      ' A management key can raise it with PATCH /v1/keys/{id}; the account\u2019s other keys are not affected.',
+    null,
+    { 'x-should-retry': 'false' },
+  );
+};
+
 /** Turns a zod failure into a 400 naming the first offending field the way OpenAI does (`param`). */
 export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'body'): ApiError {
   const issue = err.issues[0]!;
@@ -121,6 +140,7 @@ export function toApiError(err: unknown): ApiError | null {
   const consoleError = consoleSignInError(err);
   if (consoleError) return consoleError;
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
+  if (err instanceof KeyLimitExceeded) return keyLimitExceeded(err);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
   if (err instanceof AccountNotFound) return notFound(err.message);
@@ -192,9 +212,9 @@ function consoleSignInError(err: unknown): ApiError | null {
   return null;
 }
 
-export function sendError(res: import('express').Response, err: ApiError) {
+export function sendError(res: import('express').Response, err: ApiError, anthropic = false) {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).json(err.body());
+  res.status(err.status).json(anthropic ? { ...anthropicErrorBody(err), request_id: res.getHeader('x-request-id') } : err.body());
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -203,15 +223,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // connection after answering instead of letting Node read and discard the rest of the body.
     if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
     const api = toApiError(err);
+    // The Messages API's callers (Anthropic SDKs, Claude Code) read errors in Anthropic's shape.
+    const anthropic = speaksAnthropic(req.originalUrl);
     if (api) {
       if (res.headersSent) return res.end();
-      return sendError(res, api);
+      return sendError(res, api, anthropic);
     }
     logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path }, 'unhandled error');
     if (res.headersSent) return res.end();
     sendError(
       res,
       new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
+      anthropic,
     );
   };
 }

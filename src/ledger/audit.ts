@@ -34,6 +34,14 @@ const CHECKS: { name: string; description: string; sql: string }[] = [
           WHERE a.held <> COALESCE(h.total, 0)`,
   },
   {
+    name: 'key_budget_held_equals_pending_holds',
+    description: 'each key budget\'s held amount equals the sum of the key\'s pending holds',
+    sql: `SELECT b.api_key_id, b.held::text AS held, COALESCE(h.total, 0)::text AS pending_total
+          FROM api_key_budgets b LEFT JOIN (SELECT api_key_id, SUM(amount) AS total FROM holds WHERE status = 'pending' AND api_key_id IS NOT NULL GROUP BY api_key_id) h
+            ON h.api_key_id = b.api_key_id
+          WHERE b.held <> COALESCE(h.total, 0)`,
+  },
+  {
     name: 'available_not_negative',
     description: 'balance − held ≥ 0 and held ≥ 0 for every account',
     sql: `SELECT id AS account_id, balance::text, held::text FROM accounts WHERE held < 0 OR balance - held < 0`,

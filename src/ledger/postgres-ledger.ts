@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import pg from 'pg';
 import { newId } from '../ids.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import {
@@ -9,6 +10,7 @@ import {
   IdempotencyConflict,
   InsufficientFunds,
 } from './errors.js';
+import { isKeyLimitRefusal, keyLimitExceeded } from './key-budget.js';
 import type { Applied, Balance, EntryKind, Hold, HoldPurpose, HoldStatus, LedgerEntry } from './types.js';
 
 export interface PostEntryInput {
@@ -35,6 +37,11 @@ export interface PlaceHoldInput {
   generationId?: string;
   /** The process lease of the process that will settle the hold (see process-lease.ts). */
   leaseId?: string;
+  /**
+   * The API key whose spend limit this hold counts against: set it only for a key with a limit
+   * (see key-budget.ts); a hold without it pays nothing for key limits.
+   */
+  apiKeyId?: string;
 }
 
 export interface CaptureInput {
@@ -148,9 +155,29 @@ export class PostgresLedger {
   /** Reserves `amount` of the available balance until captured, released or expired. */
   async placeHold(input: PlaceHoldInput): Promise<Applied<Hold>> {
     if (input.amount <= 0n) throw new RangeError('a hold must be positive');
-    const result = await this.exec(input.accountId, (q) => this.placeHoldOn(q, input));
+    const result = await this.exec(input.accountId, (q) => (input.apiKeyId ? this.placeKeyHoldOn(q, input) : this.placeHoldOn(q, input)));
     this.rememberOwner(result.value.id, result.value.accountId);
     return result;
+  }
+
+  /**
+   * A hold counted against a key's limit: the statement is the same, and the holds trigger refuses
+   * it as a whole when the key's budget has no room (see key-budget.ts). That refusal is an error
+   * in PostgreSQL, so the hold runs in its own savepoint (or transaction): inside a group-commit
+   * batch, only this hold is undone and the batch goes on.
+   */
+  private async placeKeyHoldOn(q: Knex, input: PlaceHoldInput): Promise<Applied<Hold>> {
+    try {
+      return await q.transaction((sp) => this.placeHoldOn(sp, input));
+    } catch (err) {
+      if (isKeyLimitRefusal(err)) throw keyLimitExceeded(input.apiKeyId!, err);
+      if (!(err instanceof pg.DatabaseError)) throw err;
+      // A concurrent duplicate aborted the savepoint before it could read the first hold: read it now.
+      const existing = await this.holdByKey(input.idempotencyKey, q);
+      if (!existing) throw err;
+      if (existing.accountId !== input.accountId || existing.amount !== input.amount) throw new IdempotencyConflict(input.idempotencyKey);
+      return { value: existing, replayed: true };
+    }
   }
 
   private async placeHoldOn(q: Knex, input: PlaceHoldInput): Promise<Applied<Hold>> {
@@ -161,8 +188,8 @@ export class PostgresLedger {
            WHERE id = :accountId AND balance - held >= :amount
              AND NOT EXISTS (SELECT 1 FROM holds WHERE idempotency_key = :key)
            RETURNING id)
-         INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id)
-         SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt, :leaseId
+         INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id, api_key_id)
+         SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt, :leaseId, :apiKeyId
          FROM acct
          RETURNING *`,
         {
@@ -175,6 +202,7 @@ export class PostgresLedger {
           key: input.idempotencyKey,
           expiresAt: input.expiresAt,
           leaseId: input.leaseId ?? null,
+          apiKeyId: input.apiKeyId ?? null,
         },
       );
       if (rows.length) return { value: toHold(rows[0]), replayed: false };

@@ -7,6 +7,7 @@ import { inFormat } from '../../embeddings/vector-encoding.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { EmbeddingsRequest } from '../../providers/chat/embedding-types.js';
 import type { Services } from '../../services.js';
+import { budgetKeyOf } from '../../keys/key-budget.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
@@ -70,6 +71,7 @@ export function embeddingRoutes(services: Services): Router {
       if (!plan.ok) throw invalidRequest(plan.message, plan.param, 'invalid_value');
       result = await embedAndBill(services, {
         accountId,
+        apiKeyId: budgetKeyOf(authOf(res).key),
         requestId,
         model,
         plan,
