@@ -81,7 +81,7 @@ describe('POST /v1/videos input', () => {
     await settled(h, video.id);
   });
 
-  it('refuses sizes and durations Veo cannot make, a reference image, and an image model, charging nothing', async () => {
+  it('refuses sizes and durations Veo cannot make, a reference file that is not an image, and an image model, charging nothing', async () => {
     const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
     const cases = [
       { prompt: 'x', size: '640x480' },
