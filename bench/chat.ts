@@ -15,12 +15,15 @@ import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.js';
 import { formatUsd, parseUsd, PostgresLedger, auditLedger } from '../src/ledger/index.js';
 import { listenChatSandbox } from '../src/sandboxes/chat/chat-sandbox.js';
 import { closeServices, createServices } from '../src/services.js';
+import { FAILED_ROUTES, fallbackRoutes } from './chat-fallback.js';
 import { benchDatabase, percentile } from './support.js';
 
 /**
  * `npm run bench:chat`: chat completions per second and latency through the gateway (auth, hold,
  * upstream call, capture, request log) beside the same load sent straight to the same zero-latency
- * simulated upstream, in one run; then the ledger is checked to the nano-dollar.
+ * simulated upstream, in one run; then the same model behind a first route that fails (connection
+ * refused, 503) and the upstream as its fallback (bench/chat-fallback.ts); then the ledger is
+ * checked to the nano-dollar.
  *
  * Upstream, gateway and load generator are separate processes, so the two paths differ only by
  * the gateway. Tuning: BENCH_SECONDS (per phase, default 10), BENCH_CONCURRENCY (default 32),
@@ -207,15 +210,15 @@ async function main() {
 
     const upstream = await child('upstream', {});
     children.push(upstream.process);
-    const gateway = await child('gateway', {
+    const gatewayEnv = async () => ({
       PORT: String(await freePort()),
       DATA_DIR: dataDir,
       ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporal.address,
-      UPSTREAM_BASE_URL: upstream.url,
       LOG_LEVEL: 'warn',
     });
+    const gateway = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
     children.push(gateway.process);
 
     // Other work on the machine shows in every number; the load average says how much there was.
@@ -238,12 +241,32 @@ async function main() {
     await compare('streaming x1', true, 1, keys);
     await compare(`non-streaming x${CONCURRENCY}, one account`, false, CONCURRENCY, keys.slice(0, 1));
 
+    // One failed route before the answer: its added latency at x1 is what a fallback costs.
+    const fallbacks: { kind: string; via: Phase }[] = [];
+    for (const kind of FAILED_ROUTES) {
+      const routes = await fallbackRoutes(kind, MODEL, upstream.url, dataDir);
+      // LOG_LEVEL error: every request logs its failed route as a warning, which would flood the output.
+      const fallbackGateway = await child('gateway', { ...(await gatewayEnv()), ...routes.env, LOG_LEVEL: 'error' });
+      const cpu = processCpuSeconds(new URL(fallbackGateway.url).origin, BENCH_ADMIN_TOKEN);
+      const via = await phase(`gateway, fallback after ${kind} x1`, fallbackGateway.url, keys, false, 1, cpu);
+      gatewayRequests += via.requests + 1;
+      fallbacks.push({ kind, via });
+      fallbackGateway.process.kill('SIGTERM');
+      await new Promise((resolve) => fallbackGateway.process.once('exit', resolve));
+      await routes.close();
+    }
+
     console.log('\nsummary (gateway vs direct):');
     for (const { kind, direct, gateway: via } of results) {
       console.log(
         `  ${kind.padEnd(34)} throughput ${(via.perSecond / direct.perSecond).toFixed(2)}x of direct` +
           `  p50 overhead ${(via.p50 - direct.p50).toFixed(2)} ms  p99 overhead ${(via.p99 - direct.p99).toFixed(2)} ms`,
       );
+    }
+
+    const plain = results.find((r) => r.kind === 'non-streaming x1')!.gateway;
+    for (const { kind, via } of fallbacks) {
+      console.log(`  fallback after ${kind.padEnd(19)} adds p50 ${(via.p50 - plain.p50).toFixed(2)} ms  p99 ${(via.p99 - plain.p99).toFixed(2)} ms to the gateway's non-streaming x1`);
     }
 
     // The books: every gateway request recorded once, its cost charged once, nothing left held.

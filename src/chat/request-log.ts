@@ -15,6 +15,9 @@ export interface RequestRecord {
   stream: boolean;
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Of promptTokens, read from / written to the provider's prompt cache (null: not reported). */
+  cachedTokens?: number | null;
+  cacheWriteTokens?: number | null;
   /** Nano-dollars actually taken from the balance. */
   cost: bigint;
   holdId: string | null;
@@ -61,6 +64,8 @@ const COLUMN_TYPES: [string, string][] = [
   ['usage_source', 'text'],
   ['created_at', 'timestamptz'],
   ['completed_at', 'timestamptz'],
+  ['cached_tokens', 'integer'],
+  ['cache_write_tokens', 'integer'],
 ];
 
 function values(r: RequestRecord): unknown[] {
@@ -68,7 +73,7 @@ function values(r: RequestRecord): unknown[] {
   return [
     r.id, r.accountId, r.apiKeyId, r.endpoint, r.model, r.status, r.httpStatus, r.stream, r.promptTokens,
     r.completionTokens, total, r.cost.toString(), r.holdId, r.errorCode, r.upstreamLatencyMs, r.overheadMs,
-    r.maxTokens, r.usageSource, r.createdAt, r.completedAt,
+    r.maxTokens, r.usageSource, r.createdAt, r.completedAt, r.cachedTokens ?? null, r.cacheWriteTokens ?? null,
   ];
 }
 
@@ -183,5 +188,7 @@ export function toRecord(r: Record<string, any>): RequestRecord {
     usageSource: r.usage_source,
     createdAt: r.created_at,
     completedAt: r.completed_at,
+    cachedTokens: r.cached_tokens ?? null,
+    cacheWriteTokens: r.cache_write_tokens ?? null,
   };
 }

@@ -18,6 +18,7 @@ import { videoRoutes } from './routes/videos.js';
 import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { messageRoutes } from './routes/messages.js';
 import { chatRoutes } from './routes/chat.js';
 import { embeddingRoutes } from './routes/embeddings.js';
 import { responsesRoutes } from './routes/responses.js';
@@ -81,6 +82,7 @@ export function createApp(services: Services): Express {
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
+  app.use(messageRoutes(services));
   app.use(embeddingRoutes(services));
   app.use(responsesRoutes(services));
   app.use(modelRoutes(services));

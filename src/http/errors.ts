@@ -14,6 +14,7 @@ import {
   formatUsd,
 } from '../ledger/index.js';
 import { nextPeriodStart } from '../keys/key-settings.js';
+import { anthropicErrorBody, speaksAnthropic } from '../messages/anthropic-errors.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
 import { InvalidWebhookSignature } from '../payments/payment-gateway.js';
 import { WebhookNotTaken } from '../payments/payment-webhook.js';
@@ -211,9 +212,9 @@ function consoleSignInError(err: unknown): ApiError | null {
   return null;
 }
 
-export function sendError(res: import('express').Response, err: ApiError) {
+export function sendError(res: import('express').Response, err: ApiError, anthropic = false) {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).json(err.body());
+  res.status(err.status).json(anthropic ? { ...anthropicErrorBody(err), request_id: res.getHeader('x-request-id') } : err.body());
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -222,15 +223,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // connection after answering instead of letting Node read and discard the rest of the body.
     if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
     const api = toApiError(err);
+    // The Messages API's callers (Anthropic SDKs, Claude Code) read errors in Anthropic's shape.
+    const anthropic = speaksAnthropic(req.originalUrl);
     if (api) {
       if (res.headersSent) return res.end();
-      return sendError(res, api);
+      return sendError(res, api, anthropic);
     }
     logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path }, 'unhandled error');
     if (res.headersSent) return res.end();
     sendError(
       res,
       new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
+      anthropic,
     );
   };
 }

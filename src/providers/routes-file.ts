@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 /**
- * `PROVIDERS_FILE`: which upstream serves each public model, and under which upstream id. Read and
+ * `PROVIDERS_FILE` (JSON, or YAML when the name ends in .yaml/.yml): which upstream serves each public model, and under which upstream id. Read and
  * checked once at start-up; a mistake stops the service with the file, the entry and the problem,
  * rather than surfacing as a failed request hours later. Prices stay in the catalog: a route only
  * says where a model is served.
@@ -77,11 +78,13 @@ const fileShape = z.strictObject({
  */
 export function parseProvidersFile(file: string, text: string, env: NodeJS.ProcessEnv, chatModels: ReadonlySet<string>): ProvidersFile {
   const fail = (entry: string, problem: string) => new ProvidersFileError(file, entry, problem);
+  const yaml = /\.ya?ml$/i.test(file);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // YAML's core schema: no custom tags, so a file cannot construct anything but plain data.
+    json = yaml ? parseYaml(text, { schema: 'core', maxAliasCount: 100 }) : JSON.parse(text);
   } catch (error) {
-    throw fail('(file)', `is not valid JSON (${(error as Error).message})`);
+    throw fail('(file)', `is not valid ${yaml ? 'YAML' : 'JSON'} (${(error as Error).message.split('\n')[0]})`);
   }
   const shape = fileShape.safeParse(json);
   if (!shape.success) throw fail(issuePath(shape.error.issues[0]!, '(top level)'), shape.error.issues[0]!.message);

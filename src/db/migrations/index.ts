@@ -7,6 +7,7 @@ import * as holdLeases from './20261130_0400_hold_leases.js';
 import * as apiKeySettings from './20261130_0410_api_key_settings.js';
 import * as consoleSignIn from './20261130_0700_console.js';
 import * as keyBudgets from './20261130_0710_key_budgets.js';
+import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0410_api_key_settings': apiKeySettings,
   '20261130_0700_console': consoleSignIn,
   '20261130_0710_key_budgets': keyBudgets,
+  '20261130_0710_request_cache_tokens': requestCacheTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -8,12 +8,13 @@ import type { ChatModel } from '../../pricing/catalog.js';
 import { movesToNextRoute } from '../../providers/chat/fallback.js';
 import type { ChatRoute } from '../../providers/chat/model-routes.js';
 import type { ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
-import { SSE_DONE, sseData, writeWithBackpressure } from '../../providers/chat/sse.js';
+import { writeWithBackpressure } from '../../providers/chat/sse.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../../providers/chat/types.js';
 import type { UpstreamCallOptions } from '../../providers/chat/upstream.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { upstreamFailure as answerForUpstream } from '../upstream-failure.js';
+import type { ChatFace } from './chat-face.js';
 
 // One chat request once its hold is placed: the upstream call (plain or streamed), the settlement
 // of what it produced, and the answer. Each step leaves the hold captured or released.
@@ -46,6 +47,8 @@ export interface Context {
   billing: ChatBilling;
   accountId: string;
   requestId: string;
+  /** The wire format of the answer (OpenAI chat completions, Anthropic Messages). */
+  face: ChatFace;
 }
 
 export interface Exchange extends Context {
@@ -85,7 +88,7 @@ export async function answer(x: Exchange): Promise<() => void> {
   const usage = { ...(completion.usage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
   return () => {
     x.res.setHeader(COST_HEADER, formatUsd(settlement.charge));
-    x.res.json({ ...completion, model: x.model.id, usage });
+    x.res.json(x.face.completion({ ...completion, model: x.model.id }, usage));
   };
 }
 
@@ -103,7 +106,7 @@ export async function relayStream(x: Exchange): Promise<() => void> {
   }
 
   const { res } = x;
-  const includeUsage = x.body.stream_options?.include_usage === true;
+  const face = x.face.stream({ model: x.model.id, requestId: x.requestId, includeUsage: x.body.stream_options?.include_usage === true });
   res.status(200);
   res.setHeader('content-type', 'text/event-stream; charset=utf-8');
   res.setHeader('cache-control', 'no-cache');
@@ -122,9 +125,8 @@ export async function relayStream(x: Exchange): Promise<() => void> {
       }
       // The caller left: read on, relaying nothing, until the upstream reports its usage.
       if (x.signal.aborted) continue;
-      const forwarded: ChatCompletionChunk = { ...chunk, model: x.model.id };
-      if (!includeUsage) delete forwarded.usage;
-      await writeWithBackpressure(res, sseData(forwarded), x.signal);
+      const events = face.chunk({ ...chunk, model: x.model.id });
+      if (events) await writeWithBackpressure(res, events, x.signal);
     }
   } catch (error) {
     failure = error;
@@ -145,18 +147,14 @@ export async function relayStream(x: Exchange): Promise<() => void> {
     x.call.status = 'failed';
     x.call.errorCode = api.code;
     return () => {
-      res.write(sseData(api.body()));
+      res.write(face.fail(api));
       res.end();
     };
   }
   x.call.status = 'completed';
   return () => {
-    if (includeUsage) {
-      const usage = { ...(x.tally.upstreamUsage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
-      const base = usageChunk ?? { id: `chatcmpl-${x.requestId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000) };
-      res.write(sseData({ ...base, model: x.model.id, choices: [], usage }));
-    }
-    res.write(sseData(SSE_DONE));
+    const usage = { ...(x.tally.upstreamUsage ?? usageFields(settlement)), cost: usdNumber(settlement.charge) };
+    res.write(face.finish(usage, usageChunk));
     res.addTrailers({ [COST_HEADER]: formatUsd(settlement.charge) });
     res.end();
   };
@@ -195,7 +193,7 @@ export async function firstAccepting<T>(
 export async function settleProduced(x: Exchange, ending: CallEnding): Promise<Settlement> {
   if (!isBillable(ending, x.tally.produced)) {
     await x.billing.release(x.reservation);
-    x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+    x.call.settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
     return x.call.settlement;
   }
   const usage = x.tally.usage(x.body, x.reservation.maxTokens * (x.body.n ?? 1));
@@ -217,7 +215,7 @@ export async function failedBeforeOutput(x: Exchange, error: unknown): Promise<(
     return clientClosed(x);
   }
   await x.billing.release(x.reservation);
-  x.call.settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+  x.call.settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
   if (x.signal.aborted) return clientClosed(x);
   throw upstreamFailure(error, x);
 }

@@ -14,6 +14,7 @@ import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
+import { openAiFace, type ChatFace } from './chat-face.js';
 import { chatCompletionSchema } from './chat-schemas.js';
 
 const ENDPOINT = '/v1/chat/completions';
@@ -24,15 +25,26 @@ class ClientClosedRequest extends Error {
   readonly name = 'ClientClosedRequest';
 }
 
-export function chatRoutes(services: Services): Router {
-  const router = Router();
+/** What serving chat requests needs besides the request itself. */
+export interface ChatServing {
+  services: Services;
+  billing: ChatBilling;
+  requests: RequestLog;
+}
+
+export function chatServing(services: Services): ChatServing {
   const billing = new ChatBilling({
     ledger: services.ledger,
     logger: services.logger,
     lease: services.holdLease,
     handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
   });
-  const requests = new RequestLog(services.db);
+  return { services, billing, requests: new RequestLog(services.db) };
+}
+
+export function chatRoutes(services: Services): Router {
+  const router = Router();
+  const serving = chatServing(services);
 
   openapi.add({
     method: 'post',
@@ -53,73 +65,85 @@ export function chatRoutes(services: Services): Router {
     },
   });
 
-  router.post(ENDPOINT, async (req, res) => {
-    const startedAt = new Date();
-    const started = performance.now();
-    const { accountId, apiKeyId } = authOf(res);
-    const requestId = res.locals.requestId as string;
-    const call: Call = {
-      model: typeof req.body?.model === 'string' ? req.body.model.slice(0, 200) : null,
-      stream: req.body?.stream === true,
-      status: 'failed',
-      httpStatus: 500,
-      errorCode: null,
-      reservation: null,
-      settlement: null,
-      usageSource: null,
-      upstreamMs: null,
-    };
-    const record = () =>
-      requests
-        .record({
-          id: requestId,
-          accountId,
-          apiKeyId,
-          endpoint: ENDPOINT,
-          model: call.model,
-          status: call.status,
-          httpStatus: call.httpStatus,
-          stream: call.stream,
-          promptTokens: call.settlement?.promptTokens ?? null,
-          completionTokens: call.settlement?.completionTokens ?? null,
-          cost: call.settlement?.charge ?? 0n,
-          holdId: call.reservation?.holdId ?? null,
-          errorCode: call.errorCode,
-          upstreamLatencyMs: call.upstreamMs === null ? null : Math.round(call.upstreamMs),
-          overheadMs: Math.max(0, Math.round(performance.now() - started - (call.upstreamMs ?? 0))),
-          maxTokens: call.reservation?.maxTokens ?? null,
-          usageSource: call.usageSource,
-          createdAt: startedAt,
-          completedAt: new Date(),
-        })
-        // The money has moved by now; a lost log row must not turn a served request into an error.
-        .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
-
-    let finish: () => void;
-    try {
-      finish = await serve(req.body, res, call, { services, billing, accountId, requestId });
-    } catch (error) {
-      if (call.reservation && !call.settlement) {
-        // An unexpected failure after the hold and before anything was owed: give the money back now
-        // rather than at expiry. Once a settlement exists the hold is never released here: its
-        // charge is owed, and the capture (or its hand-off) is what settles it.
-        // Releasing a hold that did get captured changes nothing, so this is safe either way.
-        await billing
-          .release(call.reservation)
-          .catch((err) => services.logger.error({ err, requestId }, 'could not release the hold; it will expire'));
-      }
-      const api = toApiError(error);
-      call.status = 'failed';
-      call.httpStatus = api?.status ?? 500;
-      call.errorCode = api?.code ?? 'internal_error';
-      await record();
-      throw error;
-    }
-    await record();
-    finish();
-  });
+  router.post(ENDPOINT, (req, res) => serveChat(serving, req.body, res, ENDPOINT, openAiFace));
 
   return router;
+}
+
+/**
+ * One chat request from validation to its request-log row: hold, upstream call with fallback,
+ * settlement, answer in `face`'s wire format. Every endpoint that sells chat goes through here, so
+ * there is one billing path whatever API the caller speaks. `body` is a chat-completions request.
+ */
+export async function serveChat(serving: ChatServing, body: unknown, res: Response, endpoint: string, face: ChatFace): Promise<void> {
+  const { services, billing, requests } = serving;
+  const startedAt = new Date();
+  const started = performance.now();
+  const { accountId, apiKeyId } = authOf(res);
+  const requestId = res.locals.requestId as string;
+  const request = body as { model?: unknown; stream?: unknown } | null | undefined;
+  const call: Call = {
+    model: typeof request?.model === 'string' ? request.model.slice(0, 200) : null,
+    stream: request?.stream === true,
+    status: 'failed',
+    httpStatus: 500,
+    errorCode: null,
+    reservation: null,
+    settlement: null,
+    usageSource: null,
+    upstreamMs: null,
+  };
+  const record = () =>
+    requests
+      .record({
+        id: requestId,
+        accountId,
+        apiKeyId,
+        endpoint,
+        model: call.model,
+        status: call.status,
+        httpStatus: call.httpStatus,
+        stream: call.stream,
+        promptTokens: call.settlement?.promptTokens ?? null,
+        completionTokens: call.settlement?.completionTokens ?? null,
+      // Only the provider's own report has a cache split; an estimate leaves it unknown.
+      cachedTokens: call.usageSource === 'upstream' ? (call.settlement?.cachedTokens ?? null) : null,
+      cacheWriteTokens: call.usageSource === 'upstream' ? (call.settlement?.cacheWriteTokens ?? null) : null,
+        cost: call.settlement?.charge ?? 0n,
+        holdId: call.reservation?.holdId ?? null,
+        errorCode: call.errorCode,
+        upstreamLatencyMs: call.upstreamMs === null ? null : Math.round(call.upstreamMs),
+        overheadMs: Math.max(0, Math.round(performance.now() - started - (call.upstreamMs ?? 0))),
+        maxTokens: call.reservation?.maxTokens ?? null,
+        usageSource: call.usageSource,
+        createdAt: startedAt,
+        completedAt: new Date(),
+      })
+      // The money has moved by now; a lost log row must not turn a served request into an error.
+      .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
+
+  let finish: () => void;
+  try {
+    finish = await serve(body, res, call, { services, billing, accountId, requestId, face });
+  } catch (error) {
+    if (call.reservation && !call.settlement) {
+      // An unexpected failure after the hold and before anything was owed: give the money back now
+      // rather than at expiry. Once a settlement exists the hold is never released here: its
+      // charge is owed, and the capture (or its hand-off) is what settles it.
+      // Releasing a hold that did get captured changes nothing, so this is safe either way.
+      await billing
+        .release(call.reservation)
+        .catch((err) => services.logger.error({ err, requestId }, 'could not release the hold; it will expire'));
+    }
+    const api = toApiError(error);
+    call.status = 'failed';
+    call.httpStatus = api?.status ?? 500;
+    call.errorCode = api?.code ?? 'internal_error';
+    await record();
+    throw error;
+  }
+  await record();
+  finish();
 }
 
 
