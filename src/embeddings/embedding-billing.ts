@@ -93,7 +93,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
   }
   await deps.capture.capture(
     { holdId: hold.id, accountId: call.accountId, amount: hold.amount, maxTokens: 0 },
-    { promptTokens, completionTokens: 0, cost, charge },
+    { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost, charge },
     call.requestId,
   );
   return { response, holdId: hold.id, promptTokens, usageSource: fromUpstream ? 'upstream' : 'estimated', cost, charge, upstreamMs };

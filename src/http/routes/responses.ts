@@ -18,6 +18,7 @@ import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from 
 import { openapi } from '../openapi.js';
 import { COST_HEADER, DrainTimeout, type Call, type Context } from './chat-exchange.js';
 import { MAX_TOKENS_CAP_HEADER } from './chat.js';
+import { openAiFace } from './chat-face.js';
 import { answerResponse, streamResponse, type ResponsesExchange } from './responses-exchange.js';
 
 const ENDPOINT = '/v1/responses';
@@ -128,7 +129,7 @@ export function responsesRoutes(services: Services): Router {
 
     let finish: () => void;
     try {
-      finish = await serve(req.body, res, call, { services, billing, accountId, requestId }, native);
+      finish = await serve(req.body, res, call, { services, billing, accountId, requestId, face: openAiFace }, native);
     } catch (error) {
       if (call.reservation && !call.settlement) {
         // As in chat: nothing is owed yet, so the hold goes back now rather than at expiry.
