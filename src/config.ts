@@ -168,6 +168,8 @@ const schema = z.object({
   // support requests; beyond them a request answers 429.
   DEPOSIT_MAX_OPEN: count(5),
   SUPPORT_MAX_OPEN: count(10),
+  // Where a suspended account (a disputed or reversed payment) is told to write: its keys are blocked.
+  SUPPORT_EMAIL: z.email().default('support@cheapa.example'),
   // Generations: how long an image / video may take before its hold is released, how often a video
   // job is polled (seconds); the embedded simulated Gemini's delays (milliseconds, 0 allowed).
   GENERATION_IMAGE_DEADLINE: seconds(600),
@@ -266,7 +268,7 @@ export interface Config {
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
   deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number; maxOpenPerAccount: number };
-  support: { maxOpenPerAccount: number };
+  support: { maxOpenPerAccount: number; email: string };
   chat: {
     /** After the caller left, how long the upstream is still read so that its usage can be billed. */
     drainTimeoutSeconds: number;
@@ -366,7 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
       maxOpenPerAccount: e.DEPOSIT_MAX_OPEN,
     },
-    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN },
+    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN, email: e.SUPPORT_EMAIL },
     chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
     console: {
       signup: (e.CONSOLE_SIGNUP as 'open' | 'closed' | undefined) ?? (mode === 'production' ? 'closed' : 'open'),

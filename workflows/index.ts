@@ -5,3 +5,4 @@ export { generationWorkflow } from './generation.js';
 export { holdSweepWorkflow as holdReconcilerWorkflow } from './hold-sweep.js';
 export { depositWorkflow } from './deposit.js';
 export { chatCaptureWorkflow } from './chat-capture.js';
+export { paymentReversalWorkflow } from './payment-reversal.js';

@@ -8,6 +8,7 @@ import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
 import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminReversalRoutes } from './routes/admin-reversals.js';
 import { consoleRoutes } from './routes/console.js';
 import { consoleSignInRoutes } from './routes/console-sign-in.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
@@ -69,6 +70,7 @@ export function createApp(services: Services): Express {
   });
   app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
+  app.use(adminReversalRoutes(services));
   // The console's own API: sign-in is public by nature; its bodies are small and parsed here.
   app.use('/console/api', bodies);
   app.use(consoleSignInRoutes(services));

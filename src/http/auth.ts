@@ -5,9 +5,10 @@ import type { ApiKeyRecord } from '../accounts/repository.js';
 import { isExpired } from '../keys/key-settings.js';
 import type { Services } from '../services.js';
 import { speaksAnthropic } from '../messages/anthropic-errors.js';
+import { suspensionMessage } from '../accounts/suspension.js';
 import { consoleMayCall } from './console-access.js';
 import { consoleSession, sessionToken } from './console-session.js';
-import { forbidden, unauthorized } from './errors.js';
+import { accountSuspended, forbidden, unauthorized } from './errors.js';
 
 export interface AuthContext {
   accountId: string;
@@ -73,6 +74,7 @@ export function requireApiKey(services: Services): RequestHandler {
     if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
     if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
     if (isExpired(record, new Date())) throw unauthorized(`API key ${record.prefix}… expired at ${record.expiresAt!.toISOString()}.`);
+    if (record.accountSuspended) throw accountSuspended(suspensionMessage(services.config.support.email));
     res.locals.auth = { accountId: record.accountId, apiKeyId: record.id, key: record } satisfies AuthContext;
     next();
   };

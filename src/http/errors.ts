@@ -16,6 +16,8 @@ import {
 import { nextPeriodStart } from '../keys/key-settings.js';
 import { anthropicErrorBody, speaksAnthropic } from '../messages/anthropic-errors.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
+import { CustomDepositRefused } from '../support/custom-deposit.js';
+import { SupportMoveRefused, TooManyOpenSupportRequests } from '../support/support-repository.js';
 import { InvalidWebhookSignature } from '../payments/payment-gateway.js';
 import { WebhookNotTaken } from '../payments/payment-webhook.js';
 import {
@@ -26,7 +28,6 @@ import {
   InvalidCryptoChoice,
   PaymentMethodUnavailable,
 } from '../payments/deposit-starter.js';
-import { TooManyOpenSupportRequests } from '../support/support-repository.js';
 import { UnsafeJson } from './input-guards.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import {
@@ -66,6 +67,8 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 export const unauthorized = (message: string) => new ApiError(401, 'invalid_request_error', 'invalid_api_key', message);
 
 export const forbidden = (message: string) => new ApiError(403, 'permission_error', 'forbidden', message);
+
+export const accountSuspended = (message: string) => new ApiError(403, 'permission_error', 'account_suspended', message);
 
 export const notFound = (message: string, param: string | null = null) =>
   new ApiError(404, 'invalid_request_error', 'not_found', message, param);
@@ -171,6 +174,8 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof TooManyOpenDeposits) return tooManyOpen(err.message, 'too_many_open_deposits', err.retryAfterSeconds);
   // Ops answer within a working day; an hour is an honest first hint.
   if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);
+  if (err instanceof SupportMoveRefused) return conflict(err.message, 'support_status_conflict');
+  if (err instanceof CustomDepositRefused) return err.conflict ? conflict(err.message, 'idempotency_conflict') : invalidRequest(err.message, err.param);
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
   if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');

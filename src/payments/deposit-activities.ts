@@ -5,14 +5,14 @@ import type { CheckoutInfo, DepositWorkflowInput, PaymentEventPayload } from './
 import { PaymentProviderError } from './payment-gateway.js';
 import { toDepositEvent, toPayload } from './payment-event.js';
 
-type Deps = Pick<Services, 'payments' | 'ledger' | 'logger'>;
+type Deps = Pick<Services, 'payments' | 'owed' | 'logger'>;
 
 /**
  * The deposit workflow's I/O, one thing each, all safe to repeat: the provider calls carry the
  * deposit id as idempotency key (Stripe) or order id (Cryptomus), the database writes are
  * conditional and keyed, and the ledger credit has the deposit's unique key.
  */
-export function createDepositActivities({ payments, ledger, logger }: Deps) {
+export function createDepositActivities({ payments, owed, logger }: Deps) {
   const gateway = (method: 'card' | 'crypto') => payments.gateways[method];
 
   return {
@@ -55,20 +55,22 @@ export function createDepositActivities({ payments, ledger, logger }: Deps) {
       return { status };
     },
 
-    /** Credits once: the ledger refuses a second entry for the deposit, whatever retries or races. */
+    /**
+     * Credits once: the ledger refuses a second entry for the deposit, whatever retries or races.
+     * What the account owes (owed.ts) is paid from the deposit first, in the same transaction.
+     */
     async creditDeposit(x: { depositId: string; accountId: string; amountNano: string; event: PaymentEventPayload }): Promise<{ replayed: boolean }> {
       const amount = BigInt(x.amountNano);
       const deposit = await payments.deposits.get(x.depositId);
-      const { value, replayed } = await ledger.post({
+      const { credited, owedPaid, replayed } = await owed.creditDeposit({
         accountId: x.accountId,
         amount,
-        kind: 'deposit',
-        idempotencyKey: `deposit:${x.depositId}`,
         depositId: x.depositId,
         reason: `${deposit?.tier ?? 'deposit'} via ${deposit?.provider ?? 'provider'} ${x.event.providerRef}`,
         actor: deposit?.provider ?? 'provider',
       });
-      await payments.deposits.markCredited(x.depositId, value.amount, toDepositEvent(x.event));
+      await payments.deposits.markCredited(x.depositId, credited, toDepositEvent(x.event));
+      if (owedPaid > 0n) logger.info({ depositId: x.depositId, owedPaid: owedPaid.toString() }, 'deposit paid money owed first');
       if (deposit && amount !== deposit.amount) {
         logger.warn({ depositId: x.depositId, requested: deposit.amount.toString(), credited: amount.toString() }, 'deposit credited for another amount than requested');
       }

@@ -8,6 +8,7 @@ import { lockAccountScope } from '../db/advisory-lock.js';
 import { newId } from '../ids.js';
 import { type DepositStatus, FINAL_DEPOSIT_STATUSES } from './deposit-status.js';
 import type { PaymentOutcome, PaymentProvider } from './payment-gateway.js';
+import type { DepositReversal } from './reversal-repository.js';
 
 export type DepositMethod = 'card' | 'crypto';
 export type DepositEventSource = 'api' | 'webhook' | 'poll' | 'workflow';
@@ -30,6 +31,10 @@ export interface Deposit {
   createdAt: Date;
   updatedAt: Date;
   creditedAt: Date | null;
+  /** Set once the credited payment was disputed or refunded (reversal-repository.ts). */
+  reversal: DepositReversal | null;
+  /** The support request a custom-amount deposit was opened for by ops. */
+  supportRequestId: string | null;
 }
 
 export interface DepositEvent {
@@ -54,6 +59,7 @@ export interface NewDeposit {
   /** When the checkout will stop accepting payment; fixed here so a retried create asks for the same. */
   expiresAt: Date;
   idempotencyKey?: string;
+  supportRequestId?: string;
 }
 
 /** An entry to add to a deposit's history (DepositEvent once stored). */
@@ -132,6 +138,7 @@ export class DepositRepository {
         network: input.network ?? null,
         expires_at: input.expiresAt,
         idempotency_key: input.idempotencyKey ?? null,
+        support_request_id: input.supportRequestId ?? null,
       })
       .onConflict(['account_id', 'idempotency_key'])
       .ignore()
@@ -259,6 +266,8 @@ function toDeposit(r: Record<string, any>): Deposit {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     creditedAt: r.credited_at,
+    reversal: r.reversal ?? null,
+    supportRequestId: r.support_request_id ?? null,
   };
 }
 

@@ -6,6 +6,8 @@
  * webhook is never lost. Duplicates are accepted too: the workflow and the ledger make them harmless.
  */
 import type { Services } from '../services.js';
+import type { ReversalEvent } from './reversal.js';
+import { deliverReversal } from './reversal-workflows.js';
 import { deliverPaymentEvent } from './deposit-client.js';
 import type { Deposit, DepositMethod } from './deposit-repository.js';
 import { InvalidWebhookSignature, type PaymentEvent, type WebhookMeta } from './payment-gateway.js';
@@ -33,6 +35,10 @@ export async function receivePaymentWebhook(
     if (err instanceof InvalidWebhookSignature) services.logger.warn({ provider: gateway.provider, reason: err.message, ip: meta.sourceIp }, 'webhook rejected');
     throw err;
   }
+  // A dispute or refund goes to its reversal workflow (reversal-workflows.ts); its deposit is
+  // matched there, through the provider's own records.
+  const reversal = gateway.parseReversal?.(raw, meta) ?? null;
+  if (reversal) await receiveReversal(services, method, reversal, raw, meta);
   if (!event) return;
   const deposit = await services.payments.deposits.get(event.depositId);
   const match = matchDeposit(deposit, gateway.provider, event);
@@ -75,4 +81,13 @@ function matchDeposit(deposit: Deposit | null, provider: Deposit['provider'], ev
   if (deposit.provider !== provider) return 'other_provider';
   if (deposit.providerRef === null) return 'checkout_not_recorded';
   return deposit.providerRef === event.providerRef ? 'match' : 'other_checkout';
+}
+
+async function receiveReversal(services: Services, method: DepositMethod, reversal: ReversalEvent, raw: Buffer, meta: Pick<WebhookMeta, 'signature' | 'sourceIp'>): Promise<void> {
+  try {
+    await deliverReversal(services, method, reversal, { body: raw.toString('utf8'), ...(meta.signature ? { signature: meta.signature } : {}), ...(meta.sourceIp ? { sourceIp: meta.sourceIp } : {}) });
+  } catch (err) {
+    services.logger.error({ provider: reversal.provider, reversalId: reversal.reversalId, eventId: reversal.eventId, error: (err as Error).message }, 'reversal webhook not handed to its workflow');
+    throw new WebhookNotTaken('The event could not be recorded right now; deliver it again later.');
+  }
 }

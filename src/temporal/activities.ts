@@ -4,6 +4,7 @@ import { createHoldSweepActivities } from '../generations/hold-sweep-activities.
 import { createLedgerActivities } from '../ledger/audit-activities.js';
 import { createDepositActivities } from '../payments/deposit-activities.js';
 import { createPaymentProofActivities } from '../payments/payment-proof.js';
+import { createReversalActivities } from '../payments/reversal-activities.js';
 import type { Services } from '../services.js';
 
 /**
@@ -18,6 +19,7 @@ export function createActivities(services: Services) {
     ...createHoldSweepActivities(services),
     ...createDepositActivities(services),
     ...createPaymentProofActivities(services),
+    ...createReversalActivities(services),
     ...createChatActivities(services),
   };
 }

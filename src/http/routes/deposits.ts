@@ -79,7 +79,9 @@ export function depositRoutes(services: Services): Router {
       const accountId = accountOf(res);
       const deposit = await deposits.getForAccount(accountId, params.id!);
       if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
-      res.json(presentDeposit(deposit, await deposits.history(deposit.id)));
+      // Of the credit, what went to money the account owed (owed.ts): the rest became balance.
+      const owedPaid = await services.owed.paidByDeposit(deposit.id);
+      res.json({ ...presentDeposit(deposit, await deposits.history(deposit.id)), owed_paid_usd: formatUsd(owedPaid) });
     },
   );
 
@@ -106,6 +108,8 @@ export function presentDeposit(d: Deposit, history?: DepositEvent[]) {
     created_at: unix(d.createdAt),
     updated_at: unix(d.updatedAt),
     credited_at: unix(d.creditedAt),
+    reversal: d.reversal,
+    support_request_id: d.supportRequestId,
     ...(history
       ? {
           status_history: history.map((e) => ({

@@ -17,6 +17,7 @@ import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER, DrainTimeout, type Call, type Context } from './chat-exchange.js';
+import { openAiFace } from './chat-face.js';
 import { MAX_TOKENS_CAP_HEADER } from './chat.js';
 import { openAiFace } from './chat-face.js';
 import { answerResponse, streamResponse, type ResponsesExchange } from './responses-exchange.js';

@@ -256,3 +256,47 @@ describe('hold sweep, ledger audit and chat capture histories', () => {
     await save(h, workflowId, 'chat-capture-delivered');
   });
 });
+
+describe('payment reversal histories', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDepositHarness();
+  });
+  afterAll(async () => h?.close());
+
+  async function paidCard(h: Harness) {
+    const { key } = await h.createAccount();
+    const dep = await createDeposit(h, key, { tier: 'standard', method: 'card' });
+    const session = await refOf(h, dep.id);
+    stripeSandbox(h).pay(session, 'card');
+    expect((await depositOutcome(h, dep.id)).status).toBe('credited');
+    return session;
+  }
+
+  it('dispute opened, then won', async () => {
+    const session = await paidCard(h);
+    const dispute = stripeSandbox(h).reversals.dispute(session);
+    while (!(await h.services.payments.reversals.get(dispute.id))) await new Promise((r) => setTimeout(r, 50));
+    stripeSandbox(h).reversals.closeDispute(dispute.id, 'won');
+    await h.services.temporal.client.workflow.getHandle(`dispute-${dispute.id}`).result();
+    save(h, `dispute-${dispute.id}`, 'payment-reversal-dispute-won');
+  });
+
+  it('dispute lost', async () => {
+    const session = await paidCard(h);
+    const dispute = stripeSandbox(h).reversals.dispute(session);
+    while (!(await h.services.payments.reversals.get(dispute.id))) await new Promise((r) => setTimeout(r, 50));
+    stripeSandbox(h).reversals.closeDispute(dispute.id, 'lost');
+    await h.services.temporal.client.workflow.getHandle(`dispute-${dispute.id}`).result();
+    save(h, `dispute-${dispute.id}`, 'payment-reversal-dispute-lost');
+  });
+
+  it('two partial refunds (the run still open, waiting for more)', async () => {
+    const session = await paidCard(h);
+    stripeSandbox(h).reversals.refund(session, 500);
+    const charge = stripeSandbox(h).reversals.refund(session, 1000);
+    const id = `refund-${charge.payment_intent}`;
+    while ((await h.services.payments.reversals.get(id))?.amount !== 15_000_000_000n) await new Promise((r) => setTimeout(r, 50));
+    save(h, id, 'payment-reversal-refunds');
+  });
+});
