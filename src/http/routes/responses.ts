@@ -19,7 +19,6 @@ import { openapi } from '../openapi.js';
 import { COST_HEADER, DrainTimeout, type Call, type Context } from './chat-exchange.js';
 import { openAiFace } from './chat-face.js';
 import { MAX_TOKENS_CAP_HEADER } from './chat.js';
-import { openAiFace } from './chat-face.js';
 import { answerResponse, streamResponse, type ResponsesExchange } from './responses-exchange.js';
 
 const ENDPOINT = '/v1/responses';
