@@ -5,6 +5,7 @@ import { CompletionTally } from '../../chat/completion-tally.js';
 import { temporalHandOff } from '../../chat/durable-capture.js';
 import { promptTokenBound } from '../../chat/prompt-bound.js';
 import { RequestLog } from '../../chat/request-log.js';
+import { budgetKeyOf } from '../../keys/key-budget.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
 import { toChatRequest } from '../../responses/chat-request.js';
 import { nativeResponsesUpstreams } from '../../responses/native-upstream.js';
@@ -178,6 +179,7 @@ async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context, 
   try {
     call.reservation = await ctx.billing.reserve({
       accountId: ctx.accountId,
+      apiKeyId: budgetKeyOf(authOf(res).key),
       requestId: ctx.requestId,
       model,
       // Native routes are sent the Responses body, the others its chat translation: the bound covers either.
