@@ -56,7 +56,7 @@ describe('PROVIDERS_FILE', () => {
   it('reads a .yaml file as the same routes, and names the file, entry and problem in YAML too', () => {
     const yaml = [
       'providers:',
-      '  - { name: openai, api: openai, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY }',
+      '  - { name: openai, api: openai, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY, responses: true }',
       '  - name: anthropic',
       '    api: anthropic',
       '    base_url: https://api.anthropic.com',
