@@ -8,7 +8,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY workflows ./workflows
-COPY activities ./activities
+# The workflow bundle is built once here, so a worker starts without webpack (WORKFLOW_BUNDLE).
+RUN node --import tsx src/cli/build-workflow-bundle.ts /app/dist/workflow-bundle.js
+ENV WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 # DATA_DIR (assets, generated secrets) must exist and belong to the runtime user: a named volume
 # mounted here starts as a copy of this directory, owner and mode included.
 RUN mkdir -p /data && chown node:node /data && chmod 0700 /data

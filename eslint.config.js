@@ -39,7 +39,7 @@ export default tseslint.config(
               message: 'Workflow code imports only @temporalio/workflow, @temporalio/common and pure project modules.',
             },
             {
-              regex: '(^|/)activities/|-activities\\.js$|/payment-proof\\.js$',
+              regex: '(^|/)activities(/|\\.js$)|-activities\\.js$|/payment-proof\\.js$',
               allowTypeImports: true,
               message: 'Activities run in the worker: import them as types and call them through proxyActivities.',
             },

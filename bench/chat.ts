@@ -12,9 +12,10 @@ import { TOOLS_DIR } from '../src/launcher/stack.js';
 import { freePort } from '../src/launcher/free-port.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
 import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.js';
-import { formatUsd, parseUsd, PostgresLedger, reconcile } from '../src/ledger/index.js';
+import { auditLedger, formatUsd, parseUsd, PostgresLedger } from '../src/ledger/index.js';
 import { listenChatSandbox } from '../src/sandboxes/chat/chat-sandbox.js';
 import { closeServices, createServices } from '../src/services.js';
+import { FAILED_ROUTES, fallbackRoutes } from './chat-fallback.js';
 import { benchDatabase, percentile } from './support.js';
 import { listenMinimalUpstream } from './minimal-upstream.js';
 import type { Db } from '../src/db/connection.js';
@@ -23,7 +24,9 @@ import type { Db } from '../src/db/connection.js';
  * `npm run bench:chat`: chat completions per second, latency and CPU through the gateway (auth,
  * hold, upstream call, capture, request log) beside the same load sent straight to the upstream,
  * interleaved (direct, gateway, direct, gateway…) so the machine's other load hits both alike; the
- * ledger is checked to the nano-dollar after every gateway phase.
+ * ledger is checked to the nano-dollar after every gateway phase. Then the same model behind a
+ * first route that fails (connection refused, 503) with the upstream as its fallback
+ * (bench/chat-fallback.ts), at one client.
  *
  * Upstream, gateway and load generator are separate processes; CPU is read per process from /proc
  * (the gateway, its PostgreSQL backends, the upstream, the load generator). The upstream is a bare
@@ -292,15 +295,15 @@ async function main() {
 
     const upstream = await child('upstream', {});
     children.push(upstream.process);
-    const gateway = await child('gateway', {
+    const gatewayEnv = async () => ({
       PORT: String(await freePort()),
       DATA_DIR: dataDir,
       ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporal.address,
-      UPSTREAM_BASE_URL: upstream.url,
       LOG_LEVEL: 'warn',
     });
+    const gateway = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
     children.push(gateway.process);
 
     // Other work on the machine shows in every number; the load average says how much there was.
@@ -330,6 +333,20 @@ async function main() {
           `  gateway+PG ${(gw.gateway! + gw['gateway PG']!).toFixed(2)} ms`,
       );
     }
+
+    // One failed route before the answer: its added latency at x1 is what a fallback costs.
+    const plain = results.find((r) => r.kind === 'non-streaming x1')?.gateway;
+    for (const kind of FAILED_ROUTES) {
+      const routes = await fallbackRoutes(kind, MODEL, upstream.url, dataDir);
+      // LOG_LEVEL error: every request logs its failed route as a warning, which would flood the output.
+      const fallbackGateway = await child('gateway', { ...(await gatewayEnv()), ...routes.env, LOG_LEVEL: 'error' });
+      const via = await phase(`gateway, fallback after ${kind} x1`, fallbackGateway.url, keys, false, 1, cpuMeter(db, fallbackGateway.process.pid!, upstream.process.pid!));
+      if (!(await books.expect(via.requests - via.errors + 1))) process.exitCode = 1;
+      if (plain) console.log(`  fallback after ${kind.padEnd(19)} adds p50 ${(via.p50 - plain.p50).toFixed(2)} ms  p99 ${(via.p99 - plain.p99).toFixed(2)} ms to the gateway's non-streaming x1`);
+      fallbackGateway.process.kill('SIGTERM');
+      await new Promise((resolve) => fallbackGateway.process.once('exit', resolve));
+      await routes.close();
+    }
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode === null ? c.once('exit', resolve) : resolve(null)))));
@@ -357,7 +374,7 @@ function ledgerCheck(db: Db, ids: string[]) {
         .whereIn('id', ids)
         .select(db.raw('sum(balance)::text AS balance'), db.raw('sum(held)::text AS held'));
       const charged = CREDIT * BigInt(ids.length) - BigInt(balance);
-      const report = await reconcile(db);
+      const report = await auditLedger(db);
       const exact = BigInt(held) === 0n && charged === BigInt(cost) && Number(n) === expected && report.ok;
       console.log(
         `  ledger: ${Number(n)} requests recorded (${expected} answered 200), balances down $${formatUsd(charged)},` +

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import pino from 'pino';
 import Stripe from 'stripe';
-import { reconcile } from '../src/ledger/reconcile.js';
+import { auditLedger } from '../src/ledger/audit.js';
+import { depositResult } from '../src/payments/deposit-client.js';
 
 import { percentile, startBenchService } from './support.js';
 
@@ -93,7 +94,7 @@ async function main() {
       }
       throw new Error('credits did not all arrive');
     };
-    const depositEnded = (id: string) => svc.temporal.client.workflow.getHandle(`deposit-${id}`).result();
+    const depositEnded = (id: string) => depositResult(svc, id);
 
     // Warm-up: bundle, connections, JIT.
     for (const d of await paidDeposits(10)) await post(d.hook);
@@ -140,7 +141,7 @@ async function main() {
         `${cpuMsPerWebhook.toFixed(1)} ms of service CPU (API + worker process) per webhook; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`,
     );
 
-    const report = await reconcile(services.db);
+    const report = await auditLedger(services.db);
     const entries = Number((await services.db('ledger_entries').where({ kind: 'deposit' }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
     console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}; ${entries} deposit credits for ${10 + LATENCY_SAMPLES + BURST} deposits`);
     if (!report.ok) process.exitCode = 1;

@@ -1,54 +1,137 @@
-import pino from 'pino';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { httpOk, ManagedProcess, waitUntil } from '../faults/stack/process.js';
+import { startFaultPostgres } from '../faults/stack/postgres.js';
+import { startFaultTemporal } from '../faults/stack/temporal-server.js';
+import { freePort } from '../src/launcher/free-port.js';
 import { TOOLS_DIR } from '../src/launcher/stack.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
-import { startTemporalDevServer, type RunningTemporal } from '../src/launcher/temporal-dev-server.js';
+import { startTemporalDevServer } from '../src/launcher/temporal-dev-server.js';
+import { installTemporalServer } from '../src/launcher/temporal-server.js';
 import { generationWorkflowId } from '../src/generations/generation-client.js';
 import { parseUsd } from '../src/ledger/money.js';
-import { reconcile } from '../src/ledger/reconcile.js';
+import { auditLedger } from '../src/ledger/audit.js';
 import { percentile, startBenchService } from './support.js';
 
 /**
  * Generation workflows end to end: the whole service (API, worker, embedded simulated Gemini at zero
- * delay, real PostgreSQL and Temporal dev server) on this machine.
- * Requests are spread over BENCH_ACCOUNTS accounts (default 32).
- *  1. hold latency: POST /v1/videos one at a time; the answer comes once the hold is placed, so its
- *     latency is the time from POST to "hold placed" as the client learns it;
- *  2. images: BENCH_IMAGES requests of n=1 from BENCH_CONCURRENCY clients, each answered when the
- *     workflow has generated, stored and charged: workflows per second;
- *  3. videos: BENCH_VIDEOS POSTs from BENCH_CONCURRENCY clients, then until every workflow has closed:
- *     workflows per second, and the hold latency under that load.
- * Ends with the ledger's invariant check. `npm run bench:generations`; BENCH_TEMPORAL_DB=memory runs the
- * dev server without its SQLite file (as the tests do), to show what persistence costs; TEMPORAL_ADDRESS /
- * DATABASE_URL measure against servers of your own.
+ * delay, real PostgreSQL and Temporal) on this machine. Requests are spread over BENCH_ACCOUNTS accounts.
+ *  1. video POST latency: POST /v1/videos one at a time; the answer comes once the hold is placed;
+ *  2. images: BENCH_IMAGES requests of n=1 at each client count of BENCH_CLIENTS (16,64), each answered
+ *     when the workflow has generated, stored and charged: workflows/s, POST→answer p50/p99, CPU per workflow;
+ *  3. videos: BENCH_VIDEOS POSTs from BENCH_CONCURRENCY clients, then until every workflow has closed;
+ *  4. BENCH_VIDEOS_IN_FLIGHT videos whose provider takes BENCH_VIDEO_DELAY_MS (3 minutes): all in flight at
+ *     once, worker memory (RSS) and the provider polls per second sampled until they have all been delivered.
+ * Then the events in one image's and one video's history, and the ledger's invariant check.
+ * BENCH_TEMPORAL: a comma list of `dev` (the dev server with its SQLite file, as `npm start` runs it),
+ * `memory` (the dev server without its file, as the tests run it), `postgres` (the production Temporal
+ * server persisting to PostgreSQL, started as the fault suite starts it); each gets a run of its own.
+ * BENCH_WORKERS=N runs the worker as N `worker`-role processes instead of inside the API process.
+ * TEMPORAL_WORKER_* and WORKFLOW_BUNDLE are passed to every worker.
  */
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1000);
 const VIDEOS = Number(process.env.BENCH_VIDEOS ?? 500);
+const IN_FLIGHT = Number(process.env.BENCH_VIDEOS_IN_FLIGHT ?? 0);
+const VIDEO_DELAY_MS = Number(process.env.BENCH_VIDEO_DELAY_MS ?? 180_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 /** The image phase runs once per client count, so one run gives the ratios (16 and 64 by default). */
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '16,64').split(',').map(Number);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 32);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+/** Seconds between looks at a video job; 1 closes the short videos quickly, the product default is 5. */
+const POLL_INTERVAL = process.env.BENCH_POLL_INTERVAL ?? '1';
+const TEMPORALS = (process.env.BENCH_TEMPORAL ?? process.env.BENCH_TEMPORAL_DB ?? 'dev').split(',') as ('dev' | 'memory' | 'postgres')[];
 const CREDIT = parseUsd('100000');
+const CLOCK_TICKS_PER_S = 100;
 
-async function main() {
-  const logger = pino({ level: 'warn' });
-  let memoryTemporal: RunningTemporal | undefined;
-  if (process.env.BENCH_TEMPORAL_DB === 'memory' && !process.env.TEMPORAL_ADDRESS) {
+interface TemporalUnderTest {
+  env: Record<string, string>;
+  label: string;
+  stop(): Promise<void>;
+}
+
+async function startTemporal(kind: 'dev' | 'memory' | 'postgres', logger: Logger): Promise<TemporalUnderTest> {
+  if (kind === 'dev') return { env: {}, label: 'Temporal CLI dev server, SQLite file (WAL)', stop: async () => {} };
+  if (kind === 'memory') {
     const cli = resolveTemporalCli({ configured: process.env.TEMPORAL_CLI, toolsDir: TOOLS_DIR, logger });
-    memoryTemporal = await startTemporalDevServer({ cli, logger, namespaces: ['default'] });
+    const t = await startTemporalDevServer({ cli, logger, namespaces: ['default'] });
+    return { env: { TEMPORAL_ADDRESS: t.address }, label: 'Temporal CLI dev server in memory', stop: () => t.stop() };
   }
-  const { services, base, stop } = await startBenchService(
-    'generations',
-    {
-      ...(memoryTemporal ? { TEMPORAL_ADDRESS: memoryTemporal.address } : {}),
-      SIMULATED_IMAGE_DELAY_MS: '0',
-      SIMULATED_VIDEO_DELAY_MS: '0',
-      GENERATION_POLL_INTERVAL: '1',
-    },
-    logger,
-  );
+  // The production shape, as the fault suite runs it: one PostgreSQL for the service and Temporal.
+  const tools = installTemporalServer(TOOLS_DIR, (l) => logger.warn(l));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-temporal-'));
+  fs.chmodSync(dir, 0o755);
+  const postgres = await startFaultPostgres(path.join(dir, 'pg', 'postgres'), logger);
+  try {
+    const temporal = await startFaultTemporal({ tools, postgres, dir: path.join(dir, 'temporal'), namespace: 'default' });
+    return {
+      env: { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: postgres.url },
+      label: temporal.kind,
+      async stop() {
+        await temporal.stop();
+        await postgres.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await postgres.stop();
+    throw err;
+  }
+}
+
+/** The worker role as its own process, sharing the API's database, Temporal, data directory and sandboxes. */
+async function startWorkerProcess(i: number, shared: Record<string, string>): Promise<ManagedProcess> {
+  const port = await freePort();
+  const proc = new ManagedProcess({
+    name: `worker-${i}`,
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(import.meta.dirname, '..', 'src', 'launcher', 'main.ts'), 'worker'],
+    env: { PATH: process.env.PATH, ...shared, PORT: String(port), LOG_LEVEL: 'warn' },
+    logFile: path.join(shared.DATA_DIR!, `worker-${i}.log`),
+  });
+  proc.start();
+  await waitUntil(`worker ${i}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), { timeoutMs: 180_000, proc });
+  return proc;
+}
+
+/** CPU seconds (user + system) a child process has used, from /proc. */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+function rssMbOf(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+}
+
+async function runOn(kind: 'dev' | 'memory' | 'postgres', logger: Logger) {
+  const temporal = await startTemporal(kind, logger);
+  const settings: Record<string, string> = {
+    SIMULATED_IMAGE_DELAY_MS: '0',
+    SIMULATED_VIDEO_DELAY_MS: '0',
+    GENERATION_POLL_INTERVAL: POLL_INTERVAL,
+    ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('TEMPORAL_WORKER_') || k === 'WORKFLOW_BUNDLE')) as Record<string, string>),
+  };
+  const t0Start = performance.now();
+  const { services, base, stop, databaseUrl, temporalAddress, dataDir } = await startBenchService('generations', { ...temporal.env, ...settings }, logger, { worker: WORKERS === 0 });
+  const workers: ManagedProcess[] = [];
   const svc = services;
   try {
+    for (let i = 0; i < WORKERS; i++) {
+      workers.push(await startWorkerProcess(i, { ...settings, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, DATA_DIR: dataDir, SANDBOX_URL: base }));
+    }
+    console.log(`\n=== ${temporal.label}; worker ${WORKERS === 0 ? 'inside the API process' : `in ${WORKERS} worker processes`}${settings.WORKFLOW_BUNDLE ? ' (pre-built bundle)' : ''}; ready in ${((performance.now() - t0Start) / 1000).toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const cpuNow = () => {
+      const own = process.cpuUsage();
+      return (own.user + own.system) / 1e6 + workers.reduce((sum, w) => sum + cpuSecondsOf(w.pid), 0);
+    };
+    const rssNow = () => [process.pid, ...workers.map((w) => w.pid!)].map(rssMbOf);
+
     const accounts: { id: string; key: string }[] = [];
     for (let i = 0; i < ACCOUNTS; i++) {
       const account = await services.accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
@@ -85,9 +168,11 @@ async function main() {
       xs.sort((a, b) => a - b);
       return `p50 ${percentile(xs, 50).toFixed(1)} ms  p99 ${percentile(xs, 99).toFixed(1)} ms`;
     };
+    const events = async (id: string) => (await svc.temporal.client.workflow.getHandle(generationWorkflowId(id)).fetchHistory()).events?.length;
 
     // Warm-up: bundle loaded, connections open, JIT warm.
     await closed(await Promise.all(Array.from({ length: 20 }, async (_, i) => (await post('/v1/videos', { prompt: `warm-up ${i}` })).id)));
+    let delivered = 20;
 
     const alone: number[] = [];
     const aloneIds: string[] = [];
@@ -97,13 +182,16 @@ async function main() {
       aloneIds.push(r.id);
     }
     await closed(aloneIds);
-    console.log(`POST → hold placed, one at a time (${LATENCY_SAMPLES} videos):       ${fmt(alone)}`);
+    delivered += LATENCY_SAMPLES;
+    if (LATENCY_SAMPLES) {
+      console.log(`video POST → hold placed, one at a time (${LATENCY_SAMPLES} videos): ${fmt(alone)}`);
+      console.log(`history of one delivered video workflow: ${await events(aloneIds.at(-1)!)} events`);
+    }
 
-    let imageCount = 0;
     let lastImage = '';
-    for (const clients of CLIENTS) {
+    for (const clients of IMAGES ? CLIENTS : []) {
       const imageLatency: number[] = [];
-      const cpu0 = process.cpuUsage();
+      const cpu0 = cpuNow();
       const t0 = performance.now();
       await concurrently(
         IMAGES,
@@ -115,44 +203,101 @@ async function main() {
         clients,
       );
       const seconds = (performance.now() - t0) / 1000;
-      imageCount += IMAGES;
-      console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${clients} clients; POST→answer ${fmt(imageLatency)})`);
-      console.log(`  CPU of this process (API + worker: service and Temporal SDK, + simulated Gemini) per workflow: ${cpuPerWorkflow(cpu0, IMAGES)} ms`);
+      delivered += IMAGES;
+      console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${clients} clients; POST→answer ${fmt(imageLatency)}; load average ${os.loadavg()[0]!.toFixed(1)})`);
+      console.log(`  CPU of the service processes (API + worker: service and Temporal SDK, + simulated Gemini) per workflow: ${(((cpuNow() - cpu0) * 1000) / IMAGES).toFixed(1)} ms`);
     }
-    const history = await svc.temporal.client.workflow.getHandle(generationWorkflowId(lastImage)).fetchHistory();
-    console.log(`history of one image workflow: ${history.events?.length} events`);
+    if (lastImage) console.log(`history of one image workflow: ${await events(lastImage)} events`);
 
-    const loaded: number[] = [];
-    const videoIds: string[] = [];
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await concurrently(VIDEOS, async (i) => {
-      const r = await post('/v1/videos', { prompt: `video ${i}` });
-      loaded.push(r.ms);
-      videoIds.push(r.id);
-    });
-    await closed(videoIds);
-    const seconds = (performance.now() - t0) / 1000;
-    console.log(`videos end to end: ${VIDEOS} workflows in ${seconds.toFixed(1)} s = ${(VIDEOS / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients)`);
-    console.log(`  CPU of this process per workflow: ${cpuPerWorkflow(cpu0, VIDEOS)} ms`);
-    console.log(`POST → hold placed under that load:                       ${fmt(loaded)}`);
+    if (VIDEOS) {
+      const loaded: number[] = [];
+      const videoIds: string[] = [];
+      const cpu0 = cpuNow();
+      const t0 = performance.now();
+      await concurrently(VIDEOS, async (i) => {
+        const r = await post('/v1/videos', { prompt: `video ${i}` });
+        loaded.push(r.ms);
+        videoIds.push(r.id);
+      });
+      await closed(videoIds);
+      delivered += VIDEOS;
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(`videos end to end: ${VIDEOS} workflows in ${seconds.toFixed(1)} s = ${(VIDEOS / seconds).toFixed(1)} workflows/s  (${CONCURRENCY} clients)`);
+      console.log(`  CPU of the service processes per workflow: ${(((cpuNow() - cpu0) * 1000) / VIDEOS).toFixed(1)} ms`);
+      console.log(`video POST → hold placed under that load: ${fmt(loaded)}`);
+    }
+
+    if (IN_FLIGHT) await videosInFlight({ post, closed, concurrently, fmt, events, rssNow, cpuNow, polls: () => svc.sandboxes.running().gemini?.counters.operationPolls ?? 0 });
+    delivered += IN_FLIGHT;
 
     const [{ total }] = await svc.db('accounts').whereIn('id', accounts.map((a) => a.id)).sum({ total: 'balance' });
     const balance = BigInt(total);
-    const delivered = 20 + LATENCY_SAMPLES + imageCount + VIDEOS;
     const expected = CREDIT * BigInt(ACCOUNTS) - 210_000_000n * BigInt(delivered);
-    const report = await reconcile(svc.db);
+    const report = await auditLedger(svc.db);
     console.log(`charged ${delivered} × $0.21 exactly: ${balance === expected ? 'yes' : `NO (balance ${balance}, expected ${expected})`}; reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'}`);
     if (!report.ok || balance !== expected) process.exitCode = 1;
   } finally {
+    for (const w of workers) await w.stop();
     await stop();
-    await memoryTemporal?.stop();
+    await temporal.stop();
   }
 }
 
-function cpuPerWorkflow(since: NodeJS.CpuUsage, n: number): string {
-  const used = process.cpuUsage(since);
-  return ((used.user + used.system) / 1000 / n).toFixed(1);
+/**
+ * IN_FLIGHT videos that the provider takes VIDEO_DELAY_MS to render, all posted at once: while they render,
+ * samples every 10 s of the service processes' RSS and of the provider polls per second (each poll is one
+ * awaitVideo attempt: one activity task on Temporal, no history event).
+ */
+async function videosInFlight(b: {
+  post: (p: string, body: unknown) => Promise<{ id: string; ms: number }>;
+  closed: (ids: string[]) => Promise<void>;
+  concurrently: (n: number, each: (i: number) => Promise<void>, clients?: number) => Promise<void>;
+  fmt: (xs: number[]) => string;
+  events: (id: string) => Promise<number | undefined>;
+  rssNow: () => number[];
+  cpuNow: () => number;
+  polls: () => number;
+}) {
+  const ids: string[] = [];
+  const latency: number[] = [];
+  const rssBefore = b.rssNow();
+  const t0 = performance.now();
+  await b.concurrently(IN_FLIGHT, async (i) => {
+    const r = await b.post('/v1/videos', { prompt: `in flight ${i} [delay:${VIDEO_DELAY_MS}]` });
+    latency.push(r.ms);
+    ids.push(r.id);
+  });
+  console.log(`${IN_FLIGHT} videos posted in ${((performance.now() - t0) / 1000).toFixed(1)} s (video POST ${b.fmt(latency)}); provider takes ${VIDEO_DELAY_MS / 1000} s; poll interval ${POLL_INTERVAL} s`);
+  const samples: { s: number; rss: number[]; pollsPerS: number; cpuPerS: number }[] = [];
+  let done = false;
+  const closing = b.closed(ids).then(() => (done = true));
+  let lastPolls = b.polls();
+  let lastCpu = b.cpuNow();
+  let last = performance.now();
+  while (!done) {
+    await Promise.race([closing, new Promise((r) => setTimeout(r, 10_000))]);
+    const now = performance.now();
+    const dt = (now - last) / 1000;
+    const polls = b.polls();
+    const cpu = b.cpuNow();
+    samples.push({ s: (now - t0) / 1000, rss: b.rssNow(), pollsPerS: (polls - lastPolls) / dt, cpuPerS: (cpu - lastCpu) / dt });
+    [lastPolls, lastCpu, last] = [polls, cpu, now];
+  }
+  const rendering = samples.filter((x) => x.s < VIDEO_DELAY_MS / 1000);
+  for (const x of samples) {
+    console.log(`  t=${x.s.toFixed(0)} s  RSS ${x.rss.map((r) => r.toFixed(0)).join(' + ')} MB  provider polls ${x.pollsPerS.toFixed(0)}/s  service CPU ${(x.cpuPerS * 100).toFixed(0)}%`);
+  }
+  const pollRates = rendering.map((x) => x.pollsPerS).sort((a, c) => a - c);
+  console.log(`  RSS before ${rssBefore.map((r) => r.toFixed(0)).join(' + ')} MB; while rendering: polls/s median ${percentile(pollRates, 50).toFixed(0)} (expected ${IN_FLIGHT} / ${POLL_INTERVAL} s = ${(IN_FLIGHT / Number(POLL_INTERVAL)).toFixed(0)}); all ${IN_FLIGHT} delivered after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`history of one video that rendered ${VIDEO_DELAY_MS / 1000} s: ${await b.events(ids[0]!)} events`);
+}
+
+async function main() {
+  const logger = pino({ level: 'warn' });
+  // Under overload a client call may still be retrying when the run stops its connections; that must
+  // not kill the process before it has stopped the servers it started.
+  process.on('uncaughtException', (err) => logger.warn({ err }, 'after shutdown'));
+  for (const kind of TEMPORALS) await runOn(kind, logger);
 }
 
 main().catch((err) => {

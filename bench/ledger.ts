@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { AccountRepository } from '../src/accounts/repository.js';
 import type { Db } from '../src/db/connection.js';
-import { parseUsd, PostgresLedger, reconcile } from '../src/ledger/index.js';
+import { auditLedger, parseUsd, PostgresLedger } from '../src/ledger/index.js';
 import { benchDatabase, percentile } from './support.js';
 
 /**
@@ -98,7 +98,7 @@ async function main() {
     }
     await ledger.close();
     const t0 = performance.now();
-    const report = await reconcile(db);
+    const report = await auditLedger(db);
     console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'} (${report.accounts} accounts, ${(performance.now() - t0).toFixed(0)} ms)`);
     if (!report.ok) {
       console.error(JSON.stringify(report.checks.filter((c) => !c.ok), null, 2));

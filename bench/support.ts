@@ -44,6 +44,10 @@ export interface BenchService {
   services: Services;
   /** http://127.0.0.1:PORT of the running API. */
   base: string;
+  /** Where the stack runs, for worker processes started beside this one. */
+  databaseUrl: string;
+  temporalAddress: string;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -52,7 +56,7 @@ export interface BenchService {
  * DATABASE_URL / TEMPORAL_ADDRESS name others; migrations, worker, API on a loopback port), in
  * a throw-away data directory. `env` adds the benchmark's own settings.
  */
-export async function startBenchService(name: string, env: Record<string, string>, logger: Logger): Promise<BenchService> {
+export async function startBenchService(name: string, env: Record<string, string>, logger: Logger, opts: { worker?: boolean } = {}): Promise<BenchService> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `cheapa-bench-${name}-`));
   fs.chmodSync(dataDir, 0o755);
   const port = await freePort();
@@ -82,12 +86,12 @@ export async function startBenchService(name: string, env: Record<string, string
   try {
     services = await createServices(config, stack, logger);
     await migrateLatest(services.db);
-    worker = await startWorker(services);
+    if (opts.worker !== false) worker = await startWorker(services);
     const app = createApp(services);
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(port, '127.0.0.1', () => resolve(s));
     });
-    return { services, base: `http://127.0.0.1:${port}`, stop };
+    return { services, base: `http://127.0.0.1:${port}`, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, dataDir, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -15,6 +15,7 @@ import { Load, type LoadAccount, usdToNano } from './load.js';
 import { type FaultRow, summarise, writeReport, type SoakFigures } from './report.js';
 import { PROFILES, SCENARIOS } from './scenarios.js';
 import { soak } from './soak.js';
+import { loadStretch } from './stack/process.js';
 import { startTopology, type Topology } from './stack/topology.js';
 import { webhookStorm } from './webhook-storm.js';
 
@@ -25,6 +26,8 @@ const profile = { ...chosen, soakMs: process.env.FAULTS_SOAK_SECONDS ? Number(pr
 const logger = pino({ level: process.env.FAULTS_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 1, sync: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const only = process.env.FAULTS_ONLY?.split(',');
+
+const startedAt = Date.now();
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-faults-'));
@@ -71,6 +74,9 @@ async function run(t: Topology): Promise<boolean> {
   const rates = { input: usdToNano(model.pricing.input_usd_per_million_tokens), output: usdToNano(model.pricing.output_usd_per_million_tokens) };
 
   const sampler = sampleBalances(t.postgres.url);
+  // The machine is shared: the report states the load its figures were taken under.
+  const loads: number[] = [os.loadavg()[0]!];
+  const loadTimer = setInterval(() => loads.push(os.loadavg()[0]!), 10_000);
   const load = new Load({
     url: t.url,
     accounts,
@@ -92,7 +98,7 @@ async function run(t: Topology): Promise<boolean> {
       injectError = String(err);
       logger.error({ err, fault: s.name }, 'injection failed');
     });
-    const recoveredAt = await recovered(t.url, probe.key, t0 + 180_000);
+    const recoveredAt = await recovered(t.url, probe.key, Date.now(), 180_000);
     logger.info({ fault: s.name, recoverMs: recoveredAt - t0 }, 'recovered');
     await sleep(3_000);
     faults.push({ name: s.name, what: s.what, t0, recoveredAt, end: Date.now(), inFlight, injectError });
@@ -107,8 +113,9 @@ async function run(t: Topology): Promise<boolean> {
   const workflows = await waitForWorkflows(t, 180_000);
   const ledger = await checkLedger(t.postgres.url, load.records);
   await sampler.stop();
+  clearInterval(loadTimer);
   const reconcile = await adminReconcile(t.url, t.adminToken);
-  const fuzz = process.env.FAULTS_FUZZ === '0' ? undefined : await fuzzOpenApi({ url: t.url, key: probe.key, dir: t.dir, maxExamples: profile.name === 'long' ? 100 : 10, logger });
+  const fuzz = process.env.FAULTS_FUZZ === '0' ? undefined : await fuzzOpenApi({ url: t.url, adminToken: t.adminToken, databaseUrl: t.postgres.url, dir: t.dir, maxSeconds: profile.fuzzSeconds, logger });
   const reconcileAfterFuzz = await adminReconcile(t.url, t.adminToken);
   const upstream = (await (await fetch(`${t.providers.upstream.url}/_faults/stats`)).json()) as { completionTokens: number; unfinishedTokens: number };
   const billed = await billedCompletionTokens(t.postgres.url);
@@ -129,6 +136,8 @@ async function run(t: Topology): Promise<boolean> {
     rates,
     upstreamTokens: upstream.completionTokens + upstream.unfinishedTokens,
     billedTokens: billed,
+    durationSeconds: Math.round((Date.now() - startedAt) / 1000),
+    machineLoad: { cores: os.cpus().length, mean: loads.reduce((a, b) => a + b, 0) / loads.length, max: Math.max(...loads) },
   });
   writeReport(PROJECT_ROOT, summary);
   for (const f of summary.failures) logger.error(f);
@@ -138,11 +147,12 @@ async function run(t: Topology): Promise<boolean> {
 
 /**
  * The service serves again: a chat completion succeeds and a video is accepted (its hold placed by
- * the worker through Temporal) through the balancer.
+ * the worker through Temporal) through the balancer, within `withinMs` (stretched by the machine's
+ * load) of the injection's end.
  */
-async function recovered(url: string, key: string, deadline: number): Promise<number> {
+async function recovered(url: string, key: string, from: number, withinMs: number): Promise<number> {
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  while (Date.now() < deadline) {
+  while (Date.now() - from < withinMs * loadStretch()) {
     try {
       const chat = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
@@ -179,9 +189,9 @@ async function drain(t: Topology) {
 }
 
 async function waitForWorkflows(t: Topology, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
+  const t0 = Date.now();
   let running = await runningWorkflows(t.temporal.address, 'default');
-  while (running.deposit + running.generation > 0 && Date.now() < deadline) {
+  while (running.deposit + running.generation > 0 && Date.now() - t0 < timeoutMs * loadStretch()) {
     await sleep(2_000);
     running = await runningWorkflows(t.temporal.address, 'default');
   }

@@ -1,4 +1,5 @@
-import type { Topology } from './stack/topology.js';
+import type { FaultMode } from './provider-faults.js';
+import type { ProviderKind, Role, Topology } from './stack/topology.js';
 
 /**
  * The faults, each injected under load. `inject` does what an outage and its operator would do
@@ -21,32 +22,59 @@ export interface Profile {
   /** Soak duration. */
   soakMs: number;
   concurrency: number;
+  /** schemathesis' time budget (--max-time). */
+  fuzzSeconds: number;
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
-  short: { name: 'short', pauseMs: 8_000, repeatedKills: 2, soakMs: 60_000, concurrency: 8 },
-  long: { name: 'long', pauseMs: 30_000, repeatedKills: 5, soakMs: 600_000, concurrency: 16 },
+  // Sized for CI (README "Faults under load" states the budget): every fault once, one repeated kill.
+  short: { name: 'short', pauseMs: 5_000, repeatedKills: 1, soakMs: 60_000, concurrency: 8, fuzzSeconds: 60 },
+  long: { name: 'long', pauseMs: 30_000, repeatedKills: 5, soakMs: 600_000, concurrency: 16, fuzzSeconds: 600 },
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A role's only process SIGKILLed (a crash), then restarted as its supervisor would. */
+function killAndRestart(name: string, what: string, role: (t: Topology) => Role): Scenario {
+  return {
+    name,
+    what,
+    async inject(t) {
+      await role(t).proc.kill();
+      await role(t).restart();
+    },
+  };
+}
+
+/** A dependency paused (SIGSTOP: connections stay open, nothing answers, as in a partition) for the profile's pause. */
+function paused(name: string, what: string, pause: (t: Topology) => void, resume: (t: Topology) => void): Scenario {
+  return {
+    name,
+    what,
+    async inject(t, p) {
+      pause(t);
+      await sleep(p.pauseMs);
+      resume(t);
+    },
+  };
+}
+
+/** A provider misbehaving in `mode` (see provider-faults.ts) for the profile's pause, then well again. */
+function misbehaving(name: string, what: string, kind: ProviderKind, mode: FaultMode, pathPattern?: string): Scenario {
+  return {
+    name,
+    what,
+    async inject(t, p) {
+      await t.providerFault(kind, mode, pathPattern);
+      await sleep(p.pauseMs);
+      await t.providerFault(kind, 'ok');
+    },
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
-  {
-    name: 'api-sigkill',
-    what: 'SIGKILL of the only API process mid-chat and mid-stream, then restart',
-    async inject(t) {
-      await t.apis[0]!.proc.kill();
-      await t.apis[0]!.restart();
-    },
-  },
-  {
-    name: 'worker-sigkill',
-    what: 'SIGKILL of the only worker mid-generation and mid-deposit, then restart',
-    async inject(t) {
-      await t.workers[0]!.proc.kill();
-      await t.workers[0]!.restart();
-    },
-  },
+  killAndRestart('api-sigkill', 'SIGKILL of the only API process mid-chat and mid-stream, then restart', (t) => t.apis[0]!),
+  killAndRestart('worker-sigkill', 'SIGKILL of the only worker mid-generation and mid-deposit, then restart', (t) => t.workers[0]!),
   {
     name: 'postgres-immediate-restart',
     what: 'PostgreSQL stopped in immediate mode (every backend killed, WAL recovery) and started again',
@@ -61,78 +89,24 @@ export const SCENARIOS: Scenario[] = [
       await t.temporal.restart();
     },
   },
-  {
-    name: 'postgres-pause',
-    what: 'PostgreSQL paused (SIGSTOP of every process, connections left open: a partition), then SIGCONT',
-    async inject(t, p) {
-      t.postgres.pause();
-      await sleep(p.pauseMs);
-      t.postgres.resume();
-    },
-  },
-  {
-    name: 'temporal-pause',
-    what: 'The Temporal server paused (SIGSTOP), then SIGCONT',
-    async inject(t, p) {
-      t.temporal.proc.pause();
-      await sleep(p.pauseMs);
-      t.temporal.proc.resume();
-    },
-  },
-  {
-    name: 'upstream-reset-mid-stream',
-    what: 'The chat upstream cuts every connection after its first bytes',
-    async inject(t, p) {
-      await t.providerFault('upstream', 'reset');
-      await sleep(p.pauseMs);
-      await t.providerFault('upstream', 'ok');
-    },
-  },
-  {
-    name: 'upstream-500',
-    what: 'The chat upstream answers 500 to everything',
-    async inject(t, p) {
-      await t.providerFault('upstream', 'http500');
-      await sleep(p.pauseMs);
-      await t.providerFault('upstream', 'ok');
-    },
-  },
-  {
-    name: 'upstream-429',
-    what: 'The chat upstream answers 429 with Retry-After',
-    async inject(t, p) {
-      await t.providerFault('upstream', 'http429');
-      await sleep(p.pauseMs);
-      await t.providerFault('upstream', 'ok');
-    },
-  },
-  {
-    name: 'upstream-hang',
-    what: 'The chat upstream accepts connections and never answers',
-    async inject(t, p) {
-      await t.providerFault('upstream', 'hang');
-      await sleep(p.pauseMs);
-      await t.providerFault('upstream', 'ok');
-    },
-  },
-  {
-    name: 'gemini-loses-operations',
-    what: 'Gemini answers 404 for every video operation it was asked about (lost operations)',
-    async inject(t, p) {
-      await t.providerFault('gemini', 'lose', '/operations/');
-      await sleep(p.pauseMs);
-      await t.providerFault('gemini', 'ok');
-    },
-  },
-  {
-    name: 'stripe-checkout-hangs',
-    what: 'Stripe accepts the connection to open a checkout session and never answers',
-    async inject(t, p) {
-      await t.providerFault('stripe', 'hang', '^/v1/checkout/sessions$');
-      await sleep(p.pauseMs);
-      await t.providerFault('stripe', 'ok');
-    },
-  },
+  paused(
+    'postgres-pause',
+    'PostgreSQL paused (SIGSTOP of every process, connections left open: a partition), then SIGCONT',
+    (t) => t.postgres.pause(),
+    (t) => t.postgres.resume(),
+  ),
+  paused(
+    'temporal-pause',
+    'The Temporal server paused (SIGSTOP), then SIGCONT',
+    (t) => t.temporal.proc.pause(),
+    (t) => t.temporal.proc.resume(),
+  ),
+  misbehaving('upstream-reset-mid-stream', 'The chat upstream cuts every connection after its first bytes', 'upstream', 'reset'),
+  misbehaving('upstream-500', 'The chat upstream answers 500 to everything', 'upstream', 'http500'),
+  misbehaving('upstream-429', 'The chat upstream answers 429 with Retry-After', 'upstream', 'http429'),
+  misbehaving('upstream-hang', 'The chat upstream accepts connections and never answers', 'upstream', 'hang'),
+  misbehaving('gemini-loses-operations', 'Gemini answers 404 for every video operation it was asked about (lost operations)', 'gemini', 'lose', '/operations/'),
+  misbehaving('stripe-checkout-hangs', 'Stripe accepts the connection to open a checkout session and never answers', 'stripe', 'hang', '^/v1/checkout/sessions$'),
   {
     name: 'two-and-two-repeated-kills',
     what: 'Two API and two worker processes; one of each SIGKILLed and restarted repeatedly',

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Load } from './load.js';
 import type { Profile } from './scenarios.js';
 import type { Topology } from './stack/topology.js';
+import { latencyBetween, readTaskLatency, type TaskLatency } from './task-latency.js';
 
 export interface SoakSample {
   atS: number;
@@ -15,19 +16,35 @@ export interface SoakFigures {
   from: number;
   to: number;
   samples: SoakSample[];
+  /** Temporal schedule-to-start latency of the soak's tasks, per task type; or why it could not be read. */
+  taskLatency: Record<string, TaskLatency> | { error: string };
 }
 
-/** The mixed load with no fault for the profile's soak time; RSS and database connections sampled every 10 s. */
+/**
+ * The mixed load with no fault for the profile's soak time; RSS and database connections sampled
+ * every 10 s, Temporal task latency read from the server at both ends.
+ */
 export async function soak(t: Topology, _load: Load, profile: Profile, logger: Logger): Promise<SoakFigures> {
   logger.info({ seconds: profile.soakMs / 1000 }, 'soak');
   const from = Date.now();
+  const latencyBefore = await readTaskLatency(t.temporal.metricsUrl).catch((err: Error) => err);
   const samples: SoakSample[] = [];
   while (Date.now() - from < profile.soakMs) {
     samples.push(await sample(t, from));
     await new Promise((r) => setTimeout(r, Math.min(10_000, profile.soakMs - (Date.now() - from))));
   }
   samples.push(await sample(t, from));
-  return { from, to: Date.now(), samples };
+  const to = Date.now();
+  const latencyAfter = await readTaskLatency(t.temporal.metricsUrl).catch((err: Error) => err);
+  let taskLatency: SoakFigures['taskLatency'];
+  try {
+    if (latencyBefore instanceof Error) throw latencyBefore;
+    if (latencyAfter instanceof Error) throw latencyAfter;
+    taskLatency = latencyBetween(latencyBefore, latencyAfter);
+  } catch (err) {
+    taskLatency = { error: String(err) };
+  }
+  return { from, to, samples, taskLatency };
 }
 
 async function sample(t: Topology, from: number): Promise<SoakSample> {

@@ -16,6 +16,13 @@ export interface StormRow {
   ok2xx: number;
   client4xx: number;
   server5xx: number;
+  /**
+   * Deliveries answered 503 (or cut) and delivered again, as the providers do until acknowledged;
+   * `server5xx` counts only a delivery still refused that way after every attempt, or any 500.
+   */
+  redelivered: number;
+  /** Each 5xx status or transport error seen, with how often. */
+  unavailable: Record<string, number>;
   /** What the kind must get: accepted (2xx or a 4xx refusal without effect) or refused (4xx only). */
   expect: 'accepted' | 'refused';
 }
@@ -39,19 +46,26 @@ export async function webhookStorm(t: Topology, payer: LoadAccount, logger: Logg
   const stripeSign = (body: string, at = Math.floor(Date.now() / 1000), secret = t.secrets.stripeWebhook) =>
     `t=${at},v1=${createHmac('sha256', secret).update(`${at}.${body}`).digest('hex')}`;
   const send = async (kind: string, expect: StormRow['expect'], provider: 'stripe' | 'cryptomus', body: string, headers: Record<string, string> = {}) => {
-    const row = rows.get(kind) ?? { kind, sent: 0, ok2xx: 0, client4xx: 0, server5xx: 0, expect };
+    const row = rows.get(kind) ?? { kind, sent: 0, ok2xx: 0, client4xx: 0, server5xx: 0, redelivered: 0, unavailable: {}, expect };
     rows.set(kind, row);
     row.sent++;
-    const res = await fetch(`${t.url}/webhooks/${provider}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(provider === 'stripe' && !headers['stripe-signature'] ? { 'stripe-signature': stripeSign(body) } : {}), ...headers },
-      body,
-    }).catch(() => null);
-    await res?.arrayBuffer();
-    const status = res?.status ?? 599;
-    if (status < 300) row.ok2xx++;
-    else if (status < 500) row.client4xx++;
-    else row.server5xx++;
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${t.url}/webhooks/${provider}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(provider === 'stripe' && !headers['stripe-signature'] ? { 'stripe-signature': stripeSign(body) } : {}), ...headers },
+        body,
+      }).catch((err: Error) => String(err.cause ?? err));
+      if (typeof res !== 'string') await res.arrayBuffer();
+      const status = typeof res === 'string' ? 0 : res.status;
+      if (status >= 200 && status < 300) return void row.ok2xx++;
+      if (status >= 400 && status < 500) return void row.client4xx++;
+      const what = typeof res === 'string' ? res : `${status}${res.headers.has('retry-after') ? ' with Retry-After' : ''}`;
+      row.unavailable[what] = (row.unavailable[what] ?? 0) + 1;
+      // A 500 is a bug; a 503 or a cut connection asks the provider to deliver again later, as it will.
+      if (status === 500 || attempt === REDELIVERIES) return void row.server5xx++;
+      row.redelivered++;
+      await new Promise((r) => setTimeout(r, 2_000 * attempt));
+    }
   };
   const outbox = async (provider: 'stripe' | 'cryptomus'): Promise<Hook[]> =>
     ((await (await fetch(`${t.providers[provider].url}/_sandbox/webhooks`)).json()) as { data: Hook[] }).data;
@@ -139,6 +153,9 @@ async function latePayments(
     await c.end();
   }
 }
+
+/** Stripe and Cryptomus both redeliver an unacknowledged event for days; the storm tries this often. */
+const REDELIVERIES = 5;
 
 function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

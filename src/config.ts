@@ -65,6 +65,17 @@ const count = (fallback: number) =>
     return n;
   });
 
+/** A whole number ≥ 1, or undefined when unset (the library's default applies). */
+const optionalCount = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    ctx.addIssue({ code: 'custom', message: 'must be a whole number, at least 1' });
+    return z.NEVER;
+  }
+  return n;
+});
+
 /** Names Express (proxy-addr) knows for address ranges. */
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -133,6 +144,14 @@ const schema = z.object({
   TEMPORAL_TLS_CA: optionalString,
   TEMPORAL_TLS_SERVER_NAME: optionalString,
   TEMPORAL_API_KEY: optionalString,
+  // Worker tuning (unset: the SDK's defaults) and the pre-built workflow bundle (BENCHMARKS.md measures them).
+  TEMPORAL_WORKER_MAX_CACHED_WORKFLOWS: optionalCount,
+  TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: optionalCount,
+  TEMPORAL_WORKER_ACTIVITY_TASK_SLOTS: optionalCount,
+  TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS: optionalCount,
+  TEMPORAL_WORKER_WORKFLOW_POLLERS: optionalCount,
+  TEMPORAL_WORKER_ACTIVITY_POLLERS: optionalCount,
+  WORKFLOW_BUNDLE: optionalString,
   UPSTREAM_BASE_URL: optionalUrl,
   UPSTREAM_API_KEY: optionalString,
   PROVIDERS_FILE: optionalString,
@@ -168,6 +187,8 @@ const schema = z.object({
   // support requests; beyond them a request answers 429.
   DEPOSIT_MAX_OPEN: count(5),
   SUPPORT_MAX_OPEN: count(10),
+  // Where a suspended account (a disputed or reversed payment) is told to write: its keys are blocked.
+  SUPPORT_EMAIL: z.email().default('support@cheapa.example'),
   // Generations: how long an image / video may take before its hold is released, how often a video
   // job is polled (seconds); the embedded simulated Gemini's delays (milliseconds, 0 allowed).
   GENERATION_IMAGE_DEADLINE: seconds(600),
@@ -241,6 +262,7 @@ export interface Config {
     tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
     /** Temporal Cloud API key; implies TLS. */
     apiKey?: string;
+    worker: WorkerTuning;
   };
   upstream: { baseUrl?: string; apiKey?: string };
   /** Browser origins allowed to call /v1 (CORS); `*` for any; empty for none. */
@@ -266,7 +288,7 @@ export interface Config {
   /** Where webhooks and redirects reach this service; defaults to http://127.0.0.1:PORT. */
   publicUrl: string;
   deposits: { checkoutTtlSeconds: number; pollIntervalSeconds: number; settleGraceSeconds: number; maxOpenPerAccount: number };
-  support: { maxOpenPerAccount: number };
+  support: { maxOpenPerAccount: number; email: string };
   chat: {
     /** After the caller left, how long the upstream is still read so that its usage can be billed. */
     drainTimeoutSeconds: number;
@@ -288,6 +310,18 @@ export interface Config {
     simulatedImageDelayMs: number;
     simulatedVideoDelayMs: number;
   };
+}
+
+/** Each unset value leaves the Temporal SDK's default. */
+export interface WorkerTuning {
+  maxCachedWorkflows?: number;
+  workflowTaskSlots?: number;
+  activityTaskSlots?: number;
+  localActivitySlots?: number;
+  workflowPollers?: number;
+  activityPollers?: number;
+  /** A workflow bundle built ahead of time (`npm run build:workflows`); unset: the default path if it exists, else bundled at start. */
+  bundlePath?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -333,6 +367,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, caFile: e.TEMPORAL_TLS_CA, serverName: e.TEMPORAL_TLS_SERVER_NAME }
         : undefined,
       apiKey: e.TEMPORAL_API_KEY,
+      worker: {
+        maxCachedWorkflows: e.TEMPORAL_WORKER_MAX_CACHED_WORKFLOWS,
+        workflowTaskSlots: e.TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS,
+        activityTaskSlots: e.TEMPORAL_WORKER_ACTIVITY_TASK_SLOTS,
+        localActivitySlots: e.TEMPORAL_WORKER_LOCAL_ACTIVITY_SLOTS,
+        workflowPollers: e.TEMPORAL_WORKER_WORKFLOW_POLLERS,
+        activityPollers: e.TEMPORAL_WORKER_ACTIVITY_POLLERS,
+        bundlePath: e.WORKFLOW_BUNDLE,
+      },
     },
     upstream: { baseUrl: e.UPSTREAM_BASE_URL?.replace(/\/+$/, ''), apiKey: e.UPSTREAM_API_KEY },
     corsOrigins: e.CORS_ORIGINS,
@@ -366,7 +409,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       settleGraceSeconds: e.DEPOSIT_SETTLE_GRACE,
       maxOpenPerAccount: e.DEPOSIT_MAX_OPEN,
     },
-    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN },
+    support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN, email: e.SUPPORT_EMAIL },
     chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
     console: {
       signup: (e.CONSOLE_SIGNUP as 'open' | 'closed' | undefined) ?? (mode === 'production' ? 'closed' : 'open'),

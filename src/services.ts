@@ -12,6 +12,7 @@ import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
+import { OwedLedger } from './ledger/owed.js';
 import { ProcessLease } from './ledger/process-lease.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
@@ -35,6 +36,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   logger: Logger;
   db: Db;
   ledger: PostgresLedger;
+  /** Money owed beyond the balance (disputes, refunds), and deposits that pay it first. */
+  owed: OwedLedger;
   /** This process's lease on the chat holds it places (taken on the first one). */
   holdLease: ProcessLease;
   accounts: AccountRepository;
@@ -89,6 +92,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     db,
     // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
     ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 } }),
+    owed: new OwedLedger(db),
     holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
     apiKeys: new ApiKeyResolver(accounts, { changes: keyChanges }),

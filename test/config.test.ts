@@ -120,6 +120,13 @@ describe('production mode and sandboxes', () => {
     expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/etc/t/client.pem' })).toThrow(/^TEMPORAL_TLS_KEY: /);
   });
 
+  it('reads worker tuning and the pre-built bundle path, leaving unset values to the SDK', () => {
+    expect(loadConfig({}).temporal.worker).toEqual({});
+    const c = loadConfig({ TEMPORAL_WORKER_MAX_CACHED_WORKFLOWS: '2000', TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: '80', WORKFLOW_BUNDLE: '/app/dist/workflow-bundle.js' });
+    expect(c.temporal.worker).toMatchObject({ maxCachedWorkflows: 2000, workflowTaskSlots: 80, activityTaskSlots: undefined, bundlePath: '/app/dist/workflow-bundle.js' });
+    expect(() => loadConfig({ TEMPORAL_WORKER_ACTIVITY_POLLERS: '0' })).toThrow(/^TEMPORAL_WORKER_ACTIVITY_POLLERS: /);
+  });
+
   it.each([['SANDBOXES', 'yes']])('stops on a bad %s', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}: `));
   });

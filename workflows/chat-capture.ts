@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { createChatActivities } from '../activities/chat.js';
+import type { createChatActivities } from '../src/chat/chat-activities.js';
 import type { CaptureOrder } from '../src/chat/durable-capture.js';
 
 const { captureChatHold } = proxyActivities<ReturnType<typeof createChatActivities>>({

@@ -11,53 +11,15 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { createDepositActivities } from '../activities/deposits.js';
+import type { createDepositActivities } from '../src/payments/deposit-activities.js';
 import type { DepositStatus } from '../src/payments/deposit-status.js';
+import type { CheckoutInfo, DepositResult, DepositView, DepositWorkflowInput, PaymentEventPayload } from '../src/payments/deposit-types.js';
 import { atDeadline, transition } from '../src/payments/deposit-transition.js';
 import type { createPaymentProofActivities } from '../src/payments/payment-proof.js';
-import type { PaymentSignal } from '../src/payments/payment-signal.js';
 import { StatusAttr } from '../src/temporal/search-attributes.js';
 
-export type { PaymentSignal };
-
-/** Amounts cross the workflow boundary as decimal strings of nano-dollars: payloads are JSON. */
-export interface DepositWorkflowInput {
-  depositId: string;
-  accountId: string;
-  method: 'card' | 'crypto';
-  amountNano: string;
-  description: string;
-  /** Unix seconds: when the checkout stops taking payment (fixed at creation). */
-  expiresAt: number;
-  coin?: string;
-  network?: string;
-  successUrl: string;
-  cancelUrl: string;
-  pollIntervalSeconds: number;
-  settleGraceSeconds: number;
-}
-
-export interface CheckoutInfo {
-  providerRef: string;
-  checkoutUrl: string | null;
-  expiresAt: number;
-}
-
-export interface DepositResult {
-  status: DepositStatus;
-  creditedNano?: string;
-}
-
-export interface DepositView {
-  status: DepositStatus;
-  checkout: CheckoutInfo | null;
-  eventsSeen: number;
-  /** Set once the checkout expired with a payment still settling: how long it is awaited (ms). */
-  settleDeadline: number | null;
-}
-
 /** A webhook (or anything else that learned of a payment) reports it to the deposit. Believed only once verified. */
-export const paymentEventSignal = defineSignal<[PaymentSignal]>('paymentEvent');
+export const paymentEventSignal = defineSignal<[PaymentEventPayload]>('paymentEvent');
 /** Answers once the checkout exists, so the API can hand out its URL. */
 export const checkoutReadyUpdate = defineUpdate<CheckoutInfo>('checkoutReady');
 export const depositStatusQuery = defineQuery<DepositView>('depositStatus');
@@ -101,7 +63,7 @@ const MAX_CLOSE_ATTEMPTS = 20;
 
 /** An outcome waiting to be applied, and whether the workflow fetched it from the provider itself. */
 interface Received {
-  event: PaymentSignal;
+  event: PaymentEventPayload;
   /** True for answers of our own provider activities; false for signals, which anyone can send. */
   fromProvider: boolean;
 }
@@ -226,7 +188,7 @@ async function applyInbox(d: Deposit): Promise<DepositResult | null> {
  * again by an activity. Not marked as seen when refused, so a forged event id cannot shadow the
  * genuine webhook that carries it later.
  */
-async function believe(d: Deposit, { event, fromProvider }: Received): Promise<PaymentSignal | null> {
+async function believe(d: Deposit, { event, fromProvider }: Received): Promise<PaymentEventPayload | null> {
   if (fromProvider) return event;
   // Deposits that applied a signal before this check existed replay as they ran.
   if (!patched(DEPOSIT_PATCHES.verifySignalledEvents)) return event;
@@ -238,7 +200,7 @@ async function believe(d: Deposit, { event, fromProvider }: Received): Promise<P
 }
 
 /** Carries out what one verified outcome does to the deposit; returns the result when it ends it. */
-async function apply(d: Deposit, e: PaymentSignal): Promise<DepositResult | null> {
+async function apply(d: Deposit, e: PaymentEventPayload): Promise<DepositResult | null> {
   d.seen.add(e.eventId);
   const next = transition(d.status, e.kind, e.amountNano === undefined ? undefined : BigInt(e.amountNano), BigInt(d.input.amountNano));
   switch (next.step) {
@@ -257,7 +219,7 @@ async function apply(d: Deposit, e: PaymentSignal): Promise<DepositResult | null
   }
 }
 
-async function end(d: Deposit, e: PaymentSignal, final: DepositStatus): Promise<DepositResult> {
+async function end(d: Deposit, e: PaymentEventPayload, final: DepositStatus): Promise<DepositResult> {
   d.seen.add(e.eventId);
   await db.recordPaymentEvent({ depositId: d.input.depositId, event: e, status: final });
   setStatus(d, final);
@@ -275,7 +237,7 @@ async function poll(d: Deposit): Promise<void> {
 }
 
 /** Stops the checkout taking payment and reports a payment that slipped in just before; null if the provider was unreachable. */
-async function closeCheckout(d: Deposit): Promise<PaymentSignal | null> {
+async function closeCheckout(d: Deposit): Promise<PaymentEventPayload | null> {
   try {
     return await provider.checkCheckout({ ...checkoutRef(d), close: true });
   } catch (err) {

@@ -137,7 +137,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
       ? { code: 'cancelled', message: 'The generation was cancelled.' }
       : { code: 'unavailable', message: 'The generation could not be started; nothing was charged. Please retry.' };
     hold = { ok: false, reason: failure.code === 'cancelled' ? 'cancelled' : 'unavailable', message: failure.message };
-    await CancellationScope.nonCancellable(() => releaseGenerationHold({ generationId: input.generationId, failure }));
+    await CancellationScope.nonCancellable(() => releaseGenerationHold({ generationId: input.generationId, failure, ...uploads(input) }));
     return finish({ status: 'failed', assets: [], chargedNanos: '0', error: failure });
   }
   if (!hold.ok) return finish({ status: 'rejected', assets: [], chargedNanos: '0' });
@@ -169,6 +169,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
       captureNanos: (BigInt(input.unitPriceNanos) * BigInt(delivered.length)).toString(),
       assets: delivered,
       failure,
+      ...uploads(input),
     });
     state.delivered = settled.status === 'completed' ? delivered.length : 0;
     if (settled.status === 'completed') state.progress = 100;
@@ -192,6 +193,7 @@ async function makeImages(input: GenerationInput, { generateImage }: ProviderAct
         prompt: input.prompt,
         aspectRatio: input.image?.aspectRatio,
         imageSize: input.image?.imageSize,
+        ...uploads(input),
       }),
     ),
   );
@@ -245,7 +247,8 @@ export const CHARGE_ACCEPTED_VIDEO_JOBS = 'charge-accepted-video-jobs';
 async function makeVideoCharged(input: GenerationInput, state: GenerationState, { submitVideo, awaitVideo, storeVideo }: ProviderActivities): Promise<StoredAssetRef[]> {
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before the video was submitted');
   return CancellationScope.nonCancellable(async () => {
-    const handle = await submitVideo({ model: input.upstreamModel, prompt: input.prompt, ...input.video! });
+    const firstFrame = input.inputs?.find((i) => i.role === 'first_frame');
+    const handle = await submitVideo({ model: input.upstreamModel, prompt: input.prompt, ...input.video!, ...(firstFrame ? { firstFrame } : {}) });
     state.providerJob = handle;
     state.status = 'in_progress';
     setStatus('in_progress');
@@ -300,6 +303,11 @@ function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
     if (e instanceof ApplicationFailure) return e;
   }
   return undefined;
+}
+
+/** The caller's uploads travel by reference (asset keys), never as bytes in the history; absent when there are none. */
+function uploads(input: GenerationInput): { inputs?: GenerationInput['inputs'] } {
+  return input.inputs?.length ? { inputs: input.inputs } : {};
 }
 
 function setStatus(status: string) {

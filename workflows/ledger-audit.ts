@@ -1,5 +1,5 @@
 import { log, proxyActivities } from '@temporalio/workflow';
-import type { createLedgerActivities, LedgerAuditResult } from '../activities/ledger.js';
+import type { createLedgerActivities, LedgerAuditResult } from '../src/ledger/audit-activities.js';
 
 const { reconcileLedger } = proxyActivities<ReturnType<typeof createLedgerActivities>>({
   startToCloseTimeout: '2 minutes',

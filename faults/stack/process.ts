@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 
 export interface ProcessSpec {
   name: string;
@@ -85,15 +86,26 @@ export class ManagedProcess {
   }
 }
 
-/** Polls until `probe` resolves true, failing early if `proc` dies, or after `timeoutMs`. */
+/**
+ * How much the machine's run queue stretches the time our own processes need to start: the 1-minute
+ * load average per core, at least 1 (at most 8). On a shared 2-core machine at load 16 a role that
+ * takes 40 s to compile and connect takes minutes; a stuck one never starts however long it is given.
+ * Only the suite's own waits are stretched by it (a role starting, the service coming back after a
+ * fault, workflows draining); the deadlines the service must answer its clients by are not.
+ */
+export function loadStretch(): number {
+  return Math.min(8, Math.max(1, os.loadavg()[0]! / os.cpus().length));
+}
+
+/** Polls until `probe` resolves true, failing early if `proc` dies, or after `timeoutMs` stretched by the load. */
 export async function waitUntil(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; proc?: ManagedProcess }): Promise<number> {
   const t0 = Date.now();
-  while (Date.now() - t0 < opts.timeoutMs) {
+  while (Date.now() - t0 < opts.timeoutMs * loadStretch()) {
     if (opts.proc && !opts.proc.running) throw new Error(`${what}: ${opts.proc.spec.name} exited (see ${opts.proc.spec.logFile})`);
     if (await probe().catch(() => false)) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${what}: not ready after ${opts.timeoutMs} ms`);
+  throw new Error(`${what}: not ready after ${Date.now() - t0} ms (${opts.timeoutMs} ms stretched by a load of ${os.loadavg()[0]!.toFixed(1)})`);
 }
 
 export async function httpOk(url: string, timeoutMs = 2_000): Promise<boolean> {

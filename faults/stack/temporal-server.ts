@@ -13,6 +13,8 @@ export interface FaultTemporal {
   kind: string;
   proc: ManagedProcess;
   address: string;
+  /** The server's Prometheus endpoint (task schedule-to-start latency is read from it). */
+  metricsUrl: string;
   restart(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export async function startFaultTemporal(opts: {
   fs.copyFileSync(path.join(tools.moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'), path.join(configDir, 'dynamicconfig', 'development-sql.yaml'));
 
   const address = `127.0.0.1:${ports.get(7233)}`;
+  const metricsUrl = `http://127.0.0.1:${ports.get(8000)}/metrics`;
   return supervise(
     new ManagedProcess({
       name: 'temporal-server',
@@ -70,6 +73,7 @@ export async function startFaultTemporal(opts: {
       logFile: path.join(dir, 'temporal-server.log'),
     }),
     address,
+    metricsUrl,
     namespace,
     `production Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL`,
   );
@@ -82,21 +86,23 @@ export async function startFaultTemporal(opts: {
 export async function startFaultTemporalDev(opts: { cli: string; dir: string; namespace: string }): Promise<FaultTemporal> {
   fs.mkdirSync(opts.dir, { recursive: true });
   const port = await freePort();
+  const metricsPort = await freePort();
   return supervise(
     new ManagedProcess({
       name: 'temporal-dev-server',
       command: opts.cli,
-      args: ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'warn', '--db-filename', path.join(opts.dir, 'temporal.sqlite'), '--namespace', opts.namespace],
+      args: ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'warn', '--db-filename', path.join(opts.dir, 'temporal.sqlite'), '--namespace', opts.namespace, '--metrics-port', String(metricsPort)],
       env: { ...process.env },
       logFile: path.join(opts.dir, 'temporal-server.log'),
     }),
     `127.0.0.1:${port}`,
+    `http://127.0.0.1:${metricsPort}/metrics`,
     opts.namespace,
     'Temporal CLI dev server (SQLite), FAULTS_TEMPORAL=dev',
   );
 }
 
-async function supervise(proc: ManagedProcess, address: string, namespace: string, kind: string): Promise<FaultTemporal> {
+async function supervise(proc: ManagedProcess, address: string, metricsUrl: string, namespace: string, kind: string): Promise<FaultTemporal> {
   const ready = () => waitUntil('temporal server', () => serving(address, namespace), { timeoutMs: 120_000, proc });
   proc.start();
   await waitUntil('temporal frontend', () => serving(address), { timeoutMs: 120_000, proc });
@@ -113,6 +119,7 @@ async function supervise(proc: ManagedProcess, address: string, namespace: strin
     kind,
     proc,
     address,
+    metricsUrl,
     async restart() {
       const t0 = Date.now();
       await proc.restart();

@@ -20,6 +20,8 @@ export interface ApiKeyRecord extends KeySettings {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** Read with the key on authentication only (findKeyByHash): the account is suspended (403). */
+  accountSuspended?: boolean;
 }
 
 const KEY_COLUMNS = [
@@ -36,6 +38,11 @@ export class AccountRepository {
   async create(input: { name: string; email: string }, trx: Knex = this.db): Promise<Account> {
     const [row] = await trx('accounts').insert({ id: newId('acct'), name: input.name, email: input.email }).returning('*');
     return toAccount(row);
+  }
+
+  /** Whether any account exists (the launcher creates a demo account on a fresh data directory). */
+  async any(): Promise<boolean> {
+    return (await this.db('accounts').select('id').limit(1).first()) !== undefined;
   }
 
   async get(id: string): Promise<Account | null> {
@@ -77,8 +84,12 @@ export class AccountRepository {
   }
 
   async findKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const row = await this.db('api_keys').select(KEY_COLUMNS).where({ key_hash: hash }).first();
-    return row ? toKey(row) : null;
+    // The account's suspension comes with the key (one indexed read), so the check costs nothing extra.
+    const row = await this.db('api_keys')
+      .select([...KEY_COLUMNS, this.db.raw('(SELECT suspended_at IS NOT NULL FROM accounts a WHERE a.id = api_keys.account_id) AS account_suspended')])
+      .where({ key_hash: hash })
+      .first();
+    return row ? { ...toKey(row), accountSuspended: row.account_suspended === true } : null;
   }
 
   async listKeys(accountId: string, opts: { activeOnly?: boolean } = {}): Promise<ApiKeyRecord[]> {

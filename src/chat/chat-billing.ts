@@ -31,6 +31,8 @@ export interface Reservation {
 
 export interface ReserveInput {
   accountId: string;
+  /** The key whose spend limit the hold counts against (only a key with a limit). */
+  apiKeyId?: string;
   requestId: string;
   model: ChatModel;
   promptTokenBound: number;
@@ -103,6 +105,7 @@ export class ChatBilling {
           idempotencyKey: `chat:${input.requestId}`,
           purpose: 'chat',
           requestId: input.requestId,
+          apiKeyId: input.apiKeyId,
           leaseId,
           expiresAt: new Date(Date.now() + HOLD_TTL_MS),
         });

@@ -1,6 +1,7 @@
 import type { ApiKeyRecord } from '../accounts/repository.js';
 import { assertModelAvailable } from '../http/availability.js';
 import { ApiError, invalidRequest, modelUnavailable } from '../http/errors.js';
+import { budgetKeyOf } from '../keys/key-budget.js';
 import { assertModelAllowed } from '../keys/key-settings.js';
 import type { ChatModel } from '../pricing/catalog.js';
 import { movesToNextRoute } from '../providers/chat/fallback.js';
@@ -78,14 +79,22 @@ export interface ChatOutcome {
   failure?: unknown;
 }
 
-const NOTHING: Settlement = { promptTokens: 0, completionTokens: 0, cost: 0n, charge: 0n };
+const NOTHING: Settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
+
+export interface HoldOptions {
+  /**
+   * The prompt's token bound, when the request may reach a route in another form than the chat
+   * request (a native Responses route is sent the caller's own body): the larger of the two.
+   */
+  promptTokenBound?: number;
+}
 
 /**
  * Checks the request against the catalog, the key and the model's limits, and holds its worst
  * case (lowering the output limit to what the balance affords). Throws the refusal (ApiError,
  * InsufficientFunds, OutputLimitUnaffordable) when it cannot go upstream; nothing is held then.
  */
-export async function holdChatCall(deps: ChatDeps, request: ValidChatCompletionRequest, caller: ChatCaller): Promise<HeldChatCall> {
+export async function holdChatCall(deps: ChatDeps, request: ValidChatCompletionRequest, caller: ChatCaller, opts: HoldOptions = {}): Promise<HeldChatCall> {
   const { services } = deps;
   const refused = refusedField(request);
   if (refused) {
@@ -119,9 +128,10 @@ export async function holdChatCall(deps: ChatDeps, request: ValidChatCompletionR
   }
   const reservation = await deps.billing.reserve({
     accountId: caller.accountId,
+    apiKeyId: budgetKeyOf(caller.key),
     requestId: caller.requestId,
     model,
-    promptTokenBound: promptTokenBound(request),
+    promptTokenBound: Math.max(promptTokenBound(request), opts.promptTokenBound ?? 0),
     requestedMaxTokens: requested,
     choices: request.n ?? 1,
   });

@@ -41,6 +41,9 @@ export function chatRequestRecord(r: ChatRecordInput): RequestRecord {
     stream: r.stream,
     promptTokens: o?.settlement.promptTokens ?? null,
     completionTokens: o?.settlement.completionTokens ?? null,
+    // Only the provider's own report has a cache split; an estimate leaves it unknown.
+    cachedTokens: o?.usageSource === 'upstream' ? o.settlement.cachedTokens : null,
+    cacheWriteTokens: o?.usageSource === 'upstream' ? o.settlement.cacheWriteTokens : null,
     cost: o?.settlement.charge ?? 0n,
     holdId: r.reservation?.holdId ?? null,
     errorCode: r.answered.errorCode,

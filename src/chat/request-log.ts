@@ -1,4 +1,5 @@
 import type { Db } from '../db/connection.js';
+import type { KeySpend, SpendPeriods } from '../keys/key-spend.js';
 
 export type RequestStatus = 'completed' | 'failed' | 'client_closed';
 
@@ -14,6 +15,9 @@ export interface RequestRecord {
   stream: boolean;
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Of promptTokens, read from / written to the provider's prompt cache (null: not reported). */
+  cachedTokens?: number | null;
+  cacheWriteTokens?: number | null;
   /** Nano-dollars actually taken from the balance. */
   cost: bigint;
   holdId: string | null;
@@ -60,6 +64,8 @@ const COLUMN_TYPES: [string, string][] = [
   ['usage_source', 'text'],
   ['created_at', 'timestamptz'],
   ['completed_at', 'timestamptz'],
+  ['cached_tokens', 'integer'],
+  ['cache_write_tokens', 'integer'],
 ];
 
 function values(r: RequestRecord): unknown[] {
@@ -67,7 +73,7 @@ function values(r: RequestRecord): unknown[] {
   return [
     r.id, r.accountId, r.apiKeyId, r.endpoint, r.model, r.status, r.httpStatus, r.stream, r.promptTokens,
     r.completionTokens, total, r.cost.toString(), r.holdId, r.errorCode, r.upstreamLatencyMs, r.overheadMs,
-    r.maxTokens, r.usageSource, r.createdAt, r.completedAt,
+    r.maxTokens, r.usageSource, r.createdAt, r.completedAt, r.cachedTokens ?? null, r.cacheWriteTokens ?? null,
   ];
 }
 
@@ -145,6 +151,19 @@ export class RequestLog {
     const rows = await query.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit + 1);
     return { records: rows.slice(0, q.limit).map(toRecord), hasMore: rows.length > q.limit };
   }
+
+  /** The cost recorded on the key's requests, all time and since each period start (a key's spend). */
+  async spendOfKey(keyId: string, since: SpendPeriods): Promise<KeySpend> {
+    const { rows } = await this.db.raw(
+      `SELECT coalesce(sum(cost), 0) AS total,
+              coalesce(sum(cost) FILTER (WHERE created_at >= :day), 0) AS daily,
+              coalesce(sum(cost) FILTER (WHERE created_at >= :week), 0) AS weekly,
+              coalesce(sum(cost) FILTER (WHERE created_at >= :month), 0) AS monthly
+         FROM requests WHERE api_key_id = :keyId AND cost > 0`,
+      { keyId, ...since },
+    );
+    return { total: BigInt(rows[0].total), daily: BigInt(rows[0].daily), weekly: BigInt(rows[0].weekly), monthly: BigInt(rows[0].monthly) };
+  }
 }
 
 /** A `requests` row as a RequestRecord (also used by the usage report). */
@@ -169,5 +188,7 @@ export function toRecord(r: Record<string, any>): RequestRecord {
     usageSource: r.usage_source,
     createdAt: r.created_at,
     completedAt: r.completed_at,
+    cachedTokens: r.cached_tokens ?? null,
+    cacheWriteTokens: r.cache_write_tokens ?? null,
   };
 }

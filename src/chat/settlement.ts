@@ -4,6 +4,10 @@ import type { BillableUsage } from './completion-tally.js';
 export interface Settlement {
   promptTokens: number;
   completionTokens: number;
+  /** Of promptTokens, read from the provider's cache (priced at the cached rate); 0 when none reported. */
+  cachedTokens: number;
+  /** Of promptTokens, written to the provider's cache (priced at the cache-write rate). */
+  cacheWriteTokens: number;
   /** The exact price of the usage at the model's rates. */
   cost: bigint;
   /** What is taken from the hold: the cost, but never more than was held. */
@@ -21,9 +25,14 @@ export function settle(
   held: bigint,
 ): Settlement {
   const cost = chatCost(model, usage);
+  // As chatCost believes them: never more cached or written tokens than the prompt had.
+  const cachedTokens = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);
+  const cacheWriteTokens = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cachedTokens);
   return {
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
+    cachedTokens,
+    cacheWriteTokens,
     cost,
     charge: cost < held ? cost : held,
   };

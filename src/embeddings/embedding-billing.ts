@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ChatBilling } from '../chat/chat-billing.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
 import type { EmbeddingModel } from '../pricing/catalog.js';
@@ -18,10 +19,17 @@ export interface EmbeddingDeps {
   logger: Logger;
   /** Stamped on every hold, like chat's, so that the holds of a process that dies are released within a minute. */
   holdLease: ProcessLease;
+  /**
+   * Chat's capture: retried in-process, then handed to chatCaptureWorkflow when the database stays
+   * away, so the charge of a delivered embedding lands exactly once like a chat answer's.
+   */
+  capture: Pick<ChatBilling, 'capture'>;
 }
 
 export interface EmbeddingCall {
   accountId: string;
+  /** The key whose spend limit the hold counts against (only a key with a limit). */
+  apiKeyId?: string;
   requestId: string;
   model: EmbeddingModel;
   plan: Extract<EmbeddingPlan, { ok: true }>;
@@ -58,6 +66,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
     // A synchronous token-priced request, settled by the process that placed it, like a chat hold.
     purpose: 'chat',
     requestId: call.requestId,
+    apiKeyId: call.apiKeyId,
     leaseId: await deps.holdLease.id(),
     expiresAt: new Date(Date.now() + HOLD_TTL_MS),
   });
@@ -82,6 +91,10 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
   if (charge < cost) {
     deps.logger.warn({ requestId: call.requestId, holdId: hold.id, cost: cost.toString(), held: hold.amount.toString() }, 'embedding usage cost more than its hold; charged the hold');
   }
-  await deps.ledger.captureHold({ holdId: hold.id, amount: charge, kind: 'usage' });
+  await deps.capture.capture(
+    { holdId: hold.id, accountId: call.accountId, amount: hold.amount, maxTokens: 0 },
+    { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost, charge },
+    call.requestId,
+  );
   return { response, holdId: hold.id, promptTokens, usageSource: fromUpstream ? 'upstream' : 'estimated', cost, charge, upstreamMs };
 }

@@ -5,14 +5,22 @@ import { GenerationRepository } from './generation-repository.js';
 import type {
   GenerationFailure,
   HoldOutcome,
+  InputImageRef,
   StoredAssetRef,
   VideoParams,
 } from './generation-types.js';
-import { AccountNotFound, HoldNotPending, InsufficientFunds, PostgresLedger } from '../ledger/index.js';
+import { limitedKey } from '../keys/key-budget.js';
+import { AccountNotFound, HoldNotPending, InsufficientFunds, KeyLimitExceeded, PostgresLedger } from '../ledger/index.js';
 import { GenerationRefused, MediaProviderError } from '../providers/media/failures.js';
 import type { Services } from '../services.js';
 
 const HEARTBEAT_EVERY_MS = 5_000;
+
+/** The generation's key when it has a spend limit, so that the hold counts against it (see key-budget.ts). */
+async function budgetKeyOfGeneration(db: Services['db'], generations: GenerationRepository, generationId: string) {
+  const apiKeyId = (await generations.get(generationId))?.apiKeyId;
+  return apiKeyId ? limitedKey(db, apiKeyId) : undefined;
+}
 
 export interface SettleArgs {
   generationId: string;
@@ -20,6 +28,8 @@ export interface SettleArgs {
   captureNanos: string;
   assets: StoredAssetRef[];
   failure?: GenerationFailure;
+  /** The caller's uploads, deleted once the outcome is written: nothing reads them after. */
+  inputs?: InputImageRef[];
 }
 
 export interface SettleOutcome {
@@ -40,6 +50,25 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
 
   // Settling writes the money movement and the generation's outcome in one transaction: both or neither.
   async function settle(args: SettleArgs): Promise<SettleOutcome> {
+    const outcome = await settleInOneTransaction(args);
+    await discardInputs(args.inputs);
+    return outcome;
+  }
+
+  async function discardInputs(inputs: InputImageRef[] | undefined): Promise<void> {
+    await Promise.all((inputs ?? []).map((i) => services.assets.delete(i.key)));
+  }
+
+  /** An upload the workflow names, back as bytes; gone (discarded, lost) means the generation cannot go on. */
+  async function readInput(ref: InputImageRef): Promise<{ bytes: Buffer; mimeType: string }> {
+    const content = await services.assets.get(ref.key);
+    if (!content) throw ApplicationFailure.nonRetryable(`the uploaded image ${ref.key} is missing`, 'ProviderRejected', 'input_missing');
+    const chunks: Buffer[] = [];
+    for await (const chunk of content.body) chunks.push(chunk as Buffer);
+    return { bytes: Buffer.concat(chunks), mimeType: ref.contentType };
+  }
+
+  async function settleInOneTransaction(args: SettleArgs): Promise<SettleOutcome> {
     const amount = BigInt(args.captureNanos);
     return services.db.transaction(async (trx) => {
       const ledger = new PostgresLedger(trx);
@@ -72,6 +101,7 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
           purpose: 'generation',
           generationId: args.generationId,
           requestId: args.requestId,
+          apiKeyId: await budgetKeyOfGeneration(services.db, generations, args.generationId),
           expiresAt: new Date(Date.now() + args.ttlMs),
         });
         return { ok: true, holdId: value.id };
@@ -80,23 +110,35 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
           await generations.markRejected(args.generationId);
           return { ok: false, reason: 'insufficient_funds', availableNanos: err.available.toString(), requiredNanos: err.required.toString() };
         }
+        if (err instanceof KeyLimitExceeded) {
+          await generations.markRejected(args.generationId, undefined, 'key_limit_exceeded');
+          return { ok: false, reason: 'key_limit_exceeded', keyId: err.keyId, limitNanos: err.limit.toString(), usedNanos: err.used.toString(), limitReset: err.reset };
+        }
         if (err instanceof AccountNotFound) throw ApplicationFailure.nonRetryable(err.message, 'AccountNotFound');
         throw err;
       }
     },
 
     /** Releases whatever hold the key names (if any) and closes the generation as failed. */
-    async releaseGenerationHold(args: { generationId: string; failure: GenerationFailure }): Promise<void> {
+    async releaseGenerationHold(args: { generationId: string; failure: GenerationFailure; inputs?: InputImageRef[] }): Promise<void> {
       await services.db.transaction(async (trx) => {
         const released = await services.ledger.releaseHoldByKey(generationHoldKey(args.generationId), trx);
         await generations.settle(trx, args.generationId, { status: 'failed', holdId: released?.value.id ?? null, cost: 0n, assets: [], error: args.failure });
       });
+      await discardInputs(args.inputs);
     },
 
     /** One image: provider call, then the bytes into the asset store under a key a retry overwrites. */
-    async generateImage(args: { generationId: string; index: number; model: string; prompt: string; aspectRatio?: string; imageSize?: string }): Promise<StoredAssetRef> {
+    async generateImage(args: { generationId: string; index: number; model: string; prompt: string; aspectRatio?: string; imageSize?: string; inputs?: InputImageRef[] }): Promise<StoredAssetRef> {
+      const inputs = args.inputs ?? [];
+      const images = await Promise.all(inputs.filter((i) => i.role === 'image').map(readInput));
+      const maskRef = inputs.find((i) => i.role === 'mask');
+      const mask = maskRef ? await readInput(maskRef) : undefined;
       const image = await whileHeartbeating((signal) =>
-        services.media.generateImage({ model: args.model, prompt: args.prompt, aspectRatio: args.aspectRatio, imageSize: args.imageSize }, { signal }),
+        services.media.generateImage(
+          { model: args.model, prompt: args.prompt, aspectRatio: args.aspectRatio, imageSize: args.imageSize, ...(images.length ? { images } : {}), ...(mask ? { mask } : {}) },
+          { signal },
+        ),
       );
       const key = `generations/${args.generationId}/${args.index}.${extensionFor(image.mimeType)}`;
       const stored = await services.assets.put(key, image.bytes, image.mimeType);
@@ -107,9 +149,11 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
      * Submits the video job. The provider takes no idempotency key, so a retry after a lost answer may
      * start a second job upstream; only the one whose handle we keep is ever used or billed.
      */
-    async submitVideo(args: { model: string; prompt: string } & VideoParams): Promise<string> {
+    async submitVideo(args: { model: string; prompt: string; firstFrame?: InputImageRef } & VideoParams): Promise<string> {
+      const { firstFrame, ...request } = args;
+      const frame = firstFrame ? await readInput(firstFrame) : undefined;
       try {
-        return await services.media.startVideo(args);
+        return await services.media.startVideo({ ...request, ...(frame ? { firstFrame: frame } : {}) });
       } catch (err) {
         throw asActivityFailure(err);
       }

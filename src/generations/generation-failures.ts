@@ -7,6 +7,7 @@ export function httpStatusForFailure(code: string): number {
     case 'invalid_request':
       return 400;
     case 'insufficient_funds':
+    case 'key_limit_exceeded':
       return 402;
     case 'timeout':
       return 504;

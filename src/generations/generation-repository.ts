@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { RequestLog } from '../chat/request-log.js';
+import type { KeySpend, SpendPeriods } from '../keys/key-spend.js';
 import { ENDPOINT_FOR_KIND, httpStatusForFailure } from './generation-failures.js';
 import type { GenerationFailure, GenerationKind, GenerationStatus, StoredAssetRef } from './generation-types.js';
 
@@ -40,7 +41,8 @@ export interface NewGeneration {
   idempotencyKey?: string;
 }
 
-export interface Settlement {
+/** How a generation ended, as its row records it (the chat's Settlement is the charge of an answer). */
+export interface GenerationEnding {
   status: 'completed' | 'failed';
   holdId: string | null;
   cost: bigint;
@@ -52,7 +54,7 @@ const OPEN: GenerationStatus[] = ['queued', 'in_progress'];
 
 /**
  * The generations table, and the row of the per-request log a generation leaves when it ends. Every write
- * is conditional on the row still being open, so a retried activity or a late reconciler cannot overwrite
+ * is conditional on the row still being open, so a retried activity or a late hold sweep cannot overwrite
  * a final outcome.
  */
 export class GenerationRepository {
@@ -134,17 +136,17 @@ export class GenerationRepository {
   }
 
   /** Refused at the hold: hidden from the user, and its Idempotency-Key freed so a retry after a top-up starts afresh. */
-  async markRejected(id: string, db: Knex = this.db): Promise<void> {
+  async markRejected(id: string, db: Knex = this.db, code: 'insufficient_funds' | 'key_limit_exceeded' = 'insufficient_funds'): Promise<void> {
     const [row] = await db('generations')
       .where({ id })
       .whereIn('status', OPEN)
-      .update({ status: 'rejected', idempotency_key: null, error_code: 'insufficient_funds', completed_at: db.fn.now() })
+      .update({ status: 'rejected', idempotency_key: null, error_code: code, completed_at: db.fn.now() })
       .returning('*');
     if (row) await logRequest(db, toRecord(row), 402);
   }
 
   /** Records the final outcome; run in the same transaction as the capture or release it describes. */
-  async settle(db: Knex, id: string, s: Settlement): Promise<boolean> {
+  async settle(db: Knex, id: string, s: GenerationEnding): Promise<boolean> {
     const [row] = await db('generations')
       .where({ id })
       .whereIn('status', OPEN)

@@ -5,7 +5,9 @@ import type { GenerationModel } from '../pricing/catalog.js';
 import type { Services } from '../services.js';
 import { startGenerationWorkflow } from './generation-client.js';
 import { GenerationRepository, type GenerationRecord } from './generation-repository.js';
-import type { GenerationInput, GenerationKind, GenerationTiming, HoldOutcome, ImageParams, VideoParams } from './generation-types.js';
+import type { GenerationInput, GenerationKind, GenerationTiming, HoldOutcome, ImageParams, InputImageRef, VideoParams } from './generation-types.js';
+import type { InputImage } from './input-images.js';
+import type { AssetStore } from '../storage/asset-store.js';
 
 export interface GenerationRequest {
   accountId: string;
@@ -19,6 +21,8 @@ export interface GenerationRequest {
   requested: Record<string, unknown>;
   image?: ImageParams;
   video?: VideoParams;
+  /** Uploaded images, already checked (input-images.ts): stored before the workflow starts, which gets their keys. */
+  inputs?: InputImage[];
 }
 
 export interface StartedGeneration {
@@ -46,7 +50,7 @@ export function timingFor(settings: Config['generations'], kind: GenerationKind)
  * is placed inside the workflow, so there can be no hold without a workflow to settle it. A retried
  * request with the same Idempotency-Key lands on the same row, workflow id and update id.
  */
-export async function startGeneration(services: Pick<Services, 'db' | 'temporal' | 'config'>, req: GenerationRequest): Promise<StartedGeneration> {
+export async function startGeneration(services: Pick<Services, 'db' | 'temporal' | 'config' | 'assets'>, req: GenerationRequest): Promise<StartedGeneration> {
   const generations = new GenerationRepository(services.db);
   const kind = req.model.kind;
   const { record, created } = await generations.create({
@@ -66,6 +70,8 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
   }
   if (record.status === 'completed' || record.status === 'failed') return { record, hold: null };
 
+  // Keys derived from the generation id: a retried request overwrites the same objects.
+  const inputs = req.inputs?.length ? await storeInputs(services.assets, record.id, req.inputs) : undefined;
   const input: GenerationInput = {
     generationId: record.id,
     accountId: record.accountId,
@@ -78,9 +84,32 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
     unitPriceNanos: req.model.per_generation_nanos.toString(),
     image: req.image,
     video: req.video,
+    inputs,
     timing: timingFor(services.config.generations, kind),
   };
-  const hold = await startGenerationWorkflow(services.temporal, input, services.config.generations.holdWaitSeconds * 1000);
+  let hold: HoldOutcome | null;
+  try {
+    hold = await startGenerationWorkflow(services.temporal, input, services.config.generations.holdWaitSeconds * 1000);
+  } catch (err) {
+    if (inputs) await discardInputs(services.assets, inputs);
+    throw err;
+  }
+  // A refused hold ends the workflow before it reads them; a settled run (from then on) discards them itself.
+  if (inputs && hold && !hold.ok) await discardInputs(services.assets, inputs);
   // Only a refusal changes the row (to rejected), and a finished run has settled it: read it again then.
   return { record: hold?.ok ? record : ((await generations.get(record.id)) ?? record), hold };
+}
+
+async function storeInputs(assets: AssetStore, generationId: string, images: InputImage[]): Promise<InputImageRef[]> {
+  return Promise.all(
+    images.map(async (image, i) => {
+      const key = `generations/${generationId}/inputs/${i}.${image.contentType.slice('image/'.length).replace('jpeg', 'jpg')}`;
+      const stored = await assets.put(key, image.bytes, image.contentType);
+      return { role: image.role, key: stored.key, contentType: image.contentType, size: stored.size };
+    }),
+  );
+}
+
+async function discardInputs(assets: AssetStore, inputs: InputImageRef[]): Promise<void> {
+  await Promise.all(inputs.map((i) => assets.delete(i.key).catch(() => undefined)));
 }

@@ -17,6 +17,17 @@ export interface VideoParams {
   resolution: '720p' | '1080p' | '4k';
 }
 
+/**
+ * An image the caller uploaded (to edit, as a mask, as a video's first frame), stored in the asset
+ * store: the workflow carries this reference, never the bytes, so its history stays small.
+ */
+export interface InputImageRef {
+  role: 'image' | 'mask' | 'first_frame';
+  key: string;
+  contentType: string;
+  size: number;
+}
+
 export interface GenerationTiming {
   /** After this long without a result the generation fails and its hold is released. */
   deadlineMs: number;
@@ -44,12 +55,15 @@ export interface GenerationInput {
   unitPriceNanos: string;
   image?: ImageParams;
   video?: VideoParams;
+  /** Uploaded images (image edits, image-to-video); absent for a prompt alone. */
+  inputs?: InputImageRef[];
   timing: GenerationTiming;
 }
 
 export type HoldOutcome =
   | { ok: true; holdId: string }
   | { ok: false; reason: 'insufficient_funds'; availableNanos: string; requiredNanos: string }
+  | { ok: false; reason: 'key_limit_exceeded'; keyId: string; limitNanos: string; usedNanos: string; limitReset: 'daily' | 'weekly' | 'monthly' | null }
   | { ok: false; reason: 'unavailable' | 'cancelled'; message: string };
 
 export interface StoredAssetRef {

@@ -7,7 +7,7 @@ import { GenerationRepository } from './generation-repository.js';
 const OPEN_WORKFLOW: WorkflowExecutionStatusName[] = ['RUNNING', 'PAUSED', 'UNSPECIFIED', 'UNKNOWN'];
 
 /**
- * The hold sweeper's steps (holdReconcilerWorkflow): expire overdue holds, then find generations whose
+ * The hold sweep's steps (workflows/hold-sweep.ts): expire overdue holds, then find generations whose
  * workflow closed without settling and release their holds. Apart from the generation activities because
  * it runs on a Schedule, not per generation, and is the one place that asks Temporal about other workflows.
  */

@@ -8,6 +8,7 @@ import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
 import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminReversalRoutes } from './routes/admin-reversals.js';
 import { consoleRoutes } from './routes/console.js';
 import { consoleSignInRoutes } from './routes/console-sign-in.js';
 import { creditGrantRoutes } from './routes/credit-grants.js';
@@ -18,8 +19,10 @@ import { videoRoutes } from './routes/videos.js';
 import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { messageRoutes } from './routes/messages.js';
 import { chatRoutes } from './routes/chat.js';
 import { embeddingRoutes } from './routes/embeddings.js';
+import { responsesRoutes } from './routes/responses.js';
 import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
@@ -67,6 +70,7 @@ export function createApp(services: Services): Express {
   });
   app.use('/admin', requireAdmin(services), bodies);
   app.use(adminRoutes(services));
+  app.use(adminReversalRoutes(services));
   // The console's own API: sign-in is public by nature; its bodies are small and parsed here.
   app.use('/console/api', bodies);
   app.use(consoleSignInRoutes(services));
@@ -80,7 +84,9 @@ export function createApp(services: Services): Express {
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
   app.use(chatRoutes(services));
+  app.use(messageRoutes(services));
   app.use(embeddingRoutes(services));
+  app.use(responsesRoutes(services));
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));

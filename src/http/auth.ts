@@ -4,9 +4,11 @@ import { looksLikeApiKey } from '../accounts/api-key.js';
 import type { ApiKeyRecord } from '../accounts/repository.js';
 import { isExpired } from '../keys/key-settings.js';
 import type { Services } from '../services.js';
+import { speaksAnthropic } from '../messages/anthropic-errors.js';
+import { suspensionMessage } from '../accounts/suspension.js';
 import { consoleMayCall } from './console-access.js';
 import { consoleSession, sessionToken } from './console-session.js';
-import { forbidden, unauthorized } from './errors.js';
+import { accountSuspended, forbidden, unauthorized } from './errors.js';
 
 export interface AuthContext {
   accountId: string;
@@ -50,7 +52,10 @@ function bearer(header: string | undefined): string | null {
 /** 401 for a missing, malformed, unknown or revoked key; the message never echoes the key. */
 export function requireApiKey(services: Services): RequestHandler {
   return async (req, res, next) => {
-    const token = bearer(req.headers.authorization);
+    // Anthropic's SDKs and Claude Code send the key as x-api-key; only their endpoints take it.
+    const anthropic = speaksAnthropic(req.originalUrl);
+    const apiKeyHeader = anthropic ? req.headers['x-api-key'] : undefined;
+    const token = bearer(req.headers.authorization) ?? (typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : null);
     if (token === null && sessionToken(req) && consoleMayCall(req.method, req.baseUrl + req.path)) {
       const session = await consoleSession(req, services);
       if (!session?.user.accountId) throw forbidden('This console sign-in has no customer account.');
@@ -58,13 +63,18 @@ export function requireApiKey(services: Services): RequestHandler {
       return next();
     }
     if (token === null) {
-      throw unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_API_KEY'.");
+      throw unauthorized(
+        anthropic
+          ? "You didn't provide an API key. Send it as 'x-api-key: YOUR_API_KEY' or 'Authorization: Bearer YOUR_API_KEY'."
+          : "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_API_KEY'.",
+      );
     }
     if (!token) throw unauthorized("Malformed Authorization header. Use 'Authorization: Bearer YOUR_API_KEY'.");
     const record = await services.apiKeys.resolve(token);
     if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
     if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
     if (isExpired(record, new Date())) throw unauthorized(`API key ${record.prefix}… expired at ${record.expiresAt!.toISOString()}.`);
+    if (record.accountSuspended) throw accountSuspended(suspensionMessage(services.config.support.email));
     res.locals.auth = { accountId: record.accountId, apiKeyId: record.id, key: record } satisfies AuthContext;
     next();
   };

@@ -10,10 +10,24 @@ import {
   IdempotencyConflict,
   InsufficientFunds,
   InvalidAmount,
+  KeyLimitExceeded,
   formatUsd,
 } from '../ledger/index.js';
+import { nextPeriodStart } from '../keys/key-settings.js';
+import { anthropicErrorBody, speaksAnthropic } from '../messages/anthropic-errors.js';
 import { TooManyOpenDeposits } from '../payments/deposit-repository.js';
-import { TooManyOpenSupportRequests } from '../support/support-repository.js';
+import { CustomDepositRefused } from '../support/custom-deposit.js';
+import { SupportMoveRefused, TooManyOpenSupportRequests } from '../support/support-repository.js';
+import { InvalidWebhookSignature } from '../payments/payment-gateway.js';
+import { WebhookNotTaken } from '../payments/payment-webhook.js';
+import {
+  AmountNotOffered,
+  CheckoutUnavailable,
+  DepositKeyReused,
+  DepositNotConfirmed,
+  InvalidCryptoChoice,
+  PaymentMethodUnavailable,
+} from '../payments/deposit-starter.js';
 import { UnsafeJson } from './input-guards.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import {
@@ -53,6 +67,8 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 export const unauthorized = (message: string) => new ApiError(401, 'invalid_request_error', 'invalid_api_key', message);
 
 export const forbidden = (message: string) => new ApiError(403, 'permission_error', 'forbidden', message);
+
+export const accountSuspended = (message: string) => new ApiError(403, 'permission_error', 'account_suspended', message);
 
 export const notFound = (message: string, param: string | null = null) =>
   new ApiError(404, 'invalid_request_error', 'not_found', message, param);
@@ -98,6 +114,22 @@ export const outputLimitUnaffordable = (requested: number, affordable: number) =
     { 'x-should-retry': 'false' },
   );
 
+/** The key's own limit, not the account's balance: the account's other keys keep working. */
+export const keyLimitExceeded = (err: KeyLimitExceeded, now = new Date()) => {
+  const resets = nextPeriodStart(err.reset, now);
+  return new ApiError(
+    402,
+    'insufficient_funds',
+    'key_limit_exceeded',
+    `This API key has reached its ${err.reset ? `${err.reset} ` : ''}spend limit of $${formatUsd(err.limit)} ` +
+      `($${formatUsd(err.used)} spent or reserved by requests in progress` +
+      (resets ? ` this period); the limit resets at ${resets.toISOString()} (UTC).` : '); the limit does not reset.') +
+      ' A management key can raise it with PATCH /v1/keys/{id}; the account\u2019s other keys are not affected.',
+    null,
+    { 'x-should-retry': 'false' },
+  );
+};
+
 /** Turns a zod failure into a 400 naming the first offending field the way OpenAI does (`param`). */
 export function fromZod(err: z.ZodError, where: 'body' | 'query' | 'params' = 'body'): ApiError {
   const issue = err.issues[0]!;
@@ -111,15 +143,39 @@ export function toApiError(err: unknown): ApiError | null {
   const consoleError = consoleSignInError(err);
   if (consoleError) return consoleError;
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
+  if (err instanceof KeyLimitExceeded) return keyLimitExceeded(err);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
   if (err instanceof AccountNotFound) return notFound(err.message);
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');
   if (err instanceof HoldNotPending || err instanceof CaptureExceedsHold) return conflict(err.message, 'hold_not_pending');
   if (err instanceof z.ZodError) return fromZod(err);
+  if (err instanceof PaymentMethodUnavailable) return invalidRequest(err.message, 'method', 'payment_method_unavailable');
+  if (err instanceof AmountNotOffered) return invalidRequest(err.message, err.param, 'amount_not_offered');
+  if (err instanceof InvalidCryptoChoice) return invalidRequest(err.message, err.param);
+  if (err instanceof DepositKeyReused) return conflict(err.message, 'idempotency_conflict');
+  if (err instanceof CheckoutUnavailable) {
+    return new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Deposit ${err.depositId} was not started; try again.`, null, {
+      'x-should-retry': 'false',
+    });
+  }
+  if (err instanceof DepositNotConfirmed) {
+    return new ApiError(
+      503,
+      'api_error',
+      'temporarily_unavailable',
+      `Deposit ${err.depositId} could not be started right now. Repeat the request with the same Idempotency-Key to pick it up, or try again later.`,
+      null,
+      { 'retry-after': '5', 'x-should-retry': err.resumable ? 'true' : 'false' },
+    );
+  }
+  if (err instanceof InvalidWebhookSignature) return new ApiError(400, 'invalid_request_error', 'invalid_signature', 'Webhook signature verification failed.');
+  if (err instanceof WebhookNotTaken) return new ApiError(503, 'api_error', 'temporarily_unavailable', err.message, null, { 'retry-after': '5' });
   if (err instanceof TooManyOpenDeposits) return tooManyOpen(err.message, 'too_many_open_deposits', err.retryAfterSeconds);
   // Ops answer within a working day; an hour is an honest first hint.
   if (err instanceof TooManyOpenSupportRequests) return tooManyOpen(err.message, 'too_many_open_support_requests', 3600);
+  if (err instanceof SupportMoveRefused) return conflict(err.message, 'support_status_conflict');
+  if (err instanceof CustomDepositRefused) return err.conflict ? conflict(err.message, 'idempotency_conflict') : invalidRequest(err.message, err.param);
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
   if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');
@@ -161,9 +217,9 @@ function consoleSignInError(err: unknown): ApiError | null {
   return null;
 }
 
-export function sendError(res: import('express').Response, err: ApiError) {
+export function sendError(res: import('express').Response, err: ApiError, anthropic = false) {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).json(err.body());
+  res.status(err.status).json(anthropic ? { ...anthropicErrorBody(err), request_id: res.getHeader('x-request-id') } : err.body());
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -172,15 +228,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // connection after answering instead of letting Node read and discard the rest of the body.
     if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
     const api = toApiError(err);
+    // The Messages API's callers (Anthropic SDKs, Claude Code) read errors in Anthropic's shape.
+    const anthropic = speaksAnthropic(req.originalUrl);
     if (api) {
       if (res.headersSent) return res.end();
-      return sendError(res, api);
+      return sendError(res, api, anthropic);
     }
     logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path }, 'unhandled error');
     if (res.headersSent) return res.end();
     sendError(
       res,
       new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
+      anthropic,
     );
   };
 }

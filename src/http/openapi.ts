@@ -14,6 +14,10 @@ export interface OperationSpec {
   query?: z.ZodType;
   /** Other request content types accepted with the same schema (e.g. multipart/form-data). */
   alsoAccepts?: string[];
+  /** Uploaded files the multipart form takes beside the body's text fields. */
+  files?: { name: string; description: string; multiple?: boolean; required?: boolean }[];
+  /** The body comes only as multipart/form-data (it carries files), never as JSON. */
+  multipartOnly?: boolean;
   responses?: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
 }
 
@@ -60,8 +64,9 @@ class OpenApiRegistry {
       };
       if (op.body) {
         const schema = jsonSchema(op.body);
-        const content: Record<string, unknown> = { 'application/json': { schema } };
-        for (const ct of op.alsoAccepts ?? []) content[ct] = { schema };
+        const form = op.files ? withFiles(schema, op.files) : schema;
+        const content: Record<string, unknown> = op.multipartOnly ? { 'multipart/form-data': { schema: form } } : { 'application/json': { schema } };
+        for (const ct of op.alsoAccepts ?? []) content[ct] = { schema: ct === 'multipart/form-data' ? form : schema };
         operation.requestBody = { required: true, content };
       }
       (paths[path] ??= {})[op.method] = operation;
@@ -109,6 +114,19 @@ function securityFor(auth: Auth) {
 
 export function toOpenApiPath(path: string): string {
   return path.replace(/:(\w+)/g, '{$1}');
+}
+
+/** The body's schema with the upload fields added as binary strings (OpenAPI 3.1's way to describe a file). */
+function withFiles(schema: unknown, files: NonNullable<OperationSpec['files']>): unknown {
+  const s = schema as { properties?: Record<string, unknown>; required?: string[] };
+  const properties = { ...s.properties };
+  const required = [...(s.required ?? [])];
+  for (const f of files) {
+    const file = { type: 'string', contentMediaType: 'application/octet-stream', description: f.description };
+    properties[f.name] = f.multiple ? { anyOf: [file, { type: 'array', items: file }] } : file;
+    if (f.required) required.push(f.name);
+  }
+  return { ...s, properties, required };
 }
 
 function jsonSchema(schema: z.ZodType): unknown {

@@ -18,6 +18,7 @@ const MB = 1024 * KB;
 const LIMITS: readonly (readonly [prefix: string, bytes: number])[] = [
   // Chat messages may carry base64 images, as OpenAI's do.
   ['/v1/chat/completions', 20 * MB],
+  ['/v1/responses', 20 * MB],
   ['/v1/images', 256 * KB],
   ['/v1/videos', 256 * KB],
   ['/v1/billing/deposits', 16 * KB],
@@ -26,6 +27,12 @@ const LIMITS: readonly (readonly [prefix: string, bytes: number])[] = [
   ['/console/api', 16 * KB],
 ];
 const DEFAULT_LIMIT = 256 * KB;
+
+/** Routes that take uploaded images (multipart): the uploads' total cap plus room for the text fields; multer enforces the per-file caps. */
+const UPLOAD_LIMITS: readonly (readonly [path: string, bytes: number])[] = [
+  ['/v1/images/edits', 16 * MB],
+  ['/v1/videos', 16 * MB],
+];
 
 export function bodyLimitFor(path: string): number {
   let best: readonly [string, number] | undefined;
@@ -56,8 +63,10 @@ export function parseBodies(): RequestHandler {
     return p;
   };
   return (req, res, next) => {
-    const limit = bodyLimitFor(req.originalUrl.split('?')[0]!);
-    if (Number(req.headers['content-length'] ?? 0) > limit) throw payloadTooLarge(limit);
+    const path = req.originalUrl.split('?')[0]!;
+    const limit = bodyLimitFor(path);
+    const upload = req.is('multipart/form-data') ? UPLOAD_LIMITS.find(([p]) => p === path)?.[1] : undefined;
+    if (Number(req.headers['content-length'] ?? 0) > (upload ?? limit)) throw payloadTooLarge(upload ?? limit);
     const [json, form] = forLimit(limit);
     json!(req, res, (err?: unknown) => (err ? next(err) : form!(req, res, next)));
   };

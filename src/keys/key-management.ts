@@ -1,6 +1,8 @@
 import type { AccountRepository, ApiKeyRecord } from '../accounts/repository.js';
+import type { Db } from '../db/connection.js';
 import type { Catalog } from '../pricing/catalog.js';
 import { ApiKeyNotFound, InvalidKeySettings, ManagementKeyRequired } from './errors.js';
+import { restartKeyBudget } from './key-budget.js';
 import { settingsProblem, type KeySettings } from './key-settings.js';
 
 /**
@@ -12,6 +14,7 @@ import { settingsProblem, type KeySettings } from './key-settings.js';
 export interface KeyManagementDeps {
   accounts: AccountRepository;
   catalog: Pick<Catalog, 'get'>;
+  db: Db;
   now?: () => Date;
 }
 
@@ -41,6 +44,8 @@ export async function updateKey(deps: KeyManagementDeps, caller: ApiKeyRecord, i
   requireManager(caller);
   const updated = await deps.accounts.changeKey(caller.accountId, id, change, checker(deps));
   if (!updated) throw new ApiKeyNotFound(id);
+  // A new limit or period counts what the key already spent in that period.
+  if ((change.spendLimit !== undefined || change.limitReset !== undefined) && updated.spendLimit !== null) await restartKeyBudget(deps.db, id);
   return updated;
 }
 

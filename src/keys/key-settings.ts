@@ -2,7 +2,7 @@ import { ModelNotAllowed } from './errors.js';
 
 /**
  * What a customer decides about each API key, and the pure rules over it. Money is nano-dollars.
- * `spendLimit`/`limitReset` are stored and reported; enforcing them with holds is the next step.
+ * `spendLimit`/`limitReset` are enforced with holds (see key-budget.ts).
  */
 export const LIMIT_RESETS = ['daily', 'weekly', 'monthly'] as const;
 export type LimitReset = (typeof LIMIT_RESETS)[number];
@@ -62,4 +62,13 @@ export function periodStart(reset: LimitReset, now: Date): Date {
   if (reset === 'daily') return new Date(Date.UTC(y, m, d));
   const sinceMonday = (now.getUTCDay() + 6) % 7;
   return new Date(Date.UTC(y, m, d - sinceMonday));
+}
+
+/** When the current limit period ends and the next begins (UTC); null for a limit that never resets. */
+export function nextPeriodStart(reset: LimitReset | null, now: Date): Date | null {
+  if (reset === null) return null;
+  const start = periodStart(reset, now);
+  if (reset === 'daily') return new Date(start.getTime() + 86_400_000);
+  if (reset === 'weekly') return new Date(start.getTime() + 7 * 86_400_000);
+  return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
 }

@@ -1,3 +1,4 @@
+import { RequestLog } from '../chat/request-log.js';
 import type { Db } from '../db/connection.js';
 import { periodStart } from './key-settings.js';
 
@@ -8,29 +9,19 @@ export interface KeySpend {
   monthly: bigint;
 }
 
-/**
- * What a key has spent (nano-dollars), all time and in the current UTC day, week and month: the
- * cost recorded on the chat requests and the delivered generations made with it. Both rows carry
- * the key id and the exact amount the ledger took, so the sum is exact.
- */
-export async function keySpend(db: Db, keyId: string, now = new Date()): Promise<KeySpend> {
-  const { rows } = await db.raw(
-    `SELECT coalesce(sum(cost), 0) AS total,
-            coalesce(sum(cost) FILTER (WHERE at >= :day), 0) AS daily,
-            coalesce(sum(cost) FILTER (WHERE at >= :week), 0) AS weekly,
-            coalesce(sum(cost) FILTER (WHERE at >= :month), 0) AS monthly
-       FROM (SELECT cost, created_at AS at FROM requests WHERE api_key_id = :keyId AND cost > 0
-             UNION ALL
-             SELECT cost, coalesce(completed_at, created_at) FROM generations WHERE api_key_id = :keyId AND cost > 0) AS spent`,
-    { keyId, day: periodStart('daily', now), week: periodStart('weekly', now), month: periodStart('monthly', now) },
-  );
-  const r = rows[0];
-  return { total: BigInt(r.total), daily: BigInt(r.daily), weekly: BigInt(r.weekly), monthly: BigInt(r.monthly) };
+/** The starts of the current UTC day, week and month. */
+export interface SpendPeriods {
+  day: Date;
+  week: Date;
+  month: Date;
 }
 
-/** What is left of the key's limit in its current period; null when the key has no limit. */
-export function limitRemaining(key: { spendLimit: bigint | null; limitReset: 'daily' | 'weekly' | 'monthly' | null }, spend: KeySpend): bigint | null {
-  if (key.spendLimit === null) return null;
-  const spent = key.limitReset === null ? spend.total : spend[key.limitReset];
-  return key.spendLimit > spent ? key.spendLimit - spent : 0n;
+/**
+ * What a key has spent (nano-dollars), all time and in the current UTC day, week and month: the
+ * cost in the request log, which has one row with the key id and the exact amount the ledger took
+ * for every chat, embedding and generation (a generation's own row must not be added again).
+ */
+export async function keySpend(db: Db, keyId: string, now = new Date()): Promise<KeySpend> {
+  const since: SpendPeriods = { day: periodStart('daily', now), week: periodStart('weekly', now), month: periodStart('monthly', now) };
+  return new RequestLog(db).spendOfKey(keyId, since);
 }

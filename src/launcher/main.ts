@@ -125,8 +125,7 @@ function announceSandboxes(config: Config) {
 
 /** On a fresh data directory: one demo account with a key and $5.00 of credit, so the product can be tried at once. */
 async function ensureDemoAccount(services: Services): Promise<{ accountId: string; key: string } | undefined> {
-  const { n } = (await services.db('accounts').count<{ n: bigint }[]>({ n: '*' }).first()) ?? { n: 0n };
-  if (BigInt(n) > 0n) return undefined;
+  if (await services.accounts.any()) return undefined;
   const account = await services.accounts.create({ name: 'Demo', email: 'demo@example.com' });
   const { key } = await services.accounts.createKey(account.id, 'demo');
   await services.ledger.post({

@@ -55,3 +55,19 @@ export class CaptureExceedsHold extends Error {
     this.name = 'CaptureExceedsHold';
   }
 }
+
+/**
+ * The hold would take an API key past its spend limit for the period: `used` is what the key has
+ * spent in the period plus what its pending holds reserve. The API maps it to 402.
+ */
+export class KeyLimitExceeded extends Error {
+  constructor(
+    readonly keyId: string,
+    readonly limit: bigint,
+    readonly used: bigint,
+    readonly reset: 'daily' | 'weekly' | 'monthly' | null,
+  ) {
+    super(`key ${keyId} spend limit exceeded: limit $${formatUsd(limit)}, used $${formatUsd(used)}`);
+    this.name = 'KeyLimitExceeded';
+  }
+}

@@ -2,4 +2,4 @@ export * from './errors.js';
 export * from './money.js';
 export * from './types.js';
 export { PostgresLedger, type PlaceHoldInput, type PostEntryInput } from './postgres-ledger.js';
-export { reconcile, type ReconcileReport, type InvariantCheck } from './reconcile.js';
+export { auditLedger, type AuditReport, type InvariantCheck } from './audit.js';

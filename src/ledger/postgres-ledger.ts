@@ -10,6 +10,7 @@ import {
   IdempotencyConflict,
   InsufficientFunds,
 } from './errors.js';
+import { keyLimitExceeded } from './key-budget.js';
 import type { Applied, Balance, EntryKind, Hold, HoldPurpose, HoldStatus, LedgerEntry } from './types.js';
 
 export interface PostEntryInput {
@@ -36,6 +37,11 @@ export interface PlaceHoldInput {
   generationId?: string;
   /** The process lease of the process that will settle the hold (see process-lease.ts). */
   leaseId?: string;
+  /**
+   * The API key whose spend limit this hold counts against: set it only for a key with a limit
+   * (see key-budget.ts); a hold without it pays nothing for key limits.
+   */
+  apiKeyId?: string;
 }
 
 export interface CaptureInput {
@@ -196,6 +202,8 @@ export class PostgresLedger {
 
   private async placeHoldOn(q: Knex, input: PlaceHoldInput): Promise<Applied<Hold>> {
     const row = await this.applyHold(input.accountId, { op: 'hold', holdId: newId('hold'), input }, q);
+    // Over the key's limit: the hold's own block was undone by the key-budget trigger's refusal.
+    if (row?.k_refused != null) throw keyLimitExceeded(input.apiKeyId!, { detail: row.k_refused as string });
     if (row) return { value: toHoldRow(row), replayed: false };
     const existing = await this.holdByKey(input.idempotencyKey, q);
     if (existing) {
@@ -390,7 +398,7 @@ interface HoldRow {
 }
 
 const APPLY_HOLDS =
-  'SELECT * FROM ledger_apply_holds($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[])';
+  'SELECT * FROM ledger_apply_holds($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])';
 
 /** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
 async function applyHoldOps(
@@ -412,8 +420,9 @@ async function applyHoldOps(
     column((o) => hold(o)?.leaseId ?? null),
     column((o) => (o.op === 'capture' ? o.kind : null)),
     column((o) => (o.op === 'release' ? o.status : null)),
+    column((o) => hold(o)?.apiKeyId ?? null),
   ]);
-  return rows.map((r) => (r.h_id === null ? null : r));
+  return rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r));
 }
 
 function toHoldRow(r: HoldRow): Hold {

@@ -13,6 +13,7 @@ import {
   type ProviderCheckout,
   type WebhookMeta,
 } from './payment-gateway.js';
+import { refundReversalId, type ReversalEvent } from './reversal.js';
 
 export { cryptomusSign, phpJson } from './cryptomus-protocol.js';
 
@@ -72,6 +73,16 @@ export class CryptomusGateway implements PaymentGateway {
     return this.retrieveCheckout(ref);
   }
 
+  private verified(rawBody: Buffer | string, meta: WebhookMeta) {
+    const allow = this.opts.webhookIps ?? [];
+    if (allow.length > 0 && !(meta.sourceIp && allow.includes(normalizeIp(meta.sourceIp)))) {
+      throw new InvalidWebhookSignature('cryptomus', `source address ${meta.sourceIp ?? 'unknown'} not allowed`);
+    }
+    const body = verifiedWebhookBody(rawBody.toString(), this.opts.apiKey);
+    if (!body) throw new InvalidWebhookSignature('cryptomus', 'missing or wrong sign');
+    return body;
+  }
+
   /** POST /v1/payment/info; if both are given Cryptomus lets order_id win. */
   paymentInfo(query: { uuid: string } | { order_id: string }): Promise<CryptomusPayment> {
     return this.call<CryptomusPayment>('/v1/payment/info', query);
@@ -83,12 +94,7 @@ export class CryptomusGateway implements PaymentGateway {
   }
 
   parseWebhook(rawBody: Buffer | string, meta: WebhookMeta): PaymentEvent | null {
-    const allow = this.opts.webhookIps ?? [];
-    if (allow.length > 0 && !(meta.sourceIp && allow.includes(normalizeIp(meta.sourceIp)))) {
-      throw new InvalidWebhookSignature('cryptomus', `source address ${meta.sourceIp ?? 'unknown'} not allowed`);
-    }
-    const body = verifiedWebhookBody(rawBody.toString(), this.opts.apiKey);
-    if (!body) throw new InvalidWebhookSignature('cryptomus', 'missing or wrong sign');
+    const body = this.verified(rawBody, meta);
     if (body.type !== 'payment' || typeof body.order_id !== 'string' || typeof body.uuid !== 'string') return null;
     const status = String(body.status);
     return cryptomusOutcome(
@@ -103,6 +109,28 @@ export class CryptomusGateway implements PaymentGateway {
       },
       `${body.uuid}:${status}`,
     );
+  }
+
+  /**
+   * `refund_paid` (final) is money returned to the payer: Cryptomus refunds the whole payment, so
+   * the reversal is the invoice amount (capped at what was credited by the workflow).
+   * `refund_process` and `refund_fail` move no money and are only recorded on the deposit.
+   */
+  parseReversal(rawBody: Buffer | string, meta: WebhookMeta): ReversalEvent | null {
+    const body = this.verified(rawBody, meta);
+    if (body.type !== 'payment' || body.status !== 'refund_paid' || typeof body.order_id !== 'string' || typeof body.uuid !== 'string') return null;
+    const amount = usdAmount(body.amount, body.currency);
+    if (amount === null || amount <= 0n) return null;
+    return {
+      provider: 'cryptomus',
+      kind: 'refund',
+      reversalId: refundReversalId(body.uuid),
+      paymentRef: body.uuid,
+      depositId: body.order_id,
+      amountNano: amount,
+      providerStatus: 'refund_paid',
+      eventId: `${body.uuid}:refund_paid`,
+    };
   }
 
   private toCheckout(payment: CryptomusPayment, depositId: string): ProviderCheckout {

@@ -8,6 +8,7 @@ import { lockAccountScope } from '../db/advisory-lock.js';
 import { newId } from '../ids.js';
 import { type DepositStatus, FINAL_DEPOSIT_STATUSES } from './deposit-status.js';
 import type { PaymentOutcome, PaymentProvider } from './payment-gateway.js';
+import type { DepositReversal } from './reversal-repository.js';
 
 export type DepositMethod = 'card' | 'crypto';
 export type DepositEventSource = 'api' | 'webhook' | 'poll' | 'workflow';
@@ -30,6 +31,10 @@ export interface Deposit {
   createdAt: Date;
   updatedAt: Date;
   creditedAt: Date | null;
+  /** Set once the credited payment was disputed or refunded (reversal-repository.ts). */
+  reversal: DepositReversal | null;
+  /** The support request a custom-amount deposit was opened for by ops. */
+  supportRequestId: string | null;
 }
 
 export interface DepositEvent {
@@ -54,9 +59,11 @@ export interface NewDeposit {
   /** When the checkout will stop accepting payment; fixed here so a retried create asks for the same. */
   expiresAt: Date;
   idempotencyKey?: string;
+  supportRequestId?: string;
 }
 
-export interface EventInput {
+/** An entry to add to a deposit's history (DepositEvent once stored). */
+export interface NewDepositEvent {
   eventId: string;
   source: DepositEventSource;
   outcome?: PaymentOutcome;
@@ -131,6 +138,7 @@ export class DepositRepository {
         network: input.network ?? null,
         expires_at: input.expiresAt,
         idempotency_key: input.idempotencyKey ?? null,
+        support_request_id: input.supportRequestId ?? null,
       })
       .onConflict(['account_id', 'idempotency_key'])
       .ignore()
@@ -182,7 +190,7 @@ export class DepositRepository {
    * Stores one history event (once per event id) and moves the deposit to `status` unless it is
    * already final. Returns the deposit's status afterwards and whether the event was new.
    */
-  async recordEvent(id: string, ev: EventInput, status?: DepositStatus): Promise<{ recorded: boolean; status: DepositStatus }> {
+  async recordEvent(id: string, ev: NewDepositEvent, status?: DepositStatus): Promise<{ recorded: boolean; status: DepositStatus }> {
     return this.db.transaction(async (trx) => {
       let current = (await trx('deposits').where({ id }).forUpdate().first('status'))?.status as DepositStatus | undefined;
       if (!current) throw new Error(`deposit ${id} not found`);
@@ -199,7 +207,7 @@ export class DepositRepository {
    * Money reported for a deposit that ended without credit (expired, failed): the one exit from a
    * final status, into review, so ops see it and credit by adjustment after checking.
    */
-  async flagForReview(id: string, ev: EventInput): Promise<void> {
+  async flagForReview(id: string, ev: NewDepositEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx('deposits').where({ id }).whereIn('status', ['expired', 'failed']).update({ status: 'needs_review', updated_at: trx.fn.now() });
       const { status } = await trx('deposits').where({ id }).first('status');
@@ -208,7 +216,7 @@ export class DepositRepository {
   }
 
   /** Marks the deposit credited once the ledger entry exists; a repeat changes nothing. */
-  async markCredited(id: string, amount: bigint, ev: EventInput): Promise<void> {
+  async markCredited(id: string, amount: bigint, ev: NewDepositEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx('deposits')
         .where({ id })
@@ -219,7 +227,7 @@ export class DepositRepository {
   }
 }
 
-async function insertEvent(trx: Knex, id: string, ev: EventInput, status: DepositStatus): Promise<boolean> {
+async function insertEvent(trx: Knex, id: string, ev: NewDepositEvent, status: DepositStatus): Promise<boolean> {
   const rows = await trx('deposit_events')
     .insert({
       deposit_id: id,
@@ -258,6 +266,8 @@ function toDeposit(r: Record<string, any>): Deposit {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     creditedAt: r.credited_at,
+    reversal: r.reversal ?? null,
+    supportRequestId: r.support_request_id ?? null,
   };
 }
 

@@ -3,6 +3,8 @@
  * provider's event names or statuses (the idea of medusa's getWebhookActionAndData).
  */
 
+import type { ReversalEvent } from './reversal.js';
+
 export type PaymentProvider = 'stripe' | 'cryptomus';
 
 /**
@@ -80,6 +82,10 @@ export interface PaymentGateway {
   closeCheckout(ref: { depositId: string; providerRef: string }): Promise<ProviderCheckout>;
   /** Verifies before it parses. Null for notifications that concern no deposit of ours. */
   parseWebhook(rawBody: Buffer | string, meta: WebhookMeta): PaymentEvent | null;
+  /** Verifies, then reads a dispute or refund (reversal.ts); null for any other notification. */
+  parseReversal?(rawBody: Buffer | string, meta: WebhookMeta): ReversalEvent | null;
+  /** The deposit and checkout a payment at the provider belongs to, as the provider records it. */
+  paymentOf?(paymentRef: string): Promise<{ depositId: string; providerRef: string } | null>;
 }
 
 /** A webhook whose authenticity could not be established. Nothing may happen because of it. */

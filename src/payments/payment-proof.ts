@@ -10,19 +10,11 @@
  * an underpayment (`wrong_amount`, credited as received) in its webhook alone, not in payment info.
  * It also costs no provider call per webhook and works while the provider's API is down.
  */
-import type { DepositMethod } from './deposit-repository.js';
+import type { Logger } from 'pino';
+import type { PaymentEventPayload, ProofRequest } from './deposit-types.js';
 import { InvalidWebhookSignature } from './payment-gateway.js';
 import type { Payments } from './payment-services.js';
-import { type PaymentSignal, type SignedWebhook, toSignal } from './payment-signal.js';
-import type { Logger } from 'pino';
-
-export interface ProofRequest {
-  depositId: string;
-  method: DepositMethod;
-  /** The deposit's checkout (session id / invoice uuid): a genuine webhook of another checkout proves nothing here. */
-  providerRef: string;
-  webhook: SignedWebhook;
-}
+import { toPayload } from './payment-event.js';
 
 export function createPaymentProofActivities({ payments, logger }: { payments: Pick<Payments, 'gateways'>; logger: Logger }) {
   return {
@@ -31,7 +23,7 @@ export function createPaymentProofActivities({ payments, logger }: { payments: P
      * checkout; null otherwise (a forged or misdirected signal, which changes nothing). CPU only, so
      * it runs as a local activity.
      */
-    async verifySignedWebhook(req: ProofRequest): Promise<PaymentSignal | null> {
+    async verifySignedWebhook(req: ProofRequest): Promise<PaymentEventPayload | null> {
       const gateway = payments.gateways[req.method];
       let event;
       try {
@@ -45,7 +37,7 @@ export function createPaymentProofActivities({ payments, logger }: { payments: P
         logger.warn({ depositId: req.depositId, about: event?.depositId, providerRef: event?.providerRef }, 'payment signal about another checkout ignored');
         return null;
       }
-      return toSignal(event, 'webhook');
+      return toPayload(event, 'webhook');
     },
   };
 }

@@ -9,6 +9,7 @@ import { SANDBOX_MIN_CHECKOUT_SECONDS, type SandboxConnections } from '../sandbo
 import { CryptomusGateway } from './cryptomus-gateway.js';
 import { DepositRepository, type DepositMethod } from './deposit-repository.js';
 import { DisabledGateway } from './disabled-gateway.js';
+import { ReversalRepository } from './reversal-repository.js';
 import type { PaymentGateway } from './payment-gateway.js';
 import { StripeGateway } from './stripe-gateway.js';
 
@@ -17,6 +18,8 @@ export interface Payments {
   /** Methods a customer may pay with; a disabled one's gateway refuses every call and every webhook. */
   enabled: Record<DepositMethod, boolean>;
   deposits: DepositRepository;
+  /** Disputes and refunds of credited deposits. */
+  reversals: ReversalRepository;
   settings: Config['deposits'];
   /**
    * The shortest checkout to ask each provider for, in seconds: Stripe's 30 minutes plus a margin
@@ -53,6 +56,7 @@ export function createPayments(config: Config, db: Db, sandboxes: SandboxConnect
     gateways: { card, crypto },
     enabled: { card: !(card instanceof DisabledGateway), crypto: !(crypto instanceof DisabledGateway) },
     deposits: new DepositRepository(db, { maxOpen: config.deposits.maxOpenPerAccount }),
+    reversals: new ReversalRepository(db),
     settings: config.deposits,
     minCheckoutSeconds: {
       card: sandboxCard ? SANDBOX_MIN_CHECKOUT_SECONDS : 1800 + 120,

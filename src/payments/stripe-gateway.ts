@@ -13,6 +13,8 @@ import {
   type ProviderCheckout,
   type WebhookMeta,
 } from './payment-gateway.js';
+import type { ReversalEvent } from './reversal.js';
+import { stripeReversal } from './stripe-reversals.js';
 
 export interface StripeGatewayOptions {
   secretKey: string;
@@ -85,10 +87,25 @@ export class StripeGateway implements PaymentGateway {
   }
 
   parseWebhook(rawBody: Buffer | string, meta: WebhookMeta): PaymentEvent | null {
+    return webhookEvent(this.verifiedEvent(rawBody, meta));
+  }
+
+  parseReversal(rawBody: Buffer | string, meta: WebhookMeta): ReversalEvent | null {
+    return stripeReversal(this.verifiedEvent(rawBody, meta));
+  }
+
+  /** The Checkout Session that created the PaymentIntent: Stripe lists sessions by payment_intent. */
+  async paymentOf(paymentIntentId: string): Promise<{ depositId: string; providerRef: string } | null> {
+    const list = await this.call(() => this.stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 }));
+    const session = list.data[0];
+    const depositId = session ? depositOf(session) : null;
+    return session && depositId ? { depositId, providerRef: session.id } : null;
+  }
+
+  private verifiedEvent(rawBody: Buffer | string, meta: WebhookMeta): Stripe.Event {
     if (!meta.signature) throw new InvalidWebhookSignature('stripe', 'missing Stripe-Signature header');
-    let event: Stripe.Event;
     try {
-      event = this.stripe.webhooks.constructEvent(
+      return this.stripe.webhooks.constructEvent(
         rawBody,
         meta.signature,
         this.opts.webhookSecret,
@@ -99,7 +116,6 @@ export class StripeGateway implements PaymentGateway {
       const reason = err instanceof Stripe.errors.StripeSignatureVerificationError ? err.message : 'unreadable payload';
       throw new InvalidWebhookSignature('stripe', reason.split('\n')[0]!);
     }
-    return webhookEvent(event);
   }
 
   private async retrieveSession(id: string): Promise<Session> {

@@ -30,3 +30,14 @@ export function chooseTier(tier: Tier | undefined, amountNano: bigint | undefine
 }
 
 export const offered = (): string => TIER_NAMES.map((t) => `${t} $${TIERS[t] / NANOS_PER_USD}`).join(', ');
+
+/** A custom amount ops may open a checkout for (from a support request): whole cents, $5 to $10,000. */
+export const CUSTOM_AMOUNT = { min: 5n * NANOS_PER_USD, max: 10_000n * NANOS_PER_USD, step: NANOS_PER_USD / 100n } as const;
+
+export function customAmountProblem(amountNano: bigint): string | null {
+  if (amountNano < CUSTOM_AMOUNT.min || amountNano > CUSTOM_AMOUNT.max) {
+    return `A custom amount must be between $${formatUsd(CUSTOM_AMOUNT.min)} and $${formatUsd(CUSTOM_AMOUNT.max)}.`;
+  }
+  if (amountNano % CUSTOM_AMOUNT.step !== 0n) return 'A custom amount is in whole cents.';
+  return null;
+}

@@ -15,6 +15,11 @@ const chatModel = z.object({
   family: z.string(),
   provider: z.literal('upstream'),
   upstream_model: z.string(),
+  /**
+   * Other ids a client may send for this model: the provider's dated snapshots and its own
+   * spelling (`gpt-5.2-2025-12-11`, `claude-sonnet-4-5-20250929`), which SDKs and agents default to.
+   */
+  aliases: z.array(z.string().min(1)).optional(),
   input_nanos_per_million: nanos,
   output_nanos_per_million: nanos,
   /** Prompt tokens the provider read from its cache; plain input rate when absent. */
@@ -61,6 +66,8 @@ export type CatalogModel = ChatModel | EmbeddingModel | GenerationModel;
 
 export class Catalog {
   private readonly byId: Map<string, CatalogModel>;
+  /** Snapshot ids → their chat model; never shadowing a model's own id. */
+  private readonly byAlias = new Map<string, ChatModel>();
 
   constructor(
     readonly version: string,
@@ -68,15 +75,25 @@ export class Catalog {
   ) {
     this.byId = new Map(models.map((m) => [m.id, m]));
     if (this.byId.size !== models.length) throw new Error('catalog has duplicate model ids');
+    for (const m of models) {
+      if (m.kind !== 'chat') continue;
+      for (const alias of m.aliases ?? []) {
+        if (this.byId.has(alias) || this.byAlias.has(alias)) throw new Error(`catalog alias ${alias} of ${m.id} is already a model id or alias`);
+        this.byAlias.set(alias, m);
+      }
+    }
   }
 
   get(id: string): CatalogModel | undefined {
     return this.byId.get(id);
   }
 
-  /** A chat model by its id, or by an OpenRouter-style `vendor/id` alias (`anthropic/claude-opus-4.5`). */
+  /**
+   * A chat model by its id, by a snapshot alias the catalog lists (`gpt-5.2-2025-12-11`), or by an
+   * OpenRouter-style `vendor/id` (`anthropic/claude-opus-4.5`, `anthropic/claude-opus-4-5-20251101`).
+   */
   chat(id: string): ChatModel | undefined {
-    const m = this.byId.get(id) ?? this.aliased(id);
+    const m = this.byId.get(id) ?? this.byAlias.get(id) ?? this.aliased(id);
     return m?.kind === 'chat' ? m : undefined;
   }
 
@@ -88,7 +105,8 @@ export class Catalog {
   private aliased(id: string): CatalogModel | undefined {
     const slash = id.indexOf('/');
     if (slash <= 0) return undefined;
-    const m = this.byId.get(id.slice(slash + 1).toLowerCase());
+    const rest = id.slice(slash + 1).toLowerCase();
+    const m = this.byId.get(rest) ?? this.byAlias.get(rest);
     const vendor = id.slice(0, slash).toLowerCase();
     return m && (m.family === vendor || m.family === 'open-weight') ? m : undefined;
   }

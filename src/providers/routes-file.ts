@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 /**
- * `PROVIDERS_FILE`: which upstream serves each public model, and under which upstream id. Read and
+ * `PROVIDERS_FILE` (JSON, or YAML when the name ends in .yaml/.yml): which upstream serves each public model, and under which upstream id. Read and
  * checked once at start-up; a mistake stops the service with the file, the entry and the problem,
  * rather than surfacing as a failed request hours later. Prices stay in the catalog: a route only
  * says where a model is served.
@@ -17,6 +18,8 @@ export interface ProviderSpec {
   apiKey?: string;
   /** Longest wait for the first byte, and longest silence inside a stream. */
   timeoutMs?: number;
+  /** Speaks OpenAI's Responses API: POST /v1/responses is passed to it natively (src/responses/). */
+  responses?: boolean;
 }
 
 export interface RouteSpec {
@@ -57,7 +60,7 @@ const providerEntry = z.strictObject({
   base_url: httpUrl,
   api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
   api_key: z.string().min(1).optional(),
-  /** Accepted for LiteLLM/OpenRouter-style files; chat always goes through chat completions here. */
+  /** The provider also speaks OpenAI's Responses API (POST /v1/responses goes to it natively); chat still goes through chat completions. */
   responses: z.boolean().optional(),
   timeout_ms: z.number().int().min(100).max(3_600_000).optional(),
 });
@@ -75,11 +78,13 @@ const fileShape = z.strictObject({
  */
 export function parseProvidersFile(file: string, text: string, env: NodeJS.ProcessEnv, chatModels: ReadonlySet<string>): ProvidersFile {
   const fail = (entry: string, problem: string) => new ProvidersFileError(file, entry, problem);
+  const yaml = /\.ya?ml$/i.test(file);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // YAML's core schema: no custom tags, so a file cannot construct anything but plain data.
+    json = yaml ? parseYaml(text, { schema: 'core', maxAliasCount: 100 }) : JSON.parse(text);
   } catch (error) {
-    throw fail('(file)', `is not valid JSON (${(error as Error).message})`);
+    throw fail('(file)', `is not valid ${yaml ? 'YAML' : 'JSON'} (${(error as Error).message.split('\n')[0]})`);
   }
   const shape = fileShape.safeParse(json);
   if (!shape.success) throw fail(issuePath(shape.error.issues[0]!, '(top level)'), shape.error.issues[0]!.message);
@@ -97,7 +102,7 @@ export function parseProvidersFile(file: string, text: string, env: NodeJS.Proce
       apiKey = env[p.api_key_env]?.trim();
       if (!apiKey) throw fail(`${at}.api_key_env`, `the environment variable ${p.api_key_env} is not set`);
     }
-    providers.push({ name: p.name, api: p.api, baseUrl: p.base_url.replace(/\/+$/, ''), apiKey, timeoutMs: p.timeout_ms });
+    providers.push({ name: p.name, api: p.api, baseUrl: p.base_url.replace(/\/+$/, ''), apiKey, timeoutMs: p.timeout_ms, ...(p.responses ? { responses: true } : {}) });
   });
 
   const models: Record<string, RouteSpec[]> = {};

@@ -1,4 +1,5 @@
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { HOLD_SWEEP_WORKFLOW_TYPE } from '../../workflows/hold-sweep.js';
 
 export interface ScheduleSpec {
   scheduleId: string;
@@ -10,7 +11,8 @@ export interface ScheduleSpec {
 /** Schedules the service needs; each area appends its own entry. */
 export const SCHEDULES: ScheduleSpec[] = [
   { scheduleId: 'ledger-audit', workflowType: 'ledgerAuditWorkflow', every: '1 hour', memo: 'Checks every ledger invariant' },
-  { scheduleId: 'hold-reconciler', workflowType: 'holdReconcilerWorkflow', every: '1 minute', memo: 'Expires overdue holds; releases holds of generations whose workflow closed unsettled and chat holds of dead processes' },
+  // The hold sweep; its Schedule id and workflow type keep the names they were first deployed under.
+  { scheduleId: 'hold-reconciler', workflowType: HOLD_SWEEP_WORKFLOW_TYPE, every: '1 minute', memo: 'Expires overdue holds; releases holds of generations whose workflow closed unsettled and chat holds of dead processes' },
 ];
 
 /** Creates missing schedules; an existing one is left as ops may have paused or tuned it. */

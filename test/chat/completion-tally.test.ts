@@ -63,6 +63,8 @@ describe('settle', () => {
     expect(settle(gpt52, { promptTokens: 500, completionTokens: 200, source: 'upstream' }, 5_000_000n)).toEqual({
       promptTokens: 500,
       completionTokens: 200,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
       cost: 1_102_500n,
       charge: 1_102_500n,
     });

@@ -85,6 +85,9 @@ describe('console in headless Chromium', () => {
     await page.click('#signin-form button[type=submit]');
     await page.waitForFunction(() => document.getElementById('signin-error')!.textContent!.includes('incorrect'));
     expect(await page.$eval('#app', (e) => (e as HTMLElement).hidden)).toBe(true);
+    // Hidden for real, not just flagged: neither the customer nor the ops view is on screen.
+    expect(await page.$eval('#app', (e) => getComputedStyle(e).display)).toBe('none');
+    expect(await page.$eval('#ops', (e) => getComputedStyle(e).display)).toBe('none');
     expect(await page.$eval('#available', (e) => e.textContent)).toBe('–');
   });
 
@@ -97,6 +100,12 @@ describe('console in headless Chromium', () => {
     await page.type('#link-password', 'correct horse battery');
     await page.click('#link-form button[type=submit]');
     await page.waitForFunction(() => document.getElementById('available')!.textContent === '$2.00');
+    const offenders = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > 390 && !e.closest('.scroll'))
+        .map((e) => `${e.tagName}#${e.id}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}`),
+    );
+    expect(offenders).toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(await page.$$eval('table', (ts) => ts.every((t) => t.parentElement!.classList.contains('scroll')))).toBe(true);
   });

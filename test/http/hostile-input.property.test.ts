@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { speaksAnthropic } from '../../src/messages/anthropic-errors.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 /**
  * Hostile input at scale: random bodies, query strings, path parameters and headers against every
  * operation in /openapi.json. Whatever arrives, the answer is a documented status, an error has
- * OpenAI's shape, nothing answers 500, and a refused request moves no money.
+ * OpenAI's shape (Anthropic's on its Messages routes), nothing answers 500, and a refused request moves no money.
  */
 interface Operation {
   method: string;
@@ -96,7 +97,9 @@ describe('hostile input on every public operation', () => {
             const json = JSON.parse(text) as { error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown } };
             expect(typeof json.error?.message, `${op.method} ${path} ${text.slice(0, 200)}`).toBe('string');
             expect(typeof json.error?.type).toBe('string');
-            expect(json.error && 'code' in json.error && 'param' in json.error).toBe(true);
+            // The Anthropic Messages routes answer in Anthropic's shape, which has neither code nor param.
+            if (speaksAnthropic(path)) expect((json as { type?: unknown }).type).toBe('error');
+            else expect(json.error && 'code' in json.error && 'param' in json.error).toBe(true);
             expect(await ledgerEntries(), `${op.method} ${path} refused with ${res.status} yet moved money`).toBe(before);
           }
         }),

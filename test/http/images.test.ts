@@ -1,20 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promptPicture } from '../../src/sandboxes/gemini/png.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { harnessWithGemini } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  ({ h, stop } = await harnessWithGemini());
-});
-afterAll(async () => {
-  await stop?.();
-});
-afterEach(async () => {
-  await h.expectBooksBalanced();
-});
+useHarness(harnessWithGemini, (started) => (h = started));
 
 const balance = async (accountId: string) => (await h.services.ledger.balance(accountId)).balance;
 

@@ -1,21 +1,12 @@
 import { toFile } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SANDBOX_VIDEO } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { eventually, harnessWithGemini, settled } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  ({ h, stop } = await harnessWithGemini());
-});
-afterAll(async () => {
-  await stop?.();
-});
-afterEach(async () => {
-  await h.expectBooksBalanced();
-});
+useHarness(harnessWithGemini, (started) => (h = started));
 
 describe('/v1/videos with the official SDK', () => {
   it('creates a video (multipart), follows it to completed and downloads the MP4', async () => {
@@ -90,7 +81,7 @@ describe('POST /v1/videos input', () => {
     await settled(h, video.id);
   });
 
-  it('refuses sizes and durations Veo cannot make, a reference image, and an image model, charging nothing', async () => {
+  it('refuses sizes and durations Veo cannot make, a reference file that is not an image, and an image model, charging nothing', async () => {
     const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
     const cases = [
       { prompt: 'x', size: '640x480' },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelNotAllowed } from '../../src/keys/errors.js';
-import { assertModelAllowed, isExpired, periodStart, settingsProblem } from '../../src/keys/key-settings.js';
-import { limitRemaining } from '../../src/keys/key-spend.js';
+import { assertModelAllowed, isExpired, nextPeriodStart, periodStart, settingsProblem } from '../../src/keys/key-settings.js';
+import { budgetRemaining } from '../../src/keys/key-budget.js';
 import { decide } from '../../src/keys/rate-limit.js';
 import { RateLimitExceeded } from '../../src/keys/errors.js';
 
@@ -39,12 +39,19 @@ describe('key settings', () => {
     expect(isExpired({ expiresAt: now }, now)).toBe(true);
   });
 
-  it('computes what remains of a limit in its period, never below zero', () => {
-    const spend = { total: 900n, daily: 100n, weekly: 300n, monthly: 600n };
-    expect(limitRemaining({ spendLimit: null, limitReset: null }, spend)).toBeNull();
-    expect(limitRemaining({ spendLimit: 1000n, limitReset: null }, spend)).toBe(100n);
-    expect(limitRemaining({ spendLimit: 1000n, limitReset: 'weekly' }, spend)).toBe(700n);
-    expect(limitRemaining({ spendLimit: 500n, limitReset: 'monthly' }, spend)).toBe(0n);
+  it('computes what remains of a limit from what the key spent and holds, never below zero', () => {
+    expect(budgetRemaining({ spendLimit: null }, { spent: 5n, held: 5n })).toBeNull();
+    expect(budgetRemaining({ spendLimit: 1000n }, { spent: 300n, held: 200n })).toBe(500n);
+    expect(budgetRemaining({ spendLimit: 500n }, { spent: 400n, held: 200n })).toBe(0n);
+  });
+
+  it('names when each limit period ends, in UTC', () => {
+    const at = new Date('2026-12-31T23:59:59.999Z'); // a Thursday
+    expect(nextPeriodStart(null, at)).toBeNull();
+    expect(nextPeriodStart('daily', at)?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(nextPeriodStart('weekly', at)?.toISOString()).toBe('2027-01-04T00:00:00.000Z');
+    expect(nextPeriodStart('monthly', at)?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(nextPeriodStart('weekly', new Date('2026-11-30T00:00:00Z'))?.toISOString()).toBe('2026-12-07T00:00:00.000Z');
   });
 });
 

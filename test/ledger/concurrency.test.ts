@@ -101,7 +101,7 @@ describe.each([
       expect(bal.held, a).toBe(0n);
       expect(bal.available >= 0n).toBe(true);
     }
-    const report = await h.reconcile();
+    const report = await h.audit();
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     // The mix must actually have exercised both paths.
     expect(replays).toBeGreaterThan(400);

@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import {
   balanceOf,
   createDeposit,
@@ -14,14 +15,7 @@ import {
 } from './deposit-fixtures.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness({ pollSeconds: 1 });
-});
-afterEach(async () => {
-  stripeSandbox(h).webhooks.mode = 'auto';
-  await h.expectBooksBalanced();
-});
-afterAll(async () => h?.close());
+useHarness(() => startDepositHarness({ pollSeconds: 1 }), (started) => (h = started), { reset: (s) => void (stripeSandbox(s).webhooks.mode = 'auto') });
 
 const sessionOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
-import { depositStatusQuery } from '../../workflows/deposit.js';
+import { queryDeposit } from '../../src/payments/deposit-client.js';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import {
   balanceOf,
   createDeposit,
@@ -15,14 +16,7 @@ import {
 } from './deposit-fixtures.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness({ pollSeconds: 1 });
-});
-afterEach(async () => {
-  cryptomusSandbox(h).webhooks.mode = 'auto';
-  await h.expectBooksBalanced();
-});
-afterAll(async () => h?.close());
+useHarness(() => startDepositHarness({ pollSeconds: 1 }), (started) => (h = started), { reset: (s) => void (cryptomusSandbox(s).webhooks.mode = 'auto') });
 
 const invoiceOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 
@@ -149,11 +143,10 @@ describe('crypto deposits and the invoice lifetime', () => {
     sandbox.webhooks.mode = 'hold';
     sandbox.setStatus(uuid, 'confirm_check');
     // Past the invoice's expiry the workflow checks the invoice, sees the transaction in flight and waits on.
-    const handle = short.services.temporal.client.workflow.getHandle(`deposit-${dep.id}`);
-    let view = await handle.query(depositStatusQuery);
+    let view = await queryDeposit(short.services, dep.id);
     for (let i = 0; i < 400 && view.settleDeadline === null; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      view = await handle.query(depositStatusQuery);
+      view = await queryDeposit(short.services, dep.id);
     }
     expect(view).toMatchObject({ status: 'processing' });
     expect(view.settleDeadline).toBeGreaterThan(view.checkout!.expiresAt * 1000);

@@ -1,6 +1,7 @@
 /** Shared steps of the deposit integration tests: the service with its embedded sandboxes. */
 import { expect } from 'vitest';
-import type { DepositResult } from '../../workflows/deposit.js';
+import { depositResult } from '../../src/payments/deposit-client.js';
+import type { DepositResult } from '../../src/payments/deposit-types.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 export interface DepositTiming {
@@ -49,7 +50,7 @@ export async function getDeposit(h: Harness, key: string, id: string): Promise<D
 
 /** The deposit workflow's own result: resolves when the deposit has ended, however it ended. */
 export function depositOutcome(h: Harness, depositId: string): Promise<DepositResult> {
-  return h.services.temporal.client.workflow.getHandle(`deposit-${depositId}`).result();
+  return depositResult(h.services, depositId);
 }
 
 /** The account's deposit credits in the ledger. */

@@ -19,7 +19,7 @@ describe('PROVIDERS_FILE', () => {
   it('reads providers (keys from the environment or inline) and routes in order', () => {
     const file = parse(valid, { OPENAI_API_KEY: 'sk-env' });
     expect(file.providers).toEqual([
-      { name: 'openai', api: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-env', timeoutMs: undefined },
+      { name: 'openai', api: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-env', timeoutMs: undefined, responses: true },
       { name: 'anthropic', api: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKey: 'sk-ant-inline', timeoutMs: undefined },
     ]);
     expect(file.models['claude-opus-4.5']).toEqual([{ provider: 'anthropic', model: 'claude-opus-4-5' }]);
@@ -51,5 +51,32 @@ describe('PROVIDERS_FILE', () => {
 
   it('refuses text that is not JSON', () => {
     expect(() => parseProvidersFile('p.json', '{', {}, chatModels)).toThrow(/p.json: \(file\): is not valid JSON/);
+  });
+
+  it('reads a .yaml file as the same routes, and names the file, entry and problem in YAML too', () => {
+    const yaml = [
+      'providers:',
+      '  - { name: openai, api: openai, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY, responses: true }',
+      '  - name: anthropic',
+      '    api: anthropic',
+      '    base_url: https://api.anthropic.com',
+      '    api_key: sk-ant-inline',
+      'models:',
+      '  gpt-5.2: [ { provider: openai, model: gpt-5.2 } ]',
+      '  claude-opus-4.5:',
+      '    - provider: anthropic',
+      '      model: claude-opus-4-5',
+    ].join('\n');
+    const fromYaml = parseProvidersFile('/etc/cheapa/providers.yaml', yaml, { OPENAI_API_KEY: 'sk-env' }, chatModels);
+    const fromJson = parse(valid, { OPENAI_API_KEY: 'sk-env' });
+    expect({ ...fromYaml, file: '' }).toEqual({ ...fromJson, file: '' });
+
+    const wrong = yaml.replace('provider: anthropic', 'provider: azure');
+    expect(() => parseProvidersFile('/etc/cheapa/providers.yml', wrong, { OPENAI_API_KEY: 'k' }, chatModels)).toThrow(
+      '/etc/cheapa/providers.yml: models."claude-opus-4.5"[0].provider: no provider is named "azure"',
+    );
+    expect(() => parseProvidersFile('p.yaml', 'providers: [', {}, chatModels)).toThrow(/p.yaml: \(file\): is not valid YAML/);
+    // A file whose name does not say YAML is read as JSON.
+    expect(() => parseProvidersFile('p.json', yaml, {}, chatModels)).toThrow(/p.json: \(file\): is not valid JSON/);
   });
 });

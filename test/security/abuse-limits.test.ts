@@ -80,7 +80,7 @@ describe('attack 3: floods from one key', () => {
 
     // Once ops resolved one, the account may write again.
     const [one] = await h.services.db('support_requests').where({ account_id: accountId, status: 'open' }).limit(1).select('id');
-    await h.services.db('support_requests').where({ id: one.id }).update({ status: 'resolved', resolved_at: new Date(), resolution: 'answered' });
+    await h.services.db('support_requests').where({ id: one.id }).update({ status: 'closed', closed_at: new Date(), reply: 'answered' });
     expect((await h.call('POST', '/v1/billing/support', { key, body: { kind: 'other', message: 'one more question' } })).status).toBe(201);
   });
 });

@@ -1,23 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cancelGenerationWorkflow } from '../../src/generations/generation-client.js';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { PRICE, balanceOf, capturesOf, eventually, expectNothingCharged, harnessWithGemini, holdOf, settled, startDirect } from '../workflows/generation-fixtures.js';
 
 // Issue 10 §3: a video job the provider accepted is billed to us upstream, so cancelling it must not
 // make it free. Each case replays one way of asking for a free video.
 describe('cancelling a generation never gives away a job the provider accepted', () => {
   let h: Harness;
-  let stop: (() => Promise<void>) | undefined;
-
-  beforeAll(async () => {
-    ({ h, stop } = await harnessWithGemini());
-  });
-  afterAll(async () => {
-    await stop?.();
-  });
-  afterEach(async () => {
-    await h.expectBooksBalanced();
-  });
+  useHarness(harnessWithGemini, (started) => (h = started));
 
   const statusOf = async (key: string, id: string) => (await (await h.call('GET', `/v1/videos/${id}`, { key })).json()).status as string;
 

@@ -10,7 +10,8 @@ import { captureHandedOff, chatCaptureWorkflowId } from '../../src/chat/durable-
 import { freePort } from '../../src/launcher/free-port.js';
 import { parseUsd } from '../../src/ledger/money.js';
 import { listenChatSandbox, type ListeningChatSandbox } from '../../src/sandboxes/chat/chat-sandbox.js';
-import type { HoldReconcileResult } from '../../workflows/hold-reconciler.js';
+import { HOLD_SWEEP_WORKFLOW_TYPE, type HoldSweepResult } from '../../workflows/hold-sweep.js';
+import { installCaptureFaults } from '../support/capture-faults.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // Accidents that used to lose a charge or strand a customer's money, replayed against the real
@@ -24,25 +25,8 @@ beforeAll(async () => {
   upstream = await listenChatSandbox({ replyLength: { min: 20, max: 40 } });
   slowUpstream = await listenChatSandbox({ tokenDelayMs: 20, replyLength: { min: 2000, max: 2000 } });
   h = await startHarness({ env: { UPSTREAM_BASE_URL: upstream.baseUrl } });
-  // The fault: the PostgreSQL backend running a capture of a listed account terminates itself, as
-  // a database restart or a failover would, before the statement can finish. Blips are counted by
-  // a sequence because the counting transaction itself dies.
-  await h.services.db.raw(`
-    CREATE TABLE capture_faults (account_id text PRIMARY KEY, blips integer NOT NULL DEFAULT 0, outage boolean NOT NULL DEFAULT false);
-    CREATE SEQUENCE capture_blips;
-    CREATE FUNCTION kill_capture_backend() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE f capture_faults;
-    BEGIN
-      SELECT * INTO f FROM capture_faults WHERE account_id = NEW.account_id;
-      IF FOUND AND (f.outage OR nextval('capture_blips') <= f.blips) THEN
-        PERFORM pg_terminate_backend(pg_backend_pid());
-        PERFORM pg_sleep(5);
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER capture_fault BEFORE UPDATE ON holds FOR EACH ROW WHEN (NEW.status = 'captured')
-      EXECUTE FUNCTION kill_capture_backend();
-  `);
+  // The fault: the database backend of a listed account's capture dies mid-statement (see capture-faults.ts).
+  await installCaptureFaults(h.services.db);
 });
 afterAll(async () => {
   await h?.close();
@@ -56,8 +40,8 @@ afterEach(async () => {
 
 const messages = [{ role: 'user' as const, content: 'Summarise double-entry bookkeeping.' }];
 
-function sweep(): Promise<HoldReconcileResult> {
-  return h.services.temporal.client.workflow.execute('holdReconcilerWorkflow', {
+function sweep(): Promise<HoldSweepResult> {
+  return h.services.temporal.client.workflow.execute(HOLD_SWEEP_WORKFLOW_TYPE, {
     taskQueue: h.services.temporal.taskQueue,
     workflowId: `sweep-${randomBytes(4).toString('hex')}`,
     args: [{}],
@@ -176,7 +160,7 @@ describe('the holds of a process that dies are released within about a minute', 
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('reconcile flags a hold still pending five minutes after its process lease lapsed, and the sweep clears it', async () => {
+  it('the audit flags a hold still pending five minutes after its process lease lapsed, and the sweep clears it', async () => {
     const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
     const leaseId = `lease_dead_${randomBytes(4).toString('hex')}`;
     await h.services.db.raw(
@@ -193,13 +177,13 @@ describe('the holds of a process that dies are released within about a minute', 
       expiresAt: new Date(Date.now() + 3 * 3600_000),
     });
 
-    const report = await h.reconcile();
+    const report = await h.audit();
     const check = report.checks.find((c) => c.name === 'no_pending_hold_of_a_dead_process')!;
     expect(check.ok).toBe(false);
     expect(check.discrepancies).toEqual([expect.objectContaining({ hold_id: hold.id, lease_id: leaseId })]);
 
     expect((await sweep()).releasedOfDeadProcesses).toBeGreaterThanOrEqual(1);
-    expect((await h.reconcile()).ok).toBe(true);
+    expect((await h.audit()).ok).toBe(true);
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
   });
 });

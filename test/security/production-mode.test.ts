@@ -142,9 +142,16 @@ describe('production mode with live-style Stripe keys and Cryptomus unset', () =
     expect((await h.admin('GET', '/metrics')).status).toBe(200);
   });
 
-  it('the console links nowhere into Temporal', async () => {
+  it('the console links customers nowhere into Temporal: only the ops view, fed by the admin API, does', async () => {
     const page = await (await h.call('GET', '/')).text();
-    expect(page).not.toMatch(/temporal|workflow/i);
+    const opsMarkup = /<div id="ops"[\s\S]*?<\/main>/;
+    const opsScript = /\/\/ --- Ops view[\s\S]*?async function startSession/;
+    expect(page).toMatch(opsMarkup);
+    expect(page).toMatch(opsScript);
+    const customerPart = page.replace(opsMarkup, '').replace(opsScript, '');
+    expect(customerPart).not.toMatch(/temporal|workflow/i);
+    // No Temporal address is baked into the page: the ops view takes links from /admin/deposits answers.
+    expect(page).not.toMatch(/:8233|namespaces\//);
     expect((await h.call('GET', '/console/config.json')).status).toBe(404);
   });
 });

@@ -6,11 +6,13 @@
  */
 import Stripe from 'stripe';
 import { temporal } from '@temporalio/proto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cryptomusSign, phpJson } from '../../src/payments/cryptomus-protocol.js';
-import type { PaymentSignal } from '../../src/payments/payment-signal.js';
+import { depositWorkflowId } from '../../src/payments/deposit-client.js';
+import type { PaymentEventPayload } from '../../src/payments/deposit-types.js';
 import { paymentEventSignal } from '../../workflows/deposit.js';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import {
   balanceOf,
   createDeposit,
@@ -27,22 +29,16 @@ import {
 const EventType = temporal.api.enums.v1.EventType;
 
 let h: Harness;
-beforeAll(async () => {
-  // No polling during the test: only signals and webhooks can move a deposit.
-  h = await startDepositHarness({ pollSeconds: 3600 });
+// No polling during the test: only signals and webhooks can move a deposit.
+useHarness(() => startDepositHarness({ pollSeconds: 3600 }), (started) => (h = started), {
+  reset: (s) => void (cryptomusSandbox(s).webhooks.mode = stripeSandbox(s).webhooks.mode = 'auto'),
 });
-afterEach(async () => {
-  cryptomusSandbox(h).webhooks.mode = 'auto';
-  stripeSandbox(h).webhooks.mode = 'auto';
-  await h.expectBooksBalanced();
-});
-afterAll(async () => h?.close());
 
 const refOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
-const handleOf = (depositId: string) => h.services.temporal.client.workflow.getHandle(`deposit-${depositId}`);
+const handleOf = (depositId: string) => h.services.temporal.client.workflow.getHandle(depositWorkflowId(depositId));
 
 /** Sends the signals as any Temporal client could, and waits until the workflow has handled them all. */
-async function signalAsOutsider(depositId: string, signals: PaymentSignal[]): Promise<void> {
+async function signalAsOutsider(depositId: string, signals: PaymentEventPayload[]): Promise<void> {
   const handle = handleOf(depositId);
   for (const s of signals) await handle.signal(paymentEventSignal, s);
   for (;;) {

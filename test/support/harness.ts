@@ -11,7 +11,7 @@ import { createDb, migrateLatest } from '../../src/db/connection.js';
 import { ensureDatabase } from '../../src/launcher/embedded-postgres.js';
 import { freePort } from '../../src/launcher/free-port.js';
 import { createApp } from '../../src/http/app.js';
-import { reconcile, type ReconcileReport } from '../../src/ledger/reconcile.js';
+import { auditLedger, type AuditReport } from '../../src/ledger/audit.js';
 import { closeServices, createServices, type Services } from '../../src/services.js';
 import { startWorker, type RunningWorker } from '../../src/temporal/worker.js';
 
@@ -35,7 +35,7 @@ export interface Harness {
   createAccount(opts?: { balanceUsd?: string; name?: string }): Promise<{ accountId: string; key: string; keyId: string }>;
   /** The official OpenAI SDK pointed at this service. */
   openai(key: string): OpenAI;
-  reconcile(): Promise<ReconcileReport>;
+  audit(): Promise<AuditReport>;
   /** Throws with the failing checks unless every ledger invariant holds. */
   expectBooksBalanced(): Promise<void>;
   startWorker(): Promise<RunningWorker>;
@@ -110,9 +110,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return { accountId: acct.id, key: key.key, keyId: key.id };
     },
     openai: (key) => new OpenAI({ apiKey: key, baseURL: `${baseUrl}/v1`, maxRetries: 0 }),
-    reconcile: () => reconcile(services.db),
+    audit: () => auditLedger(services.db),
     async expectBooksBalanced() {
-      const report = await reconcile(services.db);
+      const report = await auditLedger(services.db);
       if (!report.ok) {
         const failed = report.checks.filter((c) => !c.ok);
         throw new Error(`ledger invariants violated: ${JSON.stringify(failed, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}`);

@@ -9,7 +9,7 @@ describe('ledger audit workflow on the real Temporal server', () => {
   });
   afterAll(async () => h?.close());
 
-  it('runs the reconcile activity through a worker and reports balanced books', async () => {
+  it('runs the audit activity through a worker and reports balanced books', async () => {
     const { accountId } = await h.createAccount({ balanceUsd: '12.50' });
     const result = await h.services.temporal.client.workflow.execute(ledgerAuditWorkflow, {
       taskQueue: h.services.temporal.taskQueue,

@@ -9,17 +9,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PaymentSignal } from '../../src/payments/payment-signal.js';
-import type { ProofRequest } from '../../src/payments/payment-proof.js';
+import { depositWorkflowId } from '../../src/payments/deposit-client.js';
+import type { DepositWorkflowInput, PaymentEventPayload, ProofRequest } from '../../src/payments/deposit-types.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
-import {
-  checkoutReadyUpdate,
-  type DepositWorkflowInput,
-  depositStatusQuery,
-  depositWorkflow,
-  paymentEventSignal,
-} from '../../workflows/deposit.js';
+import { checkoutReadyUpdate, depositStatusQuery, depositWorkflow, paymentEventSignal } from '../../workflows/deposit.js';
 import { resolveTestServer } from '../support/temporal-test-server.js';
 
 const USD = 1_000_000_000n;
@@ -32,11 +26,11 @@ interface Script {
   /** openCheckout fails for good with this message. */
   openFails?: string;
   /** The checkout's state when opened (a run started by a late webhook may find it paid). */
-  openState?: PaymentSignal;
+  openState?: PaymentEventPayload;
   /** Answers to polls, in order; then `pending`. An Error is a provider that cannot be reached. */
-  polls?: Array<PaymentSignal | Error>;
+  polls?: Array<PaymentEventPayload | Error>;
   /** Answers to the check at expiry (close), in order; then `pending`. */
-  closes?: Array<PaymentSignal | Error>;
+  closes?: Array<PaymentEventPayload | Error>;
 }
 
 interface Call {
@@ -49,13 +43,13 @@ const calls = new Map<string, Call[]>();
 
 const refOf = (depositId: string) => `ref_${depositId}`;
 const record = (depositId: string, activity: string, arg: object) => calls.get(depositId)!.push({ activity, arg: arg as Record<string, unknown> });
-const next = (list: Array<PaymentSignal | Error> | undefined, depositId: string): PaymentSignal => {
+const next = (list: Array<PaymentEventPayload | Error> | undefined, depositId: string): PaymentEventPayload => {
   const answer = list?.shift() ?? outcome(depositId, 'pending', 'poll', 'open');
   if (answer instanceof Error) throw ApplicationFailure.nonRetryable(answer.message, 'PaymentProviderError');
   return answer;
 };
 
-/** The mocks stand in for activities/deposits.ts and src/payments/payment-proof.ts, recording every call. */
+/** The mocks stand in for src/payments/deposit-activities.ts and src/payments/payment-proof.ts, recording every call. */
 const activities = {
   async openCheckout(input: DepositWorkflowInput) {
     record(input.depositId, 'openCheckout', input);
@@ -73,24 +67,24 @@ const activities = {
     const script = scripts.get(ref.depositId)!;
     return next(ref.close ? script.closes : script.polls, ref.depositId);
   },
-  async recordPaymentEvent(x: { depositId: string; event: PaymentSignal; status: string }) {
+  async recordPaymentEvent(x: { depositId: string; event: PaymentEventPayload; status: string }) {
     record(x.depositId, 'recordPaymentEvent', x);
     return { status: x.status };
   },
-  async creditDeposit(x: { depositId: string; amountNano: string; event: PaymentSignal }) {
+  async creditDeposit(x: { depositId: string; amountNano: string; event: PaymentEventPayload }) {
     record(x.depositId, 'creditDeposit', x);
     return { replayed: false };
   },
   /** A "signed" webhook here is JSON `{ signedBy: 'provider', event }`; anything else fails verification. */
   async verifySignedWebhook(req: ProofRequest) {
     record(req.depositId, 'verifySignedWebhook', req);
-    const body = JSON.parse(req.webhook.body) as { signedBy?: string; event?: PaymentSignal };
+    const body = JSON.parse(req.webhook.body) as { signedBy?: string; event?: PaymentEventPayload };
     if (body.signedBy !== 'provider' || body.event?.providerRef !== req.providerRef) return null;
     return { ...body.event, source: 'webhook' as const };
   },
 };
 
-function outcome(depositId: string, kind: PaymentSignal['kind'], source: PaymentSignal['source'], id: string, amountNano?: bigint): PaymentSignal {
+function outcome(depositId: string, kind: PaymentEventPayload['kind'], source: PaymentEventPayload['source'], id: string, amountNano?: bigint): PaymentEventPayload {
   return {
     kind,
     ...(amountNano !== undefined ? { amountNano: amountNano.toString() } : {}),
@@ -102,7 +96,7 @@ function outcome(depositId: string, kind: PaymentSignal['kind'], source: Payment
 }
 
 /** What the webhook route sends: the outcome and the signed webhook it was read from. */
-const webhook = (depositId: string, kind: PaymentSignal['kind'], id: string, amountNano?: bigint): PaymentSignal => {
+const webhook = (depositId: string, kind: PaymentEventPayload['kind'], id: string, amountNano?: bigint): PaymentEventPayload => {
   const event = outcome(depositId, kind, 'webhook', id, amountNano);
   return { ...event, webhook: { body: JSON.stringify({ signedBy: 'provider', event }) } };
 };
@@ -145,7 +139,7 @@ async function start(script: Script = {}, amountNano = 10n * USD) {
     pollIntervalSeconds: 60,
     settleGraceSeconds: GRACE_S,
   };
-  const handle = await env.client.workflow.start(depositWorkflow, { taskQueue: TASK_QUEUE, workflowId: `deposit-${depositId}`, args: [input] });
+  const handle = await env.client.workflow.start(depositWorkflow, { taskQueue: TASK_QUEUE, workflowId: depositWorkflowId(depositId), args: [input] });
   return { depositId, handle, calls: calls.get(depositId)! };
 }
 
@@ -153,7 +147,7 @@ const named = (list: Call[], activity: string) => list.filter((c) => c.activity 
 const writes = (list: Call[]) =>
   list
     .filter((c) => c.activity === 'recordPaymentEvent' || c.activity === 'creditDeposit')
-    .map((c) => (c.activity === 'creditDeposit' ? `credit ${c.arg.amountNano}` : `${c.arg.status} ${(c.arg.event as PaymentSignal).eventId}`));
+    .map((c) => (c.activity === 'creditDeposit' ? `credit ${c.arg.amountNano}` : `${c.arg.status} ${(c.arg.event as PaymentEventPayload).eventId}`));
 
 describe('opening the checkout', () => {
   it('answers the checkout-ready update with the checkout, and shows it in the status query', async () => {

@@ -147,7 +147,7 @@ describe('generation workflows on the real Temporal server', () => {
     expect(await handle.query(generationStateQuery)).toMatchObject({ status: 'completed', progress: 100, delivered: 1, chargedNanos: PRICE.toString() });
   });
 
-  it("releases, through the Schedule's reconciler, the hold of a workflow an operator terminated", async () => {
+  it("releases, through the Schedule's hold sweep, the hold of a workflow an operator terminated", async () => {
     const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
     const { client, taskQueue } = h.services.temporal;
     const doomed = await (await h.call('POST', '/v1/videos', { key, body: { prompt: 'doomed [slow]' } })).json();
@@ -155,7 +155,7 @@ describe('generation workflows on the real Temporal server', () => {
     await eventually(async () => ((await videoStatus(h, key, doomed.id)) === 'in_progress' ? true : undefined));
     await client.workflow.getHandle(`generation-${doomed.id}`).terminate('operator stopped it');
     expect((await holdOf(h, doomed.id)).status).toBe('pending');
-    // An overdue hold of another kind, which the reconciler expires.
+    // An overdue hold of another kind, which the sweep expires.
     const overdue = await h.services.ledger.placeHold({ accountId, amount: 1_000_000n, idempotencyKey: `overdue-${accountId}`, purpose: 'chat', expiresAt: new Date(Date.now() - 1000) });
     // The sweep leaves generations younger than two minutes alone (their workflow may be starting): age them.
     for (const table of ['generations', 'holds'] as const) {

@@ -15,8 +15,8 @@ const DIR = fileURLToPath(new URL('./histories/', import.meta.url));
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 describe('recorded workflow histories replay on the current workflow code', () => {
-  it('has histories of the deposit, hold reconciler and ledger audit workflows', () => {
-    for (const workflow of ['deposit', 'hold-reconciler', 'ledger-audit']) {
+  it('has a history of every workflow', () => {
+    for (const workflow of ['deposit', 'hold-reconciler', 'ledger-audit', 'chat-capture', 'payment-reversal']) {
       expect(files.some((f) => f.startsWith(`${workflow}-`)), workflow).toBe(true);
     }
   });

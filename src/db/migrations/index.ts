@@ -5,9 +5,13 @@ import * as generations from './20261125_0200_generations.js';
 import * as chat from './20261125_0300_chat.js';
 import * as holdLeases from './20261130_0400_hold_leases.js';
 import * as apiKeySettings from './20261130_0410_api_key_settings.js';
-import * as ledgerBatch from './20261130_0500_ledger_batch.js';
-import * as apiKeyChanges from './20261130_0510_api_key_changes.js';
+import * as owedAndReversals from './20261130_0500_owed_and_reversals.js';
+import * as supportStatuses from './20261130_0510_support_statuses.js';
 import * as consoleSignIn from './20261130_0700_console.js';
+import * as keyBudgets from './20261130_0710_key_budgets.js';
+import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
+import * as ledgerBatch from './20261130_0720_ledger_batch.js';
+import * as apiKeyChanges from './20261130_0730_api_key_changes.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -20,9 +24,13 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_0300_chat': chat,
   '20261130_0400_hold_leases': holdLeases,
   '20261130_0410_api_key_settings': apiKeySettings,
-  '20261130_0500_ledger_batch': ledgerBatch,
-  '20261130_0510_api_key_changes': apiKeyChanges,
+  '20261130_0500_owed_and_reversals': owedAndReversals,
+  '20261130_0510_support_statuses': supportStatuses,
   '20261130_0700_console': consoleSignIn,
+  '20261130_0710_key_budgets': keyBudgets,
+  '20261130_0710_request_cache_tokens': requestCacheTokens,
+  '20261130_0720_ledger_batch': ledgerBatch,
+  '20261130_0730_api_key_changes': apiKeyChanges,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { newId } from '../../ids.js';
-import { reconcile } from '../../ledger/index.js';
+import { auditLedger } from '../../ledger/index.js';
 import type { Services } from '../../services.js';
 import { requireAdmin } from '../auth.js';
 import { invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { presentAccount, presentEntry, presentKey } from '../present.js';
 import { defineRoute } from '../route.js';
+import { accountStanding, presentReversal } from './admin-reversals.js';
 import { presentDepositForOps } from './deposits.js';
 import { usdAmount } from '../usd-schema.js';
 
@@ -50,11 +51,11 @@ export function adminRoutes(services: Services): Router {
 
   defineRoute(
     router,
-    { method: 'get', path: '/admin/accounts/:id', summary: 'Account with balance, held and available', tag: 'admin', auth: 'admin' },
+    { method: 'get', path: '/admin/accounts/:id', summary: 'Account with balance, held, available, money owed, suspension and disputes', tag: 'admin', auth: 'admin' },
     async ({ params }, _req, res) => {
       const account = await services.accounts.get(params.id!);
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
-      res.json(presentAccount(account, await services.accounts.listKeys(account.id)));
+      res.json({ ...presentAccount(account, await services.accounts.listKeys(account.id)), ...(await accountStanding(services, account.id)) });
     },
   );
 
@@ -64,7 +65,11 @@ export function adminRoutes(services: Services): Router {
     async ({ params }, _req, res) => {
       const deposit = await services.payments.deposits.get(params.id!);
       if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
-      res.json(presentDepositForOps(deposit, services, await services.payments.deposits.history(deposit.id)));
+      const reversals = await services.payments.reversals.forDeposit(deposit.id);
+      res.json({
+        ...presentDepositForOps(deposit, services, await services.payments.deposits.history(deposit.id)),
+        disputes: reversals.map((r) => presentReversal(r, services)),
+      });
     },
   );
 
@@ -124,7 +129,7 @@ export function adminRoutes(services: Services): Router {
     router,
     { method: 'post', path: '/admin/reconcile', summary: 'Check every ledger invariant and report discrepancies', tag: 'admin', auth: 'admin' },
     async (_input, _req, res) => {
-      res.json(await reconcile(services.db));
+      res.json(await auditLedger(services.db));
     },
   );
 

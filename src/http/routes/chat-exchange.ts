@@ -1,15 +1,17 @@
 import type { Response } from 'express';
-import type { ChatAnswered } from '../../chat/chat-record.js';
-import { usageOf, type ChatOutcome, type ChunkRelay, type HeldChatCall } from '../../chat/chat-call.js';
-import { formatUsd, usdNumber } from '../../ledger/money.js';
-import { SSE_DONE, sseData, writeWithBackpressure } from '../../providers/chat/sse.js';
-import type { ChatCompletionChunk } from '../../providers/chat/types.js';
 import type { Logger } from 'pino';
+import { usageOf, type ChatOutcome, type ChunkRelay, type HeldChatCall } from '../../chat/chat-call.js';
+import type { ChatAnswered } from '../../chat/chat-record.js';
+import { formatUsd, usdNumber } from '../../ledger/money.js';
+import { writeWithBackpressure } from '../../providers/chat/sse.js';
+import type { ChatCompletionChunk } from '../../providers/chat/types.js';
 import { ApiError } from '../errors.js';
 import { upstreamFailure } from '../upstream-failure.js';
+import type { BilledUsage, ChatFace, StreamFace } from './chat-face.js';
 
 // The HTTP side of a chat call: how its outcome (src/chat/chat-call.ts) is answered, as one JSON
-// body or as server-sent events, and what the answer was for the request log.
+// body or as server-sent events in the caller's wire format (the face), and what the answer was
+// for the request log.
 
 export { DrainTimeout } from '../../chat/chat-call.js';
 
@@ -26,8 +28,7 @@ export interface ChatAnswer {
 }
 
 /** Chunks written as they come, each in one write, our model id in place of the upstream's. */
-export function sseRelay(res: Response, call: HeldChatCall, clientGone: AbortSignal): ChunkRelay {
-  const includeUsage = call.request.stream_options?.include_usage === true;
+export function sseRelay(res: Response, call: HeldChatCall, face: StreamFace, clientGone: AbortSignal): ChunkRelay {
   return {
     open() {
       res.status(200);
@@ -37,21 +38,25 @@ export function sseRelay(res: Response, call: HeldChatCall, clientGone: AbortSig
       res.setHeader('trailer', COST_HEADER);
       res.flushHeaders();
     },
-    chunk(chunk: ChatCompletionChunk) {
-      const forwarded: ChatCompletionChunk = { ...chunk, model: call.model.id };
-      if (!includeUsage) delete forwarded.usage;
-      return writeWithBackpressure(res, sseData(forwarded), clientGone);
+    async chunk(chunk: ChatCompletionChunk) {
+      const events = face.chunk({ ...chunk, model: call.model.id });
+      if (events) await writeWithBackpressure(res, events, clientGone);
     },
   };
 }
 
+/** What was billed, in chat terms: the upstream's own usage report when it sent one, with `cost`. */
+function billedUsage(outcome: ChatOutcome): BilledUsage {
+  return { ...(outcome.upstreamUsage ?? usageOf(outcome.settlement)), cost: usdNumber(outcome.settlement.charge) };
+}
+
 /** Non-streamed: the completion with our model id and `usage.cost`, in one write (no ETag). */
-export function completionAnswer(res: Response, call: HeldChatCall, outcome: ChatOutcome, logger: Logger): ChatAnswer {
+export function completionAnswer(res: Response, call: HeldChatCall, face: ChatFace, outcome: ChatOutcome, logger: Logger): ChatAnswer {
   if (outcome.ending === 'client_closed') return closed(res, CLIENT_CLOSED);
   if (outcome.ending === 'failed') return failed(outcome.failure, call, logger);
   const { settlement, completion } = outcome;
   const usage = { ...(completion!.usage ?? usageOf(settlement)), cost: usdNumber(settlement.charge) };
-  const body = JSON.stringify({ ...completion, model: call.model.id, usage });
+  const body = JSON.stringify(face.completion({ ...completion!, model: call.model.id }, usage));
   return {
     answered: { status: 'completed', httpStatus: 200, errorCode: null },
     write() {
@@ -65,37 +70,29 @@ export function completionAnswer(res: Response, call: HeldChatCall, outcome: Cha
 }
 
 /**
- * Streamed, once the hold is settled: the usage chunk (with `cost`, when the caller asked for it)
- * and `[DONE]`, or the error as a last event. A stream that failed before its headers is answered
- * like a non-streamed failure.
+ * Streamed, once the hold is settled: the face's closing events (the usage with `cost`, `[DONE]`
+ * or its equivalent), or the error as a last event. A stream that failed before its headers is
+ * answered like a non-streamed failure.
  */
-export function streamAnswer(res: Response, call: HeldChatCall, outcome: ChatOutcome, logger: Logger): ChatAnswer {
+export function streamAnswer(res: Response, call: HeldChatCall, face: StreamFace, outcome: ChatOutcome, logger: Logger): ChatAnswer {
   const opened = res.headersSent;
   if (outcome.ending === 'client_closed') return closed(res, opened ? 200 : CLIENT_CLOSED);
+  const charge = formatUsd(outcome.settlement.charge);
+  const end = (tail: string) => {
+    res.addTrailers({ [COST_HEADER]: charge });
+    res.end(tail);
+  };
   if (outcome.ending === 'failed') {
     if (!opened) return failed(outcome.failure, call, logger);
     const api = apiErrorOf(outcome.failure, call, logger);
-    return {
-      answered: { status: 'failed', httpStatus: 200, errorCode: api.code },
-      write() {
-        res.end(sseData(api.body()));
-      },
-    };
+    const tail = face.fail(api, billedUsage(outcome));
+    return { answered: { status: 'failed', httpStatus: 200, errorCode: api.code }, write: () => end(tail) };
   }
-  const { settlement } = outcome;
+  const tail = face.finish(billedUsage(outcome), outcome.usageChunk);
+  const failedCode = face.failedCode?.() ?? null;
   return {
-    answered: { status: 'completed', httpStatus: 200, errorCode: null },
-    write() {
-      let tail = '';
-      if (call.request.stream_options?.include_usage === true) {
-        const usage = { ...(outcome.upstreamUsage ?? usageOf(settlement)), cost: usdNumber(settlement.charge) };
-        const base = outcome.usageChunk ?? { id: `chatcmpl-${call.caller.requestId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000) };
-        tail += sseData({ ...base, model: call.model.id, choices: [], usage });
-      }
-      tail += sseData(SSE_DONE);
-      res.addTrailers({ [COST_HEADER]: formatUsd(settlement.charge) });
-      res.end(tail);
-    },
+    answered: failedCode ? { status: 'failed', httpStatus: 200, errorCode: failedCode } : { status: 'completed', httpStatus: 200, errorCode: null },
+    write: () => end(tail),
   };
 }
 

@@ -1,15 +1,25 @@
 import { Router, type Response } from 'express';
 import { ChatBilling } from '../../chat/chat-billing.js';
-import { completeChat, holdChatCall, streamChat, type ChatDeps, type ChatOutcome, type ChatSignals, type HeldChatCall } from '../../chat/chat-call.js';
+import {
+  completeChat,
+  holdChatCall,
+  streamChat,
+  type ChatDeps,
+  type ChatOutcome,
+  type ChatSignals,
+  type HeldChatCall,
+  type HoldOptions,
+} from '../../chat/chat-call.js';
 import { chatRequestRecord, type ChatAnswered } from '../../chat/chat-record.js';
 import { temporalHandOff } from '../../chat/durable-capture.js';
 import { RequestLog } from '../../chat/request-log.js';
-import { chatCompletionRequestSchema } from '../../providers/chat/request-schema.js';
+import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { fromZod, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { completionAnswer, COST_HEADER, DrainTimeout, sseRelay, streamAnswer, type ChatAnswer } from './chat-exchange.js';
+import { openAiFace, type ChatFace } from './chat-face.js';
 import { chatCompletionSchema } from './chat-schemas.js';
 
 const ENDPOINT = '/v1/chat/completions';
@@ -20,16 +30,40 @@ class ClientClosedRequest extends Error {
   readonly name = 'ClientClosedRequest';
 }
 
-export function chatRoutes(services: Services): Router {
-  const router = Router();
+/** What serving chat requests needs besides the request itself. */
+export interface ChatServing extends ChatDeps {
+  requests: RequestLog;
+}
+
+export function chatServing(services: Services): ChatServing {
   const billing = new ChatBilling({
     ledger: services.ledger,
     logger: services.logger,
     lease: services.holdLease,
     handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
   });
-  const requests = new RequestLog(services.db);
-  const deps: ChatDeps = { services, billing };
+  return { services, billing, requests: new RequestLog(services.db) };
+}
+
+/**
+ * An API surface that sells chat: its endpoint (for the request log), the wire format of its
+ * answers, and how its body becomes a chat-completions request.
+ */
+export interface ChatSurface {
+  endpoint: string;
+  face: ChatFace;
+  /** The caller's body as a valid chat-completions request; throws the 4xx that refuses it. */
+  chatRequest(): ValidChatCompletionRequest;
+  hold?: HoldOptions;
+  /** The held call as it goes upstream (e.g. routes that take the caller's own wire natively). */
+  routed?(call: HeldChatCall): HeldChatCall;
+  /** A refusal of the hold spelt for this surface (e.g. naming its own output-limit field). */
+  refusal?(error: unknown): unknown;
+}
+
+export function chatRoutes(services: Services): Router {
+  const router = Router();
+  const serving = chatServing(services);
 
   openapi.add({
     method: 'post',
@@ -50,55 +84,82 @@ export function chatRoutes(services: Services): Router {
     },
   });
 
-  router.post(ENDPOINT, async (req, res) => {
-    const startedAt = new Date();
-    const started = performance.now();
-    const { accountId, apiKeyId, key } = authOf(res);
-    const requestId = res.locals.requestId as string;
-    const stream = req.body?.stream === true;
-    let call: HeldChatCall | undefined;
-    let outcome: ChatOutcome | null = null;
-    const record = (answered: ChatAnswered) =>
-      requests
-        .record(
-          chatRequestRecord({
-            requestId,
-            accountId,
-            apiKeyId,
-            endpoint: ENDPOINT,
-            model: typeof req.body?.model === 'string' ? req.body.model.slice(0, 200) : null,
-            stream,
-            startedAt,
-            started,
-            reservation: call?.reservation ?? null,
-            outcome,
-            answered,
-          }),
-        )
-        // The money has moved by now; a lost log row must not turn a served request into an error.
-        .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
-
-    let answer: ChatAnswer;
-    try {
-      const parsed = chatCompletionRequestSchema.safeParse(req.body ?? {});
-      if (!parsed.success) throw fromZod(parsed.error);
-      call = await holdChatCall(deps, parsed.data, { accountId, key, requestId });
-      if (call.outputCapped) res.setHeader(MAX_TOKENS_CAP_HEADER, String(call.reservation.maxTokens));
-      outcome = await withCallerWatch(res, services, (signals) =>
-        stream ? streamChat(deps, call!, signals, sseRelay(res, call!, signals.clientGone)) : completeChat(deps, call!, signals),
-      );
-      answer = (stream ? streamAnswer : completionAnswer)(res, call, outcome, services.logger);
-    } catch (error) {
-      const api = toApiError(error);
-      await record({ status: 'failed', httpStatus: api?.status ?? 500, errorCode: api?.code ?? 'internal_error' });
-      throw error;
-    }
-    // Recorded before the caller learns the outcome.
-    await record(answer.answered);
-    answer.write();
-  });
+  router.post(ENDPOINT, (req, res) =>
+    serveChat(serving, req.body, res, {
+      endpoint: ENDPOINT,
+      face: openAiFace,
+      chatRequest() {
+        const parsed = chatCompletionRequestSchema.safeParse(req.body ?? {});
+        if (!parsed.success) throw fromZod(parsed.error);
+        return parsed.data;
+      },
+    }),
+  );
 
   return router;
+}
+
+/**
+ * One chat request from validation to its request-log row: hold, upstream call with fallback,
+ * settlement (src/chat/chat-call.ts), answer in the surface's wire format. Every endpoint that
+ * sells chat goes through here, so there is one billing path whatever API the caller speaks. The
+ * request is recorded before the caller learns the outcome.
+ */
+export async function serveChat(serving: ChatServing, body: unknown, res: Response, surface: ChatSurface): Promise<void> {
+  const { services, requests } = serving;
+  const startedAt = new Date();
+  const started = performance.now();
+  const { accountId, apiKeyId, key } = authOf(res);
+  const requestId = res.locals.requestId as string;
+  const raw = body as { model?: unknown; stream?: unknown } | null | undefined;
+  const stream = raw?.stream === true;
+  let call: HeldChatCall | undefined;
+  let outcome: ChatOutcome | null = null;
+  const record = (answered: ChatAnswered) =>
+    requests
+      .record(
+        chatRequestRecord({
+          requestId,
+          accountId,
+          apiKeyId,
+          endpoint: surface.endpoint,
+          model: typeof raw?.model === 'string' ? raw.model.slice(0, 200) : null,
+          stream,
+          startedAt,
+          started,
+          reservation: call?.reservation ?? null,
+          outcome,
+          answered,
+        }),
+      )
+      // The money has moved by now; a lost log row must not turn a served request into an error.
+      .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
+
+  let answer: ChatAnswer;
+  try {
+    const request = surface.chatRequest();
+    try {
+      call = await holdChatCall(serving, request, { accountId, key, requestId }, surface.hold);
+    } catch (error) {
+      throw surface.refusal?.(error) ?? error;
+    }
+    const held = surface.routed?.(call) ?? call;
+    if (held.outputCapped) res.setHeader(MAX_TOKENS_CAP_HEADER, String(held.reservation.maxTokens));
+    if (stream) {
+      const face = surface.face.stream({ model: held.model.id, requestId, includeUsage: request.stream_options?.include_usage === true });
+      outcome = await withCallerWatch(res, services, (signals) => streamChat(serving, held, signals, sseRelay(res, held, face, signals.clientGone)));
+      answer = streamAnswer(res, held, face, outcome, services.logger);
+    } else {
+      outcome = await withCallerWatch(res, services, (signals) => completeChat(serving, held, signals));
+      answer = completionAnswer(res, held, surface.face, outcome, services.logger);
+    }
+  } catch (error) {
+    const api = toApiError(error);
+    await record({ status: 'failed', httpStatus: api?.status ?? 500, errorCode: api?.code ?? 'internal_error' });
+    throw error;
+  }
+  await record(answer.answered);
+  answer.write();
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { creditSummary } from '../../ledger/credit-summary.js';
+import { creditGrants } from '../../ledger/credit-totals.js';
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { accountOf, requireApiKey } from '../auth.js';
@@ -20,19 +21,8 @@ export function creditGrantRoutes(services: Services): Router {
     },
     async (_input, _req, res) => {
       const accountId = accountOf(res);
-      const [balance, rows] = await Promise.all([
-        services.ledger.balance(accountId),
-        services.db('ledger_entries')
-          .select('id', 'kind', 'amount', 'deposit_id', 'created_at')
-          .where('account_id', accountId)
-          .andWhere((q) => q.where('kind', 'deposit').orWhere((q2) => q2.where('kind', 'adjustment').andWhere('amount', '>', 0)))
-          .orderBy('id'),
-      ]);
-      const summary = creditSummary({
-        balance: balance.balance,
-        held: balance.held,
-        grants: rows.map((r: any) => ({ id: r.deposit_id ?? `adj_${r.id}`, amount: r.amount, effectiveAt: r.created_at })),
-      });
+      const [balance, grants] = await Promise.all([services.ledger.balance(accountId), creditGrants(services.db, accountId)]);
+      const summary = creditSummary({ balance: balance.balance, held: balance.held, grants });
       res.json({
         object: 'credit_summary',
         total_granted: usdNumber(summary.totalGranted),

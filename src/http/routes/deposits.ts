@@ -2,20 +2,16 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { formatUsd } from '../../ledger/money.js';
 import type { Deposit, DepositEvent } from '../../payments/deposit-repository.js';
-import { CheckoutUnavailable, DepositNotConfirmed, depositWorkflowId, openDepositCheckout } from '../../payments/deposit-workflows.js';
-import { assertPaymentMethodAvailable } from '../availability.js';
-import { chooseTier, type Tier, TIER_NAMES } from '../../payments/tiers.js';
+import { depositWorkflowId } from '../../payments/deposit-client.js';
+import { startDeposit } from '../../payments/deposit-starter.js';
+import { type Tier, TIER_NAMES } from '../../payments/tiers.js';
 import type { Services } from '../../services.js';
 import { accountOf } from '../auth.js';
-import { ApiError, conflict, invalidRequest, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 import { usdAmount } from '../usd-schema.js';
-
-/** Coins on offer and the network each is paid on (USDT on TRC20). */
-const COIN_NETWORK = { BTC: 'btc', LTC: 'ltc', USDT: 'tron' } as const;
-type Coin = keyof typeof COIN_NETWORK;
 
 const CreateDeposit = z.strictObject({
   tier: z.enum(TIER_NAMES as [Tier, ...Tier[]]).optional().describe('starter $10, standard $25, developer $50, team $100, growth $250, enterprise $500'),
@@ -32,7 +28,7 @@ const ListQuery = z.strictObject({
 
 export function depositRoutes(services: Services): Router {
   const router = Router();
-  const { deposits, minCheckoutSeconds, settings } = services.payments;
+  const { deposits } = services.payments;
 
   defineRoute(
     router,
@@ -46,57 +42,17 @@ export function depositRoutes(services: Services): Router {
       responses: { 201: { description: 'The deposit, with its checkout_url' }, 200: { description: 'Replay of an Idempotency-Key' } },
     },
     async ({ body }, req, res) => {
-      const accountId = accountOf(res);
-      assertPaymentMethodAvailable(services, body.method);
-      const choice = chooseTier(body.tier, body.amount_usd);
-      if (!choice.ok) {
-        throw invalidRequest(
-          `${choice.reason} For another amount or a custom arrangement, send POST /v1/billing/support with kind "custom_amount" (or use the contact form on the console).`,
-          body.amount_usd !== undefined ? 'amount_usd' : 'tier',
-          'amount_not_offered',
-        );
-      }
-      const crypto = cryptoChoice(body.method, body.coin as Coin | undefined, body.network);
-      const key = idempotencyKeyOf(req);
-      const ttl = Math.max(settings.checkoutTtlSeconds, minCheckoutSeconds[body.method]);
-
-      let { deposit, created } = await deposits.create({
-        accountId,
+      const { deposit, created, history } = await startDeposit(services, {
+        accountId: accountOf(res),
         method: body.method,
-        provider: body.method === 'card' ? 'stripe' : 'cryptomus',
-        tier: choice.tier,
-        amount: choice.amountNano,
-        ...crypto,
-        expiresAt: new Date(Date.now() + ttl * 1000),
-        idempotencyKey: key,
+        tier: body.tier,
+        amountNano: body.amount_usd,
+        coin: body.coin,
+        network: body.network,
+        idempotencyKey: idempotencyKeyOf(req),
       });
-      if (!created && (deposit.method !== body.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin)) {
-        throw conflict(`Idempotency-Key '${key}' was already used for a different deposit (${deposit.id}).`, 'idempotency_conflict');
-      }
-      if (deposit.status === 'creating') {
-        try {
-          await openDepositCheckout(services, deposit);
-        } catch (err) {
-          if (err instanceof CheckoutUnavailable) {
-            throw new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} Deposit ${deposit.id} was not started; try again.`, null, {
-              'x-should-retry': 'false',
-            });
-          }
-          if (!(err instanceof DepositNotConfirmed)) throw err;
-          services.logger.error({ depositId: deposit.id, error: err.message }, 'deposit checkout not confirmed');
-          throw new ApiError(
-            503,
-            'api_error',
-            'temporarily_unavailable',
-            `Deposit ${deposit.id} could not be started right now. Repeat the request with the same Idempotency-Key to pick it up, or try again later.`,
-            null,
-            { 'retry-after': '5', 'x-should-retry': key ? 'true' : 'false' },
-          );
-        }
-        deposit = (await deposits.get(deposit.id))!;
-      }
       if (!created) res.setHeader('idempotent-replayed', 'true');
-      res.status(created ? 201 : 200).json(presentDeposit(deposit, await deposits.history(deposit.id)));
+      res.status(created ? 201 : 200).json(presentDeposit(deposit, history));
     },
   );
 
@@ -123,24 +79,13 @@ export function depositRoutes(services: Services): Router {
       const accountId = accountOf(res);
       const deposit = await deposits.getForAccount(accountId, params.id!);
       if (!deposit) throw notFound(`No deposit with id '${params.id}'.`, 'id');
-      res.json(presentDeposit(deposit, await deposits.history(deposit.id)));
+      // Of the credit, what went to money the account owed (owed.ts): the rest became balance.
+      const owedPaid = await services.owed.paidByDeposit(deposit.id);
+      res.json({ ...presentDeposit(deposit, await deposits.history(deposit.id)), owed_paid_usd: formatUsd(owedPaid) });
     },
   );
 
   return router;
-}
-
-function cryptoChoice(method: 'card' | 'crypto', coin: Coin | undefined, network: string | undefined): { coin?: string; network?: string } {
-  if (method === 'card') {
-    if (coin || network) throw invalidRequest('coin and network apply to crypto deposits only.', coin ? 'coin' : 'network');
-    return {};
-  }
-  const impliedCoin = coin ?? (Object.keys(COIN_NETWORK) as Coin[]).find((c) => COIN_NETWORK[c] === network);
-  if (!impliedCoin) return {};
-  if (network && COIN_NETWORK[impliedCoin] !== network) {
-    throw invalidRequest(`${impliedCoin} is paid on the ${COIN_NETWORK[impliedCoin]} network, not ${network}.`, 'network');
-  }
-  return { coin: impliedCoin, network: COIN_NETWORK[impliedCoin] };
 }
 
 const OPEN = new Set(['creating', 'pending', 'processing']);
@@ -163,6 +108,8 @@ export function presentDeposit(d: Deposit, history?: DepositEvent[]) {
     created_at: unix(d.createdAt),
     updated_at: unix(d.updatedAt),
     credited_at: unix(d.creditedAt),
+    reversal: d.reversal,
+    support_request_id: d.supportRequestId,
     ...(history
       ? {
           status_history: history.map((e) => ({

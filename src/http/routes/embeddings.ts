@@ -1,5 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { ChatBilling } from '../../chat/chat-billing.js';
+import { temporalHandOff } from '../../chat/durable-capture.js';
 import { RequestLog, type RequestStatus } from '../../chat/request-log.js';
 import { embedAndBill, type EmbeddingResult } from '../../embeddings/embedding-billing.js';
 import { embeddingRequestSchema, planEmbedding, type EmbeddingRequest } from '../../embeddings/embedding-request.js';
@@ -7,6 +9,7 @@ import { inFormat } from '../../embeddings/vector-encoding.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { EmbeddingsRequest } from '../../providers/chat/embedding-types.js';
 import type { Services } from '../../services.js';
+import { budgetKeyOf } from '../../keys/key-budget.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
@@ -36,6 +39,14 @@ const embeddingResponseSchema = z.object({
 export function embeddingRoutes(services: Services): Router {
   const router = Router();
   const requests = new RequestLog(services.db);
+  // The same capture as chat's: an embedding that was delivered is charged even through a database outage.
+  const capture = new ChatBilling({
+    ledger: services.ledger,
+    logger: services.logger,
+    lease: services.holdLease,
+    handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
+  });
+  const billing = { ...services, capture };
 
   openapi.add({
     method: 'post',
@@ -68,8 +79,9 @@ export function embeddingRoutes(services: Services): Router {
       assertModelAvailable(services, model);
       const plan = planEmbedding(model, body);
       if (!plan.ok) throw invalidRequest(plan.message, plan.param, 'invalid_value');
-      result = await embedAndBill(services, {
+      result = await embedAndBill(billing, {
         accountId,
+        apiKeyId: budgetKeyOf(authOf(res).key),
         requestId,
         model,
         plan,

@@ -12,7 +12,8 @@ import {
 import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
-import { ApiError, insufficientFunds, invalidRequest, notFound } from '../errors.js';
+import { KeyLimitExceeded } from '../../ledger/errors.js';
+import { ApiError, insufficientFunds, invalidRequest, keyLimitExceeded, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 
 // What the image and video routes share: how a refused hold, a failed generation and an asset answer.
@@ -50,6 +51,9 @@ export async function startOrUnavailable(services: Services, req: GenerationRequ
 export function assertHoldPlaced(hold: HoldOutcome | null): void {
   if (hold === null || hold.ok) return;
   if (hold.reason === 'insufficient_funds') throw insufficientFunds(BigInt(hold.availableNanos), BigInt(hold.requiredNanos));
+  if (hold.reason === 'key_limit_exceeded') {
+    throw keyLimitExceeded(new KeyLimitExceeded(hold.keyId, BigInt(hold.limitNanos), BigInt(hold.usedNanos), hold.limitReset));
+  }
   throw new ApiError(503, 'server_error', 'service_unavailable', hold.message, null, RETRY_SOON);
 }
 

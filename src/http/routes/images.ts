@@ -2,6 +2,8 @@ import { awaitGenerationResult, GenerationStillRunning } from '../../generations
 import { Router } from 'express';
 import { z } from 'zod';
 import { imageParamsFor } from '../../generations/generation-params.js';
+import type { StartedGeneration } from '../../generations/generation-starter.js';
+import { MAX_EDIT_IMAGES, MAX_INPUT_IMAGE_BYTES, MAX_INPUT_TOTAL_BYTES } from '../../generations/input-images.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
 import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
 import { usdNumber } from '../../ledger/money.js';
@@ -12,6 +14,7 @@ import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, generationFailed, sendAsset } from './generation-responses.js';
+import { multipartWithImages, uploadedImages } from './generation-uploads.js';
 
 const ImageGeneration = z.strictObject({
   model: z.string().min(1).max(100).default('nano-banana-2'),
@@ -28,6 +31,26 @@ const ImageGeneration = z.strictObject({
   user: z.string().max(256).nullish(),
   stream: z.literal(false).nullish().describe('Streaming is not supported'),
 });
+
+// Multipart sends every field as text: numbers and booleans arrive as strings.
+const ImageEdit = z.strictObject({
+  model: z.string().min(1).max(100).default('nano-banana-2'),
+  prompt: z.string().trim().min(1).max(32_000),
+  n: z.coerce.number().int().min(1).max(4).nullish().describe('1–4; each delivered image is charged $0.21'),
+  size: z.string().max(20).nullish().describe("'auto' or WIDTHxHEIGHT; mapped to the nearest supported aspect ratio"),
+  response_format: z.enum(['b64_json', 'url']).nullish(),
+  // Accepted for compatibility with OpenAI clients; the Gemini image models have no equivalent.
+  quality: z.string().max(20).nullish(),
+  background: z.string().max(20).nullish(),
+  input_fidelity: z.string().max(10).nullish(),
+  output_format: z.string().max(10).nullish(),
+  output_compression: z.string().max(4).nullish(),
+  user: z.string().max(256).nullish(),
+  stream: z.enum(['false']).nullish().describe('Streaming is not supported'),
+});
+
+const EDIT_FILES = { image: MAX_EDIT_IMAGES, 'image[]': MAX_EDIT_IMAGES, mask: 1 };
+const MB = 1024 * 1024;
 
 const imageResponse = z.object({
   created: z.number().int(),
@@ -69,17 +92,48 @@ export function imageRoutes(services: Services): Router {
         requested: { size: body.size ?? 'auto', response_format: responseFormat },
         image: params.value,
       });
-      assertHoldPlaced(started.hold);
-      res.setHeader('x-generation-id', started.record.id);
+      await answerImages(started, responseFormat, res);
+    },
+  );
 
-      const result = started.hold === null ? resultOf(started.record) : await awaitResult(services, started.record.id);
-      if (result.status !== 'completed') throw generationFailed(result.error);
-      res.json({
-        created: unix(started.record.createdAt),
-        data: await Promise.all(result.assets.map((a) => presentImage(services, started.record.id, a, responseFormat))),
-        id: started.record.id,
-        cost: usdNumber(BigInt(result.chargedNanos)),
+  router.post('/v1/images/edits', multipartWithImages(EDIT_FILES));
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/v1/images/edits',
+      summary: `Edit images (nano-banana-2, nano-banana-pro): up to ${MAX_EDIT_IMAGES} PNG, JPEG or WebP files (each ≤ ${MAX_INPUT_IMAGE_BYTES / MB} MB, ≤ ${MAX_INPUT_TOTAL_BYTES / MB} MB together) and a prompt; answers when they are ready`,
+      tag: 'images',
+      auth: 'api_key',
+      body: ImageEdit,
+      multipartOnly: true,
+      files: [
+        { name: 'image', description: 'The image(s) to edit; `image[]` is accepted too', multiple: true, required: true },
+        { name: 'mask', description: 'A PNG whose transparent pixels mark what to change in the first image' },
+      ],
+      responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
+    },
+    async ({ body }, req, res) => {
+      const model = generationModel(services, body.model, 'image');
+      assertModelAllowed(authOf(res).key, model.id);
+      const params = imageParamsFor(body.size ?? undefined);
+      if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
+      const inputs = uploadedImages(req, (field) => (field === 'mask' ? 'mask' : 'image'));
+      const images = inputs.filter((i) => i.role === 'image').length;
+      if (!images) throw invalidRequest("At least one image to edit is required (multipart field 'image' or 'image[]').", 'image', 'missing_required_parameter');
+      if (images > MAX_EDIT_IMAGES) throw invalidRequest(`At most ${MAX_EDIT_IMAGES} images can be edited together.`, 'image', 'invalid_value');
+      const responseFormat = body.response_format ?? 'b64_json';
+
+      const started = await startOrUnavailable(services, {
+        ...callerOf(req, res),
+        model,
+        prompt: body.prompt,
+        count: body.n ?? 1,
+        requested: { size: body.size ?? 'auto', response_format: responseFormat, edit: { images, mask: inputs.length > images } },
+        image: params.value,
+        inputs,
       });
+      await answerImages(started, responseFormat, res);
     },
   );
 
@@ -101,6 +155,20 @@ export function imageRoutes(services: Services): Router {
       await sendAsset(services, res, asset);
     },
   );
+
+  /** Waits for the images (unless a replayed request found them delivered) and answers in OpenAI's shape. */
+  async function answerImages(started: StartedGeneration, responseFormat: 'b64_json' | 'url', res: import('express').Response) {
+    assertHoldPlaced(started.hold);
+    res.setHeader('x-generation-id', started.record.id);
+    const result = started.hold === null ? resultOf(started.record) : await awaitResult(services, started.record.id);
+    if (result.status !== 'completed') throw generationFailed(result.error);
+    res.json({
+      created: unix(started.record.createdAt),
+      data: await Promise.all(result.assets.map((a) => presentImage(services, started.record.id, a, responseFormat))),
+      id: started.record.id,
+      cost: usdNumber(BigInt(result.chargedNanos)),
+    });
+  }
 
   async function presentImage(s: Services, id: string, asset: StoredAssetRef, format: 'b64_json' | 'url') {
     // A link a browser can open without the key: signed and expiring (or the bucket's own pre-signed GET).
@@ -128,7 +196,7 @@ async function awaitResult(services: Services, generationId: string): Promise<Ge
   }
   if (result) return result;
   // Terminated by an operator or otherwise ended abnormally: the row says what is known; the
-  // reconciler releases a hold left behind.
+  // hold sweep releases a hold left behind.
   const record = await new GenerationRepository(services.db).get(generationId);
   if (record?.status === 'completed') return resultOf(record);
   return { status: 'failed', assets: [], chargedNanos: '0', error: record?.error ?? { code: 'generation_failed', message: 'The generation stopped before finishing; nothing was charged.' } };

@@ -2,9 +2,10 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { createKey, deleteKey, listKeys, updateKey, type KeyManagementDeps } from '../../keys/key-management.js';
 import { LIMIT_RESETS, type KeySettings } from '../../keys/key-settings.js';
-import { keySpend, limitRemaining } from '../../keys/key-spend.js';
+import { budgetRemaining, keyBudget, keyBudgets, type KeyBudget } from '../../keys/key-budget.js';
+import { keySpend } from '../../keys/key-spend.js';
 import { creditTotals } from '../../ledger/credit-totals.js';
-import { usdNumber } from '../../ledger/money.js';
+import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { accountOf, authOf } from '../auth.js';
 import { notFound } from '../errors.js';
@@ -13,7 +14,8 @@ import { presentKey } from '../present.js';
 import { defineRoute } from '../route.js';
 import { usdAmount } from '../usd-schema.js';
 
-const ENFORCEMENT_NOTE = 'limit_usd and limit_reset are stored and reported; they are not enforced yet';
+const ENFORCEMENT_NOTE =
+  'Enforced with holds: a request that could take the key past it answers 402 key_limit_exceeded while the account\u2019s other keys keep working';
 
 const settingsFields = {
   name: z.string().trim().min(1).max(200),
@@ -58,6 +60,12 @@ const keyObject = z.object({
   revoked_at: z.number().int().nullable(),
 });
 
+const keyWithBudget = keyObject.extend({
+  limit_usage: z.string().nullable().describe('Exact USD charged to the key in its current limit period; null without a limit'),
+  limit_remaining: z.string().nullable().describe('Exact USD left of the limit (less what requests in progress reserve); null without a limit'),
+});
+const NO_SPEND: KeyBudget = { spent: 0n, held: 0n };
+
 type Body = z.output<typeof KeyUpdate>;
 
 /** Request fields to settings; absent fields stay absent so a PATCH changes only what it names. */
@@ -80,7 +88,7 @@ function toSettings(b: Body): Partial<KeySettings> {
  */
 export function keyRoutes(services: Services): Router {
   const router = Router();
-  const deps: KeyManagementDeps = { accounts: services.accounts, catalog: services.catalog };
+  const deps: KeyManagementDeps = { accounts: services.accounts, catalog: services.catalog, db: services.db };
   const manageOnly = { 403: { description: 'permission_denied: the calling key was not created with manage: true' } };
 
   defineRoute(
@@ -91,11 +99,23 @@ export function keyRoutes(services: Services): Router {
       summary: 'List the account\u2019s active API keys (management key only)',
       tag: 'keys',
       auth: 'api_key',
-      responses: { 200: { description: 'Active keys, oldest first', schema: z.object({ object: z.literal('list'), data: z.array(keyObject) }) }, ...manageOnly },
+      responses: { 200: { description: 'Active keys, oldest first', schema: z.object({ object: z.literal('list'), data: z.array(keyWithBudget) }) }, ...manageOnly },
     },
     async (_input, _req, res) => {
       const keys = await listKeys(deps, authOf(res).key);
-      res.json({ object: 'list', data: keys.map(presentKey) });
+      const budgets = await keyBudgets(services.db, keys.filter((k) => k.spendLimit !== null).map((k) => k.id));
+      res.json({
+        object: 'list',
+        data: keys.map((k) => {
+          const budget = budgets.get(k.id) ?? NO_SPEND;
+          const remaining = budgetRemaining(k, budget);
+          return {
+            ...presentKey(k),
+            limit_usage: k.spendLimit === null ? null : formatUsd(budget.spent),
+            limit_remaining: remaining === null ? null : formatUsd(remaining),
+          };
+        }),
+      });
     },
   );
 
@@ -205,7 +225,7 @@ export function keyRoutes(services: Services): Router {
               label: z.string(),
               limit: usd.nullable().describe(ENFORCEMENT_NOTE),
               limit_reset: z.enum(LIMIT_RESETS).nullable(),
-              limit_remaining: usd.nullable(),
+              limit_remaining: usd.nullable().describe('What is left of the limit in its period, less what requests in progress reserve'),
               usage: usd,
               usage_daily: usd,
               usage_weekly: usd,
@@ -224,8 +244,8 @@ export function keyRoutes(services: Services): Router {
     },
     async (_input, _req, res) => {
       const { key } = authOf(res);
-      const spend = await keySpend(services.db, key.id);
-      const remaining = limitRemaining(key, spend);
+      const [spend, budget] = await Promise.all([keySpend(services.db, key.id), key.spendLimit === null ? NO_SPEND : keyBudget(services.db, key.id)]);
+      const remaining = budgetRemaining(key, budget);
       res.json({
         data: {
           label: key.name,

@@ -25,6 +25,7 @@ const modelSchema = z.looseObject({
   kind: z.enum(['chat', 'embedding', 'image', 'video']),
   modality: z.enum(['text->text', 'text->embeddings', 'text->image', 'text+image->video']).describe('What the model takes and gives, as OpenRouter spells it'),
   pricing: pricing.describe('Exact USD prices as decimal strings'),
+  aliases: z.array(z.string()).optional().describe('Chat models: other ids the chat endpoints accept for this model (provider snapshots)'),
   context_window: z.number().int().optional(),
   max_output_tokens: z.number().int().optional(),
   dimensions: z.number().int().optional().describe('Embedding models: the native vector size'),
@@ -97,6 +98,7 @@ export function presentModel(model: CatalogModel, catalog: Catalog) {
         ...(cached !== undefined ? { cached_input_usd_per_million_tokens: formatUsd(cached) } : {}),
         ...(write !== undefined ? { cache_write_usd_per_million_tokens: formatUsd(write) } : {}),
       },
+      ...(model.aliases?.length ? { aliases: model.aliases } : {}),
       context_window: model.context_window,
       max_output_tokens: model.max_output_tokens,
     };

@@ -43,6 +43,13 @@ const requestSchema = z.object({
   prompt_tokens: z.number().int().nullable(),
   completion_tokens: z.number().int().nullable(),
   total_tokens: z.number().int().nullable(),
+  prompt_tokens_details: z
+    .object({
+      cached_tokens: z.number().int().describe("Read from the provider's prompt cache, billed at the model's cached input rate"),
+      cache_write_tokens: z.number().int().describe("Written to the provider's prompt cache, billed at the model's cache-write rate"),
+    })
+    .nullable()
+    .describe("Of prompt_tokens, the provider's prompt-cache split (null when it reported none)"),
   cost_usd: z.string().describe('Exact USD taken from the balance'),
   usage_source: z.enum(['upstream', 'estimated']).nullable(),
   max_tokens: z.number().int().nullable().describe('Output limit sent upstream (lowered when the balance required it)'),
@@ -278,6 +285,8 @@ function presentRequest(r: RequestRecord) {
     prompt_tokens: r.promptTokens,
     completion_tokens: r.completionTokens,
     total_tokens: r.promptTokens === null || r.completionTokens === null ? null : r.promptTokens + r.completionTokens,
+    prompt_tokens_details:
+      r.cachedTokens == null && r.cacheWriteTokens == null ? null : { cached_tokens: r.cachedTokens ?? 0, cache_write_tokens: r.cacheWriteTokens ?? 0 },
     cost_usd: formatUsd(r.cost),
     usage_source: r.usageSource,
     max_tokens: r.maxTokens,

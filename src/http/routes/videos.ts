@@ -1,5 +1,4 @@
-import { Router, type RequestHandler } from 'express';
-import multer from 'multer';
+import { Router } from 'express';
 import { z } from 'zod';
 import { VIDEO_SIZE_NAMES, videoParamsFor } from '../../generations/generation-params.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
@@ -7,11 +6,13 @@ import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
 import { accountOf, authOf } from '../auth.js';
-import { ApiError, conflict, invalidRequest, notFound } from '../errors.js';
+import { conflict, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 import { cancelVideo, VideoAlreadyAccepted } from '../../generations/video-cancellation.js';
 import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, sendAsset } from './generation-responses.js';
+import { multipartWithImages, uploadedImages } from './generation-uploads.js';
+import { MAX_INPUT_IMAGE_BYTES } from '../../generations/input-images.js';
 
 const VideoCreate = z.strictObject({
   model: z.string().min(1).max(100).default('veo-3.1'),
@@ -19,6 +20,8 @@ const VideoCreate = z.strictObject({
   // Multipart sends every field as text; JSON clients may send a number.
   seconds: z.union([z.string(), z.number()]).transform(String).default('8').describe("'4', '6' or '8' (1080p and larger need '8')"),
   size: z.string().max(20).default('720x1280').describe(`One of ${VIDEO_SIZE_NAMES.join(', ')}`),
+  // OpenAI also takes a JSON reference ({image_url} / {file_id}); only an uploaded file is served here.
+  input_reference: z.unknown().optional().describe('The first frame, as an uploaded file (multipart); a URL or file id is refused'),
 });
 
 const VideoList = z.object({
@@ -49,15 +52,7 @@ const videoObject = z.object({
 /** What the official SDKs' pollers wait between polls when the server suggests it. */
 const POLL_AFTER_MS = '5000';
 
-// Text fields only: a reference image (input_reference) is refused by multer as an unexpected file.
-const parseMultipart = multer({ limits: { fields: 16, fieldSize: 64 * 1024, files: 0 } }).none();
-// busboy reports a malformed or truncated body as a plain Error ("Unexpected end of form"), not a
-// MulterError: whatever the multipart parser refuses is the caller's body, so it is a 400.
-const multipartFields: RequestHandler = (req, res, next) =>
-  parseMultipart(req, res, (err?: unknown) => {
-    if (!err || err instanceof ApiError || (err as { name?: string }).name === 'MulterError') return next(err);
-    next(invalidRequest(`Invalid multipart body: ${(err as Error).message ?? 'malformed'}.`, null, 'invalid_multipart'));
-  });
+const MB = 1024 * 1024;
 
 export function videoRoutes(services: Services): Router {
   const router = Router();
@@ -68,17 +63,19 @@ export function videoRoutes(services: Services): Router {
     return record;
   };
 
-  router.post('/v1/videos', multipartFields);
+  // Image-to-video: one file in input_reference, the video's first frame.
+  router.post('/v1/videos', multipartWithImages({ input_reference: 1 }));
   defineRoute(
     router,
     {
       method: 'post',
       path: '/v1/videos',
-      summary: 'Start a video (veo-3.1); answers at once with a queued video object',
+      summary: `Start a video (veo-3.1), from a prompt or from a first frame (input_reference: PNG, JPEG or WebP, ≤ ${MAX_INPUT_IMAGE_BYTES / MB} MB); answers at once with a queued video object`,
       tag: 'videos',
       auth: 'api_key',
       body: VideoCreate,
       alsoAccepts: ['multipart/form-data'],
+      files: [{ name: 'input_reference', description: 'The image the video starts from (its first frame)' }],
       responses: { 200: { description: 'The video, queued', schema: videoObject } },
     },
     async ({ body }, req, res) => {
@@ -86,14 +83,19 @@ export function videoRoutes(services: Services): Router {
       assertModelAllowed(authOf(res).key, model.id);
       const params = videoParamsFor(body.size, body.seconds);
       if (!params.ok) throw invalidRequest(params.message, params.message.startsWith('seconds') ? 'seconds' : 'size', 'invalid_value');
+      if (body.input_reference !== undefined) {
+        throw invalidRequest('input_reference must be an uploaded image file (multipart/form-data); image URLs and file ids are not supported.', 'input_reference', 'invalid_value');
+      }
+      const inputs = uploadedImages(req, (field) => (field === 'input_reference' ? 'first_frame' : undefined));
 
       const started = await startOrUnavailable(services, {
         ...callerOf(req, res),
         model,
         prompt: body.prompt,
         count: 1,
-        requested: { seconds: body.seconds, size: body.size },
+        requested: { seconds: body.seconds, size: body.size, ...(inputs.length ? { input_reference: true } : {}) },
         video: params.value,
+        inputs,
       });
       assertHoldPlaced(started.hold);
       sendVideo(res, started.record);

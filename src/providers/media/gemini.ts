@@ -92,7 +92,7 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
       if (request.aspectRatio) imageConfig.aspectRatio = request.aspectRatio;
       if (request.imageSize) imageConfig.imageSize = request.imageSize;
       const answer = await callJson('POST', `models/${request.model}:generateContent`, {
-        contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
+        contents: [{ role: 'user', parts: imageParts(request) }],
         generationConfig: {
           responseModalities: ['IMAGE'],
           ...(Object.keys(imageConfig).length ? { imageConfig } : {}),
@@ -104,7 +104,10 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
     async startVideo(request: VideoRequest): Promise<string> {
       assertModel(request.model);
       const answer = await callJson('POST', `models/${request.model}:predictLongRunning`, {
-        instances: [{ prompt: request.prompt }],
+        instances: [{
+          prompt: request.prompt,
+          ...(request.firstFrame ? { image: { bytesBase64Encoded: request.firstFrame.bytes.toString('base64'), mimeType: request.firstFrame.mimeType } } : {}),
+        }],
         parameters: {
           aspectRatio: request.aspectRatio,
           durationSeconds: request.durationSeconds,
@@ -150,6 +153,18 @@ export function createGeminiMediaProvider(options: GeminiMediaOptions): MediaPro
       throw new MediaProviderError('bad_response', `video download redirected more than ${MAX_REDIRECTS} times`, true);
     },
   };
+}
+
+/** Images to edit go first as inline parts, then the mask with a line saying what it is, then the prompt. */
+function imageParts(request: ImageRequest): Record<string, unknown>[] {
+  const inline = (m: GeneratedMedia) => ({ inlineData: { mimeType: m.mimeType, data: m.bytes.toString('base64') } });
+  const parts: Record<string, unknown>[] = (request.images ?? []).map(inline);
+  if (request.mask) {
+    parts.push({ text: 'The next image is a mask for the first image: change only where the mask is transparent, keep the rest as it is.' });
+    parts.push(inline(request.mask));
+  }
+  parts.push({ text: request.prompt });
+  return parts;
 }
 
 function imageFromResponse(answer: Record<string, any>): GeneratedMedia {

@@ -1,17 +1,21 @@
 // What the generation activities need from an image/video provider, in our words rather than the provider's.
 // Failures are thrown as GenerationRefused or MediaProviderError (see ./failures.ts).
 
+export interface GeneratedMedia {
+  bytes: Buffer;
+  mimeType: string;
+}
+
 export interface ImageRequest {
   /** Provider model id (the catalog's upstream_model), not our public model name. */
   model: string;
   prompt: string;
   aspectRatio?: string;
   imageSize?: string;
-}
-
-export interface GeneratedMedia {
-  bytes: Buffer;
-  mimeType: string;
+  /** Images to edit (an edit rather than a generation from the prompt alone), in the caller's order. */
+  images?: GeneratedMedia[];
+  /** OpenAI's mask: a PNG whose transparent pixels mark what to change in the first image. */
+  mask?: GeneratedMedia;
 }
 
 export type VideoAspectRatio = '16:9' | '9:16';
@@ -24,6 +28,8 @@ export interface VideoRequest {
   durationSeconds: 4 | 6 | 8;
   resolution: VideoResolution;
   negativePrompt?: string;
+  /** Image-to-video: the picture the video starts from. */
+  firstFrame?: GeneratedMedia;
 }
 
 export type VideoJobState =

@@ -5,13 +5,16 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import { answerEmbeddingsSandbox } from './embeddings-sandbox.js';
+import { answerResponsesSandbox } from './responses-sandbox.js';
 import { sseData, SSE_DONE, writeWithBackpressure } from '../../providers/chat/sse.js';
 import { countPromptTokens } from '../../chat/tokens.js';
 import {
   DEFAULT_REPLY_LENGTH,
   sandboxReply,
+  sandboxToolCall,
   type ReplyLength,
   type SandboxReply,
+  type SandboxToolCall,
 } from './sandbox-reply.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatUsage, OpenAIErrorBody } from '../../providers/chat/types.js';
 
@@ -170,6 +173,7 @@ export function createChatSandbox(options: ChatSandboxOptions = {}): Router {
   });
 
   router.post('/embeddings', answerEmbeddingsSandbox);
+  router.post('/responses', answerResponsesSandbox);
 
   // Body-parser failures (bad JSON, too large) arrive here; answer them the way OpenAI does.
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -206,6 +210,8 @@ async function answerReplies({ res, body, replies, behaviour, call, clientGone, 
     res.status(500).json(errorBody('Simulated upstream failure.', 'server_error', 'simulated_error', null));
     return 'failed';
   }
+  const toolCall = sandboxToolCall(body.tools, body.tool_choice, JSON.stringify(body.messages));
+  if (toolCall) return answerToolCall({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }, toolCall);
   await pause(tokenDelayMs * completionTokens, clientGone);
   const completion: ChatCompletion = {
     id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
@@ -226,6 +232,29 @@ async function answerReplies({ res, body, replies, behaviour, call, clientGone, 
   return 'completed';
 }
 
+/** `tool_choice` demanded a call: one function call instead of text. */
+function answerToolCall({ res, body, behaviour, call }: Answer, toolCall: SandboxToolCall): SandboxCall['outcome'] {
+  const completion: ChatCompletion = {
+    id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: body.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: toolCall.callId, type: 'function', function: { name: toolCall.name, arguments: toolCall.arguments } }] },
+        logprobs: null,
+        finish_reason: 'tool_calls',
+      },
+    ],
+    system_fingerprint: 'fp_cheapa_sim',
+  };
+  if (behaviour.kind !== 'no_usage') completion.usage = usageOf(call.promptTokens, toolCall.tokens);
+  res.json(completion);
+  call.completionTokens = toolCall.tokens;
+  return 'completed';
+}
+
 async function streamReplies({ res, body, replies, behaviour, call, clientGone, tokenDelayMs }: Answer): Promise<SandboxCall['outcome']> {
   const includeUsage = body.stream_options?.include_usage === true && behaviour.kind !== 'no_usage';
   const base = {
@@ -242,6 +271,20 @@ async function streamReplies({ res, body, replies, behaviour, call, clientGone, 
 
   res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   res.flushHeaders();
+
+  const toolCall = sandboxToolCall(body.tools, body.tool_choice, JSON.stringify(body.messages));
+  if (toolCall) {
+    const fn = { id: toolCall.callId, type: 'function', function: { name: toolCall.name, arguments: '' } };
+    out.push(chunk([{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, ...fn }] }, logprobs: null, finish_reason: null }]));
+    out.push(chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: toolCall.arguments } }] }, logprobs: null, finish_reason: null }]));
+    out.push(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'tool_calls' }]));
+    call.completionTokens = toolCall.tokens;
+    if (includeUsage) out.push({ ...base, choices: [], usage: usageOf(call.promptTokens, call.completionTokens) });
+    out.push(SSE_DONE);
+    await out.flush();
+    res.end();
+    return clientGone.aborted ? 'client_closed' : 'completed';
+  }
 
   for (const [index, reply] of replies.entries()) {
     out.push(chunk([{ index, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));

@@ -84,3 +84,40 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** A function call the simulator makes instead of answering, when the caller's `tool_choice` demands one. */
+export interface SandboxToolCall {
+  callId: string;
+  name: string;
+  /** JSON: every property of the tool's parameters, set to "lorem". */
+  arguments: string;
+  tokens: number;
+}
+
+interface ToolLike {
+  name?: unknown;
+  parameters?: unknown;
+  function?: { name?: unknown; parameters?: unknown };
+}
+
+/**
+ * `tool_choice: "required"` calls the first tool, `{type: "function", name}` (or chat's
+ * `{function: {name}}`) the one named; anything else answers with text. Deterministic, like the text.
+ */
+export function sandboxToolCall(tools: unknown, toolChoice: unknown, seed: string): SandboxToolCall | undefined {
+  if (!Array.isArray(tools) || tools.length === 0) return undefined;
+  const list = tools as ToolLike[];
+  const choice = toolChoice as { name?: unknown; function?: { name?: unknown } } | string | null | undefined;
+  let wanted: ToolLike | undefined;
+  if (choice === 'required') wanted = list[0];
+  else if (choice && typeof choice === 'object') {
+    const name = choice.name ?? choice.function?.name;
+    wanted = list.find((t) => (t.name ?? t.function?.name) === name);
+  }
+  if (!wanted) return undefined;
+  const name = String(wanted.name ?? wanted.function?.name);
+  const parameters = (wanted.parameters ?? wanted.function?.parameters) as { properties?: Record<string, unknown> } | undefined;
+  const args = JSON.stringify(Object.fromEntries(Object.keys(parameters?.properties ?? {}).map((key) => [key, 'lorem'])));
+  const callId = `call_${createHash('sha256').update(seed).digest('hex').slice(0, 24)}`;
+  return { callId, name, arguments: args, tokens: countTextTokens(name) + countTextTokens(args) };
+}

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { promptPicture } from './png.js';
+import { editedPicture, promptPicture } from './png.js';
 import { parseTriggers, type PromptTriggers, type SandboxFailure } from './prompt-triggers.js';
 
 export interface GeminiSandboxOptions {
@@ -31,11 +31,15 @@ export interface GeminiSandboxCounters {
   predictLongRunning: number;
   operationPolls: number;
   downloads: number;
+  /** Inline input images accepted (image edits). */
+  inlineImages: number;
 }
 
 export interface GeminiSandbox {
   router: express.Router;
   counters: GeminiSandboxCounters;
+  /** SHA-256 (hex) of the first frames of the latest image-to-video jobs, oldest first. */
+  firstFrames: string[];
   /** Ends pending delayed answers (used at shutdown). */
   close(): void;
 }
@@ -84,7 +88,8 @@ export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbo
   const blobs = new Map<string, string>();
   const flakyCalls = new Map<string, number>();
   const shutdown = new AbortController();
-  const counters: GeminiSandboxCounters = { generateContent: 0, predictLongRunning: 0, operationPolls: 0, downloads: 0 };
+  const counters: GeminiSandboxCounters = { generateContent: 0, predictLongRunning: 0, operationPolls: 0, downloads: 0, inlineImages: 0 };
+  const firstFrames: string[] = [];
 
   const delayFor = (t: PromptTriggers, fallback: number) =>
     t.delay === 'default' ? fallback : t.delay === 'slow' ? slowDelayMs : t.delay;
@@ -155,6 +160,13 @@ export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbo
     const parts: any[] = contents.flatMap((c) => (Array.isArray(c?.parts) ? c.parts : []));
     const prompt = parts.map((p) => (typeof p?.text === 'string' ? p.text : '')).join(' ').trim();
     if (!prompt) return googleError(res, 400, 'INVALID_ARGUMENT', '* GenerateContentRequest.contents: contents is not specified');
+    const inputs: Buffer[] = [];
+    for (const part of parts.filter((p) => p?.inlineData !== undefined)) {
+      const bytes = decodedImage(part.inlineData?.data, part.inlineData?.mimeType);
+      if (!bytes) return googleError(res, 400, 'INVALID_ARGUMENT', UNPROCESSABLE_IMAGE);
+      inputs.push(bytes);
+    }
+    counters.inlineImages += inputs.length;
     const t = parseTriggers(prompt);
     if (flakes(`image:${model}`, prompt, t)) return googleError(res, 503, ...HTTP_ERRORS[503]);
     if (!(await wait(delayFor(t, imageDelayMs), res))) return;
@@ -187,7 +199,8 @@ export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbo
       out.push({ inlineData: { mimeType: 'image/png', data: promptPicture(`draft:${prompt}`, aspectRatio).toString('base64') }, thought: true });
     }
     if (modalities.includes('TEXT')) out.push({ text: 'Here is your image.' });
-    out.push({ inlineData: { mimeType: 'image/png', data: promptPicture(prompt, aspectRatio).toString('base64') } });
+    const picture = inputs.length ? editedPicture(prompt, inputs, aspectRatio) : promptPicture(prompt, aspectRatio);
+    out.push({ inlineData: { mimeType: 'image/png', data: picture.toString('base64') } });
     res.json({ candidates: [{ content: { role: 'model', parts: out }, finishReason: 'STOP', index: 0 }], ...envelope });
   }
 
@@ -201,6 +214,12 @@ export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbo
     if (!prompt) return googleError(res, 400, 'INVALID_ARGUMENT', 'A prompt is required.');
     const invalid = invalidVideoParameters(req.body?.parameters ?? {});
     if (invalid) return googleError(res, 400, 'INVALID_ARGUMENT', invalid);
+    // Image-to-video: the first frame as Veo's REST API takes it (protocols.md), checked like an inline image.
+    let firstFrame: Buffer | undefined;
+    if (instance.image !== undefined) {
+      firstFrame = decodedImage(instance.image?.bytesBase64Encoded, instance.image?.mimeType);
+      if (!firstFrame) return googleError(res, 400, 'INVALID_ARGUMENT', UNPROCESSABLE_IMAGE);
+    }
     const t = parseTriggers(prompt);
     if (flakes(`video:${model}`, prompt, t)) return googleError(res, 503, ...HTTP_ERRORS[503]);
     if (t.failure?.kind === 'http') return httpFailure(res, t.failure.status);
@@ -212,6 +231,10 @@ export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbo
       blobToken: randomBytes(24).toString('hex'),
     };
     remember(op);
+    if (firstFrame) {
+      firstFrames.push(createHash('sha256').update(firstFrame).digest('hex'));
+      if (firstFrames.length > 100) firstFrames.shift();
+    }
     res.json({ name: `models/${model}/operations/${op.id}` });
   }
 
@@ -267,7 +290,7 @@ export function createGeminiSandbox(options: GeminiSandboxOptions): GeminiSandbo
     return googleError(res, 500, ...HTTP_ERRORS[500]);
   });
 
-  return { router, counters, close: () => shutdown.abort() };
+  return { router, counters, firstFrames, close: () => shutdown.abort() };
 }
 
 export interface ListeningGeminiSandbox {
@@ -298,6 +321,22 @@ export async function listenGeminiSandbox(options: GeminiSandboxOptions, port = 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const UNPROCESSABLE_IMAGE = 'Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting';
+
+const IMAGE_SIGNATURES: Record<string, (b: Buffer) => boolean> = {
+  'image/png': (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  'image/jpeg': (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
+  'image/webp': (b) => b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP',
+};
+
+/** Inline image data as Gemini takes it: base64 bytes whose signature matches the declared type; else undefined. */
+function decodedImage(data: unknown, mimeType: unknown): Buffer | undefined {
+  const matches = IMAGE_SIGNATURES[String(mimeType)];
+  if (typeof data !== 'string' || !matches || !/^[A-Za-z0-9+/]+={0,2}$/.test(data)) return undefined;
+  const bytes = Buffer.from(data, 'base64');
+  return bytes.length >= 12 && matches(bytes) ? bytes : undefined;
 }
 
 function invalidVideoParameters(p: Record<string, unknown>): string | undefined {

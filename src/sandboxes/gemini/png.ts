@@ -63,3 +63,10 @@ export function promptPicture(prompt: string, aspectRatio?: string): Buffer {
   }
   return encodePng(width, height, rgb);
 }
+
+/** The simulated edit: derived from the prompt and the exact bytes of every input image, in order. */
+export function editedPicture(prompt: string, inputs: Buffer[], aspectRatio?: string): Buffer {
+  const digest = createHash('sha256');
+  for (const input of inputs) digest.update(createHash('sha256').update(input).digest());
+  return promptPicture(`edit:${digest.digest('hex')}:${prompt}`, aspectRatio);
+}

@@ -223,28 +223,14 @@ export function createCryptomusSandbox(opts: CryptomusSandboxOptions): Cryptomus
       const uuid = randomUUID();
       const base = opts.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host')}${req.baseUrl}`;
       const payment: CryptomusPayment = {
+        ...blankPayment(),
         uuid,
         order_id: input.order_id,
         amount: input.amount,
-        payment_amount: null,
-        payer_amount: null,
-        discount_percent: null,
-        discount: '0.00000000',
-        payer_currency: null,
         currency: input.currency,
-        merchant_amount: null,
-        network: null,
-        address: null,
-        from: null,
-        txid: null,
-        payment_status: 'check',
         url: `${base}/pay/${uuid}`,
         expired_at: Math.floor(Date.now() / 1000) + input.lifetime,
-        status: 'check',
-        is_final: false,
         additional_data: input.additional_data,
-        created_at: isoNow(),
-        updated_at: isoNow(),
       };
       if (input.to_currency) choosePayerCoin(payment, input.to_currency);
       state.invoices[uuid] = {
@@ -483,6 +469,7 @@ function coinAmount(usdNano: bigint, coin: string): string {
   return `${units / 100_000_000n}.${(units % 100_000_000n).toString().padStart(8, '0')}`;
 }
 
+/** A new invoice before anything happened to it: unpaid, no coin chosen. */
 function blankPayment(): CryptomusPayment {
   return {
     uuid: '',

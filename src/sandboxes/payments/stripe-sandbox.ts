@@ -9,6 +9,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { renderCheckoutPage } from './checkout-page.js';
 import { JsonStateFile } from './json-state-file.js';
+import { createStripeReversals, mountReversalControl, type ReversalState, ReversalStateError, type StripeReversals } from './stripe-sandbox-reversals.js';
 import { mountWebhookControl, type OutboundWebhook, WebhookOutbox } from './webhook-outbox.js';
 
 export interface StripeSandboxOptions {
@@ -71,7 +72,7 @@ interface StoredSession {
   apiVersion: string;
 }
 
-interface State {
+interface State extends ReversalState {
   sessions: Record<string, StoredSession>;
   idempotency: Record<string, { fingerprint: string; body: unknown }>;
   webhooks: OutboundWebhook[];
@@ -90,6 +91,8 @@ export interface StripeSandbox {
   settle(id: string, succeeded: boolean): SandboxSession;
   expire(id: string): SandboxSession;
   setWebhookUrl(url: string): void;
+  /** Disputes and refunds of paid sessions (stripe-sandbox-reversals.ts). */
+  reversals: StripeReversals;
   close(): Promise<void>;
 }
 
@@ -99,8 +102,11 @@ const DAY = 86_400;
 class SandboxStateError extends Error {}
 
 export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
-  const file = new JsonStateFile<State>(opts.statePath, () => ({ sessions: {}, idempotency: {}, webhooks: [] }));
+  const file = new JsonStateFile<State>(opts.statePath, () => ({ sessions: {}, idempotency: {}, webhooks: [], charges: {}, disputes: {} }));
   const state = file.state;
+  // A state file written before disputes and refunds existed has neither.
+  state.charges ??= {};
+  state.disputes ??= {};
   let webhookUrl = opts.webhookUrl;
   const webhooks = new WebhookOutbox({
     store: state.webhooks,
@@ -116,12 +122,16 @@ export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
   const now = () => Math.floor(Date.now() / 1000);
 
   function emit(stored: StoredSession, type: string): void {
+    emitObject(type, stored.session, stored.apiVersion);
+  }
+
+  function emitObject(type: string, object: unknown, apiVersion: string = DEFAULT_API_VERSION): void {
     const event = {
       id: `evt_${token(24)}`,
       object: 'event',
-      api_version: stored.apiVersion,
+      api_version: apiVersion,
       created: now(),
-      data: { object: stored.session },
+      data: { object },
       livemode: false,
       pending_webhooks: 1,
       request: { id: null, idempotency_key: null },
@@ -197,6 +207,16 @@ export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
     setWebhookUrl(url) {
       webhookUrl = url;
     },
+    reversals: createStripeReversals({
+      state,
+      changed: () => file.changed(),
+      paidIntent(sessionId) {
+        const stored = find(sessionId);
+        if (stored.intent?.status !== 'succeeded') throw new ReversalStateError('This Checkout Session has no succeeded payment to dispute or refund.');
+        return { id: stored.intent.id, amount: stored.intent.amount, currency: stored.intent.currency };
+      },
+      emit: (type, object) => emitObject(type, object),
+    }),
     async close() {
       clearInterval(sweep);
       await webhooks.close();
@@ -243,6 +263,13 @@ function mountApi(router: Router, ctx: ApiContext): void {
       ctx.state.sessions[stored.session.id] = stored;
       return stored.session;
     });
+  });
+
+  // Stripe lists sessions by the PaymentIntent they created (how a dispute finds its checkout).
+  router.get('/v1/checkout/sessions', (req, res) => {
+    const intent = typeof req.query.payment_intent === 'string' ? req.query.payment_intent : undefined;
+    const data = sandbox.sessions().filter((s) => intent === undefined || s.payment_intent === intent);
+    res.json({ object: 'list', data, has_more: false, url: '/v1/checkout/sessions' });
   });
 
   router.get('/v1/checkout/sessions/:id', (req, res) => {
@@ -323,6 +350,7 @@ function mountControl(router: Router, sandbox: StripeSandbox): void {
   router.post('/_sandbox/checkout/sessions/:id/expire', (req, res) => {
     handle(res, () => sandbox.expire(String(req.params.id)));
   });
+  mountReversalControl(router, sandbox.reversals, handle);
   mountWebhookControl(router, sandbox.webhooks);
 }
 
@@ -333,7 +361,7 @@ function handle(res: Response, fn: () => unknown): void {
     res.json(fn());
   } catch (err) {
     if (err instanceof NotFound) return stripeError(res, 404, 'invalid_request_error', err.message, 'id', 'resource_missing');
-    if (err instanceof SandboxStateError) return stripeError(res, 400, 'invalid_request_error', err.message);
+    if (err instanceof SandboxStateError || err instanceof ReversalStateError) return stripeError(res, 400, 'invalid_request_error', err.message);
     if (err instanceof ParamError) return stripeError(res, 400, 'invalid_request_error', err.message, err.param, err.code);
     throw err;
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseUsd } from '../../../src/ledger/money.js';
@@ -214,6 +215,71 @@ describe('Anthropic Messages upstream', () => {
   });
 });
 
+describe('POST /v1/messages on provider routes (Anthropic SDK)', () => {
+  const client = (key: string) => new Anthropic({ apiKey: key, baseURL: h.baseUrl, maxRetries: 0 });
+  const tools = [{ name: 'weather', description: 'Weather now', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
+  const conversation: Anthropic.MessageParam[] = [
+    { role: 'user', content: 'Weather in Oslo?' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_0', name: 'weather', input: { city: 'Oslo' } }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_0', content: '3°C' }, { type: 'text', text: 'And Rome?' }] },
+  ];
+
+  it('reaches an Anthropic provider with system, tools and tool results intact, and returns its tool use and cache counts, plain and streamed', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    c.toolCall = { id: 'toolu_1', name: 'weather', input: { city: 'Rome' } };
+    c.usage = { input: 100, output: 30, cacheRead: 600, cacheWrite: 300 };
+    const body = { model: 'claude-opus-4-5-20251101', max_tokens: 200, system: 'Be brief.', tools, messages: conversation };
+
+    const plain = await client(key).messages.create(body);
+    expect(plain).toMatchObject({ model: 'claude-opus-4.5', stop_reason: 'tool_use', content: [{ type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Rome' } }] });
+    expect(plain.usage).toMatchObject({ input_tokens: 100, output_tokens: 30, cache_read_input_tokens: 600, cache_creation_input_tokens: 300 });
+
+    const streamed = await client(key).messages.stream(body).finalMessage();
+    expect(streamed.content).toEqual(plain.content);
+    expect(streamed.stop_reason).toBe('tool_use');
+    expect(streamed.usage).toMatchObject({ input_tokens: 100, output_tokens: 30, cache_read_input_tokens: 600, cache_creation_input_tokens: 300 });
+
+    for (const seen of c.seen) {
+      expect(seen.body).toMatchObject({ model: 'claude-opus-4-5', system: 'Be brief.', max_tokens: 200 });
+      expect(seen.body.tools).toEqual([{ name: 'weather', description: 'Weather now', input_schema: tools[0]!.input_schema }]);
+      expect(seen.body.messages).toEqual([
+        { role: 'user', content: [{ type: 'text', text: 'Weather in Oslo?' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_0', name: 'weather', input: { city: 'Oslo' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_0', content: '3°C' }, { type: 'text', text: 'And Rome?' }] },
+      ]);
+    }
+    expect(c.seen.map((x) => x.body.stream ?? false)).toEqual([false, true]);
+    const cost = chatCost(h.services.catalog.chat('claude-opus-4.5')!, { promptTokens: 1000, cachedTokens: 600, cacheWriteTokens: 300, completionTokens: 30 });
+    expect(await spent(accountId)).toBe(2n * cost);
+    expect(Math.round((plain.usage as unknown as { cost: number }).cost * 1e9)).toBe(Number(cost));
+  });
+
+  it('falls back between OpenAI-compatible routes and bills once, with the OpenAI cached tokens as Anthropic cache reads', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    a.behaviour = { kind: 'status', status: 503 };
+    b.usage = { input: 41, output: 17, cacheRead: 9, cacheWrite: 0 };
+    const answer = await client(key).messages.create({ model: 'openai/gpt-5.2', max_tokens: 100, messages: [{ role: 'user', content: 'Say hello.' }] });
+    expect(answer.content).toEqual([{ type: 'text', text: 'Hello from upstream' }]);
+    expect(answer.usage).toMatchObject({ input_tokens: 41, cache_read_input_tokens: 9, output_tokens: 17 });
+    expect(a.seen).toHaveLength(1);
+    expect(b.seen[0]!.body).toMatchObject({ model: 'gpt-5.2-backup', max_completion_tokens: 100, messages: [{ role: 'user', content: 'Say hello.' }] });
+    expect(await spent(accountId)).toBe(chatCost(h.services.catalog.chat('gpt-5.2')!, { promptTokens: 50, cachedTokens: 9, completionTokens: 17 }));
+  });
+
+  it('answers a provider that fails on every route in Anthropic’s error shape, naming no provider, with its retry-after', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    a.behaviour = { kind: 'status', status: 503 };
+    b.behaviour = { kind: 'status', status: 429, retryAfter: '11' };
+    const res = await h.call('POST', '/v1/messages', { headers: { 'x-api-key': key }, body: { model: 'gpt-5.2', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('11');
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(text).not.toMatch(/provider-x|acct_secret|backup|first/);
+    expect(await spent(accountId)).toBe(0n);
+  });
+});
+
 describe('prices that match the upstream bill', () => {
   it('bills cached prompt tokens at the catalog’s cached rates, from OpenAI’s cached_tokens and Anthropic’s cache read/write', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
@@ -230,6 +296,13 @@ describe('prices that match the upstream bill', () => {
     const claudeCost = chatCost(h.services.catalog.chat('claude-opus-4.5')!, { promptTokens: 1000, cachedTokens: 600, cacheWriteTokens: 300, completionTokens: 30 });
     expect(await spent(accountId)).toBe(gptCost + claudeCost);
     expect(Math.round((claude.usage as unknown as { cost: number }).cost * 1e9)).toBe(Number(claudeCost));
+
+    // The usage log keeps the split beside the exact charge of each request.
+    const page = (await (await h.call('GET', '/v1/billing/usage', { key })).json()) as { data: Record<string, any>[] };
+    expect(page.data.map((r) => [r.model, r.prompt_tokens, r.prompt_tokens_details, parseUsd(r.cost_usd)])).toEqual([
+      ['claude-opus-4.5', 1000, { cached_tokens: 600, cache_write_tokens: 300 }, claudeCost],
+      ['gpt-5.2', 1000, { cached_tokens: 800, cache_write_tokens: 0 }, gptCost],
+    ]);
   });
 });
 

@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdReconcilerWorkflow, ledgerAuditWorkflow } from '../../../workflows/index.js';
-import { depositStatusQuery } from '../../../workflows/deposit.js';
+import { chatCaptureWorkflow, ledgerAuditWorkflow } from '../../../workflows/index.js';
+import { HOLD_SWEEP_WORKFLOW_TYPE } from '../../../workflows/hold-sweep.js';
+import { chatCaptureWorkflowId } from '../../../src/chat/durable-capture.js';
+import { depositWorkflowId, queryDeposit } from '../../../src/payments/deposit-client.js';
 import { freePort } from '../../../src/launcher/free-port.js';
 import { TOOLS_DIR } from '../../../src/launcher/stack.js';
 import { resolveTemporalCli } from '../../../src/launcher/temporal-cli.js';
@@ -29,13 +31,12 @@ function save(h: Harness, workflowId: string, name: string) {
   const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', address, '--namespace', namespace, '--output', 'json']);
   fs.writeFileSync(`${DIR}/${name}.json`, JSON.stringify(JSON.parse(json.toString()), null, 1) + '\n');
 }
-const saveDeposit = (h: Harness, depositId: string, name: string) => save(h, `deposit-${depositId}`, `deposit-${name}`);
+const saveDeposit = (h: Harness, depositId: string, name: string) => save(h, depositWorkflowId(depositId), `deposit-${name}`);
 const refOf = async (h: Harness, depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 
 async function untilSettling(h: Harness, depositId: string) {
-  const handle = h.services.temporal.client.workflow.getHandle(`deposit-${depositId}`);
   for (let i = 0; i < 400; i++) {
-    if ((await handle.query(depositStatusQuery)).settleDeadline !== null) return;
+    if ((await queryDeposit(h.services, depositId)).settleDeadline !== null) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('deposit never started settling');
@@ -219,7 +220,7 @@ describe('deposit histories (provider refuses the checkout)', () => {
   });
 });
 
-describe('hold reconciler and ledger audit histories', () => {
+describe('hold sweep, ledger audit and chat capture histories', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -233,9 +234,69 @@ describe('hold reconciler and ledger audit histories', () => {
     await save(h, workflowId, 'ledger-audit-balanced');
   });
 
-  it('hold reconciler with nothing to sweep', async () => {
+  it('hold sweep with nothing to sweep', async () => {
     const workflowId = 'hold-reconciler-record';
-    await h.services.temporal.client.workflow.execute(holdReconcilerWorkflow, { taskQueue: h.services.temporal.taskQueue, workflowId, args: [{}] });
+    await h.services.temporal.client.workflow.execute(HOLD_SWEEP_WORKFLOW_TYPE, { taskQueue: h.services.temporal.taskQueue, workflowId, args: [{}] });
     await save(h, workflowId, 'hold-reconciler-empty');
+  });
+
+  it('chat capture of a delivered answer', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const hold = await h.services.ledger.placeHold({
+      accountId,
+      amount: 2_000_000n,
+      idempotencyKey: `chat-capture-record-${accountId}`,
+      purpose: 'chat',
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const order = { holdId: hold.value.id, accountId, amount: '1500000', requestId: `req_record_${accountId}` };
+    const workflowId = chatCaptureWorkflowId(order.holdId);
+    await h.services.temporal.client.workflow.execute(chatCaptureWorkflow, { taskQueue: h.services.temporal.taskQueue, workflowId, args: [order] });
+    expect((await h.services.ledger.balance(accountId)).balance).toBe(1_000_000_000n - 1_500_000n);
+    await save(h, workflowId, 'chat-capture-delivered');
+  });
+});
+
+describe('payment reversal histories', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDepositHarness();
+  });
+  afterAll(async () => h?.close());
+
+  async function paidCard(h: Harness) {
+    const { key } = await h.createAccount();
+    const dep = await createDeposit(h, key, { tier: 'standard', method: 'card' });
+    const session = await refOf(h, dep.id);
+    stripeSandbox(h).pay(session, 'card');
+    expect((await depositOutcome(h, dep.id)).status).toBe('credited');
+    return session;
+  }
+
+  it('dispute opened, then won', async () => {
+    const session = await paidCard(h);
+    const dispute = stripeSandbox(h).reversals.dispute(session);
+    while (!(await h.services.payments.reversals.get(dispute.id))) await new Promise((r) => setTimeout(r, 50));
+    stripeSandbox(h).reversals.closeDispute(dispute.id, 'won');
+    await h.services.temporal.client.workflow.getHandle(`dispute-${dispute.id}`).result();
+    save(h, `dispute-${dispute.id}`, 'payment-reversal-dispute-won');
+  });
+
+  it('dispute lost', async () => {
+    const session = await paidCard(h);
+    const dispute = stripeSandbox(h).reversals.dispute(session);
+    while (!(await h.services.payments.reversals.get(dispute.id))) await new Promise((r) => setTimeout(r, 50));
+    stripeSandbox(h).reversals.closeDispute(dispute.id, 'lost');
+    await h.services.temporal.client.workflow.getHandle(`dispute-${dispute.id}`).result();
+    save(h, `dispute-${dispute.id}`, 'payment-reversal-dispute-lost');
+  });
+
+  it('two partial refunds (the run still open, waiting for more)', async () => {
+    const session = await paidCard(h);
+    stripeSandbox(h).reversals.refund(session, 500);
+    const charge = stripeSandbox(h).reversals.refund(session, 1000);
+    const id = `refund-${charge.payment_intent}`;
+    while ((await h.services.payments.reversals.get(id))?.amount !== 15_000_000_000n) await new Promise((r) => setTimeout(r, 50));
+    save(h, id, 'payment-reversal-refunds');
   });
 });

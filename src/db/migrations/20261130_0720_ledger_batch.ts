@@ -10,17 +10,23 @@ import type { Knex } from 'knex';
  * row with a null hold id and changes nothing, and the caller works out why with its own reads.
  * A database error (e.g. a concurrent duplicate key from another process) fails the statement as
  * a whole; the caller then re-runs each operation alone, which idempotency keys make safe.
+ *
+ * A hold counted against an API key's spend limit (`p_api_key`) can be refused by the key-budget
+ * trigger on `holds` (SQLSTATE CK402, migration 0710): that hold alone runs in a block with an
+ * exception handler (a subtransaction, paid only by keys with a limit), so its refusal undoes it
+ * alone and comes back as `k_refused` (the trigger's DETAIL) while the rest of the batch applies.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE FUNCTION ledger_apply_holds(
       p_op text[], p_account text[], p_hold text[], p_amount bigint[], p_key text[], p_purpose text[],
-      p_request text[], p_generation text[], p_expires timestamptz[], p_lease text[], p_kind text[], p_status text[])
+      p_request text[], p_generation text[], p_expires timestamptz[], p_lease text[], p_kind text[], p_status text[],
+      p_api_key text[])
     RETURNS TABLE (
       i integer, h_id text, h_account_id text, h_amount bigint, h_status text, h_captured_amount bigint,
       h_purpose text, h_request_id text, h_generation_id text, h_idempotency_key text,
       h_expires_at timestamptz, h_created_at timestamptz, h_settled_at timestamptz,
-      e_id bigint, e_balance_after bigint, e_created_at timestamptz)
+      e_id bigint, e_balance_after bigint, e_created_at timestamptz, k_refused text)
     LANGUAGE plpgsql AS $$
     DECLARE
       h holds%ROWTYPE;
@@ -28,8 +34,22 @@ export async function up(knex: Knex): Promise<void> {
     BEGIN
       FOR k IN 1 .. coalesce(array_length(p_op, 1), 0) LOOP
         h := NULL;
-        e_id := NULL; e_balance_after := NULL; e_created_at := NULL;
-        IF p_op[k] = 'hold' THEN
+        e_id := NULL; e_balance_after := NULL; e_created_at := NULL; k_refused := NULL;
+        IF p_op[k] = 'hold' AND p_api_key[k] IS NOT NULL THEN
+          BEGIN
+            UPDATE accounts a SET held = a.held + p_amount[k]
+             WHERE a.id = p_account[k] AND a.balance - a.held >= p_amount[k]
+               AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.idempotency_key = p_key[k]);
+            IF FOUND THEN
+              INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id, api_key_id)
+              VALUES (p_hold[k], p_account[k], p_amount[k], p_purpose[k], p_request[k], p_generation[k], p_key[k], p_expires[k], p_lease[k], p_api_key[k])
+              RETURNING * INTO h;
+            END IF;
+          EXCEPTION WHEN SQLSTATE 'CK402' THEN
+            GET STACKED DIAGNOSTICS k_refused = PG_EXCEPTION_DETAIL;
+            h := NULL;
+          END;
+        ELSIF p_op[k] = 'hold' THEN
           UPDATE accounts a SET held = a.held + p_amount[k]
            WHERE a.id = p_account[k] AND a.balance - a.held >= p_amount[k]
              AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.idempotency_key = p_key[k]);
@@ -72,5 +92,5 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(`DROP FUNCTION ledger_apply_holds(text[], text[], text[], bigint[], text[], text[], text[], text[], timestamptz[], text[], text[], text[])`);
+  await knex.raw(`DROP FUNCTION ledger_apply_holds(text[], text[], text[], bigint[], text[], text[], text[], text[], timestamptz[], text[], text[], text[], text[])`);
 }

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { captureHandedOff, type CaptureOrder } from '../src/chat/durable-capture.js';
-import { CaptureExceedsHold, HoldNotFound, HoldNotPending } from '../src/ledger/index.js';
-import { findHoldsOfLapsedLeases, type LapsedHold } from '../src/ledger/process-lease.js';
-import type { Services } from '../src/services.js';
+import { CaptureExceedsHold, HoldNotFound, HoldNotPending } from '../ledger/index.js';
+import { findHoldsOfLapsedLeases, type LapsedHold } from '../ledger/process-lease.js';
+import type { Services } from '../services.js';
+import { captureHandedOff, type CaptureOrder } from './durable-capture.js';
 
 /** Chat holds outside the request that placed them: a capture handed off, holds of a dead process. */
 export function createChatActivities(services: Pick<Services, 'db' | 'ledger' | 'logger' | 'temporal'>) {

@@ -1,22 +1,22 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { DepositStatus } from '../src/payments/deposit-status.js';
-import { PaymentProviderError } from '../src/payments/payment-gateway.js';
-import { type PaymentSignal, toSignal } from '../src/payments/payment-signal.js';
-import type { Services } from '../src/services.js';
-import type { CheckoutInfo, DepositWorkflowInput } from '../workflows/deposit.js';
+import type { Services } from '../services.js';
+import type { DepositStatus } from './deposit-status.js';
+import type { CheckoutInfo, DepositWorkflowInput, PaymentEventPayload } from './deposit-types.js';
+import { PaymentProviderError } from './payment-gateway.js';
+import { toDepositEvent, toPayload } from './payment-event.js';
 
-type Deps = Pick<Services, 'payments' | 'ledger' | 'logger'>;
+type Deps = Pick<Services, 'payments' | 'owed' | 'logger'>;
 
 /**
  * The deposit workflow's I/O, one thing each, all safe to repeat: the provider calls carry the
  * deposit id as idempotency key (Stripe) or order id (Cryptomus), the database writes are
  * conditional and keyed, and the ledger credit has the deposit's unique key.
  */
-export function createDepositActivities({ payments, ledger, logger }: Deps) {
+export function createDepositActivities({ payments, owed, logger }: Deps) {
   const gateway = (method: 'card' | 'crypto') => payments.gateways[method];
 
   return {
-    async openCheckout(input: DepositWorkflowInput): Promise<CheckoutInfo & { state: PaymentSignal }> {
+    async openCheckout(input: DepositWorkflowInput): Promise<CheckoutInfo & { state: PaymentEventPayload }> {
       const checkout = await providerCall(() =>
         gateway(input.method).createCheckout({
           depositId: input.depositId,
@@ -38,37 +38,39 @@ export function createDepositActivities({ payments, ledger, logger }: Deps) {
         providerRef: checkout.providerRef,
         checkoutUrl: checkout.url,
         expiresAt: checkout.expiresAt,
-        state: toSignal(checkout.state, 'poll'),
+        state: toPayload(checkout.state, 'poll'),
       };
     },
 
     /** Reads the checkout from the provider; with `close`, first stops it from taking payment. */
-    async checkCheckout(ref: { depositId: string; method: 'card' | 'crypto'; providerRef: string; close: boolean }): Promise<PaymentSignal> {
+    async checkCheckout(ref: { depositId: string; method: 'card' | 'crypto'; providerRef: string; close: boolean }): Promise<PaymentEventPayload> {
       const g = gateway(ref.method);
       const at = { depositId: ref.depositId, providerRef: ref.providerRef };
       const checkout = await providerCall(() => (ref.close ? g.closeCheckout(at) : g.retrieveCheckout(at)));
-      return toSignal(checkout.state, 'poll');
+      return toPayload(checkout.state, 'poll');
     },
 
-    async recordPaymentEvent(x: { depositId: string; event: PaymentSignal; status: DepositStatus }): Promise<{ status: DepositStatus }> {
-      const { status } = await payments.deposits.recordEvent(x.depositId, eventInput(x.event), x.status);
+    async recordPaymentEvent(x: { depositId: string; event: PaymentEventPayload; status: DepositStatus }): Promise<{ status: DepositStatus }> {
+      const { status } = await payments.deposits.recordEvent(x.depositId, toDepositEvent(x.event), x.status);
       return { status };
     },
 
-    /** Credits once: the ledger refuses a second entry for the deposit, whatever retries or races. */
-    async creditDeposit(x: { depositId: string; accountId: string; amountNano: string; event: PaymentSignal }): Promise<{ replayed: boolean }> {
+    /**
+     * Credits once: the ledger refuses a second entry for the deposit, whatever retries or races.
+     * What the account owes (owed.ts) is paid from the deposit first, in the same transaction.
+     */
+    async creditDeposit(x: { depositId: string; accountId: string; amountNano: string; event: PaymentEventPayload }): Promise<{ replayed: boolean }> {
       const amount = BigInt(x.amountNano);
       const deposit = await payments.deposits.get(x.depositId);
-      const { value, replayed } = await ledger.post({
+      const { credited, owedPaid, replayed } = await owed.creditDeposit({
         accountId: x.accountId,
         amount,
-        kind: 'deposit',
-        idempotencyKey: `deposit:${x.depositId}`,
         depositId: x.depositId,
         reason: `${deposit?.tier ?? 'deposit'} via ${deposit?.provider ?? 'provider'} ${x.event.providerRef}`,
         actor: deposit?.provider ?? 'provider',
       });
-      await payments.deposits.markCredited(x.depositId, value.amount, eventInput(x.event));
+      await payments.deposits.markCredited(x.depositId, credited, toDepositEvent(x.event));
+      if (owedPaid > 0n) logger.info({ depositId: x.depositId, owedPaid: owedPaid.toString() }, 'deposit paid money owed first');
       if (deposit && amount !== deposit.amount) {
         logger.warn({ depositId: x.depositId, requested: deposit.amount.toString(), credited: amount.toString() }, 'deposit credited for another amount than requested');
       }
@@ -76,14 +78,6 @@ export function createDepositActivities({ payments, ledger, logger }: Deps) {
     },
   };
 }
-
-const eventInput = (e: PaymentSignal) => ({
-  eventId: e.eventId,
-  source: e.source,
-  outcome: e.kind,
-  providerStatus: e.providerStatus,
-  amount: e.amountNano === undefined ? undefined : BigInt(e.amountNano),
-});
 
 /** A provider's refusal that no retry can fix fails the activity for good; anything else is retried. */
 async function providerCall<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
-import { reconcile } from '../src/ledger/reconcile.js';
-import type { Services } from '../src/services.js';
+import type { Services } from '../services.js';
+import { auditLedger } from './audit.js';
 
 export interface LedgerAuditResult {
   ok: boolean;
@@ -9,11 +9,14 @@ export interface LedgerAuditResult {
 
 export function createLedgerActivities(services: Pick<Services, 'db' | 'ledger' | 'logger'>) {
   return {
-    /** Read-only, so any number of retries is harmless. */
+    /**
+     * The audit (src/ledger/audit.ts). Read-only, so any number of retries is harmless. The name is
+     * the activity type recorded in running and past ledgerAuditWorkflow histories: it stays.
+     */
     async reconcileLedger(): Promise<LedgerAuditResult> {
-      const report = await reconcile(services.db);
+      const report = await auditLedger(services.db);
       const failedChecks = report.checks.filter((c) => !c.ok).map((c) => ({ name: c.name, examples: c.discrepancies.slice(0, 5) }));
-      if (failedChecks.length) services.logger.error({ failedChecks }, 'ledger reconcile found discrepancies');
+      if (failedChecks.length) services.logger.error({ failedChecks }, 'ledger audit found discrepancies');
       return { ok: report.ok, accounts: report.accounts, failedChecks };
     },
   };

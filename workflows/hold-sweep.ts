@@ -1,5 +1,5 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
-import type { createChatActivities } from '../activities/chat.js';
+import type { createChatActivities } from '../src/chat/chat-activities.js';
 import type { createHoldSweepActivities } from '../src/generations/hold-sweep-activities.js';
 
 type Activities = ReturnType<typeof createHoldSweepActivities> & ReturnType<typeof createChatActivities>;
@@ -18,13 +18,21 @@ const {
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
-export interface HoldReconcileInput {
+/**
+ * The workflow type this function is registered under. It was first deployed as
+ * `holdReconcilerWorkflow`; the `hold-reconciler` Schedule starts that type and recorded histories
+ * carry it, so the type keeps its name (workflows/index.ts exports this function under it) and
+ * clients start it by this string, never by the function (whose name would be the type).
+ */
+export const HOLD_SWEEP_WORKFLOW_TYPE = 'holdReconcilerWorkflow';
+
+export interface HoldSweepInput {
   /** A generation younger than this is left alone: its workflow may be starting right now. */
   olderThanMs?: number;
   limit?: number;
 }
 
-export interface HoldReconcileResult {
+export interface HoldSweepResult {
   expired: number;
   examined: number;
   abandoned: string[];
@@ -34,12 +42,12 @@ export interface HoldReconcileResult {
 }
 
 /**
- * Never leak a hold. Run by the `hold-reconciler` Schedule: expires holds past their deadline, then
+ * The hold sweep: never leak a hold. Run by the `hold-reconciler` Schedule: expires holds past their deadline, then
  * finds generations whose workflow closed without settling (terminated by an operator, say) and
  * releases their holds, then releases the chat holds of processes that died (their lease lapsed),
  * except those whose charge was handed to a capture workflow. Each step is an activity, so every sweep and what it found shows in the Web UI.
  */
-export async function holdReconcilerWorkflow(input: HoldReconcileInput = {}): Promise<HoldReconcileResult> {
+export async function holdSweepWorkflow(input: HoldSweepInput = {}): Promise<HoldSweepResult> {
   const expired = await expireOverdueHolds();
   const candidates = await findUnsettledGenerations({ olderThanMs: input.olderThanMs ?? 120_000, limit: input.limit ?? 200 });
   const abandoned = candidates.length ? await findClosedGenerationWorkflows({ generationIds: candidates }) : [];

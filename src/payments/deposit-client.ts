@@ -1,22 +1,18 @@
 /**
- * How the API reaches deposit workflows: start-and-wait-for-the-checkout (update-with-start) and
- * deliver-a-payment-event (signal-with-start, so an event for a workflow that is not running, e.g.
- * after a crash between insert and start, starts it instead of being lost).
+ * How the service reaches deposit workflows, and the only place their id is spelled:
+ * start-and-wait-for-the-checkout (update-with-start), deliver-a-payment-event (signal-with-start,
+ * so an event for a workflow that is not running, e.g. after a crash between insert and start,
+ * starts it instead of being lost), and the status query and final result.
  */
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Services } from '../services.js';
 import { AccountIdAttr, KindAttr, StatusAttr } from '../temporal/search-attributes.js';
-import {
-  type CheckoutInfo,
-  checkoutReadyUpdate,
-  type DepositWorkflowInput,
-  depositWorkflow,
-  paymentEventSignal,
-} from '../../workflows/deposit.js';
+import { checkoutReadyUpdate, depositStatusQuery, depositWorkflow, paymentEventSignal } from '../../workflows/deposit.js';
 import { formatUsd } from '../ledger/money.js';
-import type { Deposit, EventInput } from './deposit-repository.js';
+import type { Deposit } from './deposit-repository.js';
+import { toDepositEvent } from './payment-event.js';
 import { isFinalStatus } from './deposit-status.js';
-import type { PaymentSignal } from './payment-signal.js';
+import type { CheckoutInfo, DepositResult, DepositView, DepositWorkflowInput, PaymentEventPayload } from './deposit-types.js';
 
 export const depositWorkflowId = (depositId: string): string => `deposit-${depositId}`;
 
@@ -53,16 +49,22 @@ function startOptions(d: Deposit, services: Services) {
   };
 }
 
+/** The provider refused to open the checkout: the deposit failed and was not started. */
 export class CheckoutUnavailable extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(readonly depositId: string, readonly reason: string) {
+    super(reason);
     this.name = 'CheckoutUnavailable';
   }
 }
 
 /** The workflow did not confirm its checkout in time (Temporal or the worker unavailable); it may still. */
 export class DepositNotConfirmed extends Error {
-  constructor(readonly depositId: string, cause: unknown) {
+  constructor(
+    readonly depositId: string,
+    override readonly cause: unknown,
+    /** Repeating the request picks the deposit up (it carried an Idempotency-Key). */
+    readonly resumable = false,
+  ) {
     super(`deposit ${depositId} not confirmed: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'DepositNotConfirmed';
   }
@@ -84,7 +86,7 @@ export async function openDepositCheckout(services: Services, d: Deposit): Promi
     );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new CheckoutUnavailable((err.cause as Error | undefined)?.message ?? err.message);
+      throw new CheckoutUnavailable(d.id, (err.cause as Error | undefined)?.message ?? err.message);
     }
     throw new DepositNotConfirmed(d.id, err);
   }
@@ -96,17 +98,10 @@ export async function openDepositCheckout(services: Services, d: Deposit): Promi
  * any Temporal client can signal it. A deposit that already ended only records it;
  * money reported for a deposit that ended without credit goes to review rather than being lost.
  */
-export async function deliverPaymentEvent(services: Services, d: Deposit, signal: PaymentSignal): Promise<void> {
+export async function deliverPaymentEvent(services: Services, d: Deposit, signal: PaymentEventPayload): Promise<void> {
   const repo = services.payments.deposits;
   if (isFinalStatus(d.status)) {
-    const ev: EventInput = {
-      eventId: signal.eventId,
-      source: signal.source,
-      outcome: signal.kind,
-      providerStatus: signal.providerStatus,
-      ...(signal.amountNano !== undefined ? { amount: BigInt(signal.amountNano) } : {}),
-      note: `arrived after the deposit was ${d.status}`,
-    };
+    const ev = toDepositEvent(signal, `arrived after the deposit was ${d.status}`);
     if (signal.kind === 'paid' && d.status !== 'credited') await repo.flagForReview(d.id, ev);
     else await repo.recordEvent(d.id, ev);
     return;
@@ -123,3 +118,13 @@ export async function deliverPaymentEvent(services: Services, d: Deposit, signal
 }
 
 const SIGNAL_DEADLINE_MS = 5_000;
+
+/** What the deposit's workflow reports now (its status query). */
+export function queryDeposit(services: Pick<Services, 'temporal'>, depositId: string): Promise<DepositView> {
+  return services.temporal.client.workflow.getHandle(depositWorkflowId(depositId)).query(depositStatusQuery);
+}
+
+/** The deposit workflow's result: resolves when the deposit has ended, however it ended. */
+export function depositResult(services: Pick<Services, 'temporal'>, depositId: string): Promise<DepositResult> {
+  return services.temporal.client.workflow.getHandle(depositWorkflowId(depositId)).result();
+}
