@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { RequestLog } from '../../chat/request-log.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import type { DepositMethod } from '../../payments/deposit-repository.js';
@@ -45,6 +46,7 @@ const CustomDeposit = z.strictObject({
 export function supportRoutes(services: Services): Router {
   const router = Router();
   const { db } = services;
+  const requests = new RequestLog(db);
 
   defineRoute(
     router,
@@ -65,9 +67,7 @@ export function supportRoutes(services: Services): Router {
       const requestIds = [...new Set(body.request_ids ?? [])];
       if (body.kind === 'disputed_deduction') {
         if (requestIds.length === 0) throw invalidRequest('A disputed_deduction needs the affected request_ids.', 'request_ids');
-        const known = new Set(
-          (await db('requests').where({ account_id: accountId }).whereIn('id', requestIds).pluck('id')) as string[],
-        );
+        const known = await requests.knownIds(accountId, requestIds);
         const unknown = requestIds.filter((id) => !known.has(id));
         if (unknown.length) throw invalidRequest(`Unknown request ids for this account: ${unknown.join(', ')}.`, 'request_ids');
       }
