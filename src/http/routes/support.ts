@@ -3,8 +3,6 @@ import { z } from 'zod';
 import { RequestLog } from '../../chat/request-log.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import type { DepositMethod } from '../../payments/deposit-repository.js';
-import { PaymentMethodUnavailable } from '../../payments/deposit-starter.js';
 import { startCustomDeposit } from '../../support/custom-deposit.js';
 import { changeSupportRequest, getSupportRequest, listSupportRequests, recordSupportRequest } from '../../support/support-repository.js';
 import { accountOf, requireAdmin } from '../auth.js';
@@ -155,8 +153,6 @@ export function supportRoutes(services: Services): Router {
     async ({ body, params }, _req, res) => {
       const account = await services.accounts.get(params.id!);
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
-      const { enabled } = services.payments;
-      if (!enabled[body.method]) throw new PaymentMethodUnavailable(body.method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
       // A checkout the provider refused or Temporal did not confirm maps to 502 / 503 in errors.ts;
       // repeating the call is safe (idempotent per support request).
       const result = await startCustomDeposit(services, { accountId: account.id, amount: body.amount_usd, method: body.method, supportRequestId: body.support_request_id });
