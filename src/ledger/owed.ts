@@ -210,8 +210,8 @@ export class OwedLedger {
     return row ? -BigInt(row.amount) : 0n;
   }
 
-  async owed(accountId: string): Promise<bigint> {
-    const row = await this.db('accounts').select('owed').where('id', accountId).first();
+  async owed(accountId: string, q: Knex = this.db): Promise<bigint> {
+    const row = await q('accounts').select('owed').where('id', accountId).first();
     if (!row) throw new AccountNotFound(accountId);
     return BigInt(row.owed);
   }
