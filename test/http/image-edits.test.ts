@@ -3,19 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { editedPicture, promptPicture } from '../../src/sandboxes/gemini/png.js';
 import type { ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import type { Harness } from '../support/harness.js';
-import { useHarness } from '../support/suite-harness.js';
-import { harnessWithGemini } from '../workflows/generation-fixtures.js';
+import { useGeminiHarness } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
 let gemini: ListeningGeminiSandbox;
-useHarness(
-  async () => {
-    const started = await harnessWithGemini();
-    gemini = started.gemini;
-    return started;
-  },
-  (started) => (h = started),
-);
+useGeminiHarness((suite) => ({ h, gemini } = suite));
 
 const MB = 1024 * 1024;
 const balance = async (accountId: string) => (await h.services.ledger.balance(accountId)).balance;

@@ -4,19 +4,11 @@ import { describe, expect, it } from 'vitest';
 import type { ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import { promptPicture } from '../../src/sandboxes/gemini/png.js';
 import type { Harness } from '../support/harness.js';
-import { useHarness } from '../support/suite-harness.js';
-import { harnessWithGemini, settled } from '../workflows/generation-fixtures.js';
+import { settled, useGeminiHarness } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
 let gemini: ListeningGeminiSandbox;
-useHarness(
-  async () => {
-    const started = await harnessWithGemini();
-    gemini = started.gemini;
-    return started;
-  },
-  (started) => (h = started),
-);
+useGeminiHarness((suite) => ({ h, gemini } = suite));
 
 const FRAME = promptPicture('the first frame', '16:9');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
