@@ -4,19 +4,13 @@
  * and the admin API show the outcome. Books balanced after each.
  */
 import Stripe from 'stripe';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { createDeposit, cryptomusSandbox, depositOutcome, getDeposit, startDepositHarness, stripeSandbox, USD, webhooksFor } from './deposit-fixtures.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness();
-});
-afterEach(async () => {
-  stripeSandbox(h).webhooks.mode = 'auto';
-  await h.expectBooksBalanced();
-});
-afterAll(async () => h?.close());
+useHarness(startDepositHarness, (started) => (h = started), { reset: (s) => void (stripeSandbox(s).webhooks.mode = 'auto') });
 
 const refOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
