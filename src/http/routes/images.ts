@@ -1,9 +1,9 @@
 import { awaitGenerationResult, GenerationStillRunning } from '../../generations/generation-client.js';
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { imageParamsFor } from '../../generations/generation-params.js';
 import type { StartedGeneration } from '../../generations/generation-starter.js';
-import { MAX_EDIT_IMAGES, MAX_INPUT_IMAGE_BYTES, MAX_INPUT_TOTAL_BYTES } from '../../generations/input-images.js';
+import { MAX_EDIT_IMAGES, MAX_INPUT_IMAGE_BYTES, MAX_INPUT_TOTAL_BYTES, type InputImage } from '../../generations/input-images.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
 import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
 import { usdNumber } from '../../ledger/money.js';
@@ -76,18 +76,8 @@ export function imageRoutes(services: Services): Router {
       responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
     },
     async ({ body }, req, res) => {
-      const { model, image } = checkedImageRequest(body, res);
-      const responseFormat = body.response_format ?? 'b64_json';
-
-      const started = await startOrUnavailable(services, {
-        ...callerOf(req, res),
-        model,
-        prompt: body.prompt,
-        count: body.n ?? 1,
-        requested: { size: body.size ?? 'auto', response_format: responseFormat },
-        image,
-      });
-      await answerImages(started, responseFormat, res);
+      const checked = checkedImageRequest(body, res);
+      await generateImages(req, res, body, checked);
     },
   );
 
@@ -109,23 +99,12 @@ export function imageRoutes(services: Services): Router {
       responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
     },
     async ({ body }, req, res) => {
-      const { model, image } = checkedImageRequest(body, res);
+      const checked = checkedImageRequest(body, res);
       const inputs = uploadedImages(req, (field) => (field === 'mask' ? 'mask' : 'image'));
       const images = inputs.filter((i) => i.role === 'image').length;
       if (!images) throw invalidRequest("At least one image to edit is required (multipart field 'image' or 'image[]').", 'image', 'missing_required_parameter');
       if (images > MAX_EDIT_IMAGES) throw invalidRequest(`At most ${MAX_EDIT_IMAGES} images can be edited together.`, 'image', 'invalid_value');
-      const responseFormat = body.response_format ?? 'b64_json';
-
-      const started = await startOrUnavailable(services, {
-        ...callerOf(req, res),
-        model,
-        prompt: body.prompt,
-        count: body.n ?? 1,
-        requested: { size: body.size ?? 'auto', response_format: responseFormat, edit: { images, mask: inputs.length > images } },
-        image,
-        inputs,
-      });
-      await answerImages(started, responseFormat, res);
+      await generateImages(req, res, body, checked, { inputs, images });
     },
   );
 
@@ -149,7 +128,7 @@ export function imageRoutes(services: Services): Router {
   );
 
   /** The checks both endpoints start with: the model is an image model this key may use, the size maps to one it supports. */
-  function checkedImageRequest(body: { model: string; size?: string | null }, res: import('express').Response) {
+  function checkedImageRequest(body: { model: string; size?: string | null }, res: Response) {
     const model = generationModel(services, body.model, 'image');
     assertModelAllowed(authOf(res).key, model.id);
     const params = imageParamsFor(body.size ?? undefined);
@@ -157,8 +136,29 @@ export function imageRoutes(services: Services): Router {
     return { model, image: params.value };
   }
 
+  /** Starts the generation (an edit: with its uploads) and answers with the images once they are ready. */
+  async function generateImages(
+    req: Request,
+    res: Response,
+    body: { prompt: string; n?: number | null; size?: string | null; response_format?: 'b64_json' | 'url' | null },
+    { model, image }: ReturnType<typeof checkedImageRequest>,
+    edit?: { inputs: InputImage[]; images: number },
+  ) {
+    const responseFormat = body.response_format ?? 'b64_json';
+    const started = await startOrUnavailable(services, {
+      ...callerOf(req, res),
+      model,
+      prompt: body.prompt,
+      count: body.n ?? 1,
+      requested: { size: body.size ?? 'auto', response_format: responseFormat, ...(edit && { edit: { images: edit.images, mask: edit.inputs.length > edit.images } }) },
+      image,
+      ...(edit && { inputs: edit.inputs }),
+    });
+    await answerImages(started, responseFormat, res);
+  }
+
   /** Waits for the images (unless a replayed request found them delivered) and answers in OpenAI's shape. */
-  async function answerImages(started: StartedGeneration, responseFormat: 'b64_json' | 'url', res: import('express').Response) {
+  async function answerImages(started: StartedGeneration, responseFormat: 'b64_json' | 'url', res: Response) {
     assertHoldPlaced(started.hold);
     res.setHeader('x-generation-id', started.record.id);
     const result = started.hold === null ? resultOf(started.record) : await awaitResult(services, started.record.id);
