@@ -28,10 +28,10 @@ export async function reviewAccount(services: Services, accountId: string): Prom
     async (trx) => {
       const account = await services.accounts.get(accountId, trx);
       if (!account) return null;
+      const reversals = await services.payments.reversals.forAccount(account.id, trx);
       const keys = await services.accounts.listKeys(account.id, {}, trx);
       const owed = await services.owed.owed(account.id, trx);
       const suspension = await suspensionOf(trx, account.id);
-      const reversals = await services.payments.reversals.forAccount(account.id, trx);
       return { account, keys, standing: { owed, suspension, reversals } };
     },
     { isolationLevel: 'repeatable read', readOnly: true },

@@ -1,7 +1,7 @@
 /**
  * Ops' account view is one snapshot: a change that commits while it is being read shows either in
- * full or not at all. The read is paused deterministically between its statements by a lock on a
- * table it reads later (api_keys), while a balance change and a suspension commit.
+ * full or not at all. The read is paused deterministically after its first statement by a lock on
+ * the table it reads next (payment_reversals), while a balance change and a suspension commit.
  */
 import { describe, expect, it } from 'vitest';
 import { suspendAccount } from '../../src/accounts/suspension.js';
@@ -15,7 +15,8 @@ useHarness(() => startHarness({ worker: false }), (started) => (h = started));
 
 const waitersOn = async (table: string) =>
   Number(
-    (await h.services.db.raw(`SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = ? AND NOT l.granted`, [table])).rows[0].n,
+    (await h.services.db.raw(`SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND c.relname = ? AND NOT l.granted`, [table])).rows[0].n,
   );
 
 describe('reviewAccount', () => {
@@ -23,10 +24,10 @@ describe('reviewAccount', () => {
     const { accountId } = await h.createAccount({ balanceUsd: '10.00' });
     const lock = await h.services.db.transaction();
     try {
-      await lock.raw('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+      await lock.raw('LOCK TABLE payment_reversals IN ACCESS EXCLUSIVE MODE');
       const review = reviewAccount(h.services, accountId);
-      // The review has read the account row (its snapshot is taken) and now waits for api_keys.
-      while ((await waitersOn('api_keys')) === 0) await new Promise((r) => setTimeout(r, 20));
+      // The review has read the account row (its snapshot is taken) and now waits for payment_reversals.
+      while ((await waitersOn('payment_reversals')) === 0) await new Promise((r) => setTimeout(r, 20));
       await h.services.ledger.post({ accountId, amount: 5_000_000_000n, kind: 'adjustment', idempotencyKey: `snapshot-test:${accountId}`, reason: 'committed mid-read', actor: 'admin' });
       await suspendAccount(h.services.db, accountId, 'committed mid-read');
       await lock.rollback();
