@@ -1,3 +1,4 @@
+import { createAlertActivities } from '../alerts/alert-activities.js';
 import { createChatActivities } from '../chat/chat-activities.js';
 import { createGenerationActivities } from '../generations/generation-activities.js';
 import { createHoldSweepActivities } from '../generations/hold-sweep-activities.js';
@@ -21,6 +22,7 @@ export function createActivities(services: Services) {
     ...createPaymentProofActivities(services),
     ...createReversalActivities(services),
     ...createChatActivities(services),
+    ...createAlertActivities(services),
   };
 }
 

@@ -14,6 +14,8 @@ import { chatCaptureWorkflow, ledgerAuditWorkflow } from '../../../workflows/ind
 import { HOLD_SWEEP_WORKFLOW_TYPE } from '../../../workflows/hold-sweep.js';
 import { chatCaptureWorkflowId } from '../../../src/chat/durable-capture.js';
 import { depositWorkflowId, queryDeposit } from '../../../src/payments/deposit-client.js';
+import { balanceAlertWorkflowId } from '../../../src/alerts/alert-client.js';
+import { startWebhookReceiver } from '../../payments/webhook-receiver.js';
 import { freePort } from '../../../src/launcher/free-port.js';
 import { TOOLS_DIR } from '../../../src/launcher/stack.js';
 import { resolveTemporalCli } from '../../../src/launcher/temporal-cli.js';
@@ -298,5 +300,30 @@ describe('payment reversal histories', () => {
     const id = `refund-${charge.payment_intent}`;
     while ((await h.services.payments.reversals.get(id))?.amount !== 15_000_000_000n) await new Promise((r) => setTimeout(r, 50));
     save(h, id, 'payment-reversal-refunds');
+  });
+});
+
+describe('balance alert histories', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('balance alert delivered after one failed attempt', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const { key, accountId } = await h.createAccount({ balanceUsd: '10.00' });
+      await h.call('PUT', '/v1/billing/alerts', { key, body: { threshold_usd: '5.00', webhook_url: receiver.url } });
+      receiver.respondWith(503);
+      await h.admin('POST', `/admin/accounts/${accountId}/adjustments`, { amount_usd: '-6.00', reason: 'history' });
+      await receiver.waitFor(1);
+      receiver.respondWith(200);
+      const id = balanceAlertWorkflowId(accountId, 1);
+      expect(await h.services.temporal.client.workflow.getHandle(id).result()).toMatchObject({ outcome: 'delivered' });
+      save(h, id, 'balance-alert-delivered');
+    } finally {
+      await receiver.close();
+    }
   });
 });
