@@ -6,7 +6,7 @@ import { AccountIdAttr, KindAttr } from '../temporal/search-attributes.js';
 import { balanceAlertWorkflow } from '../../workflows/balance-alert.js';
 import type { Crossing } from './balance-thresholds.js';
 
-export const balanceAlertWorkflowId = (accountId: string, seq: bigint | string): string => `balance-alert-${accountId}-${seq}`;
+export const balanceAlertWorkflowId = (accountId: string, seq: bigint | number | string): string => `balance-alert-${accountId}-${seq}`;
 
 /** Starts the crossing's alert; a crossing already started (by another worker, or before a crash) is left as it is. */
 export async function startBalanceAlert(services: Pick<Services, 'temporal'>, c: Crossing): Promise<void> {
