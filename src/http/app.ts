@@ -28,6 +28,7 @@ import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
 import { keyRoutes } from './routes/keys.js';
 import { billingAlertRoutes } from './routes/billing-alerts.js';
+import { paymentMethodRoutes } from './routes/payment-method.js';
 import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
@@ -92,6 +93,7 @@ export function createApp(services: Services): Express {
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));
   app.use(billingAlertRoutes(services));
+  app.use(paymentMethodRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
 

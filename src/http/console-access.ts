@@ -12,6 +12,8 @@ const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = 
   ['GET', /^\/v1\/billing\/alerts$/],
   ['PUT', /^\/v1\/billing\/alerts$/],
   ['DELETE', /^\/v1\/billing\/alerts$/],
+  ['GET', /^\/v1\/billing\/payment-method$/],
+  ['DELETE', /^\/v1\/billing\/payment-method$/],
   ['GET', /^\/v1\/videos(\/[^/]+(\/content)?)?$/],
 ];
 

@@ -11,6 +11,7 @@ import * as consoleSignIn from './20261130_0700_console.js';
 import * as keyBudgets from './20261130_0710_key_budgets.js';
 import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
 import * as balanceThresholds from './20261130_0800_balance_thresholds.js';
+import * as savedCards from './20261130_0810_saved_cards.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -29,6 +30,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0710_key_budgets': keyBudgets,
   '20261130_0710_request_cache_tokens': requestCacheTokens,
   '20261130_0800_balance_thresholds': balanceThresholds,
+  '20261130_0810_saved_cards': savedCards,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

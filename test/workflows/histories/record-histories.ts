@@ -327,3 +327,19 @@ describe('balance alert histories', () => {
     }
   });
 });
+
+describe('deposit histories (receipts and saved cards)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDepositHarness({ pollSeconds: 1 });
+  });
+  afterAll(async () => h?.close());
+
+  it('card paid with save_card: receipt and card recorded after the credit', async () => {
+    const { key } = await h.createAccount();
+    const dep = await createDeposit(h, key, { tier: 'standard', method: 'card', save_card: true });
+    stripeSandbox(h).pay(await refOf(h, dep.id), 'card');
+    expect((await depositOutcome(h, dep.id)).status).toBe('credited');
+    save(h, depositWorkflowId(dep.id), 'deposit-card-saved-card');
+  });
+});
