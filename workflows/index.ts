@@ -7,3 +7,4 @@ export { depositWorkflow } from './deposit.js';
 export { chatCaptureWorkflow } from './chat-capture.js';
 export { paymentReversalWorkflow } from './payment-reversal.js';
 export { balanceAlertWorkflow } from './balance-alert.js';
+export { autoTopupWorkflow } from './auto-topup.js';

@@ -17,12 +17,14 @@ const TIMEOUT_MS = 10_000;
 
 /** The event's JSON, the same bytes on every attempt. */
 export function balanceLowEvent(x: BalanceAlertInput): string {
+  const type = x.type ?? 'balance.low';
   return JSON.stringify({
-    id: `evt_balance_low_${x.accountId}_${x.seq}`,
-    type: 'balance.low',
+    id: `evt_${type.replace('.', '_')}_${x.accountId}_${x.seq}`,
+    type,
     account_id: x.accountId,
     available_usd: formatUsd(BigInt(x.availableNano)),
     threshold_usd: formatUsd(BigInt(x.thresholdNano)),
+    ...(x.reason !== undefined ? { reason: x.reason } : {}),
     created: x.created,
   });
 }

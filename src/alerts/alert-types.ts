@@ -10,6 +10,10 @@ export interface BalanceAlertInput {
   thresholdNano: string;
   /** Unix seconds: when the balance fell below the threshold. */
   created: number;
+  /** balance.low (the default), or auto_topup.failed: the saved card was declined and auto top-up stopped. */
+  type?: 'balance.low' | 'auto_topup.failed';
+  /** auto_topup.failed: the provider's decline code and message. */
+  reason?: string;
 }
 
 export interface BalanceAlertResult {

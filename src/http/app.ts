@@ -29,6 +29,7 @@ import { cors } from './cors.js';
 import { keyRoutes } from './routes/keys.js';
 import { billingAlertRoutes } from './routes/billing-alerts.js';
 import { paymentMethodRoutes } from './routes/payment-method.js';
+import { autoTopupRoutes } from './routes/auto-topup.js';
 import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
@@ -94,6 +95,7 @@ export function createApp(services: Services): Express {
   app.use(keyRoutes(services));
   app.use(billingAlertRoutes(services));
   app.use(paymentMethodRoutes(services));
+  app.use(autoTopupRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
 

@@ -14,6 +14,9 @@ const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = 
   ['DELETE', /^\/v1\/billing\/alerts$/],
   ['GET', /^\/v1\/billing\/payment-method$/],
   ['DELETE', /^\/v1\/billing\/payment-method$/],
+  ['GET', /^\/v1\/billing\/auto-topup$/],
+  ['PUT', /^\/v1\/billing\/auto-topup$/],
+  ['DELETE', /^\/v1\/billing\/auto-topup$/],
   ['GET', /^\/v1\/videos(\/[^/]+(\/content)?)?$/],
 ];
 

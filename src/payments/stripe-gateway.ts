@@ -12,6 +12,8 @@ import {
   type PaymentGateway,
   PaymentProviderError,
   type ProviderCheckout,
+  type SavedCardCharge,
+  type SavedCardChargeResult,
   type WebhookMeta,
 } from './payment-gateway.js';
 import type { ReversalEvent } from './reversal.js';
@@ -113,6 +115,35 @@ export class StripeGateway implements PaymentGateway {
       receiptUrl: charge?.receipt_url ?? invoice?.hosted_invoice_url ?? null,
       savedCard: saved ? { customerRef: customer, paymentMethodRef: method.id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null } : null,
     };
+  }
+
+  async chargeSavedCard(req: SavedCardCharge): Promise<SavedCardChargeResult> {
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.stripe.paymentIntents.create(
+        {
+          amount: nanosToCents(req.amountNano),
+          currency: 'usd',
+          customer: req.customerRef,
+          payment_method: req.paymentMethodRef,
+          off_session: true,
+          confirm: true,
+          description: req.description,
+          metadata: { deposit_id: req.depositId },
+        },
+        { idempotencyKey: req.idempotencyKey },
+      );
+    } catch (err) {
+      if (err instanceof Stripe.errors.StripeCardError) {
+        const pi = (err.raw as { payment_intent?: { id?: string } } | undefined)?.payment_intent;
+        return { outcome: 'declined', paymentRef: pi?.id ?? null, code: err.code ?? 'card_declined', message: err.message };
+      }
+      throw toProviderError(err);
+    }
+    if (intent.status !== 'succeeded') return { outcome: 'pending', paymentRef: intent.id, status: intent.status };
+    const full = await this.call(() => this.stripe.paymentIntents.retrieve(intent.id, { expand: ['latest_charge'] }));
+    const charge = typeof full.latest_charge === 'object' ? full.latest_charge : null;
+    return { outcome: 'succeeded', paymentRef: intent.id, amountNano: centsToNanos(intent.amount_received || intent.amount), receiptUrl: charge?.receipt_url ?? null };
   }
 
   /** The Checkout Session that created the PaymentIntent: Stripe lists sessions by payment_intent. */

@@ -3,6 +3,7 @@ import { createChatActivities } from '../chat/chat-activities.js';
 import { createGenerationActivities } from '../generations/generation-activities.js';
 import { createHoldSweepActivities } from '../generations/hold-sweep-activities.js';
 import { createLedgerActivities } from '../ledger/audit-activities.js';
+import { createAutoTopupActivities } from '../payments/auto-topup-activities.js';
 import { createDepositActivities } from '../payments/deposit-activities.js';
 import { createPaymentProofActivities } from '../payments/payment-proof.js';
 import { createReversalActivities } from '../payments/reversal-activities.js';
@@ -23,6 +24,7 @@ export function createActivities(services: Services) {
     ...createReversalActivities(services),
     ...createChatActivities(services),
     ...createAlertActivities(services),
+    ...createAutoTopupActivities(services),
   };
 }
 

@@ -7,6 +7,7 @@ import type { WorkerTuning } from '../config.js';
 import { createActivities } from './activities.js';
 import { startBalanceAlert } from '../alerts/alert-client.js';
 import { startCrossingDispatcher } from '../alerts/crossing-dispatcher.js';
+import { startAutoTopup } from '../payments/auto-topup-client.js';
 import type { Services } from '../services.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -88,8 +89,12 @@ export async function startWorker(services: Services, opts: { taskQueue?: string
     ...workerTuningOptions(services.config.temporal.worker),
     activities: createActivities(services),
   });
-  // Balance crossings (low-balance alerts) start their workflows from every worker process.
-  const crossings = startCrossingDispatcher(services.db, { alert: (c) => startBalanceAlert(services, c) }, services.logger);
+  // Balance crossings (low-balance alerts, auto top-up) start their workflows from every worker process.
+  const crossings = startCrossingDispatcher(
+    services.db,
+    { alert: (c) => startBalanceAlert(services, c), auto_topup: (c) => startAutoTopup(services, c) },
+    services.logger,
+  );
   const done = worker
     .run()
     .finally(() => crossings.stop())

@@ -12,6 +12,7 @@ import * as keyBudgets from './20261130_0710_key_budgets.js';
 import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
 import * as balanceThresholds from './20261130_0800_balance_thresholds.js';
 import * as savedCards from './20261130_0810_saved_cards.js';
+import * as autoTopup from './20261130_0820_auto_topup.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -31,6 +32,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0710_request_cache_tokens': requestCacheTokens,
   '20261130_0800_balance_thresholds': balanceThresholds,
   '20261130_0810_saved_cards': savedCards,
+  '20261130_0820_auto_topup': autoTopup,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

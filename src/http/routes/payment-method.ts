@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { disableAutoTopup } from '../../payments/auto-topup.js';
 import type { SavedCard } from '../../payments/saved-cards.js';
 import type { Services } from '../../services.js';
 import { accountOf } from '../auth.js';
@@ -57,7 +58,10 @@ export function paymentMethodRoutes(services: Services): Router {
       responses: { 200: { description: 'deleted: false when no card was kept', schema: z.object({ object: z.literal('payment_method'), deleted: z.boolean() }) } },
     },
     async (_input, _req, res) => {
-      const forgotten = await cards.forget(accountOf(res));
+      const accountId = accountOf(res);
+      const forgotten = await cards.forget(accountId);
+      // Auto top-up charges this card: it stops with it (PUT /v1/billing/auto-topup after saving another).
+      if (forgotten) await disableAutoTopup(services.db, accountId, 'The saved card was removed.');
       res.json({ object: 'payment_method', deleted: forgotten !== null });
     },
   );

@@ -15,6 +15,7 @@ import { HOLD_SWEEP_WORKFLOW_TYPE } from '../../../workflows/hold-sweep.js';
 import { chatCaptureWorkflowId } from '../../../src/chat/durable-capture.js';
 import { depositWorkflowId, queryDeposit } from '../../../src/payments/deposit-client.js';
 import { balanceAlertWorkflowId } from '../../../src/alerts/alert-client.js';
+import { autoTopupWorkflowId } from '../../../src/payments/auto-topup-client.js';
 import { startWebhookReceiver } from '../../payments/webhook-receiver.js';
 import { freePort } from '../../../src/launcher/free-port.js';
 import { TOOLS_DIR } from '../../../src/launcher/stack.js';
@@ -342,4 +343,28 @@ describe('deposit histories (receipts and saved cards)', () => {
     expect((await depositOutcome(h, dep.id)).status).toBe('credited');
     save(h, depositWorkflowId(dep.id), 'deposit-card-saved-card');
   });
+});
+
+describe('auto top-up histories', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDepositHarness({ pollSeconds: 1 });
+  });
+  afterAll(async () => h?.close());
+
+  async function topUp(card: 'visa' | 'declined', name: string) {
+    const { key, accountId } = await h.createAccount();
+    const dep = await createDeposit(h, key, { tier: 'starter', method: 'card', save_card: true });
+    stripeSandbox(h).pay(await refOf(h, dep.id), 'card', card);
+    expect((await depositOutcome(h, dep.id)).status).toBe('credited');
+    await h.call('PUT', '/v1/billing/auto-topup', { key, body: { threshold_usd: '5.00', tier: 'starter' } });
+    await h.admin('POST', `/admin/accounts/${accountId}/adjustments`, { amount_usd: '-6.00', reason: 'history' });
+    const handle = h.services.temporal.client.workflow.getHandle(autoTopupWorkflowId(accountId, 1));
+    while (!(await handle.describe().catch(() => null))) await new Promise((r) => setTimeout(r, 100));
+    await handle.result();
+    save(h, autoTopupWorkflowId(accountId, 1), name);
+  }
+
+  it('auto top-up credited', () => topUp('visa', 'auto-topup-credited'));
+  it('auto top-up declined', () => topUp('declined', 'auto-topup-declined'));
 });
