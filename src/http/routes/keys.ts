@@ -26,7 +26,7 @@ const settingsFields = {
   limit_reset: z.enum(LIMIT_RESETS).nullable().describe('When the limit starts again (UTC day, week from Monday, month); null: never'),
   models: z.array(z.string().min(1).max(200)).max(200).nullable().describe('Allow-list of catalog model ids; null: every model'),
   rpm: z.number().int().min(1).max(1_000_000).nullable().describe('Requests per minute over all /v1 routes; null: no limit'),
-  tpm: z.number().int().min(1).max(1_000_000_000).nullable().describe('Tokens per minute: stored and reported, not enforced yet'),
+  tpm: z.number().int().min(1).max(1_000_000_000).nullable().describe('Tokens per minute (prompt + completion of the chat requests settled in the current minute, counted within about a second of settling); at or over it, 429 rate_limit_exceeded; null: no limit'),
   expires_at: instant.nullable().describe('After this time the key answers 401; null: never'),
   manage: z.boolean().describe('May list, create, change and delete the account\u2019s keys'),
 };
