@@ -10,7 +10,7 @@ import type { ValidChatCompletionRequest } from '../providers/chat/request-schem
 import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../providers/chat/types.js';
 import type { UpstreamCallOptions } from '../providers/chat/upstream.js';
 import type { Services } from '../services.js';
-import type { ChatBilling, Reservation } from './chat-billing.js';
+import type { ChatBilling, ChatHold } from './chat-billing.js';
 import { CompletionTally } from './completion-tally.js';
 import { refusedField } from './forwarded-fields.js';
 import { promptTokenBound } from './prompt-bound.js';
@@ -45,7 +45,7 @@ export interface HeldChatCall {
   caller: ChatCaller;
   request: ValidChatCompletionRequest;
   model: ChatModel;
-  reservation: Reservation;
+  hold: ChatHold;
   /** Tried in order until one accepts the request (see movesToNextRoute). */
   routes: ChatRoute[];
   /** What every route is sent, with its own upstream model id. */
@@ -126,7 +126,7 @@ export async function holdChatCall(deps: ChatDeps, request: ValidChatCompletionR
       'invalid_value',
     );
   }
-  const reservation = await deps.billing.reserve({
+  const hold = await deps.billing.hold({
     accountId: caller.accountId,
     apiKeyId: budgetKeyOf(caller.key),
     requestId: caller.requestId,
@@ -139,10 +139,10 @@ export async function holdChatCall(deps: ChatDeps, request: ValidChatCompletionR
     caller,
     request,
     model,
-    reservation,
+    hold,
     routes,
-    upstreamRequest: withOutputLimit(request, reservation.maxTokens),
-    outputCapped: requested === undefined && reservation.maxTokens < model.max_output_tokens,
+    upstreamRequest: withOutputLimit(request, hold.maxTokens),
+    outputCapped: requested === undefined && hold.maxTokens < model.max_output_tokens,
   };
 }
 
@@ -229,7 +229,7 @@ async function releasedOnSurprise(deps: ChatDeps, call: HeldChatCall, run: (sett
   } catch (error) {
     if (!settled.done) {
       await deps.billing
-        .release(call.reservation)
+        .release(call.hold)
         .catch((err) => deps.services.logger.error({ err, requestId: call.caller.requestId }, 'could not release the hold; it will expire'));
     }
     throw error;
@@ -276,14 +276,14 @@ async function settleProduced(
   settled: Settled,
 ): Promise<Pick<ChatOutcome, 'settlement' | 'usageSource'>> {
   if (!isBillable(ending, tally.produced)) {
-    await deps.billing.release(call.reservation);
+    await deps.billing.release(call.hold);
     settled.done = true;
     return { settlement: NOTHING, usageSource: null };
   }
-  const usage = tally.usage(call.request, call.reservation.maxTokens * (call.request.n ?? 1));
-  const settlement = deps.billing.settlementOf(call.reservation, call.model, usage, call.caller.requestId);
+  const usage = tally.usage(call.request, call.hold.maxTokens * (call.request.n ?? 1));
+  const settlement = deps.billing.settlementOf(call.hold, call.model, usage, call.caller.requestId);
   settled.done = true;
-  await deps.billing.capture(call.reservation, settlement, call.caller.requestId);
+  await deps.billing.capture(call.hold, settlement, call.caller.requestId);
   return { settlement, usageSource: usage.source };
 }
 
@@ -305,7 +305,7 @@ async function failedBeforeOutput(
     const { settlement, usageSource } = await settleProduced(deps, call, tally, 'client_left', settled);
     return { ending: 'client_closed', settlement, usageSource, upstreamMs };
   }
-  await deps.billing.release(call.reservation);
+  await deps.billing.release(call.hold);
   settled.done = true;
   if (signals.clientGone.aborted) return { ending: 'client_closed', settlement: NOTHING, usageSource: null, upstreamMs };
   return { ending: 'failed', settlement: NOTHING, usageSource: null, upstreamMs, failure: error };

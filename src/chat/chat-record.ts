@@ -1,4 +1,4 @@
-import type { Reservation } from './chat-billing.js';
+import type { ChatHold } from './chat-billing.js';
 import type { ChatOutcome } from './chat-call.js';
 import type { RequestRecord, RequestStatus } from './request-log.js';
 
@@ -20,7 +20,7 @@ export interface ChatRecordInput {
   startedAt: Date;
   /** performance.now() when the request arrived. */
   started: number;
-  reservation: Reservation | null;
+  hold: ChatHold | null;
   /** Null when the call ended before its upstream call (refused, or an unexpected failure). */
   outcome: ChatOutcome | null;
   answered: ChatAnswered;
@@ -45,11 +45,11 @@ export function chatRequestRecord(r: ChatRecordInput): RequestRecord {
     cachedTokens: o?.usageSource === 'upstream' ? o.settlement.cachedTokens : null,
     cacheWriteTokens: o?.usageSource === 'upstream' ? o.settlement.cacheWriteTokens : null,
     cost: o?.settlement.charge ?? 0n,
-    holdId: r.reservation?.holdId ?? null,
+    holdId: r.hold?.holdId ?? null,
     errorCode: r.answered.errorCode,
     upstreamLatencyMs: upstreamMs === null ? null : Math.round(upstreamMs),
     overheadMs: Math.max(0, Math.round(performance.now() - r.started - (upstreamMs ?? 0))),
-    maxTokens: r.reservation?.maxTokens ?? null,
+    maxTokens: r.hold?.maxTokens ?? null,
     usageSource: o?.usageSource ?? null,
     createdAt: r.startedAt,
     completedAt: new Date(),

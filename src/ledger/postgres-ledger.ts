@@ -217,21 +217,17 @@ export class PostgresLedger {
   }
 
   /**
-   * Charges `amount` (≤ the hold) and frees the rest of the hold, in one statement. Capturing
-   * zero is a release: nothing was delivered. A second capture of the same amount is a replay.
+   * Charges `amount` (≤ the hold, > 0) and frees the rest of the hold, in one statement. A hold
+   * that owes nothing is released (releaseHold), never captured at zero. A second capture of the
+   * same amount is a replay.
    */
   async captureHold(input: CaptureInput): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
-    if (input.amount < 0n) throw new RangeError('capture amount cannot be negative');
+    if (input.amount <= 0n) throw new RangeError('a capture must be positive: release a hold that owes nothing');
     const owner = await this.ownerOf(input.holdId, input.accountId);
     return this.captureOn(this.db, input, owner);
   }
 
   private async captureOn(q: Knex, input: CaptureInput, owner: string): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
-    if (input.amount === 0n) {
-      const released = await this.releaseOn(q, { holdId: input.holdId, status: 'released' }, owner);
-      if (released.value.status !== 'released') throw new HoldNotPending(input.holdId, released.value.status);
-      return { value: { hold: released.value, entry: null }, replayed: released.replayed };
-    }
     const key = `${input.holdId}:capture`;
     const r = await this.applyHold(owner, { op: 'capture', holdId: input.holdId, amount: input.amount, kind: input.kind }, q);
     if (r) {

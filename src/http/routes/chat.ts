@@ -129,7 +129,7 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
           stream,
           startedAt,
           started,
-          reservation: call?.reservation ?? null,
+          hold: call?.hold ?? null,
           outcome,
           answered,
         }),
@@ -147,7 +147,7 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
       throw surface.refusal?.(error) ?? error;
     }
     const held = surface.routed?.(call) ?? call;
-    if (held.outputCapped) res.setHeader(MAX_TOKENS_CAP_HEADER, String(held.reservation.maxTokens));
+    if (held.outputCapped) res.setHeader(MAX_TOKENS_CAP_HEADER, String(held.hold.maxTokens));
     if (stream) {
       const face = surface.face.stream({ model: held.model.id, requestId, includeUsage: request.stream_options?.include_usage === true });
       outcome = await withCallerWatch(res, services, (signals) => streamChat(serving, held, signals, sseRelay(res, held, face, signals.clientGone)));

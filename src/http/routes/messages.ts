@@ -163,7 +163,7 @@ function anthropicHeaders(req: Request): Record<string, string> {
  * and the output limit we held money for.
  */
 function nativeRoute(route: ChatRoute, upstream: ChatUpstream, request: MessagesRequest, headers: Record<string, string>, call: HeldChatCall): ChatRoute {
-  const body = (model: string) => nativeMessageRequest({ ...request, model, max_tokens: call.reservation.maxTokens }, headers);
+  const body = (model: string) => nativeMessageRequest({ ...request, model, max_tokens: call.hold.maxTokens }, headers);
   return {
     ...route,
     upstream: {

@@ -114,7 +114,7 @@ function parse(raw: unknown): ResponseRequest {
 function nativeRoute(route: ChatRoute, upstream: ChatUpstream | undefined, request: ResponseRequest, call: HeldChatCall): ChatRoute {
   if (!upstream) return route;
   const { previous_response_id: _none, ...caller } = request;
-  const body = (model: string) => nativeRequest({ ...caller, model, max_output_tokens: call.reservation.maxTokens, store: false });
+  const body = (model: string) => nativeRequest({ ...caller, model, max_output_tokens: call.hold.maxTokens, store: false });
   return {
     ...route,
     upstream: {
