@@ -207,4 +207,17 @@ describe('POST /v1/messages on an Anthropic route', () => {
     expect(openai.seen).toEqual([]);
     expect(await spent(accountId)).toBe(charged);
   });
+
+  it('holds a request with a document for the model’s whole context window (its tokens cannot be told from its bytes): 402 when that is unaffordable, nothing sent', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '0.10' });
+    const refused = await client(key).messages.create({ ...richBody, thinking: undefined, max_tokens: 16 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.APIError);
+    expect((refused as InstanceType<typeof Anthropic.APIError>).status).toBe(402);
+    expect(claude.seen).toEqual([]);
+    expect(parseUsd('0.10') - (await h.services.ledger.balance(accountId)).balance).toBe(0n);
+    // Without the document, the same balance serves it.
+    const { messages: _doc, ...rest } = richBody;
+    const served = await client(key).messages.create({ ...rest, thinking: undefined, max_tokens: 16, messages: [{ role: 'user', content: 'Summarise.' }] });
+    expect(served.content).toEqual([{ type: 'text', text: 'Hello from upstream' }]);
+  });
 });

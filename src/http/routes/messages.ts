@@ -78,7 +78,7 @@ export function messageRoutes(services: Services): Router {
         return valid.data;
       },
       // Native routes are sent the caller's body, the others its translation: the bound covers either.
-      hold: { promptTokenBound: promptTokenBound(request) },
+      hold: { promptTokenBound: nativePromptBound(request, services.catalog.chat(request.model)?.context_window) },
       routed: (call) => ({
         ...call,
         routes: call.routes.map((route) => {
@@ -146,6 +146,23 @@ function heldStandIn(request: MessagesRequest): TranslatedChatRequest {
     ...(stream === true && { stream: true }),
     messages: [{ role: 'user', content: JSON.stringify({ system, messages, tools }) }],
   };
+}
+
+/**
+ * The prompt bound of the body a native route is sent. A document's tokens cannot be told from its
+ * bytes (a PDF page is billed as text plus an image; a URL or file id names content we never see),
+ * so a request with one is held for the model's whole context window.
+ */
+function nativePromptBound(request: MessagesRequest, contextWindow: number | undefined): number {
+  const bound = promptTokenBound(request);
+  const hasDocument = request.messages.some((m) => Array.isArray(m.content) && m.content.some(isDocument));
+  return hasDocument && contextWindow !== undefined ? Math.max(bound, contextWindow) : bound;
+}
+
+function isDocument(block: { type: string; content?: unknown }): boolean {
+  if (block.type === 'document') return true;
+  // Tool results may carry documents too.
+  return block.type === 'tool_result' && Array.isArray(block.content) && block.content.some((b: { type?: unknown }) => b?.type === 'document');
 }
 
 /** The caller's Anthropic headers that change what the provider does; its credentials are never among them. */
