@@ -9,6 +9,14 @@ const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = 
   ['GET', /^\/v1\/credits$/],
   ['GET', /^\/v1\/billing\/(usage|usage\/models|deposits|deposits\/[^/]+|support)$/],
   ['POST', /^\/v1\/billing\/(deposits|support)$/],
+  ['GET', /^\/v1\/billing\/alerts$/],
+  ['PUT', /^\/v1\/billing\/alerts$/],
+  ['DELETE', /^\/v1\/billing\/alerts$/],
+  ['GET', /^\/v1\/billing\/payment-method$/],
+  ['DELETE', /^\/v1\/billing\/payment-method$/],
+  ['GET', /^\/v1\/billing\/auto-topup$/],
+  ['PUT', /^\/v1\/billing\/auto-topup$/],
+  ['DELETE', /^\/v1\/billing\/auto-topup$/],
   ['GET', /^\/v1\/videos(\/[^/]+(\/content)?)?$/],
 ];
 

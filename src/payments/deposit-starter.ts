@@ -6,6 +6,8 @@
 import type { Services } from '../services.js';
 import { DepositNotConfirmed, openDepositCheckout } from './deposit-client.js';
 import type { Deposit, DepositEvent, DepositMethod } from './deposit-repository.js';
+import type { PaymentProvider } from './payment-gateway.js';
+import type { Payments } from './payment-services.js';
 import { chooseTier, type Tier } from './tiers.js';
 
 export { CheckoutUnavailable, DepositNotConfirmed } from './deposit-client.js';
@@ -18,6 +20,8 @@ export interface DepositRequest {
   /** Crypto only: the coin, or the network that implies it. */
   coin?: Coin;
   network?: string;
+  /** Card only: keep the card for off-session charges (auto top-up). */
+  saveCard?: boolean;
   idempotencyKey?: string;
 }
 
@@ -57,7 +61,7 @@ export class DepositKeyReused extends Error {
 
 /** Coin and network do not fit the method or each other. */
 export class InvalidCryptoChoice extends Error {
-  constructor(message: string, readonly param: 'coin' | 'network') {
+  constructor(message: string, readonly param: 'coin' | 'network' | 'save_card') {
     super(message);
     this.name = 'InvalidCryptoChoice';
   }
@@ -67,27 +71,36 @@ export class InvalidCryptoChoice extends Error {
 export const COIN_NETWORK = { BTC: 'btc', LTC: 'ltc', USDT: 'tron' } as const;
 export type Coin = keyof typeof COIN_NETWORK;
 
+/**
+ * The checkout every new deposit gets, a tier top-up or ops' custom amount alike: its method must
+ * be enabled here (else PaymentMethodUnavailable), its provider follows from the method, and it
+ * expires after the configured lifetime, never sooner than the provider allows.
+ */
+export function checkoutFor(payments: Payments, method: DepositMethod): { method: DepositMethod; provider: PaymentProvider; expiresAt: Date } {
+  const { enabled, minCheckoutSeconds, settings } = payments;
+  if (!enabled[method]) throw new PaymentMethodUnavailable(method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
+  const ttl = Math.max(settings.checkoutTtlSeconds, minCheckoutSeconds[method]);
+  return { method, provider: method === 'card' ? 'stripe' : 'cryptomus', expiresAt: new Date(Date.now() + ttl * 1000) };
+}
+
 export async function startDeposit(services: Services, req: DepositRequest): Promise<StartedDeposit> {
-  const { enabled, deposits, minCheckoutSeconds, settings } = services.payments;
-  if (!enabled[req.method]) {
-    throw new PaymentMethodUnavailable(req.method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
-  }
+  const { deposits } = services.payments;
+  const checkout = checkoutFor(services.payments, req.method);
   const choice = chooseTier(req.tier, req.amountNano);
   if (!choice.ok) throw new AmountNotOffered(choice.reason, req.amountNano !== undefined ? 'amount_usd' : 'tier');
   const crypto = cryptoChoice(req.method, req.coin, req.network);
-  const ttl = Math.max(settings.checkoutTtlSeconds, minCheckoutSeconds[req.method]);
+  if (req.saveCard && req.method !== 'card') throw new InvalidCryptoChoice('save_card applies to card deposits only.', 'save_card');
 
   let { deposit, created } = await deposits.create({
     accountId: req.accountId,
-    method: req.method,
-    provider: req.method === 'card' ? 'stripe' : 'cryptomus',
+    ...checkout,
     tier: choice.tier,
     amount: choice.amountNano,
     ...crypto,
-    expiresAt: new Date(Date.now() + ttl * 1000),
     idempotencyKey: req.idempotencyKey,
+    saveCard: req.saveCard ?? false,
   });
-  if (!created && (deposit.method !== req.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin)) {
+  if (!created && (deposit.method !== req.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin || deposit.saveCard !== (req.saveCard ?? false))) {
     throw new DepositKeyReused(req.idempotencyKey, deposit.id);
   }
   if (deposit.status === 'creating') {
