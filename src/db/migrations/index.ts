@@ -17,6 +17,7 @@ import * as keyTokenWindows from './20261130_0750_key_token_windows.js';
 import * as balanceThresholds from './20261130_0800_balance_thresholds.js';
 import * as savedCards from './20261130_0810_saved_cards.js';
 import * as autoTopup from './20261130_0820_auto_topup.js';
+import * as balanceCrossingRowTrigger from './20261130_0830_balance_crossing_row_trigger.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -41,6 +42,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0800_balance_thresholds': balanceThresholds,
   '20261130_0810_saved_cards': savedCards,
   '20261130_0820_auto_topup': autoTopup,
+  '20261130_0830_balance_crossing_row_trigger': balanceCrossingRowTrigger,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
