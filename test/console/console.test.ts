@@ -54,6 +54,10 @@ describe('console in headless Chromium', () => {
     const opened = new Promise<import('puppeteer-core').Page>((resolve) =>
       browser.once('targetcreated', async (t) => resolve((await t.page())!)),
     );
+    // Top-ups live on the Billing page (where the 402 message sends people).
+    await page.click('#tabs a[data-page=billing]');
+    await page.waitForSelector('#topup', { visible: true });
+    expect(page.url()).toMatch(/#\/billing$/);
     await page.select('#tier', 'starter');
     await page.select('#method', 'card');
     await page.click('#topup button[type=submit]');
