@@ -32,6 +32,7 @@ export interface RequestRecord {
 
 export interface UsagePageQuery {
   model?: string;
+  apiKeyId?: string;
   from?: Date;
   to?: Date;
   limit: number;
@@ -140,6 +141,7 @@ export class RequestLog {
   async page(accountId: string, q: UsagePageQuery): Promise<{ records: RequestRecord[]; hasMore: boolean }> {
     const query = this.db('requests').where('account_id', accountId);
     if (q.model !== undefined) query.andWhere('model', q.model);
+    if (q.apiKeyId !== undefined) query.andWhere('api_key_id', q.apiKeyId);
     if (q.from) query.andWhere('created_at', '>=', q.from);
     if (q.to) query.andWhere('created_at', '<', q.to);
     if (q.after !== undefined) {

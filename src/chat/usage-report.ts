@@ -12,6 +12,7 @@ export interface UsageRange {
   from?: Date;
   to?: Date;
   model?: string;
+  apiKeyId?: string;
 }
 
 export interface UsageBucket {
@@ -40,6 +41,7 @@ export class UsageReport {
   private scoped(accountId: string, range: UsageRange) {
     const query = this.db('requests').where('account_id', accountId);
     if (range.model !== undefined) query.andWhere('model', range.model);
+    if (range.apiKeyId !== undefined) query.andWhere('api_key_id', range.apiKeyId);
     if (range.from) query.andWhere('created_at', '>=', range.from);
     if (range.to) query.andWhere('created_at', '<', range.to);
     return query;

@@ -16,6 +16,7 @@ const unixSeconds = z.coerce.number().int().min(0).max(253_402_300_799);
 const period = {
   start_time: unixSeconds.optional().describe('Unix seconds, inclusive'),
   end_time: unixSeconds.optional().describe('Unix seconds, exclusive'),
+  api_key_id: z.string().min(1).max(200).optional().describe('Only the requests made with this API key'),
 };
 
 const UsageQuery = z.object({
@@ -35,6 +36,7 @@ const requestSchema = z.object({
   object: z.literal('billing.request'),
   created_at: z.number().int(),
   endpoint: z.string(),
+  api_key_id: z.string().nullable().describe('The API key that made the request'),
   model: z.string().nullable(),
   stream: z.boolean(),
   status: z.enum(['completed', 'failed', 'client_closed']),
@@ -125,7 +127,7 @@ export function usageRoutes(services: Services): Router {
       if (query.group_by || query.format === 'csv') return usageOverTime(report, accountId, query, res);
       let page;
       try {
-        page = await requests.page(accountId, { ...range(query), model: query.model, limit: query.limit, after: query.after });
+        page = await requests.page(accountId, { ...range(query), model: query.model, apiKeyId: query.api_key_id, limit: query.limit, after: query.after });
       } catch (error) {
         if (error instanceof UnknownCursor) throw invalidRequest(`Unknown 'after' cursor: ${error.message}.`, 'after', 'invalid_cursor');
         throw error;
@@ -164,7 +166,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const accountId = accountOf(res);
-      const models = await report.grouped(accountId, 'model', range(query));
+      const models = await report.grouped(accountId, 'model', { ...range(query), apiKeyId: query.api_key_id });
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({
         object: 'list',
@@ -211,7 +213,7 @@ type UsageQueryOut = z.output<typeof UsageQuery>;
 /** group_by and/or format=csv: the whole period, summed into buckets or row by row. */
 async function usageOverTime(report: UsageReport, accountId: string, query: UsageQueryOut, res: Response): Promise<void> {
   if (query.after !== undefined) throw invalidRequest("'after' pages the request list; it cannot be combined with group_by or format=csv.", 'after', 'invalid_value');
-  const period = { ...range(query), model: query.model };
+  const period = { ...range(query), model: query.model, apiKeyId: query.api_key_id };
   if (query.group_by) {
     const buckets = (await report.grouped(accountId, query.group_by, period)).map((b) => presentBucket(query.group_by!, b));
     if (query.format === 'json') {
@@ -277,6 +279,7 @@ function presentRequest(r: RequestRecord) {
     object: 'billing.request' as const,
     created_at: unix(r.createdAt)!,
     endpoint: r.endpoint,
+    api_key_id: r.apiKeyId,
     model: r.model,
     stream: r.stream,
     status: r.status,
