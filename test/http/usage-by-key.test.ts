@@ -37,6 +37,9 @@ describe('GET /v1/billing/usage?api_key_id= (the console\u2019s key filter)', ()
     const models = await json(`/v1/billing/usage/models?api_key_id=${keyId}`, key);
     expect(models.data.map((m: any) => [m.model, m.requests])).toEqual([['gpt-5.2', 1]]);
     expect(models.total.cost_usd).toBe(all.data[2].cost_usd);
+    const oneModel = await json(`/v1/billing/usage/models?model=gpt-5-mini`, key);
+    expect(oneModel.data.map((m: any) => [m.model, m.requests])).toEqual([['gpt-5-mini', 2]]);
+    expect(oneModel.total.requests).toBe(2);
 
     const days = await json(`/v1/billing/usage?group_by=day&api_key_id=${second.id}`, key);
     expect(days.data).toHaveLength(1);

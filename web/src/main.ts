@@ -2,9 +2,11 @@ import { api, ApiFailure, errorText, useCsrfToken } from './api.js';
 import { followBalance, stopBalance } from './balance.js';
 import { clearBilling, refreshDeposits, wireBilling } from './billing.js';
 import { $, onSubmit, valueOf } from './dom.js';
+import { clearKeys, refreshKeys, wireKeys } from './keys.js';
 import { clearOps, startOps, wireOps } from './ops.js';
 import { clearOverview, refreshOverview } from './overview.js';
 import { currentPage, followPages, showPage, showTabs, type Page } from './pages.js';
+import { clearUsage, refreshUsage, wireUsage } from './usage.js';
 
 /** The console's entry: the session decides between sign-in, the customer pages and the ops view. */
 
@@ -19,19 +21,21 @@ function showSignIn(message = '') {
   // Never leave another person's figures on screen.
   clearOverview();
   clearBilling();
+  clearUsage();
+  clearKeys();
 }
 
-/** What the page shown needs; every page also keeps the deposits followed for the top-up. */
-const REFRESH: Record<Page, () => Promise<unknown>> = {
-  overview: refreshOverview,
-  billing: refreshDeposits,
-  usage: async () => undefined,
-  keys: async () => undefined,
+/** What a page reads when it opens and when the ledger moves (the overview's and billing's are always read). */
+const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
+  overview: null,
+  billing: null,
+  usage: refreshUsage,
+  keys: refreshKeys,
 };
 
 async function refresh() {
   try {
-    await Promise.all([refreshOverview(), refreshDeposits(), currentPage() === 'overview' || currentPage() === 'billing' ? undefined : REFRESH[currentPage()]()]);
+    await Promise.all([refreshOverview(), refreshDeposits(), PAGE_REFRESH[currentPage()]?.()]);
   } catch (e) {
     if (e instanceof ApiFailure && e.status === 401) showSignIn('Your session has ended: sign in again.');
     else $('balance-error').textContent = errorText(e);
@@ -61,6 +65,7 @@ async function start() {
   showTabs(true);
   showPage(currentPage());
   followBalance(scheduleRefresh);
+  void PAGE_REFRESH[currentPage()]?.();
 }
 
 async function startSession(path: string, body: object, errorId: string) {
@@ -98,7 +103,9 @@ $('signout').addEventListener('click', async () => {
 });
 wireBilling(scheduleRefresh);
 wireOps();
-followPages((page) => void REFRESH[page]().catch((e) => ($('balance-error').textContent = errorText(e))));
+wireUsage();
+wireKeys();
+followPages((page) => void PAGE_REFRESH[page]?.());
 
 if (location.hash.startsWith('#/link/')) {
   swap('link-form');

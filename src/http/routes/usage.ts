@@ -29,7 +29,7 @@ const UsageQuery = z.object({
   group_by: z.enum(['day', 'hour', 'model', 'key']).optional().describe('Sum requests, tokens and cost per UTC day or hour, per model or per API key'),
   format: z.enum(['json', 'csv']).default('json').describe('csv: the whole period (every request, or every bucket with group_by) streamed as RFC 4180 CSV'),
 });
-const ModelsQuery = z.object(period);
+const ModelsQuery = z.object({ ...period, model: z.string().min(1).max(200).optional() });
 
 const requestSchema = z.object({
   id: z.string(),
@@ -166,7 +166,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const accountId = accountOf(res);
-      const models = await report.grouped(accountId, 'model', { ...range(query), apiKeyId: query.api_key_id });
+      const models = await report.grouped(accountId, 'model', { ...range(query), model: query.model, apiKeyId: query.api_key_id });
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({
         object: 'list',
