@@ -1,6 +1,6 @@
 /**
  * The /v1 endpoints a signed-in console customer may call with the session cookie instead of an
- * API key: their own balance, usage, deposits, support requests, generations, and the account's
+ * API key: their own balance, usage, deposits, support requests, generations, the price list, and the account's
  * keys (the person who owns the account manages its keys; state changes are CSRF-checked by
  * console-session.ts). Everything that spends (chat, images, videos, embeddings) stays behind an
  * API key, so a key's limits and allow-lists keep meaning what they say.
@@ -11,6 +11,7 @@ const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = 
   ['GET', /^\/v1\/billing\/(usage|usage\/models|deposits|deposits\/[^/]+|support)$/],
   ['POST', /^\/v1\/billing\/(deposits|support)$/],
   ['GET', /^\/v1\/videos(\/[^/]+(\/content)?)?$/],
+  ['GET', /^\/v1\/models(\/[^/]+)?$/],
   ['GET', /^\/v1\/keys$/],
   ['POST', /^\/v1\/keys$/],
   ['PATCH', /^\/v1\/keys\/[^/]+$/],

@@ -184,6 +184,23 @@ describe('console in headless Chromium', () => {
     await h.expectBooksBalanced();
   });
 
+  it('gives a quickstart with this service\'s base URLs for the OpenAI and Anthropic SDKs, and the price list', async () => {
+    const { page } = await signedIn('1.00');
+    await page.click('#tabs a[data-page=quickstart]');
+    await page.waitForFunction(() => document.getElementById('prices')!.textContent!.includes('gpt-5.2'));
+    expect(await page.$eval('#qs-openai-py', (e) => e.textContent)).toContain(`base_url="${h.baseUrl}/v1"`);
+    expect(await page.$eval('#qs-openai-js', (e) => e.textContent)).toContain(`baseURL: '${h.baseUrl}/v1'`);
+    // Anthropic's SDKs add /v1/messages themselves: the root, not /v1.
+    expect(await page.$eval('#qs-anthropic-py', (e) => e.textContent)).toContain(`base_url="${h.baseUrl}"`);
+    const catalog = await (await h.call('GET', '/v1/models', { key: (await h.createAccount()).key })).json();
+    const gpt = catalog.data.find((m: any) => m.id === 'gpt-5.2');
+    const row = await page.$eval('#prices', (e) => [...e.querySelectorAll('tr')].find((r) => r.cells[0]!.textContent === 'gpt-5.2')!.textContent);
+    expect(row).toContain(`$${gpt.pricing.input_usd_per_million_tokens}`);
+    expect(row).toContain(`$${gpt.pricing.output_usd_per_million_tokens}`);
+    // Nothing here holds a real key.
+    expect(await page.$eval('main', (e) => e.textContent)).toContain('YOUR_API_KEY');
+  });
+
   it('shows the sign-in error for a wrong password and no account data', async () => {
     const { email, link } = await invitedAccount('3.00');
     await fetch(`${h.baseUrl}/console/api/links/redeem`, {
@@ -215,7 +232,7 @@ describe('console in headless Chromium', () => {
     await page.type('#link-password', 'correct horse battery');
     await page.click('#link-form button[type=submit]');
     await page.waitForFunction(() => document.getElementById('available')!.textContent === '$2.00');
-    for (const tab of ['overview', 'billing', 'usage', 'keys']) {
+    for (const tab of ['overview', 'billing', 'usage', 'keys', 'quickstart']) {
       await page.click(`#tabs a[data-page=${tab}]`);
       await page.waitForSelector(`#app section[data-page=${tab}]`, { visible: true });
       const offenders = await page.evaluate(() =>

@@ -5,6 +5,7 @@ import { $, onSubmit, valueOf } from './dom.js';
 import { clearKeys, refreshKeys, wireKeys } from './keys.js';
 import { clearOps, startOps, wireOps } from './ops.js';
 import { clearOverview, refreshOverview } from './overview.js';
+import { refreshQuickstart } from './quickstart.js';
 import { currentPage, followPages, showPage, showTabs, type Page } from './pages.js';
 import { clearUsage, refreshUsage, wireUsage } from './usage.js';
 
@@ -31,6 +32,7 @@ const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
   billing: null,
   usage: refreshUsage,
   keys: refreshKeys,
+  quickstart: refreshQuickstart,
 };
 
 async function refresh() {
