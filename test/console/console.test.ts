@@ -1,19 +1,15 @@
-import fs from 'node:fs';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUsd, parseUsd } from '../../src/ledger/money.js';
 import { startHarness, type Harness } from '../support/harness.js';
-
-/** The Chromium that .ci/run installs from Debian's packages (CHROMIUM_PATH overrides). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+import { launchChromium } from './chromium.js';
 
 describe('console in headless Chromium', () => {
   let h: Harness;
   let browser: Browser;
   beforeAll(async () => {
-    if (!CHROMIUM) throw new Error('Chromium not found: install Debian\'s chromium package (.ci/run does) or set CHROMIUM_PATH');
     h = await startHarness();
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

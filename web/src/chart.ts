@@ -11,7 +11,7 @@ export interface Bar {
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 720;
 const H = 180;
-const PAD = { left: 48, right: 8, top: 10, bottom: 22 };
+const PAD = { left: 66, right: 8, top: 10, bottom: 22 };
 
 function node<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, name);

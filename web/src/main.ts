@@ -109,9 +109,14 @@ wireUsage();
 wireKeys();
 followPages((page) => void PAGE_REFRESH[page]?.());
 
-if (location.hash.startsWith('#/link/')) {
+function showLinkForm() {
+  showSignIn();
   swap('link-form');
-  $('signin').hidden = false;
-} else {
-  void start();
 }
+// A link pasted into a console tab that is already open is a hash change, not a page load.
+window.addEventListener('hashchange', () => {
+  if (location.hash.startsWith('#/link/')) showLinkForm();
+});
+
+if (location.hash.startsWith('#/link/')) showLinkForm();
+else void start();
