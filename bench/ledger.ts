@@ -1,15 +1,37 @@
+import os from 'node:os';
 import { AccountRepository } from '../src/accounts/repository.js';
-import { parseUsd, PostgresLedger, auditLedger } from '../src/ledger/index.js';
+import type { Db } from '../src/db/connection.js';
+import { auditLedger, parseUsd, PostgresLedger } from '../src/ledger/index.js';
 import { benchDatabase, percentile } from './support.js';
 
 /**
  * Hold + capture pairs per second: on one hot account (every pair contends for one row lock)
- * and spread over 1,000 accounts, then the full invariant check. `npm run bench:ledger`.
+ * and spread over 1,000 accounts, at 32, 128 and 512 concurrent callers (BENCH_LEVELS), with the
+ * WAL flushes (fsyncs) per pair from pg_stat_wal, then the full invariant check.
+ * `npm run bench:ledger`; BENCH_SECONDS per run (default 10), BENCH_LANES, BENCH_PLAIN=1 adds the
+ * one-statement-per-commit comparison.
  */
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const LEVELS = (process.env.BENCH_LEVELS ?? process.env.BENCH_CONCURRENCY ?? '32,128,512').split(',').map(Number);
 
-async function run(ledger: PostgresLedger, accounts: string[], label: string) {
+/** WAL flushes so far: pg_stat_io on PostgreSQL 18 (which moved them there), pg_stat_wal before; null if neither. */
+async function walSyncs(db: Db): Promise<number | null> {
+  for (const sql of [
+    `SELECT sum(fsyncs)::bigint AS n FROM pg_stat_io WHERE object = 'wal'`,
+    'SELECT wal_sync::bigint AS n FROM pg_stat_wal',
+  ]) {
+    try {
+      const { rows } = await db.raw(sql);
+      if (rows[0]?.n !== null && rows[0]?.n !== undefined) return Number(rows[0].n);
+    } catch {
+      // not this version's view
+    }
+  }
+  return null;
+}
+
+async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: string, CONCURRENCY: number) {
+  const syncsBefore = await walSyncs(db);
   let pairs = 0;
   const latencies: number[] = [];
   const until = Date.now() + DURATION_MS;
@@ -23,7 +45,7 @@ async function run(ledger: PostgresLedger, accounts: string[], label: string) {
         const { value: hold } = await ledger.placeHold({
           accountId,
           amount: 210_000_000n,
-          idempotencyKey: `${label}:${i}`,
+          idempotencyKey: `${label}:${CONCURRENCY}:${i}`,
           purpose: 'generation',
           expiresAt: new Date(Date.now() + 3_600_000),
         });
@@ -35,15 +57,18 @@ async function run(ledger: PostgresLedger, accounts: string[], label: string) {
   );
   latencies.sort((a, b) => a - b);
   const perSecond = pairs / (DURATION_MS / 1000);
+  const syncsAfter = await walSyncs(db);
+  const syncs = syncsBefore === null || syncsAfter === null ? 'n/a' : ((syncsAfter - syncsBefore) / Math.max(1, pairs)).toFixed(3);
   console.log(
-    `${label.padEnd(22)} ${pairs} pairs in ${DURATION_MS / 1000}s = ${perSecond.toFixed(0)} pairs/s` +
-      `  p50 ${percentile(latencies, 50).toFixed(2)} ms  p99 ${percentile(latencies, 99).toFixed(2)} ms  (concurrency ${CONCURRENCY})`,
+    `${label.padEnd(22)} ${String(pairs).padStart(6)} pairs in ${DURATION_MS / 1000}s = ${perSecond.toFixed(0).padStart(5)} pairs/s` +
+      `  p50 ${percentile(latencies, 50).toFixed(2)} ms  p99 ${percentile(latencies, 99).toFixed(2)} ms` +
+      `  WAL syncs/pair ${syncs}  (concurrency ${CONCURRENCY})`,
   );
   return perSecond;
 }
 
 async function main() {
-  const { db, stop } = await benchDatabase(CONCURRENCY + 2);
+  const { db, stop } = await benchDatabase(Math.min(64, Math.max(...LEVELS)) + 2);
   try {
     const ledger = new PostgresLedger(db, { groupCommit: { lanes: Number(process.env.BENCH_LANES ?? 8), maxBatch: 64 } });
     const plain = new PostgresLedger(db);
@@ -59,12 +84,19 @@ async function main() {
     };
     const hot = await seed(1);
     const many = await seed(1000);
-    console.log('group commit (as the service runs it):');
-    await run(ledger, hot, 'one hot account');
-    await run(ledger, many, 'across 1,000 accounts');
-    console.log('one statement per commit (for comparison):');
-    await run(plain, hot, 'one hot account, plain');
-    await run(plain, many, 'across 1,000, plain');
+    console.log(`group commit (as the service runs it; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
+    for (const level of LEVELS) {
+      await run(db, ledger, hot, `one hot account`, level);
+      await run(db, ledger, many, `across 1,000 accounts`, level);
+    }
+    if (process.env.BENCH_PLAIN === '1') {
+      console.log('one statement per commit (for comparison):');
+      for (const level of LEVELS) {
+        await run(db, plain, hot, 'one hot account, plain', level);
+        await run(db, plain, many, 'across 1,000, plain', level);
+      }
+    }
+    await ledger.close();
     const t0 = performance.now();
     const report = await auditLedger(db);
     console.log(`reconcile: ${report.ok ? 'all invariants hold' : 'DISCREPANCIES'} (${report.accounts} accounts, ${(performance.now() - t0).toFixed(0)} ms)`);

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import pino, { type Logger } from 'pino';
 import { ApiKeyResolver } from './accounts/key-cache.js';
+import { KeyChangeFeed } from './accounts/key-changes.js';
 import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
 import { BalanceFeed } from './console/balance-feed.js';
@@ -41,6 +42,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   holdLease: ProcessLease;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
+  /** API key changes announced by PostgreSQL, for the key cache of this process. */
+  keyChanges: KeyChangeFeed;
   /** Per-key request counting shared across processes, and the batched last-used times. */
   keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
   catalog: Catalog;
@@ -80,6 +83,8 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const media = createMediaServices(config, sandboxes.connections.media);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const accounts = new AccountRepository(db);
+  const keyChanges = KeyChangeFeed.forDb(db, log);
+  await keyChanges.start();
   const consoleUsers = new ConsoleUsers(db);
   return {
     config,
@@ -90,7 +95,8 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     owed: new OwedLedger(db),
     holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,
-    apiKeys: new ApiKeyResolver(accounts),
+    apiKeys: new ApiKeyResolver(accounts, { changes: keyChanges }),
+    keyChanges,
     keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     console: {
@@ -125,9 +131,11 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 export async function closeServices(s: Services): Promise<void> {
   await s.sandboxes.close();
   await s.keys.lastUsed.close();
+  await s.keyChanges.close();
   await s.console.balances.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
+  await s.ledger.close();
   await s.db.destroy();
 }
 

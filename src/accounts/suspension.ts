@@ -1,7 +1,8 @@
 /**
  * Account suspension: while `accounts.suspended_at` is set, every key of the account answers 403
  * account_suspended (src/http/auth.ts reads it with the key, so the check costs no extra query).
- * API processes see a change within the key cache's TTL (src/accounts/key-cache.ts, 1 s by default).
+ * API processes see a change at once: a trigger announces the account's keys to every key cache
+ * (migration 20261130_0730_api_key_changes, src/accounts/key-cache.ts).
  */
 import type { Knex } from 'knex';
 

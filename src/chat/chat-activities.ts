@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { CaptureExceedsHold, HoldNotFound, HoldNotPending } from '../ledger/index.js';
+import { settleChatHold } from './chat-billing.js';
 import { findHoldsOfLapsedLeases, type LapsedHold } from '../ledger/process-lease.js';
 import type { Services } from '../services.js';
 import { captureHandedOff, type CaptureOrder } from './durable-capture.js';
@@ -10,7 +11,7 @@ export function createChatActivities(services: Pick<Services, 'db' | 'ledger' | 
     /** Idempotent: the capture of a hold is one entry keyed by the hold, so a retry after a lost acknowledgement is a replay. */
     async captureChatHold(order: CaptureOrder): Promise<void> {
       try {
-        await services.ledger.captureHold({ holdId: order.holdId, accountId: order.accountId, amount: BigInt(order.amount), kind: 'usage' });
+        await settleChatHold(services.ledger, { holdId: order.holdId, accountId: order.accountId, amount: BigInt(order.amount) });
       } catch (error) {
         if (error instanceof HoldNotPending || error instanceof CaptureExceedsHold || error instanceof HoldNotFound) {
           // Settled some other way (expired at its 3-hour deadline, say): retrying cannot change it.

@@ -21,7 +21,7 @@ export class OutputLimitUnaffordable extends Error {
 }
 
 /** A chat request's hold: the most it may cost, for the output limit it will be sent with. */
-export interface Reservation {
+export interface ChatHold {
   holdId: string;
   accountId: string;
   amount: bigint;
@@ -29,7 +29,7 @@ export interface Reservation {
   maxTokens: number;
 }
 
-export interface ReserveInput {
+export interface ChatHoldInput {
   accountId: string;
   /** The key whose spend limit the hold counts against (only a key with a limit). */
   apiKeyId?: string;
@@ -82,7 +82,7 @@ export class ChatBilling {
    * with the balance it left. Throws InsufficientFunds when not even the prompt is affordable, and
    * OutputLimitUnaffordable when the caller's own max_tokens is not.
    */
-  async reserve(input: ReserveInput): Promise<Reservation> {
+  async hold(input: ChatHoldInput): Promise<ChatHold> {
     const leaseId = await this.deps.lease.id();
     let available = UNKNOWN_BALANCE;
     let last: InsufficientFunds | undefined;
@@ -99,7 +99,7 @@ export class ChatBilling {
       }
       if (!plan.affordable) throw new InsufficientFunds(input.accountId, available, plan.required);
       try {
-        const { value: hold } = await this.ledger.placeHold({
+        const { value: placed } = await this.ledger.placeHold({
           accountId: input.accountId,
           amount: plan.amount,
           idempotencyKey: `chat:${input.requestId}`,
@@ -109,7 +109,7 @@ export class ChatBilling {
           leaseId,
           expiresAt: new Date(Date.now() + HOLD_TTL_MS),
         });
-        return { holdId: hold.id, accountId: input.accountId, amount: hold.amount, maxTokens: plan.maxTokens };
+        return { holdId: placed.id, accountId: input.accountId, amount: placed.amount, maxTokens: plan.maxTokens };
       } catch (error) {
         if (!(error instanceof InsufficientFunds)) throw error;
         last = error;
@@ -120,11 +120,11 @@ export class ChatBilling {
   }
 
   /** What `usage` costs and what of it is taken from the hold (never more than the hold). */
-  settlementOf(reservation: Reservation, model: ChatModel, usage: BillableUsage, requestId: string): Settlement {
-    const settlement = settle(model, usage, reservation.amount);
+  settlementOf(hold: ChatHold, model: ChatModel, usage: BillableUsage, requestId: string): Settlement {
+    const settlement = settle(model, usage, hold.amount);
     if (settlement.charge < settlement.cost) {
       this.logger.warn(
-        { requestId, holdId: reservation.holdId, cost: settlement.cost.toString(), held: reservation.amount.toString() },
+        { requestId, holdId: hold.holdId, cost: settlement.cost.toString(), held: hold.amount.toString() },
         'chat usage cost more than its hold; charged the hold',
       );
     }
@@ -138,25 +138,25 @@ export class ChatBilling {
    * a commit whose acknowledgement was lost changes nothing. Throws only when even the hand-off
    * fails; the hold then stays pending (never released by this request) for ops to see.
    */
-  async capture(reservation: Reservation, settlement: Settlement, requestId: string): Promise<CaptureOutcome> {
+  async capture(hold: ChatHold, settlement: Settlement, requestId: string): Promise<CaptureOutcome> {
     const delays = this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.ledger.captureHold({ holdId: reservation.holdId, accountId: reservation.accountId, amount: settlement.charge, kind: 'usage' });
+        await settleChatHold(this.ledger, { holdId: hold.holdId, accountId: hold.accountId, amount: settlement.charge });
         return 'captured';
       } catch (error) {
         if (isLedgerRefusal(error)) throw error;
         if (attempt >= delays.length) {
-          this.logger.error({ err: error, requestId, holdId: reservation.holdId }, 'capture failed; handing it to a workflow');
+          this.logger.error({ err: error, requestId, holdId: hold.holdId }, 'capture failed; handing it to a workflow');
           break;
         }
-        this.logger.warn({ err: error, requestId, holdId: reservation.holdId, attempt }, 'capture failed; retrying');
+        this.logger.warn({ err: error, requestId, holdId: hold.holdId, attempt }, 'capture failed; retrying');
         await sleep(delays[attempt]);
       }
     }
     await this.deps.handOff({
-      holdId: reservation.holdId,
-      accountId: reservation.accountId,
+      holdId: hold.holdId,
+      accountId: hold.accountId,
       amount: settlement.charge.toString(),
       requestId,
     });
@@ -164,9 +164,19 @@ export class ChatBilling {
   }
 
   /** Nothing was produced: the whole hold goes back to the available balance. */
-  async release(reservation: Reservation): Promise<void> {
-    await this.ledger.releaseHold({ holdId: reservation.holdId });
+  async release(hold: ChatHold): Promise<void> {
+    await this.ledger.releaseHold({ holdId: hold.holdId });
   }
+}
+
+/**
+ * Takes `amount` from a chat hold, or releases it whole when the call owes nothing (a free model,
+ * say): the ledger captures only positive amounts. Both are idempotent, so the durable hand-off
+ * (chat-activities.ts) settles the same way.
+ */
+export async function settleChatHold(ledger: PostgresLedger, order: { holdId: string; accountId: string; amount: bigint }): Promise<void> {
+  if (order.amount > 0n) await ledger.captureHold({ ...order, kind: 'usage' });
+  else await ledger.releaseHold({ holdId: order.holdId, accountId: order.accountId });
 }
 
 /** The ledger's own answer about a hold or account: no retry can change it. */

@@ -1,10 +1,16 @@
 import type { Knex } from 'knex';
-import pg from 'pg';
 
 export type Work<T> = (q: Knex) => Promise<T>;
 
+/**
+ * Applies a batch of operations, ordered by partition, in one statement (one round trip, one
+ * durable commit), resolving to one result per operation in the same order. Throws when the
+ * statement failed as a whole (nothing of it was applied, or its commit is in doubt).
+ */
+export type ApplyBatch<Op, R> = (ops: Op[]) => Promise<R[]>;
+
 export interface GroupCommitOptions {
-  /** Parallel transactions. Accounts are partitioned over lanes, so lanes never wait on each other's row locks. */
+  /** Parallel batches. Accounts are partitioned over lanes, so lanes never wait on each other's row locks. */
   lanes: number;
   /** Most operations committed together. */
   maxBatch: number;
@@ -15,109 +21,112 @@ export interface GroupCommitOptions {
   deadlineMs?: number;
 }
 
-interface Item {
-  partition: string;
-  work: Work<unknown>;
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-}
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+type Item<Op, R> =
+  | { partition: string; op: Op; resolve(v: R): void; reject(e: unknown): void }
+  | { partition: string; work: Work<unknown>; resolve(v: unknown): void; reject(e: unknown): void };
 
 /**
  * Group commit for ledger operations. A durable commit costs one WAL flush (about 1–2 ms on
  * this kind of disk), and an account's row stays locked until its commit is flushed, so one
  * busy account could never exceed a few hundred operations per second one commit at a time.
- * Operations that arrive while a lane is committing are run together, in order of account id
- * (a stable lock order across processes), in one transaction, and acknowledged only after that
- * transaction commits. Each operation is still one idempotent statement:
+ * Operations that arrive while a lane is committing are applied together, in order of account id
+ * (a stable lock order across processes), by one statement (`apply`), and acknowledged only after
+ * that statement committed. Each operation is still one idempotent, conditional change:
  *  - a domain refusal (insufficient funds, a settled hold) is a result, not an abort;
  *  - any database error (a concurrent duplicate from another process, a deadlock, a lost
- *    connection during COMMIT) rolls the whole batch back and each operation is re-run on its
+ *    connection during the commit) fails the whole statement, and each operation is re-run on its
  *    own, which its idempotency key makes safe whether or not the batch had committed.
+ * Operations that are not batchable (`runAlone`: credits and debits, which are rare) share the lane
+ * but run as their own statement.
  */
-export class GroupCommit {
-  private readonly lanes: Lane[];
+export class GroupCommit<Op, R> {
+  private readonly lanes: Lane<Op, R>[];
 
-  constructor(db: Knex, opts: GroupCommitOptions) {
-    this.lanes = Array.from({ length: opts.lanes }, () => new Lane(db, opts.maxBatch, opts.deadlineMs ?? 2_000));
+  constructor(
+    db: Knex,
+    apply: ApplyBatch<Op, R>,
+    opts: GroupCommitOptions,
+  ) {
+    this.lanes = Array.from({ length: opts.lanes }, () => new Lane(db, apply, opts.maxBatch, opts.deadlineMs ?? 2_000));
   }
 
-  run<T>(partition: string, work: Work<T>): Promise<T> {
-    return this.lanes[hash(partition) % this.lanes.length]!.submit(partition, work) as Promise<T>;
+  /** Applies `op` in the next batch of its partition's lane. */
+  run(partition: string, op: Op): Promise<R> {
+    return new Promise((resolve, reject) => this.laneOf(partition).submit({ partition, op, resolve, reject }));
+  }
+
+  /** Runs `work` as its own statement, on the lane of its partition (so it waits its turn with the batches). */
+  runAlone<T>(partition: string, work: Work<T>): Promise<T> {
+    return new Promise((resolve, reject) =>
+      this.laneOf(partition).submit({ partition, work, resolve: resolve as (v: unknown) => void, reject }),
+    );
+  }
+
+  private laneOf(partition: string): Lane<Op, R> {
+    return this.lanes[hash(partition) % this.lanes.length]!;
   }
 }
 
-class Lane {
-  private queue: Item[] = [];
+class Lane<Op, R> {
+  private queue: Item<Op, R>[] = [];
   private busy = false;
 
   constructor(
     private readonly db: Knex,
+    private readonly apply: ApplyBatch<Op, R>,
     private readonly maxBatch: number,
     private readonly deadlineMs: number,
   ) {}
 
-  submit(partition: string, work: Work<unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ partition, work, resolve, reject });
-      if (!this.busy) void this.drain();
-    });
+  submit(item: Item<Op, R>): void {
+    this.queue.push(item);
+    if (!this.busy) void this.drain();
   }
 
   /**
    * One hung connection (a row lock held elsewhere, a backend that stopped answering) must not
-   * stall every account of the lane. So:
-   *  - a batch transaction sets its own `statement_timeout` to the deadline: a statement that hangs
-   *    is cancelled by the server, the batch rolls back (releasing its row locks) and takes the
-   *    database-error path below;
-   *  - an operation run on its own (a batch of one, or each operation of a batch that failed) runs
-   *    outside the lane: the lane waits for it at most the deadline, then serves the next batch
-   *    while the operation settles by itself (bounded by the connection's statement_timeout) and
-   *    resolves its caller then.
+   * stall every account of the lane. So the batch statement runs on a connection whose
+   * `statement_timeout` is the deadline (a statement that hangs is cancelled by the server and its
+   * operations re-run alone), and the lane waits for a batch and its re-runs at most the deadline,
+   * then serves the next batch while they settle by themselves and resolve their callers then.
    * Correctness does not depend on which of these happens: every operation is one idempotent
    * statement, acknowledged only after its own commit, so an operation re-run alone after its batch
-   * rolled back is applied once, and operations of one account running concurrently off the lane
-   * are exactly the case without group commit (conditional UPDATEs under the account's row lock).
+   * failed is applied once, and operations of one account running concurrently off the lane are
+   * exactly the case without group commit (conditional UPDATEs under the account's row lock).
    */
   private async drain() {
     this.busy = true;
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
-        if (batch.length === 1) {
-          await this.atMostDeadline(runAlone(this.db, batch[0]!));
-          continue;
+        const ops: Extract<Item<Op, R>, { op: Op }>[] = [];
+        const tasks: Promise<void>[] = [];
+        for (const item of batch) {
+          if ('op' in item) ops.push(item);
+          else tasks.push(settle(item, item.work(this.db)));
         }
-        batch.sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
-        let outcomes: Outcome[];
-        try {
-          outcomes = await this.db.transaction(async (trx) => {
-            await trx.raw(`set local statement_timeout = ${this.deadlineMs}`);
-            const out: Outcome[] = [];
-            for (const item of batch) {
-              try {
-                out.push({ ok: true, value: await item.work(trx) });
-              } catch (error) {
-                if (error instanceof pg.DatabaseError) throw error; // the transaction is aborted
-                out.push({ ok: false, error });
-              }
-            }
-            return out;
-          });
-        } catch {
-          await this.atMostDeadline(Promise.all(batch.map((item) => runAlone(this.db, item))));
-          continue;
+        if (ops.length) {
+          ops.sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
+          tasks.push(this.applyBatch(ops));
         }
-        batch.forEach((item, i) => {
-          const o = outcomes[i]!;
-          if (o.ok) item.resolve(o.value);
-          else item.reject(o.error);
-        });
+        await this.atMostDeadline(Promise.all(tasks));
       }
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Settles every caller of `ops`; never rejects. */
+  private async applyBatch(ops: Extract<Item<Op, R>, { op: Op }>[]): Promise<void> {
+    let results: R[];
+    try {
+      results = await this.apply(ops.map((i) => i.op));
+    } catch (error) {
+      if (ops.length === 1) return ops[0]!.reject(error);
+      await Promise.all(ops.map((item) => settle(item, this.apply([item.op]).then((r) => r[0]!))));
+      return;
+    }
+    ops.forEach((item, i) => item.resolve(results[i]!));
   }
 
   /** Waits for `work` (which settles its own callers and never rejects) or the deadline, whichever is first. */
@@ -128,9 +137,9 @@ class Lane {
   }
 }
 
-async function runAlone(db: Knex, item: Item) {
+async function settle<T>(item: { resolve(v: T): void; reject(e: unknown): void }, result: Promise<T>): Promise<void> {
   try {
-    item.resolve(await item.work(db));
+    item.resolve(await result);
   } catch (err) {
     item.reject(err);
   }

@@ -10,7 +10,7 @@ import {
   IdempotencyConflict,
   InsufficientFunds,
 } from './errors.js';
-import { isKeyLimitRefusal, keyLimitExceeded } from './key-budget.js';
+import { keyLimitExceeded } from './key-budget.js';
 import type { Applied, Balance, EntryKind, Hold, HoldPurpose, HoldStatus, LedgerEntry } from './types.js';
 
 export interface PostEntryInput {
@@ -67,22 +67,62 @@ const UNIQUE_VIOLATION = '23505';
  * concurrent duplicate fail as a whole. A duplicate is then answered with the first result.
  */
 export class PostgresLedger {
-  private readonly groupCommit?: GroupCommit;
+  private readonly groupCommit?: GroupCommit<HoldOp, HoldRow | null>;
+  /** Bare `pg` connections for the group-commit batches: a named prepared statement, no query builder. */
+  private readonly pool?: pg.Pool;
 
   /**
    * With `groupCommit`, concurrent operations are committed together (see group-commit.ts);
-   * without it, each is its own autocommitted statement. Results and guarantees are the same.
+   * without it, each is its own statement on `db` (which may be a transaction). Results and
+   * guarantees are the same.
    */
   constructor(
     private readonly db: Knex,
     opts: { groupCommit?: GroupCommitOptions } = {},
   ) {
-    if (opts.groupCommit) this.groupCommit = new GroupCommit(db, opts.groupCommit);
+    if (opts.groupCommit) {
+      const deadlineMs = opts.groupCommit.deadlineMs ?? 2_000;
+      const connection = db.client.config.connection as string | pg.ClientConfig;
+      this.pool = new pg.Pool({
+        ...(typeof connection === 'string' ? { connectionString: connection } : connection),
+        max: opts.groupCommit.lanes,
+        // A batch that hangs (a lock held elsewhere) is cancelled by the server at the lane's deadline.
+        statement_timeout: deadlineMs,
+        query_timeout: deadlineMs + 5_000,
+        allowExitOnIdle: true,
+      });
+      const pool = this.pool;
+      this.groupCommit = new GroupCommit(db, (ops) => applyHoldOps((text, values) => pool.query({ name: 'ledger_apply_holds', text, values }), ops), {
+        ...opts.groupCommit,
+        deadlineMs,
+      });
+    }
   }
 
-  /** Runs one operation on an account, through group commit when enabled. */
+  /** Closes the group-commit connections (the knex pool is its owner's to close). */
+  async close(): Promise<void> {
+    await this.pool?.end();
+  }
+
+  /** Runs a credit or debit on an account, on its group-commit lane when enabled. */
   private exec<T>(accountId: string, work: (q: Knex) => Promise<T>): Promise<T> {
-    return this.groupCommit ? this.groupCommit.run(accountId, work) : work(this.db);
+    return this.groupCommit ? this.groupCommit.runAlone(accountId, work) : work(this.db);
+  }
+
+  /**
+   * Applies one hold operation: in the next batch of its account's lane, or as its own statement.
+   * Null when it did not apply (a refusal or a replay: the caller reads why); a concurrent
+   * duplicate key from another process counts as not applied too.
+   */
+  private async applyHold(accountId: string, op: HoldOp, q: Knex = this.db): Promise<HoldRow | null> {
+    try {
+      if (this.groupCommit && q === this.db) return await this.groupCommit.run(accountId, op);
+      const [row] = await applyHoldOps((text, values) => q.raw(text.replace(/\$\d+/g, '?'), values as never), [op]);
+      return row!;
+    } catch (err) {
+      if (isUniqueViolation(err)) return null;
+      throw err;
+    }
   }
 
   /** Holds never change account, so the owner of a hold can be remembered once looked up. */
@@ -155,60 +195,16 @@ export class PostgresLedger {
   /** Reserves `amount` of the available balance until captured, released or expired. */
   async placeHold(input: PlaceHoldInput): Promise<Applied<Hold>> {
     if (input.amount <= 0n) throw new RangeError('a hold must be positive');
-    const result = await this.exec(input.accountId, (q) => (input.apiKeyId ? this.placeKeyHoldOn(q, input) : this.placeHoldOn(q, input)));
+    const result = await this.placeHoldOn(this.db, input);
     this.rememberOwner(result.value.id, result.value.accountId);
     return result;
   }
 
-  /**
-   * A hold counted against a key's limit: the statement is the same, and the holds trigger refuses
-   * it as a whole when the key's budget has no room (see key-budget.ts). That refusal is an error
-   * in PostgreSQL, so the hold runs in its own savepoint (or transaction): inside a group-commit
-   * batch, only this hold is undone and the batch goes on.
-   */
-  private async placeKeyHoldOn(q: Knex, input: PlaceHoldInput): Promise<Applied<Hold>> {
-    try {
-      return await q.transaction((sp) => this.placeHoldOn(sp, input));
-    } catch (err) {
-      if (isKeyLimitRefusal(err)) throw keyLimitExceeded(input.apiKeyId!, err);
-      if (!(err instanceof pg.DatabaseError)) throw err;
-      // A concurrent duplicate aborted the savepoint before it could read the first hold: read it now.
-      const existing = await this.holdByKey(input.idempotencyKey, q);
-      if (!existing) throw err;
-      if (existing.accountId !== input.accountId || existing.amount !== input.amount) throw new IdempotencyConflict(input.idempotencyKey);
-      return { value: existing, replayed: true };
-    }
-  }
-
   private async placeHoldOn(q: Knex, input: PlaceHoldInput): Promise<Applied<Hold>> {
-    try {
-      const { rows } = await q.raw(
-        `WITH acct AS (
-           UPDATE accounts SET held = held + :amount
-           WHERE id = :accountId AND balance - held >= :amount
-             AND NOT EXISTS (SELECT 1 FROM holds WHERE idempotency_key = :key)
-           RETURNING id)
-         INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id, api_key_id)
-         SELECT :id, acct.id, :amount, :purpose, :requestId, :generationId, :key, :expiresAt, :leaseId, :apiKeyId
-         FROM acct
-         RETURNING *`,
-        {
-          id: newId('hold'),
-          amount: input.amount.toString(),
-          accountId: input.accountId,
-          purpose: input.purpose,
-          requestId: input.requestId ?? null,
-          generationId: input.generationId ?? null,
-          key: input.idempotencyKey,
-          expiresAt: input.expiresAt,
-          leaseId: input.leaseId ?? null,
-          apiKeyId: input.apiKeyId ?? null,
-        },
-      );
-      if (rows.length) return { value: toHold(rows[0]), replayed: false };
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-    }
+    const row = await this.applyHold(input.accountId, { op: 'hold', holdId: newId('hold'), input }, q);
+    // Over the key's limit: the hold's own block was undone by the key-budget trigger's refusal.
+    if (row?.k_refused != null) throw keyLimitExceeded(input.apiKeyId!, { detail: row.k_refused as string });
+    if (row) return { value: toHoldRow(row), replayed: false };
     const existing = await this.holdByKey(input.idempotencyKey, q);
     if (existing) {
       if (existing.accountId !== input.accountId || existing.amount !== input.amount) {
@@ -221,49 +217,27 @@ export class PostgresLedger {
   }
 
   /**
-   * Charges `amount` (≤ the hold) and frees the rest of the hold, in one statement. Capturing
-   * zero is a release: nothing was delivered. A second capture of the same amount is a replay.
+   * Charges `amount` (≤ the hold, > 0) and frees the rest of the hold, in one statement. A hold
+   * that owes nothing is released (releaseHold), never captured at zero. A second capture of the
+   * same amount is a replay.
    */
   async captureHold(input: CaptureInput): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
-    if (input.amount < 0n) throw new RangeError('capture amount cannot be negative');
+    if (input.amount <= 0n) throw new RangeError('a capture must be positive: release a hold that owes nothing');
     const owner = await this.ownerOf(input.holdId, input.accountId);
-    return this.exec(owner, (q) => this.captureOn(q, input));
+    return this.captureOn(this.db, input, owner);
   }
 
-  private async captureOn(q: Knex, input: CaptureInput): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
-    if (input.amount === 0n) {
-      const released = await this.releaseOn(q, { holdId: input.holdId, status: 'released' });
-      if (released.value.status !== 'released') throw new HoldNotPending(input.holdId, released.value.status);
-      return { value: { hold: released.value, entry: null }, replayed: released.replayed };
-    }
+  private async captureOn(q: Knex, input: CaptureInput, owner: string): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
     const key = `${input.holdId}:capture`;
-    const { rows } = await q.raw(
-      `WITH h AS (
-         UPDATE holds SET status = 'captured', captured_amount = :amount, settled_at = now()
-         WHERE id = :holdId AND status = 'pending' AND amount >= :amount
-         RETURNING *),
-       acct AS (
-         UPDATE accounts a SET held = a.held - h.amount, balance = a.balance - :amount
-         FROM h WHERE a.id = h.account_id
-         RETURNING a.id, a.balance),
-       entry AS (
-         INSERT INTO ledger_entries (account_id, kind, amount, balance_after, idempotency_key, hold_id, request_id, generation_id)
-         SELECT acct.id, :kind, -(:amount::bigint), acct.balance, :key, h.id, h.request_id, h.generation_id
-         FROM acct, h
-         RETURNING *)
-       SELECT h.*, entry.id AS entry_id, entry.balance_after AS entry_balance_after, entry.created_at AS entry_created_at
-       FROM h, entry`,
-      { amount: input.amount.toString(), holdId: input.holdId, kind: input.kind, key },
-    );
-    if (rows.length) {
-      const r = rows[0];
-      const hold = toHold(r);
+    const r = await this.applyHold(owner, { op: 'capture', holdId: input.holdId, amount: input.amount, kind: input.kind }, q);
+    if (r) {
+      const hold = toHoldRow(r);
       const entry: LedgerEntry = {
-        id: r.entry_id,
+        id: big(r.e_id),
         accountId: hold.accountId,
         kind: input.kind,
         amount: -input.amount,
-        balanceAfter: r.entry_balance_after,
+        balanceAfter: big(r.e_balance_after),
         idempotencyKey: key,
         requestId: hold.requestId,
         depositId: null,
@@ -272,7 +246,7 @@ export class PostgresLedger {
         reason: null,
         actor: null,
         requestIds: null,
-        createdAt: r.entry_created_at,
+        createdAt: date(r.e_created_at),
       };
       return { value: { hold, entry }, replayed: false };
     }
@@ -292,21 +266,12 @@ export class PostgresLedger {
    */
   async releaseHold(input: ReleaseInput): Promise<Applied<Hold>> {
     const owner = await this.ownerOf(input.holdId, input.accountId);
-    return this.exec(owner, (q) => this.releaseOn(q, input));
+    return this.releaseOn(this.db, input, owner);
   }
 
-  private async releaseOn(q: Knex, input: ReleaseInput): Promise<Applied<Hold>> {
-    const { rows } = await q.raw(
-      `WITH h AS (
-         UPDATE holds SET status = :status, settled_at = now()
-         WHERE id = :holdId AND status = 'pending'
-         RETURNING *),
-       acct AS (
-         UPDATE accounts a SET held = a.held - h.amount FROM h WHERE a.id = h.account_id RETURNING a.id)
-       SELECT h.* FROM h, acct`,
-      { holdId: input.holdId, status: input.status ?? 'released' },
-    );
-    if (rows.length) return { value: toHold(rows[0]), replayed: false };
+  private async releaseOn(q: Knex, input: ReleaseInput, owner: string): Promise<Applied<Hold>> {
+    const row = await this.applyHold(owner, { op: 'release', holdId: input.holdId, status: input.status ?? 'released' }, q);
+    if (row) return { value: toHoldRow(row), replayed: false };
     return { value: await this.hold(input.holdId, q), replayed: true };
   }
 
@@ -317,7 +282,7 @@ export class PostgresLedger {
    */
   async releaseHoldByKey(idempotencyKey: string, q: Knex = this.db): Promise<Applied<Hold> | null> {
     const hold = await this.holdByKey(idempotencyKey, q);
-    return hold ? this.releaseOn(q, { holdId: hold.id }) : null;
+    return hold ? this.releaseOn(q, { holdId: hold.id }, hold.accountId) : null;
   }
 
   /** Generations that still have a pending hold placed before `olderThan`, oldest first. */
@@ -413,5 +378,62 @@ export function toHold(r: Record<string, any>): Hold {
     expiresAt: date(r.expires_at),
     createdAt: date(r.created_at),
     settledAt: r.settled_at === null ? null : date(r.settled_at),
+  };
+}
+
+/** One operation of a `ledger_apply_holds` batch (see its migration). */
+type HoldOp =
+  | { op: 'hold'; holdId: string; input: PlaceHoldInput }
+  | { op: 'capture'; holdId: string; amount: bigint; kind: CaptureInput['kind'] }
+  | { op: 'release'; holdId: string; status: NonNullable<ReleaseInput['status']> };
+
+/** The hold an operation changed (`h_*`) and, for a capture, its entry (`e_*`). */
+interface HoldRow {
+  h_id: string;
+  [column: string]: unknown;
+}
+
+const APPLY_HOLDS =
+  'SELECT * FROM ledger_apply_holds($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])';
+
+/** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
+async function applyHoldOps(
+  query: (text: string, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
+  ops: HoldOp[],
+): Promise<(HoldRow | null)[]> {
+  const column = (f: (op: HoldOp) => unknown) => ops.map(f);
+  const hold = (op: HoldOp) => (op.op === 'hold' ? op.input : undefined);
+  const { rows } = await query(APPLY_HOLDS, [
+    column((o) => o.op),
+    column((o) => hold(o)?.accountId ?? null),
+    column((o) => o.holdId),
+    column((o) => (o.op === 'hold' ? o.input.amount : o.op === 'capture' ? o.amount : 0n).toString()),
+    column((o) => hold(o)?.idempotencyKey ?? null),
+    column((o) => hold(o)?.purpose ?? null),
+    column((o) => hold(o)?.requestId ?? null),
+    column((o) => hold(o)?.generationId ?? null),
+    column((o) => hold(o)?.expiresAt ?? null),
+    column((o) => hold(o)?.leaseId ?? null),
+    column((o) => (o.op === 'capture' ? o.kind : null)),
+    column((o) => (o.op === 'release' ? o.status : null)),
+    column((o) => hold(o)?.apiKeyId ?? null),
+  ]);
+  return rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r));
+}
+
+function toHoldRow(r: HoldRow): Hold {
+  return {
+    id: r.h_id,
+    accountId: r.h_account_id as string,
+    amount: big(r.h_amount),
+    status: r.h_status as HoldStatus,
+    capturedAmount: bigOrNull(r.h_captured_amount),
+    purpose: r.h_purpose as HoldPurpose,
+    requestId: r.h_request_id as string | null,
+    generationId: r.h_generation_id as string | null,
+    idempotencyKey: r.h_idempotency_key as string,
+    expiresAt: date(r.h_expires_at),
+    createdAt: date(r.h_created_at),
+    settledAt: r.h_settled_at === null ? null : date(r.h_settled_at),
   };
 }

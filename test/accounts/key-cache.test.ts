@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import pino from 'pino';
 import { ApiKeyResolver } from '../../src/accounts/key-cache.js';
+import { KeyChangeFeed } from '../../src/accounts/key-changes.js';
 import { AccountRepository } from '../../src/accounts/repository.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -108,5 +111,40 @@ describe('API key cache', () => {
     await racing;
     await new AccountRepository(h.services.db).revokeKey(keyId);
     expect((await resolver.resolve(key))?.revokedAt).toBeInstanceOf(Date);
+  });
+
+  it('sees a revocation by another process through LISTEN/NOTIFY, without waiting for its TTL', async () => {
+    const { key, keyId } = await h.createAccount();
+    const feed = KeyChangeFeed.forDb(h.services.db, pino({ level: 'silent' }));
+    await feed.start();
+    try {
+      expect(feed.live).toBe(true);
+      // A clock that never moves: only the notification can end the cached entry.
+      const resolver = new ApiKeyResolver(countingRepo(h.services.db), { ttlMs: 1_000, changes: feed, now: () => 1_000_000 });
+      expect((await resolver.resolve(key))?.revokedAt).toBeNull();
+      const announced = once(feed, 'changed');
+      await new AccountRepository(h.services.db).revokeKey(keyId); // as another process would
+      expect(await announced).toEqual([keyId]);
+      expect((await resolver.resolve(key))?.revokedAt).toBeInstanceOf(Date);
+    } finally {
+      await feed.close();
+    }
+  });
+
+  it('does not announce the last-used bookkeeping, only changes that matter for authentication', async () => {
+    const { keyId } = await h.createAccount();
+    const feed = KeyChangeFeed.forDb(h.services.db, pino({ level: 'silent' }));
+    await feed.start();
+    const seen: string[] = [];
+    feed.on('changed', (id) => seen.push(id));
+    try {
+      await h.services.db('api_keys').where({ id: keyId }).update({ last_used_at: new Date() });
+      const announced = once(feed, 'changed');
+      await new AccountRepository(h.services.db).revokeKey(keyId);
+      await announced;
+      expect(seen).toEqual([keyId]);
+    } finally {
+      await feed.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { settleChatHold } from '../../src/chat/chat-billing.js';
 import {
   CaptureExceedsHold,
   HoldNotPending,
@@ -113,13 +114,16 @@ describe('ledger on PostgreSQL', () => {
     await h.expectBooksBalanced();
   });
 
-  it('capturing zero releases the hold and charges nothing', async () => {
+  it('refuses to capture zero: a hold that owes nothing is released, and the hold stays as it was', async () => {
     const id = await account();
     await ledger.post({ accountId: id, amount: usd('1'), kind: 'adjustment', idempotencyKey: `${id}:seed` });
     const { value: hold } = await ledger.placeHold({ accountId: id, amount: usd('0.10'), idempotencyKey: `${id}:h`, purpose: 'chat', expiresAt: soon() });
-    const r = await ledger.captureHold({ holdId: hold.id, amount: 0n, kind: 'usage' });
-    expect(r.value).toMatchObject({ entry: null, hold: { status: 'released' } });
-    expect((await ledger.balance(id)).balance).toBe(usd('1'));
+    await expect(ledger.captureHold({ holdId: hold.id, amount: 0n, kind: 'usage' })).rejects.toThrow(RangeError);
+    expect(await ledger.hold(hold.id)).toMatchObject({ status: 'pending' });
+    await settleChatHold(ledger, { holdId: hold.id, accountId: id, amount: 0n });
+    expect(await ledger.hold(hold.id)).toMatchObject({ status: 'released', capturedAmount: null });
+    expect(await ledger.balance(id)).toMatchObject({ balance: usd('1'), held: 0n });
+    await h.expectBooksBalanced();
   });
 
   it('expires holds past their deadline and leaves the others', async () => {

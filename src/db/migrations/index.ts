@@ -10,6 +10,8 @@ import * as supportStatuses from './20261130_0510_support_statuses.js';
 import * as consoleSignIn from './20261130_0700_console.js';
 import * as keyBudgets from './20261130_0710_key_budgets.js';
 import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
+import * as ledgerBatch from './20261130_0720_ledger_batch.js';
+import * as apiKeyChanges from './20261130_0730_api_key_changes.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -27,6 +29,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0700_console': consoleSignIn,
   '20261130_0710_key_budgets': keyBudgets,
   '20261130_0710_request_cache_tokens': requestCacheTokens,
+  '20261130_0720_ledger_batch': ledgerBatch,
+  '20261130_0730_api_key_changes': apiKeyChanges,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

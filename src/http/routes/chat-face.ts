@@ -3,8 +3,9 @@ import type { ChatCompletion, ChatCompletionChunk, ChatUsage } from '../../provi
 import type { ApiError } from '../errors.js';
 
 // How a chat exchange's answer is spelt to the caller. The exchange (hold, upstream call, fallback,
-// settlement) is the same for every API surface that sells chat; only the wire format of the answer
-// differs: OpenAI's chat completions here, Anthropic's Messages in src/messages/.
+// settlement: src/chat/chat-call.ts) is the same for every API surface that sells chat; only the wire
+// format of the answer differs: OpenAI's chat completions here, Anthropic's Messages in src/messages/,
+// OpenAI's Responses in src/responses/.
 
 /** The usage billed, in chat terms, with `cost`: the exact USD taken from the balance. */
 export type BilledUsage = ChatUsage & { cost: number };
@@ -30,8 +31,13 @@ export interface StreamFace {
   chunk(chunk: ChatCompletionChunk): string;
   /** After settlement: the billed usage, and the upstream's own usage chunk when it sent one. */
   finish(usage: BilledUsage, usageChunk: ChatCompletionChunk | undefined): string;
-  /** The upstream failed after the 200 was sent. */
-  fail(error: ApiError): string;
+  /** The upstream failed after the 200 was sent; `usage` is what was billed for the output so far. */
+  fail(error: ApiError, usage: BilledUsage): string;
+  /**
+   * The error code to record when the stream ended by the provider's own failure event rather than
+   * an upstream error (a native Responses `response.failed`); null when it did not.
+   */
+  failedCode?(): string | null;
 }
 
 export const openAiFace: ChatFace = {

@@ -1,19 +1,24 @@
 import { Router, type Response } from 'express';
 import { ChatBilling } from '../../chat/chat-billing.js';
-import { CompletionTally } from '../../chat/completion-tally.js';
+import {
+  completeChat,
+  holdChatCall,
+  streamChat,
+  type ChatDeps,
+  type ChatOutcome,
+  type ChatSignals,
+  type HeldChatCall,
+  type HoldOptions,
+} from '../../chat/chat-call.js';
+import { chatRequestRecord, type ChatAnswered } from '../../chat/chat-record.js';
 import { temporalHandOff } from '../../chat/durable-capture.js';
-import { refusedField } from '../../chat/forwarded-fields.js';
-import { promptTokenBound } from '../../chat/prompt-bound.js';
 import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
-import { budgetKeyOf } from '../../keys/key-budget.js';
-import { assertModelAllowed } from '../../keys/key-settings.js';
 import { authOf } from '../auth.js';
-import { assertModelAvailable } from '../availability.js';
-import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
+import { fromZod, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
-import { answer, COST_HEADER, DrainTimeout, relayStream, type Call, type Context, type Exchange } from './chat-exchange.js';
+import { completionAnswer, COST_HEADER, DrainTimeout, sseRelay, streamAnswer, type ChatAnswer } from './chat-exchange.js';
 import { openAiFace, type ChatFace } from './chat-face.js';
 import { chatCompletionSchema } from './chat-schemas.js';
 
@@ -26,9 +31,7 @@ class ClientClosedRequest extends Error {
 }
 
 /** What serving chat requests needs besides the request itself. */
-export interface ChatServing {
-  services: Services;
-  billing: ChatBilling;
+export interface ChatServing extends ChatDeps {
   requests: RequestLog;
 }
 
@@ -40,6 +43,22 @@ export function chatServing(services: Services): ChatServing {
     handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
   });
   return { services, billing, requests: new RequestLog(services.db) };
+}
+
+/**
+ * An API surface that sells chat: its endpoint (for the request log), the wire format of its
+ * answers, and how its body becomes a chat-completions request.
+ */
+export interface ChatSurface {
+  endpoint: string;
+  face: ChatFace;
+  /** The caller's body as a valid chat-completions request; throws the 4xx that refuses it. */
+  chatRequest(): ValidChatCompletionRequest;
+  hold?: HoldOptions;
+  /** The held call as it goes upstream (e.g. routes that take the caller's own wire natively). */
+  routed?(call: HeldChatCall): HeldChatCall;
+  /** A refusal of the hold spelt for this surface (e.g. naming its own output-limit field). */
+  refusal?(error: unknown): unknown;
 }
 
 export function chatRoutes(services: Services): Router {
@@ -65,182 +84,105 @@ export function chatRoutes(services: Services): Router {
     },
   });
 
-  router.post(ENDPOINT, (req, res) => serveChat(serving, req.body, res, ENDPOINT, openAiFace));
+  router.post(ENDPOINT, (req, res) =>
+    serveChat(serving, req.body, res, {
+      endpoint: ENDPOINT,
+      face: openAiFace,
+      chatRequest() {
+        const parsed = chatCompletionRequestSchema.safeParse(req.body ?? {});
+        if (!parsed.success) throw fromZod(parsed.error);
+        return parsed.data;
+      },
+    }),
+  );
 
   return router;
 }
 
 /**
  * One chat request from validation to its request-log row: hold, upstream call with fallback,
- * settlement, answer in `face`'s wire format. Every endpoint that sells chat goes through here, so
- * there is one billing path whatever API the caller speaks. `body` is a chat-completions request.
+ * settlement (src/chat/chat-call.ts), answer in the surface's wire format. Every endpoint that
+ * sells chat goes through here, so there is one billing path whatever API the caller speaks. The
+ * request is recorded before the caller learns the outcome.
  */
-export async function serveChat(serving: ChatServing, body: unknown, res: Response, endpoint: string, face: ChatFace): Promise<void> {
-  const { services, billing, requests } = serving;
+export async function serveChat(serving: ChatServing, body: unknown, res: Response, surface: ChatSurface): Promise<void> {
+  const { services, requests } = serving;
   const startedAt = new Date();
   const started = performance.now();
-  const { accountId, apiKeyId } = authOf(res);
+  const { accountId, apiKeyId, key } = authOf(res);
   const requestId = res.locals.requestId as string;
-  const request = body as { model?: unknown; stream?: unknown } | null | undefined;
-  const call: Call = {
-    model: typeof request?.model === 'string' ? request.model.slice(0, 200) : null,
-    stream: request?.stream === true,
-    status: 'failed',
-    httpStatus: 500,
-    errorCode: null,
-    reservation: null,
-    settlement: null,
-    usageSource: null,
-    upstreamMs: null,
-  };
-  const record = () =>
+  const raw = body as { model?: unknown; stream?: unknown } | null | undefined;
+  const stream = raw?.stream === true;
+  let call: HeldChatCall | undefined;
+  let outcome: ChatOutcome | null = null;
+  const record = (answered: ChatAnswered) =>
     requests
-      .record({
-        id: requestId,
-        accountId,
-        apiKeyId,
-        endpoint,
-        model: call.model,
-        status: call.status,
-        httpStatus: call.httpStatus,
-        stream: call.stream,
-        promptTokens: call.settlement?.promptTokens ?? null,
-        completionTokens: call.settlement?.completionTokens ?? null,
-      // Only the provider's own report has a cache split; an estimate leaves it unknown.
-      cachedTokens: call.usageSource === 'upstream' ? (call.settlement?.cachedTokens ?? null) : null,
-      cacheWriteTokens: call.usageSource === 'upstream' ? (call.settlement?.cacheWriteTokens ?? null) : null,
-        cost: call.settlement?.charge ?? 0n,
-        holdId: call.reservation?.holdId ?? null,
-        errorCode: call.errorCode,
-        upstreamLatencyMs: call.upstreamMs === null ? null : Math.round(call.upstreamMs),
-        overheadMs: Math.max(0, Math.round(performance.now() - started - (call.upstreamMs ?? 0))),
-        maxTokens: call.reservation?.maxTokens ?? null,
-        usageSource: call.usageSource,
-        createdAt: startedAt,
-        completedAt: new Date(),
-      })
+      .record(
+        chatRequestRecord({
+          requestId,
+          accountId,
+          apiKeyId,
+          endpoint: surface.endpoint,
+          model: typeof raw?.model === 'string' ? raw.model.slice(0, 200) : null,
+          stream,
+          startedAt,
+          started,
+          hold: call?.hold ?? null,
+          outcome,
+          answered,
+        }),
+      )
       // The money has moved by now; a lost log row must not turn a served request into an error.
       .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
 
-  let finish: () => void;
+  let answer: ChatAnswer;
   try {
-    finish = await serve(body, res, call, { services, billing, accountId, requestId, face });
-  } catch (error) {
-    if (call.reservation && !call.settlement) {
-      // An unexpected failure after the hold and before anything was owed: give the money back now
-      // rather than at expiry. Once a settlement exists the hold is never released here: its
-      // charge is owed, and the capture (or its hand-off) is what settles it.
-      // Releasing a hold that did get captured changes nothing, so this is safe either way.
-      await billing
-        .release(call.reservation)
-        .catch((err) => services.logger.error({ err, requestId }, 'could not release the hold; it will expire'));
+    const request = surface.chatRequest();
+    try {
+      call = await holdChatCall(serving, request, { accountId, key, requestId }, surface.hold);
+    } catch (error) {
+      throw surface.refusal?.(error) ?? error;
     }
+    const held = surface.routed?.(call) ?? call;
+    if (held.outputCapped) res.setHeader(MAX_TOKENS_CAP_HEADER, String(held.hold.maxTokens));
+    if (stream) {
+      const face = surface.face.stream({ model: held.model.id, requestId, includeUsage: request.stream_options?.include_usage === true });
+      outcome = await withCallerWatch(res, services, (signals) => streamChat(serving, held, signals, sseRelay(res, held, face, signals.clientGone)));
+      answer = streamAnswer(res, held, face, outcome, services.logger);
+    } else {
+      outcome = await withCallerWatch(res, services, (signals) => completeChat(serving, held, signals));
+      answer = completionAnswer(res, held, surface.face, outcome, services.logger);
+    }
+  } catch (error) {
     const api = toApiError(error);
-    call.status = 'failed';
-    call.httpStatus = api?.status ?? 500;
-    call.errorCode = api?.code ?? 'internal_error';
-    await record();
+    await record({ status: 'failed', httpStatus: api?.status ?? 500, errorCode: api?.code ?? 'internal_error' });
     throw error;
   }
-  await record();
-  finish();
+  await record(answer.answered);
+  answer.write();
 }
 
-
 /**
- * Everything up to the last write: validate, hold, forward, settle. Returns the last write so that
- * the request is recorded before the caller learns the outcome.
+ * Runs `work` with signals for the caller leaving (nothing more is written to it) and, a drain bound
+ * later, for stopping the upstream: the upstream bills us for the answer whether or not the caller
+ * reads it, so it is read on until it reports usage, but a stalled upstream must not hold us forever.
  */
-async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context): Promise<() => void> {
-  const parsed = chatCompletionRequestSchema.safeParse(rawBody ?? {});
-  if (!parsed.success) throw fromZod(parsed.error);
-  const body = parsed.data;
-  const refused = refusedField(body);
-  if (refused) {
-    throw invalidRequest(refused.message, refused.param, refused.reason === 'unknown' ? 'unknown_parameter' : 'unsupported_parameter');
-  }
-  const model = ctx.services.catalog.chat(body.model);
-  if (!model) {
-    const media = ctx.services.catalog.generation(body.model);
-    throw new ApiError(
-      404,
-      'invalid_request_error',
-      'model_not_found',
-      media
-        ? `The model '${body.model}' generates ${media.kind}s: use POST /v1/${media.kind}s${media.kind === 'image' ? '/generations' : ''}.`
-        : `The model '${body.model}' does not exist. GET /v1/models lists the chat models and their prices.`,
-      'model',
-    );
-  }
-  assertModelAvailable(ctx.services, model);
-  assertModelAllowed(authOf(res).key, model.id);
-  const routes = ctx.services.chatRoutes.for(model);
-  if (routes.length === 0) throw modelUnavailable(model.id);
-  const limitField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
-  const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-  if (requested !== undefined && requested > model.max_output_tokens) {
-    throw invalidRequest(
-      `${limitField} is too large: ${requested}. The model ${model.id} supports at most ${model.max_output_tokens} completion tokens.`,
-      limitField,
-      'invalid_value',
-    );
-  }
-  const choices = body.n ?? 1;
-
-  call.reservation = await ctx.billing.reserve({
-    accountId: ctx.accountId,
-    apiKeyId: budgetKeyOf(authOf(res).key),
-    requestId: ctx.requestId,
-    model,
-    promptTokenBound: promptTokenBound(body),
-    requestedMaxTokens: requested,
-    choices,
-  });
-
-  if (requested === undefined && call.reservation.maxTokens < model.max_output_tokens) {
-    // The caller set no limit and the balance does not cover the model's longest answer.
-    res.setHeader(MAX_TOKENS_CAP_HEADER, String(call.reservation.maxTokens));
-  }
-
+async function withCallerWatch<T>(res: Response, services: Services, work: (signals: ChatSignals) => Promise<T>): Promise<T> {
   const clientGone = new AbortController();
   const upstreamStop = new AbortController();
   let drain: NodeJS.Timeout | undefined;
   let done = false;
-  res.on('close', () => {
+  const onClose = () => {
     if (res.writableFinished || done) return;
     clientGone.abort(new ClientClosedRequest('the client closed the connection'));
-    // The upstream bills us for the answer whether or not the caller reads it, so the upstream is
-    // read on until it reports usage; the bound keeps a stalled upstream from holding us forever.
-    const seconds = ctx.services.config.chat.drainTimeoutSeconds;
+    const seconds = services.config.chat.drainTimeoutSeconds;
     drain = setTimeout(() => upstreamStop.abort(new DrainTimeout(`the caller left and the upstream did not finish within ${seconds} s`)), seconds * 1000);
-  });
-  const exchange: Exchange = {
-    ...ctx,
-    res,
-    call,
-    body,
-    model,
-    reservation: call.reservation,
-    routes,
-    upstreamBody: withOutputLimit(body, call.reservation.maxTokens),
-    signal: clientGone.signal,
-    upstreamSignal: upstreamStop.signal,
-    tally: new CompletionTally(),
-    upstreamStarted: performance.now(),
   };
+  res.on('close', onClose);
   try {
-    return await (body.stream === true ? relayStream(exchange) : answer(exchange));
+    return await work({ clientGone: clientGone.signal, upstreamStop: upstreamStop.signal });
   } finally {
     done = true;
     clearTimeout(drain);
   }
 }
-
-/** The upstream is held to the limit we held money for, under whichever name the caller used. */
-function withOutputLimit(body: ValidChatCompletionRequest, maxTokens: number): ValidChatCompletionRequest {
-  const limited = { ...body };
-  if (body.max_tokens != null) limited.max_tokens = maxTokens;
-  if (body.max_completion_tokens != null || body.max_tokens == null) limited.max_completion_tokens = maxTokens;
-  return limited;
-}
-

@@ -9,6 +9,7 @@ import {
   toChatRequest,
   UntranslatableMessage,
 } from '../../messages/messages-request.js';
+import { chatCompletionRequestSchema } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
@@ -51,7 +52,16 @@ export function messageRoutes(services: Services): Router {
     const parsed = messagesRequestSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw fromZod(parsed.error);
     const chat = translated(() => toChatRequest(parsed.data));
-    await serveChat(serving, chat, res, ENDPOINT, messagesFace(res.locals.requestId as string));
+    await serveChat(serving, req.body, res, {
+      endpoint: ENDPOINT,
+      face: messagesFace(res.locals.requestId as string),
+      // The translation is checked like a chat request of the caller's own (tools, limits, fields).
+      chatRequest() {
+        const valid = chatCompletionRequestSchema.safeParse(chat);
+        if (!valid.success) throw fromZod(valid.error);
+        return valid.data;
+      },
+    });
   });
 
   openapi.add({

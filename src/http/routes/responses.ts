@@ -1,31 +1,22 @@
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
-import { ChatBilling, OutputLimitUnaffordable } from '../../chat/chat-billing.js';
-import { CompletionTally } from '../../chat/completion-tally.js';
-import { temporalHandOff } from '../../chat/durable-capture.js';
+import { OutputLimitUnaffordable } from '../../chat/chat-billing.js';
+import type { HeldChatCall } from '../../chat/chat-call.js';
 import { promptTokenBound } from '../../chat/prompt-bound.js';
-import { RequestLog } from '../../chat/request-log.js';
-import { budgetKeyOf } from '../../keys/key-budget.js';
-import { assertModelAllowed } from '../../keys/key-settings.js';
+import type { ChatRoute } from '../../providers/chat/model-routes.js';
+import type { ChatUpstream } from '../../providers/chat/upstream.js';
 import { toChatRequest } from '../../responses/chat-request.js';
-import { nativeResponsesUpstreams } from '../../responses/native-upstream.js';
+import { nativeRequest, nativeResponsesUpstreams } from '../../responses/native-upstream.js';
 import { responseRequestSchema, unsupportedState, type ResponseRequest } from '../../responses/request-schema.js';
 import { ResponseIds, responseShell } from '../../responses/response-object.js';
+import { responsesFace } from '../../responses/responses-face.js';
 import type { Services } from '../../services.js';
-import { authOf } from '../auth.js';
-import { assertModelAvailable } from '../availability.js';
-import { ApiError, fromZod, invalidRequest, modelUnavailable, toApiError } from '../errors.js';
+import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
-import { COST_HEADER, DrainTimeout, type Call, type Context } from './chat-exchange.js';
-import { openAiFace } from './chat-face.js';
-import { MAX_TOKENS_CAP_HEADER } from './chat.js';
-import { answerResponse, streamResponse, type ResponsesExchange } from './responses-exchange.js';
+import { COST_HEADER } from './chat-exchange.js';
+import { chatServing, MAX_TOKENS_CAP_HEADER, serveChat } from './chat.js';
 
 const ENDPOINT = '/v1/responses';
-
-class ClientClosedRequest extends Error {
-  readonly name = 'ClientClosedRequest';
-}
 
 const usageSchema = z.object({
   input_tokens: z.number().int(),
@@ -50,18 +41,13 @@ const responseObjectSchema = z.looseObject({
 
 /**
  * POST /v1/responses, stateless: billed exactly as a chat completion (same hold, capture and
- * request row), through chat's exchange. Routes whose provider speaks the Responses API get the
- * request natively; the others (and the simulator) a translation to chat completions.
+ * request row), through chat's call (src/chat/chat-call.ts). Routes whose provider speaks the
+ * Responses API get the request natively; the others (and the simulator) a translation to chat
+ * completions.
  */
 export function responsesRoutes(services: Services): Router {
   const router = Router();
-  const billing = new ChatBilling({
-    ledger: services.ledger,
-    logger: services.logger,
-    lease: services.holdLease,
-    handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
-  });
-  const requests = new RequestLog(services.db);
+  const serving = chatServing(services);
   const native = nativeResponsesUpstreams(services.config.providers);
 
   openapi.add({
@@ -86,66 +72,27 @@ export function responsesRoutes(services: Services): Router {
   });
 
   router.post(ENDPOINT, async (req, res) => {
-    const startedAt = new Date();
-    const started = performance.now();
-    const { accountId, apiKeyId } = authOf(res);
-    const requestId = res.locals.requestId as string;
-    const call: Call = {
-      model: typeof req.body?.model === 'string' ? req.body.model.slice(0, 200) : null,
-      stream: req.body?.stream === true,
-      status: 'failed',
-      httpStatus: 500,
-      errorCode: null,
-      reservation: null,
-      settlement: null,
-      usageSource: null,
-      upstreamMs: null,
-    };
-    const record = () =>
-      requests
-        .record({
-          id: requestId,
-          accountId,
-          apiKeyId,
-          endpoint: ENDPOINT,
-          model: call.model,
-          status: call.status,
-          httpStatus: call.httpStatus,
-          stream: call.stream,
-          promptTokens: call.settlement?.promptTokens ?? null,
-          completionTokens: call.settlement?.completionTokens ?? null,
-          cost: call.settlement?.charge ?? 0n,
-          holdId: call.reservation?.holdId ?? null,
-          errorCode: call.errorCode,
-          upstreamLatencyMs: call.upstreamMs === null ? null : Math.round(call.upstreamMs),
-          overheadMs: Math.max(0, Math.round(performance.now() - started - (call.upstreamMs ?? 0))),
-          maxTokens: call.reservation?.maxTokens ?? null,
-          usageSource: call.usageSource,
-          createdAt: startedAt,
-          completedAt: new Date(),
-        })
-        // The money has moved by now; a lost log row must not turn a served request into an error.
-        .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
-
-    let finish: () => void;
-    try {
-      finish = await serve(req.body, res, call, { services, billing, accountId, requestId, face: openAiFace }, native);
-    } catch (error) {
-      if (call.reservation && !call.settlement) {
-        // As in chat: nothing is owed yet, so the hold goes back now rather than at expiry.
-        await billing
-          .release(call.reservation)
-          .catch((err) => services.logger.error({ err, requestId }, 'could not release the hold; it will expire'));
-      }
-      const api = toApiError(error);
-      call.status = 'failed';
-      call.httpStatus = api?.status ?? 500;
-      call.errorCode = api?.code ?? 'internal_error';
-      await record();
-      throw error;
+    const request = parse(req.body);
+    const model = services.catalog.chat(request.model);
+    if (!model) {
+      throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${request.model}' does not exist or is not a chat model. GET /v1/models lists the chat models and their prices.`, 'model');
     }
-    await record();
-    finish();
+    const requested = request.max_output_tokens ?? undefined;
+    if (requested !== undefined && requested > model.max_output_tokens) {
+      throw invalidRequest(`max_output_tokens is too large: ${requested}. The model ${model.id} supports at most ${model.max_output_tokens} output tokens.`, 'max_output_tokens', 'invalid_value');
+    }
+    // The caller's output limit is the chat request's: held for, capped by the balance, sent upstream.
+    const chat = { ...toChatRequest(request), ...(requested !== undefined && { max_completion_tokens: requested }) };
+    const ids = new ResponseIds(res.locals.requestId as string);
+    await serveChat(serving, req.body, res, {
+      endpoint: ENDPOINT,
+      face: responsesFace(responseShell(request, ids, model.id, Math.floor(Date.now() / 1000)), ids),
+      chatRequest: () => chat,
+      // Native routes are sent the Responses body, the others its chat translation: the bound covers either.
+      hold: { promptTokenBound: promptTokenBound(request) },
+      routed: (call) => ({ ...call, routes: call.routes.map((route) => nativeRoute(route, native.get(route.provider), request, call)) }),
+      refusal: (error) => (error instanceof OutputLimitUnaffordable ? unaffordable(error) : undefined),
+    });
   });
 
   return router;
@@ -159,83 +106,31 @@ function parse(raw: unknown): ResponseRequest {
   return parsed.data;
 }
 
-/** Validate, hold, forward, settle; returns the last write, made once the request is recorded. */
-async function serve(rawBody: unknown, res: Response, call: Call, ctx: Context, native: ResponsesExchange['native']): Promise<() => void> {
-  const request = parse(rawBody);
-  const model = ctx.services.catalog.chat(request.model);
-  if (!model) {
-    throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${request.model}' does not exist or is not a chat model. GET /v1/models lists the chat models and their prices.`, 'model');
-  }
-  assertModelAvailable(ctx.services, model);
-  assertModelAllowed(authOf(res).key, model.id);
-  const routes = ctx.services.chatRoutes.for(model);
-  if (routes.length === 0) throw modelUnavailable(model.id);
-  const requested = request.max_output_tokens ?? undefined;
-  if (requested !== undefined && requested > model.max_output_tokens) {
-    throw invalidRequest(`max_output_tokens is too large: ${requested}. The model ${model.id} supports at most ${model.max_output_tokens} output tokens.`, 'max_output_tokens', 'invalid_value');
-  }
-  const body = toChatRequest(request);
-
-  try {
-    call.reservation = await ctx.billing.reserve({
-      accountId: ctx.accountId,
-      apiKeyId: budgetKeyOf(authOf(res).key),
-      requestId: ctx.requestId,
-      model,
-      // Native routes are sent the Responses body, the others its chat translation: the bound covers either.
-      promptTokenBound: Math.max(promptTokenBound(body), promptTokenBound(request)),
-      requestedMaxTokens: requested,
-      choices: 1,
-    });
-  } catch (error) {
-    if (!(error instanceof OutputLimitUnaffordable)) throw error;
-    throw new ApiError(
-      402,
-      'insufficient_funds',
-      'insufficient_funds',
-      `This request requires more credits, or fewer max_output_tokens. You requested up to ${error.requested} tokens, but can only afford ${error.affordable}. Add credit with POST /v1/billing/deposits or lower max_output_tokens.`,
-      'max_output_tokens',
-      { 'x-should-retry': 'false' },
-    );
-  }
-  if (requested === undefined && call.reservation.maxTokens < model.max_output_tokens) {
-    res.setHeader(MAX_TOKENS_CAP_HEADER, String(call.reservation.maxTokens));
-  }
-
-  const clientGone = new AbortController();
-  const upstreamStop = new AbortController();
-  let drain: NodeJS.Timeout | undefined;
-  let done = false;
-  res.on('close', () => {
-    if (res.writableFinished || done) return;
-    clientGone.abort(new ClientClosedRequest('the client closed the connection'));
-    // As in chat: the upstream bills us whether or not the caller reads on, so it is read until it reports usage.
-    const seconds = ctx.services.config.chat.drainTimeoutSeconds;
-    drain = setTimeout(() => upstreamStop.abort(new DrainTimeout(`the caller left and the upstream did not finish within ${seconds} s`)), seconds * 1000);
-  });
-  const ids = new ResponseIds(ctx.requestId);
-  const exchange: ResponsesExchange = {
-    ...ctx,
-    res,
-    call,
-    body,
-    model,
-    reservation: call.reservation,
-    routes,
-    upstreamBody: { ...body, max_completion_tokens: call.reservation.maxTokens },
-    signal: clientGone.signal,
-    upstreamSignal: upstreamStop.signal,
-    tally: new CompletionTally(),
-    upstreamStarted: performance.now(),
-    request,
-    native,
-    ids,
-    shell: responseShell(request, ids, model.id, Math.floor(Date.now() / 1000)),
+/**
+ * A route whose provider speaks Responses natively is sent the caller's own body (with the route's
+ * model id, the output limit we held money for, and nothing stored); its answers come back in chat
+ * terms for the tally, with the provider's Response or events attached for the face.
+ */
+function nativeRoute(route: ChatRoute, upstream: ChatUpstream | undefined, request: ResponseRequest, call: HeldChatCall): ChatRoute {
+  if (!upstream) return route;
+  const { previous_response_id: _none, ...caller } = request;
+  const body = (model: string) => nativeRequest({ ...caller, model, max_output_tokens: call.hold.maxTokens, store: false });
+  return {
+    ...route,
+    upstream: {
+      complete: (chat, options) => upstream.complete(body(chat.model), options),
+      stream: (chat, options) => upstream.stream(body(chat.model), options),
+    },
   };
-  try {
-    return await (request.stream === true ? streamResponse(exchange) : answerResponse(exchange));
-  } finally {
-    done = true;
-    clearTimeout(drain);
-  }
+}
+
+function unaffordable(error: OutputLimitUnaffordable): ApiError {
+  return new ApiError(
+    402,
+    'insufficient_funds',
+    'insufficient_funds',
+    `This request requires more credits, or fewer max_output_tokens. You requested up to ${error.requested} tokens, but can only afford ${error.affordable}. Add credit with POST /v1/billing/deposits or lower max_output_tokens.`,
+    'max_output_tokens',
+    { 'x-should-retry': 'false' },
+  );
 }

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../src/db/connection.js';
+import { GroupCommit } from '../../src/ledger/group-commit.js';
+import { parseUsd, PostgresLedger } from '../../src/ledger/index.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+describe('group commit', () => {
+  it('applies a batch in one call, in partition order, and re-runs each member alone when the batch fails', async () => {
+    const calls: string[][] = [];
+    const apply = async (ops: string[]) => {
+      calls.push(ops);
+      if (ops.includes('bad')) throw new Error('batch refused');
+      return ops.map((op) => `done ${op}`);
+    };
+    const gc = new GroupCommit(undefined as never, apply, { lanes: 1, maxBatch: 64 });
+    const first = gc.run('m', 'first'); // starts a batch of its own
+    const batch = Promise.allSettled([gc.run('z', 'z1'), gc.run('a', 'a1'), gc.run('k', 'bad')]);
+    expect(await first).toBe('done first');
+    const [z, a, bad] = await batch;
+    expect(z).toEqual({ status: 'fulfilled', value: 'done z1' });
+    expect(a).toEqual({ status: 'fulfilled', value: 'done a1' });
+    expect(bad).toMatchObject({ status: 'rejected', reason: { message: 'batch refused' } });
+    // One statement for the batch, in account order; then each member once on its own.
+    expect(calls[0]).toEqual(['first']);
+    expect(calls[1]).toEqual(['a1', 'bad', 'z1']);
+    expect(calls.slice(2).sort()).toEqual([['a1'], ['bad'], ['z1']]);
+  });
+});
+
+describe('group commit on PostgreSQL', () => {
+  let h: Harness;
+  let db: Db;
+  let ledger: PostgresLedger;
+  beforeAll(async () => {
+    h = await startHarness({ worker: false });
+    db = createDb(h.databaseUrl, { poolMax: 4 });
+    ledger = new PostgresLedger(db, { groupCommit: { lanes: 1, maxBatch: 64 } });
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    await db?.destroy();
+    await h?.close();
+  });
+
+  const funded = async () => {
+    const id = (await h.services.accounts.create({ name: 'G', email: 'g@example.com' })).id;
+    await ledger.post({ accountId: id, amount: parseUsd('1'), kind: 'adjustment', idempotencyKey: `${id}:seed` });
+    return id;
+  };
+  const hold = (accountId: string, key: string) =>
+    ledger.placeHold({ accountId, amount: parseUsd('0.5'), idempotencyKey: key, purpose: 'chat', expiresAt: new Date(Date.now() + 60_000) });
+
+  it('a batch with one failing member still applies the others exactly once', async () => {
+    const [a, b, c] = [await funded(), await funded(), await funded()];
+    const [ha, hb, hc] = [(await hold(a, `${a}:h`)).value, (await hold(b, `${b}:h`)).value, (await hold(c, `${c}:h`)).value];
+    const settled = await Promise.allSettled([
+      ledger.releaseHold({ holdId: (await hold(a, `${a}:other`)).value.id, accountId: a }),
+      ledger.captureHold({ holdId: ha.id, accountId: a, amount: parseUsd('0.1'), kind: 'usage' }),
+      // A kind the ledger_entries CHECK refuses: a database error inside the batch statement.
+      ledger.captureHold({ holdId: hc.id, accountId: c, amount: parseUsd('0.1'), kind: 'bogus' as never }),
+      ledger.captureHold({ holdId: hb.id, accountId: b, amount: parseUsd('0.2'), kind: 'usage' }),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(await ledger.balance(a)).toMatchObject({ balance: parseUsd('0.9'), held: 0n });
+    expect(await ledger.balance(b)).toMatchObject({ balance: parseUsd('0.8'), held: 0n });
+    expect(await ledger.balance(c)).toMatchObject({ balance: parseUsd('1'), held: parseUsd('0.5') });
+    expect((await ledger.hold(hc.id)).status).toBe('pending');
+    const captures = await db('ledger_entries').whereIn('hold_id', [ha.id, hb.id, hc.id]).count<{ count: string }[]>('* as count');
+    expect(Number(captures[0]!.count)).toBe(2);
+    await ledger.releaseHold({ holdId: hc.id });
+    await h.expectBooksBalanced();
+  });
+
+  it('places, captures and releases many holds of one account concurrently without available going negative', async () => {
+    const id = await funded();
+    // $1 affords two $0.5 holds at a time: of 20 concurrent attempts, exactly two succeed.
+    const tries = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => hold(id, `${id}:many:${i}`)));
+    const placed = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value.value] : []));
+    expect(placed).toHaveLength(2);
+    await Promise.all(placed.map((p) => ledger.captureHold({ holdId: p.id, accountId: id, amount: parseUsd('0.25'), kind: 'usage' })));
+    expect(await ledger.balance(id)).toMatchObject({ balance: parseUsd('0.5'), held: 0n, available: parseUsd('0.5') });
+    await h.expectBooksBalanced();
+  });
+});
