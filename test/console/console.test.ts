@@ -259,6 +259,9 @@ describe('console in headless Chromium', () => {
     await page.waitForSelector(`a[data-account="${accountId}"]`);
     await page.click(`a[data-account="${accountId}"]`);
     await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$1.00');
+    expect(await page.$eval('#ops-owed', (e) => e.textContent)).toBe('$0.00');
+    expect(await page.$eval('#ops-suspension', (e) => e.textContent)).toBe('');
+    await page.waitForFunction(() => document.getElementById('ops-disputes')!.textContent !== '');
 
     await page.type('#ops-amount', '2.50');
     await page.type('#ops-reason', 'goodwill credit, support request 42');

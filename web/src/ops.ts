@@ -26,6 +26,8 @@ async function openAccount(id: string) {
     $('ops-held').textContent = dollars(a.held_usd);
     $('ops-available').textContent = dollars(a.available_usd);
     $('ops-keys').textContent = String((a.api_keys || []).filter((k: any) => !k.revoked_at).length);
+    $('ops-owed').textContent = dollars(a.owed_usd);
+    $('ops-suspension').textContent = a.suspension ? `Suspended since ${when(a.suspension.suspended_at)}: ${a.suspension.reason}` : '';
   } catch (e) {
     $('ops-error').textContent = errorText(e);
   }
@@ -40,10 +42,29 @@ async function supportQueue() {
   }
 }
 
+/** Disputes and refunds of every account, newest first, each with its workflow in the Temporal UI. */
+async function disputes() {
+  try {
+    const list = await api('/admin/disputes');
+    fillRows(
+      'ops-disputes',
+      list.data.map(
+        (d: any) =>
+          `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)}</td><td><a href="#" data-account="${esc(d.account_id)}">${esc(d.account_id)}</a></td><td>${esc(d.deposit_id)}</td><td class="num">${dollars(d.amount_usd)}</td><td class="num">${dollars(d.owed_usd)}</td><td>${esc(d.status)}</td><td>${when(d.created_at)}</td><td>${d.workflow_url ? `<a href="${esc(d.workflow_url)}" target="_blank" rel="noopener">${esc(d.workflow_id)}</a>` : esc(d.workflow_id)}</td></tr>`,
+      ),
+      9,
+      'No disputes or refunds.',
+    );
+  } catch (e) {
+    $('ops-error').textContent = errorText(e);
+  }
+}
+
 export function startOps() {
   $('ops').hidden = false;
   void search();
   void supportQueue();
+  void disputes();
 }
 
 export function clearOps() {
