@@ -45,8 +45,8 @@ export class AccountRepository {
     return (await this.db('accounts').select('id').limit(1).first()) !== undefined;
   }
 
-  async get(id: string): Promise<Account | null> {
-    const row = await this.db('accounts').where({ id }).first();
+  async get(id: string, q: Knex = this.db): Promise<Account | null> {
+    const row = await q('accounts').where({ id }).first();
     return row ? toAccount(row) : null;
   }
 
@@ -92,8 +92,8 @@ export class AccountRepository {
     return row ? { ...toKey(row), accountSuspended: row.account_suspended === true } : null;
   }
 
-  async listKeys(accountId: string, opts: { activeOnly?: boolean } = {}): Promise<ApiKeyRecord[]> {
-    const query = this.db('api_keys').select(KEY_COLUMNS).where({ account_id: accountId });
+  async listKeys(accountId: string, opts: { activeOnly?: boolean } = {}, q: Knex = this.db): Promise<ApiKeyRecord[]> {
+    const query = q('api_keys').select(KEY_COLUMNS).where({ account_id: accountId });
     if (opts.activeOnly) query.whereNull('revoked_at');
     const rows = await query.orderBy([{ column: 'created_at' }, { column: 'id' }]);
     return rows.map(toKey);

@@ -30,15 +30,42 @@ export interface RequestRecord {
   completedAt: Date;
 }
 
-export interface UsagePageQuery {
-  model?: string;
-  apiKeyId?: string;
+/** Which requests a usage read covers: `from` inclusive, `to` exclusive, optionally one model and one key. */
+export interface UsageRange {
   from?: Date;
   to?: Date;
+  model?: string;
+  apiKeyId?: string;
+}
+
+export interface UsagePageQuery extends UsageRange {
   limit: number;
   /** Id of the last request of the previous page (newest first). */
   after?: string;
 }
+
+/** Spend over time: buckets per UTC day or hour, per model or per key. */
+export type UsageGrouping = 'day' | 'hour' | 'model' | 'key';
+
+export interface UsageBucket {
+  /** The bucket's start for day/hour, else null. */
+  start: Date | null;
+  /** The model or API key id for model/key grouping, else null. */
+  group: string | null;
+  requests: number;
+  failedRequests: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cost: bigint;
+}
+
+const BUCKET_SQL: Record<UsageGrouping, string> = {
+  day: `date_trunc('day', created_at, 'UTC')`,
+  hour: `date_trunc('hour', created_at, 'UTC')`,
+  model: 'model',
+  key: 'api_key_id',
+};
 
 export class UnknownCursor extends Error {
   readonly name = 'UnknownCursor';
@@ -86,7 +113,11 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** The `requests` table: written once per call when it ends, read by the usage endpoints. */
+/**
+ * The `requests` table and its only owner: one row per API call with the exact cost the ledger took
+ * and the key that made it, written once when the call ends; read for the usage endpoints (pages,
+ * buckets, the CSV export), a key's spend and the request ids a support request names.
+ */
 export class RequestLog {
   private pending: Pending[] = [];
   private flushing = false;
@@ -139,11 +170,7 @@ export class RequestLog {
 
   /** Newest first, `limit` at a time; `hasMore` says whether another page follows. */
   async page(accountId: string, q: UsagePageQuery): Promise<{ records: RequestRecord[]; hasMore: boolean }> {
-    const query = this.db('requests').where('account_id', accountId);
-    if (q.model !== undefined) query.andWhere('model', q.model);
-    if (q.apiKeyId !== undefined) query.andWhere('api_key_id', q.apiKeyId);
-    if (q.from) query.andWhere('created_at', '>=', q.from);
-    if (q.to) query.andWhere('created_at', '<', q.to);
+    const query = this.scoped(accountId, q);
     if (q.after !== undefined) {
       const cursor = await this.db('requests').select('id').where({ id: q.after, account_id: accountId }).first();
       if (!cursor) throw new UnknownCursor(`no request ${q.after} in this account`);
@@ -152,6 +179,63 @@ export class RequestLog {
     }
     const rows = await query.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit + 1);
     return { records: rows.slice(0, q.limit).map(toRecord), hasMore: rows.length > q.limit };
+  }
+
+  /** Non-empty buckets: time buckets oldest first, model/key buckets most expensive first. */
+  async grouped(accountId: string, by: UsageGrouping, range: UsageRange): Promise<UsageBucket[]> {
+    const bucket = BUCKET_SQL[by];
+    const byTime = by === 'day' || by === 'hour';
+    const rows: Record<string, unknown>[] = await this.scoped(accountId, range)
+      .select(this.db.raw(`${bucket} AS bucket`))
+      .count({ requests: '*' })
+      .select(this.db.raw(`count(*) FILTER (WHERE status <> 'completed') AS failed_requests`))
+      .sum({ prompt_tokens: 'prompt_tokens', completion_tokens: 'completion_tokens', total_tokens: 'total_tokens', cost: 'cost' })
+      .groupByRaw(bucket)
+      .orderByRaw(byTime ? 'bucket' : 'sum(cost) DESC, bucket');
+    return rows.map((r) => ({
+      start: byTime ? (r.bucket as Date) : null,
+      group: byTime ? null : (r.bucket as string | null),
+      requests: Number(r.requests),
+      failedRequests: Number(r.failed_requests),
+      promptTokens: Number(r.prompt_tokens ?? 0),
+      completionTokens: Number(r.completion_tokens ?? 0),
+      totalTokens: Number(r.total_tokens ?? 0),
+      // Σ over BIGINT is NUMERIC, which pg hands over as exact decimal text.
+      cost: BigInt((r.cost as string | bigint | null) ?? 0),
+    }));
+  }
+
+  /** Every request of the range, oldest first, `batchSize` rows per read (keyset pages, so memory stays flat). */
+  async *rows(accountId: string, range: UsageRange, batchSize = 1000): AsyncGenerator<RequestRecord[]> {
+    let last: { at: string; id: string } | null = null;
+    for (;;) {
+      const query = this.scoped(accountId, range)
+        .select('*')
+        // The cursor is the row's own created_at text, so microseconds survive (a JS Date would drop them).
+        .select(this.db.raw(`created_at::text AS cursor_at`));
+      if (last) query.andWhereRaw('(created_at, id) > (?::timestamptz, ?)', [last.at, last.id]);
+      const rows: Record<string, any>[] = await query.orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(batchSize);
+      if (rows.length === 0) return;
+      yield rows.map(toRecord);
+      if (rows.length < batchSize) return;
+      const tail = rows.at(-1)!;
+      last = { at: tail.cursor_at, id: tail.id };
+    }
+  }
+
+  /** Which of `ids` are requests of the account (a disputed deduction must name its own requests). */
+  async knownIds(accountId: string, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    return new Set((await this.db('requests').where({ account_id: accountId }).whereIn('id', ids).pluck('id')) as string[]);
+  }
+
+  private scoped(accountId: string, range: UsageRange) {
+    const query = this.db('requests').where('account_id', accountId);
+    if (range.model !== undefined) query.andWhere('model', range.model);
+    if (range.apiKeyId !== undefined) query.andWhere('api_key_id', range.apiKeyId);
+    if (range.from) query.andWhere('created_at', '>=', range.from);
+    if (range.to) query.andWhere('created_at', '<', range.to);
+    return query;
   }
 
   /** The cost recorded on the key's requests, all time and since each period start (a key's spend). */
@@ -168,8 +252,8 @@ export class RequestLog {
   }
 }
 
-/** A `requests` row as a RequestRecord (also used by the usage report). */
-export function toRecord(r: Record<string, any>): RequestRecord {
+/** A `requests` row as a RequestRecord. */
+function toRecord(r: Record<string, any>): RequestRecord {
   return {
     id: r.id,
     accountId: r.account_id,

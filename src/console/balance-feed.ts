@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 
 /**
  * Live balances for the console without polling: one LISTEN connection per API process on
- * `balance_changed`, fed by the trigger on `accounts` (migration 0700) for the accounts this
+ * `balance_changed`, fed by the trigger on `accounts` (migration 0740) for the accounts this
  * process watches. Owner of `balance_watches`: a watch lasts WATCH_SECONDS and is renewed while a
  * browser is subscribed, so a process that dies stops costing NOTIFYs within that time.
  * A subscriber is told "changed", never the figures: it reads them from the ledger itself, so a

@@ -105,13 +105,8 @@ export class OwedLedger {
    */
   async debitUpTo(input: DebitUpToInput, also?: AlsoInTransaction): Promise<OwedSplit> {
     if (input.amount <= 0n) throw new RangeError('a debit must be positive');
-    return this.db.transaction(async (trx) => {
-      const acct = await lockAccount(trx, input.accountId);
-      const earlier = await appliedUnder(trx, input.accountId, input.idempotencyKey);
-      if (earlier) {
-        if (-earlier.money + earlier.owed !== input.amount) throw new IdempotencyConflict(input.idempotencyKey);
-        return { debited: -earlier.money, owed: earlier.owed, replayed: true };
-      }
+    const sameDebit = (earlier: OwedSplit) => earlier.debited + earlier.owed === input.amount;
+    return this.keyed(input, sameDebit, async (trx, acct) => {
       const split = splitDebit(input.amount, acct.balance - acct.held);
       await this.apply(trx, input.accountId, acct, { money: -split.debited, owed: split.owed }, input);
       await also?.(trx, split);
@@ -127,10 +122,7 @@ export class OwedLedger {
     input: { accountId: string; idempotencyKey: string; reason: string; depositId?: string; upTo: bigint },
     also?: AlsoInTransaction,
   ): Promise<OwedSplit> {
-    return this.db.transaction(async (trx) => {
-      const acct = await lockAccount(trx, input.accountId);
-      const earlier = await appliedUnder(trx, input.accountId, input.idempotencyKey);
-      if (earlier) return { debited: -earlier.money, owed: earlier.owed, replayed: true };
+    return this.keyed(input, null, async (trx, acct) => {
       const paid = min(input.upTo, min(acct.owed, acct.balance - acct.held));
       if (paid <= 0n) return { debited: 0n, owed: 0n, replayed: false };
       await this.apply(trx, input.accountId, acct, { money: -paid, owed: -paid }, input);
@@ -186,10 +178,7 @@ export class OwedLedger {
     input: { accountId: string; debited: bigint; owed: bigint; idempotencyKey: string; reason: string; depositId?: string; actor?: string },
     also?: AlsoInTransaction,
   ): Promise<OwedSplit> {
-    return this.db.transaction(async (trx) => {
-      const acct = await lockAccount(trx, input.accountId);
-      const earlier = await appliedUnder(trx, input.accountId, input.idempotencyKey);
-      if (earlier) return { debited: -earlier.money, owed: earlier.owed, replayed: true };
+    return this.keyed(input, null, async (trx, acct) => {
       const cleared = min(input.owed, acct.owed);
       const credit = input.debited + (input.owed - cleared);
       if (credit !== 0n || cleared !== 0n) await this.apply(trx, input.accountId, acct, { money: credit, owed: -cleared }, input);
@@ -210,10 +199,29 @@ export class OwedLedger {
     return row ? -BigInt(row.amount) : 0n;
   }
 
-  async owed(accountId: string): Promise<bigint> {
-    const row = await this.db('accounts').select('owed').where('id', accountId).first();
+  async owed(accountId: string, q: Knex = this.db): Promise<bigint> {
+    const row = await q('accounts').select('owed').where('id', accountId).first();
     if (!row) throw new AccountNotFound(accountId);
     return BigInt(row.owed);
+  }
+
+  /**
+   * One keyed change, in one transaction on the locked account: a key used before answers what it
+   * applied then (refused as a conflict when `same` says the repeat asks for something else).
+   */
+  private keyed(
+    input: { accountId: string; idempotencyKey: string },
+    same: ((earlier: OwedSplit) => boolean) | null,
+    change: (trx: Knex.Transaction, acct: LockedAccount) => Promise<OwedSplit>,
+  ): Promise<OwedSplit> {
+    return this.db.transaction(async (trx) => {
+      const acct = await lockAccount(trx, input.accountId);
+      const applied = await appliedUnder(trx, input.accountId, input.idempotencyKey);
+      if (!applied) return change(trx, acct);
+      const earlier = { debited: -applied.money, owed: applied.owed, replayed: true };
+      if (same && !same(earlier)) throw new IdempotencyConflict(input.idempotencyKey);
+      return earlier;
+    });
   }
 
   /** Writes one change of balance and/or owed (either may be zero) with its entries. */

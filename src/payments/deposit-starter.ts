@@ -6,6 +6,8 @@
 import type { Services } from '../services.js';
 import { DepositNotConfirmed, openDepositCheckout } from './deposit-client.js';
 import type { Deposit, DepositEvent, DepositMethod } from './deposit-repository.js';
+import type { PaymentProvider } from './payment-gateway.js';
+import type { Payments } from './payment-services.js';
 import { chooseTier, type Tier } from './tiers.js';
 
 export { CheckoutUnavailable, DepositNotConfirmed } from './deposit-client.js';
@@ -67,24 +69,31 @@ export class InvalidCryptoChoice extends Error {
 export const COIN_NETWORK = { BTC: 'btc', LTC: 'ltc', USDT: 'tron' } as const;
 export type Coin = keyof typeof COIN_NETWORK;
 
+/**
+ * The checkout every new deposit gets, a tier top-up or ops' custom amount alike: its method must
+ * be enabled here (else PaymentMethodUnavailable), its provider follows from the method, and it
+ * expires after the configured lifetime, never sooner than the provider allows.
+ */
+export function checkoutFor(payments: Payments, method: DepositMethod): { method: DepositMethod; provider: PaymentProvider; expiresAt: Date } {
+  const { enabled, minCheckoutSeconds, settings } = payments;
+  if (!enabled[method]) throw new PaymentMethodUnavailable(method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
+  const ttl = Math.max(settings.checkoutTtlSeconds, minCheckoutSeconds[method]);
+  return { method, provider: method === 'card' ? 'stripe' : 'cryptomus', expiresAt: new Date(Date.now() + ttl * 1000) };
+}
+
 export async function startDeposit(services: Services, req: DepositRequest): Promise<StartedDeposit> {
-  const { enabled, deposits, minCheckoutSeconds, settings } = services.payments;
-  if (!enabled[req.method]) {
-    throw new PaymentMethodUnavailable(req.method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
-  }
+  const { deposits } = services.payments;
+  const checkout = checkoutFor(services.payments, req.method);
   const choice = chooseTier(req.tier, req.amountNano);
   if (!choice.ok) throw new AmountNotOffered(choice.reason, req.amountNano !== undefined ? 'amount_usd' : 'tier');
   const crypto = cryptoChoice(req.method, req.coin, req.network);
-  const ttl = Math.max(settings.checkoutTtlSeconds, minCheckoutSeconds[req.method]);
 
   let { deposit, created } = await deposits.create({
     accountId: req.accountId,
-    method: req.method,
-    provider: req.method === 'card' ? 'stripe' : 'cryptomus',
+    ...checkout,
     tier: choice.tier,
     amount: choice.amountNano,
     ...crypto,
-    expiresAt: new Date(Date.now() + ttl * 1000),
     idempotencyKey: req.idempotencyKey,
   });
   if (!created && (deposit.method !== req.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin)) {

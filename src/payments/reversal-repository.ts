@@ -44,8 +44,8 @@ export class ReversalRepository {
     return row ? toReversal(row) : null;
   }
 
-  async forAccount(accountId: string): Promise<Reversal[]> {
-    return (await this.db('payment_reversals').where({ account_id: accountId }).orderBy('created_at', 'desc')).map(toReversal);
+  async forAccount(accountId: string, q: Knex = this.db): Promise<Reversal[]> {
+    return (await q('payment_reversals').where({ account_id: accountId }).orderBy('created_at', 'desc')).map(toReversal);
   }
 
   async forDeposit(depositId: string): Promise<Reversal[]> {

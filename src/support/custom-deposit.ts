@@ -7,6 +7,7 @@
 import { formatUsd } from '../ledger/money.js';
 import type { Deposit, DepositMethod } from '../payments/deposit-repository.js';
 import { openDepositCheckout } from '../payments/deposit-client.js';
+import { checkoutFor } from '../payments/deposit-starter.js';
 import { customAmountProblem } from '../payments/tiers.js';
 import type { Services } from '../services.js';
 import { changeSupportRequest, getSupportRequest, linkSupportDeposit } from './support-repository.js';
@@ -32,6 +33,7 @@ export interface CustomDepositRequest {
 
 export async function startCustomDeposit(services: Services, req: CustomDepositRequest): Promise<{ deposit: Deposit; created: boolean }> {
   const { db, payments } = services;
+  const checkout = checkoutFor(payments, req.method);
   const request = await getSupportRequest(db, req.supportRequestId, req.accountId);
   if (!request) throw new CustomDepositRefused(`No support request '${req.supportRequestId}' for this account.`, 'support_request_id');
   if (request.kind !== 'custom_amount') throw new CustomDepositRefused(`Support request ${request.id} is not a custom_amount request.`, 'support_request_id');
@@ -39,14 +41,11 @@ export async function startCustomDeposit(services: Services, req: CustomDepositR
   const problem = customAmountProblem(req.amount);
   if (problem) throw new CustomDepositRefused(problem, 'amount_usd');
 
-  const ttl = Math.max(payments.settings.checkoutTtlSeconds, payments.minCheckoutSeconds[req.method]);
   let { deposit, created } = await payments.deposits.create({
     accountId: req.accountId,
-    method: req.method,
-    provider: req.method === 'card' ? 'stripe' : 'cryptomus',
+    ...checkout,
     tier: 'custom',
     amount: req.amount,
-    expiresAt: new Date(Date.now() + ttl * 1000),
     idempotencyKey: `support:${request.id}`,
     supportRequestId: request.id,
   });

@@ -1,13 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 
 describe('admin API and API keys', () => {
   let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ worker: false });
-  });
-  afterEach(async () => h.expectBooksBalanced());
-  afterAll(async () => h?.close());
+  useHarness(() => startHarness({ worker: false }), (started) => (h = started));
 
   it('finds accounts by exact id or a part of the name or email, and treats LIKE wildcards as text', async () => {
     const tag = `zz${Date.now()}`;

@@ -1,23 +1,13 @@
 import { toFile } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { editedPicture, promptPicture } from '../../src/sandboxes/gemini/png.js';
 import type { ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import type { Harness } from '../support/harness.js';
-import { harnessWithGemini } from '../workflows/generation-fixtures.js';
+import { useGeminiHarness } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
 let gemini: ListeningGeminiSandbox;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  ({ h, gemini, stop } = await harnessWithGemini());
-});
-afterAll(async () => {
-  await stop?.();
-});
-afterEach(async () => {
-  await h.expectBooksBalanced();
-});
+useGeminiHarness((suite) => ({ h, gemini } = suite));
 
 const MB = 1024 * 1024;
 const balance = async (accountId: string) => (await h.services.ledger.balance(accountId)).balance;

@@ -1,19 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { harnessWithGemini } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  ({ h, stop } = await harnessWithGemini());
-});
-afterAll(async () => {
-  await stop?.();
-});
-afterEach(async () => {
-  await h.expectBooksBalanced();
-});
+useHarness(harnessWithGemini, (started) => (h = started));
 
 const image = (key: string, idempotencyKey: string) =>
   h.call('POST', '/v1/images/generations', { key, body: { prompt: 'a cat' }, headers: { 'idempotency-key': idempotencyKey } });

@@ -1,24 +1,14 @@
 import { createHash } from 'node:crypto';
 import { toFile } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import { promptPicture } from '../../src/sandboxes/gemini/png.js';
 import type { Harness } from '../support/harness.js';
-import { harnessWithGemini, settled } from '../workflows/generation-fixtures.js';
+import { settled, useGeminiHarness } from '../workflows/generation-fixtures.js';
 
 let h: Harness;
 let gemini: ListeningGeminiSandbox;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  ({ h, gemini, stop } = await harnessWithGemini());
-});
-afterAll(async () => {
-  await stop?.();
-});
-afterEach(async () => {
-  await h.expectBooksBalanced();
-});
+useGeminiHarness((suite) => ({ h, gemini } = suite));
 
 const FRAME = promptPicture('the first frame', '16:9');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -2,10 +2,11 @@
  * Support requests with statuses both sides see, and ops' checkout for an approved custom amount
  * (the same deposit workflow as a tier, paid through the Stripe sandbox).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { moveSupportRequest } from '../../src/support/support-status.js';
 import { depositOutcome, startDepositHarness, stripeSandbox, USD } from '../payments/deposit-fixtures.js';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 
 describe('moveSupportRequest', () => {
   it('lets ops answer (with a reply) and close, and the customer close or reopen', () => {
@@ -19,11 +20,7 @@ describe('moveSupportRequest', () => {
 });
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness();
-});
-afterEach(async () => h.expectBooksBalanced());
-afterAll(async () => h?.close());
+useHarness(startDepositHarness, (started) => (h = started));
 
 const ask = async (key: string, body: Record<string, unknown>) => {
   const res = await h.call('POST', '/v1/billing/support', { key, body });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { UsageReport } from '../../src/chat/usage-report.js';
+import { RequestLog } from '../../src/chat/request-log.js';
 import { formatUsd, parseUsd } from '../../src/ledger/money.js';
 import type { Harness } from '../support/harness.js';
 import { chatHarness, type TestUpstream } from './chat-upstream.js';
@@ -222,7 +222,7 @@ describe('GET /v1/billing/usage over time', () => {
       Array.from({ length: 7 }, (_, i) => ({ id: `req_batch_${i}`, account_id: accountId, endpoint: '/v1/chat/completions', status: 'completed', cost: 1, created_at: i < 5 ? at : new Date('2026-01-03T00:00:00Z') })),
     );
     const seen: string[] = [];
-    for await (const batch of new UsageReport(h.services.db).rows(accountId, {}, 2)) seen.push(...batch.map((r) => r.id));
+    for await (const batch of new RequestLog(h.services.db).rows(accountId, {}, 2)) seen.push(...batch.map((r) => r.id));
     expect(seen).toEqual(Array.from({ length: 7 }, (_, i) => `req_batch_${i}`));
   });
 

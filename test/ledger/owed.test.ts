@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IdempotencyConflict, parseUsd } from '../../src/ledger/index.js';
 import { type OwedLedger, splitDebit } from '../../src/ledger/owed.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 
 const usd = parseUsd;
 
@@ -16,12 +17,13 @@ describe('splitDebit', () => {
 describe('money owed on PostgreSQL', () => {
   let h: Harness;
   let owed: OwedLedger;
-  beforeAll(async () => {
-    h = await startHarness({ worker: false });
-    owed = h.services.owed;
-  });
-  afterEach(async () => h.expectBooksBalanced());
-  afterAll(async () => h?.close());
+  useHarness(
+    () => startHarness({ worker: false }),
+    (started) => {
+      h = started;
+      owed = started.services.owed;
+    },
+  );
 
   const account = async (credit = '0') => {
     const id = (await h.services.accounts.create({ name: 'O', email: 'o@example.com' })).id;

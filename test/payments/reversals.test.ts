@@ -4,19 +4,13 @@
  * and the admin API show the outcome. Books balanced after each.
  */
 import Stripe from 'stripe';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { createDeposit, cryptomusSandbox, depositOutcome, getDeposit, startDepositHarness, stripeSandbox, USD, webhooksFor } from './deposit-fixtures.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness();
-});
-afterEach(async () => {
-  stripeSandbox(h).webhooks.mode = 'auto';
-  await h.expectBooksBalanced();
-});
-afterAll(async () => h?.close());
+useHarness(startDepositHarness, (started) => (h = started), { reset: (s) => void (stripeSandbox(s).webhooks.mode = 'auto') });
 
 const refOf = async (depositId: string) => (await h.services.payments.deposits.get(depositId))!.providerRef!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,9 +49,10 @@ describe('Stripe disputes', () => {
     const { accountId, key, depositId, session } = await paidCardDeposit();
     const dispute = stripeSandbox(h).reversals.dispute(session);
 
-    // The admin view reads the account and its disputes in separate statements, so wait for both to show the dispute.
-    const opened = await eventually(() => standing(accountId), (a) => a.disputes.length === 1 && a.suspension !== null && a.balance_usd === '0.00');
+    // The admin view reads the account, its suspension and its disputes in one snapshot: once it lists the dispute, it shows all of it.
+    const opened = await eventually(() => standing(accountId), (a) => a.disputes.length === 1);
     expect(opened).toMatchObject({ balance_usd: '0.00', owed_usd: '0.00', disputes: [{ id: dispute.id, status: 'open', deposit_id: depositId, debited_usd: '25.00', owed_usd: '0.00' }] });
+    expect(opened.suspension.reason).toContain(dispute.id);
     const debit = await h.services.db('ledger_entries').where({ account_id: accountId, kind: 'adjustment' }).first();
     expect(debit.amount).toBe(-25n * USD);
     expect(debit.reason).toContain(dispute.id);
@@ -82,8 +77,7 @@ describe('Stripe disputes', () => {
     expect(spend.status).toBe(201);
     const dispute = stripeSandbox(h).reversals.dispute(session);
     await eventually(() => standing(accountId), (a) => a.disputes.length === 1);
-    const afterDispute = await eventually(() => money(accountId), (m) => m.owed > 0n);
-    expect(afterDispute).toEqual({ balance: 0n, held: 0n, owed: 15n * USD });
+    expect(await money(accountId)).toEqual({ balance: 0n, held: 0n, owed: 15n * USD });
 
     stripeSandbox(h).reversals.closeDispute(dispute.id, 'lost');
     expect(await h.services.temporal.client.workflow.getHandle(`dispute-${dispute.id}`).result()).toEqual({ status: 'lost' });

@@ -1,5 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 import { startDepositHarness, stripeSandbox } from '../payments/deposit-fixtures.js';
 
 /**
@@ -8,11 +9,7 @@ import { startDepositHarness, stripeSandbox } from '../payments/deposit-fixtures
  */
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startDepositHarness();
-});
-afterEach(async () => h.expectBooksBalanced());
-afterAll(async () => h?.close());
+useHarness(startDepositHarness, (started) => (h = started));
 
 const MAX_OPEN_DEPOSITS = 5; // DEPOSIT_MAX_OPEN's default
 const MAX_OPEN_SUPPORT = 10; // SUPPORT_MAX_OPEN's default

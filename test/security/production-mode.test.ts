@@ -76,6 +76,17 @@ describe('production mode with live-style Stripe keys and Cryptomus unset', () =
     expect(await h.services.db('deposits').where({ account_id: accountId }).count({ n: '*' })).toEqual([{ n: 0n }]);
   });
 
+  it('an ops checkout for a custom amount by crypto answers 400 payment_method_unavailable and creates nothing', async () => {
+    const { accountId, key } = await h.createAccount();
+    const ask = await h.call('POST', '/v1/billing/support', { key, body: { kind: 'custom_amount', message: 'A bigger top-up please', amount_usd: '750.00' } });
+    const request = await ask.json();
+    const res = await h.admin('POST', `/admin/accounts/${accountId}/deposits`, { amount_usd: '750.00', method: 'crypto', support_request_id: request.id });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'payment_method_unavailable', param: 'method' });
+    expect(await h.services.db('deposits').where({ account_id: accountId }).count({ n: '*' })).toEqual([{ n: 0n }]);
+    expect(await (await h.call('GET', `/v1/billing/support/${request.id}`, { key })).json()).toMatchObject({ status: 'open', deposit_id: null });
+  });
+
   it('a /webhooks/cryptomus body signed with the old public constant key is refused and credits nothing', async () => {
     const { accountId } = await h.createAccount();
     const res = await fetch(`${h.baseUrl}/webhooks/cryptomus`, {

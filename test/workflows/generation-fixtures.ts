@@ -7,6 +7,7 @@ import { newId } from '../../src/ids.js';
 import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.js';
 import { listenGeminiSandbox, type ListeningGeminiSandbox } from '../../src/sandboxes/gemini/gemini-sandbox.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/suite-harness.js';
 
 export const PRICE = 210_000_000n;
 export const GEMINI_KEY = 'gemini-test-key';
@@ -32,6 +33,19 @@ export async function harnessWithGemini(o: { worker?: boolean; env?: Record<stri
       await gemini.close();
     },
   };
+}
+
+/** useHarness over harnessWithGemini, for a suite that also reads or steers its simulated Gemini. */
+export function useGeminiHarness(set: (suite: { h: Harness; gemini: ListeningGeminiSandbox }) => void, o: { worker?: boolean; env?: Record<string, string> } = {}): void {
+  let gemini: ListeningGeminiSandbox;
+  useHarness(
+    async () => {
+      const started = await harnessWithGemini(o);
+      gemini = started.gemini;
+      return started;
+    },
+    (h) => set({ h, gemini }),
+  );
 }
 
 /** Polls `probe` every 100 ms until it returns a value other than undefined; fails after `attempts`. */

@@ -12,6 +12,7 @@ import * as keyBudgets from './20261130_0710_key_budgets.js';
 import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
 import * as ledgerBatch from './20261130_0720_ledger_batch.js';
 import * as apiKeyChanges from './20261130_0730_api_key_changes.js';
+import * as balanceWatchFlag from './20261130_0740_balance_watch_flag.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -31,6 +32,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0710_request_cache_tokens': requestCacheTokens,
   '20261130_0720_ledger_batch': ledgerBatch,
   '20261130_0730_api_key_changes': apiKeyChanges,
+  '20261130_0740_balance_watch_flag': balanceWatchFlag,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { liftSuspension, suspensionOf, type Suspension } from '../../accounts/suspension.js';
+import { liftSuspension, type Suspension } from '../../accounts/suspension.js';
 import { formatUsd } from '../../ledger/money.js';
+import { reviewAccount, type AccountStanding } from '../../payments/account-standing.js';
 import type { Reversal } from '../../payments/reversal-repository.js';
 import { reversalWorkflowId } from '../../payments/reversal-workflows.js';
 import type { Services } from '../../services.js';
@@ -34,9 +35,9 @@ export function adminReversalRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/admin/accounts/:id/standing', summary: 'What an account owes, whether it is suspended, and its disputes and refunds', tag: 'admin', auth: 'admin' },
     async ({ params }, _req, res) => {
-      const account = await services.accounts.get(params.id!);
-      if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
-      res.json(await accountStanding(services, account.id));
+      const review = await reviewAccount(services, params.id!);
+      if (!review) throw notFound(`No account with id '${params.id}'.`, 'id');
+      res.json(presentStanding(review.standing, services));
     },
   );
 
@@ -48,7 +49,7 @@ export function adminReversalRoutes(services: Services): Router {
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
       const lifted = await liftSuspension(services.db, account.id);
       services.logger.info({ accountId: account.id, lifted }, 'suspension lifted by ops');
-      res.json({ ...(await accountStanding(services, account.id)), lifted });
+      res.json({ ...presentStanding((await reviewAccount(services, account.id))!.standing, services), lifted });
     },
   );
 
@@ -56,13 +57,12 @@ export function adminReversalRoutes(services: Services): Router {
 }
 
 /** Owed, suspension and reversals of an account: shown on GET /admin/accounts/{id} too. */
-export async function accountStanding(services: Services, accountId: string) {
-  const [owed, suspension, list] = await Promise.all([
-    services.owed.owed(accountId),
-    suspensionOf(services.db, accountId),
-    services.payments.reversals.forAccount(accountId),
-  ]);
-  return { owed_usd: formatUsd(owed), suspension: presentSuspension(suspension), disputes: list.map((r) => presentReversal(r, services)) };
+export function presentStanding(standing: AccountStanding, services: Services) {
+  return {
+    owed_usd: formatUsd(standing.owed),
+    suspension: presentSuspension(standing.suspension),
+    disputes: standing.reversals.map((r) => presentReversal(r, services)),
+  };
 }
 
 const presentSuspension = (s: Suspension | null) => (s ? { suspended_at: unix(s.suspendedAt), reason: s.reason } : null);

@@ -2,13 +2,14 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { newId } from '../../ids.js';
 import { auditLedger } from '../../ledger/index.js';
+import { reviewAccount } from '../../payments/account-standing.js';
 import type { Services } from '../../services.js';
 import { requireAdmin } from '../auth.js';
 import { invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { presentAccount, presentEntry, presentKey } from '../present.js';
 import { defineRoute } from '../route.js';
-import { accountStanding, presentReversal } from './admin-reversals.js';
+import { presentReversal, presentStanding } from './admin-reversals.js';
 import { presentDepositForOps } from './deposits.js';
 import { usdAmount } from '../usd-schema.js';
 
@@ -53,9 +54,9 @@ export function adminRoutes(services: Services): Router {
     router,
     { method: 'get', path: '/admin/accounts/:id', summary: 'Account with balance, held, available, money owed, suspension and disputes', tag: 'admin', auth: 'admin' },
     async ({ params }, _req, res) => {
-      const account = await services.accounts.get(params.id!);
-      if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
-      res.json({ ...presentAccount(account, await services.accounts.listKeys(account.id)), ...(await accountStanding(services, account.id)) });
+      const review = await reviewAccount(services, params.id!);
+      if (!review) throw notFound(`No account with id '${params.id}'.`, 'id');
+      res.json({ ...presentAccount(review.account, review.keys), ...presentStanding(review.standing, services) });
     },
   );
 

@@ -1,9 +1,9 @@
 import { awaitGenerationResult, GenerationStillRunning } from '../../generations/generation-client.js';
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { imageParamsFor } from '../../generations/generation-params.js';
 import type { StartedGeneration } from '../../generations/generation-starter.js';
-import { MAX_EDIT_IMAGES, MAX_INPUT_IMAGE_BYTES, MAX_INPUT_TOTAL_BYTES } from '../../generations/input-images.js';
+import { MAX_EDIT_IMAGES, MAX_INPUT_IMAGE_BYTES, MAX_INPUT_TOTAL_BYTES, type InputImage } from '../../generations/input-images.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
 import type { GenerationResult, StoredAssetRef } from '../../generations/generation-types.js';
 import { usdNumber } from '../../ledger/money.js';
@@ -16,36 +16,34 @@ import { defineRoute } from '../route.js';
 import { assertHoldPlaced, callerOf, generationModel, startOrUnavailable, generationFailed, sendAsset } from './generation-responses.js';
 import { multipartWithImages, uploadedImages } from './generation-uploads.js';
 
-const ImageGeneration = z.strictObject({
+/** What both image endpoints accept; each adds the fields OpenAI's API has for it alone. */
+const imageRequest = {
   model: z.string().min(1).max(100).default('nano-banana-2'),
   prompt: z.string().trim().min(1).max(32_000),
-  n: z.number().int().min(1).max(4).nullish().describe('1–4; each delivered image is charged $0.21'),
   size: z.string().max(20).nullish().describe("'auto' or WIDTHxHEIGHT; mapped to the nearest supported aspect ratio"),
   response_format: z.enum(['b64_json', 'url']).nullish(),
   // Accepted for compatibility with OpenAI clients; the Gemini image models have no equivalent.
   quality: z.string().max(20).nullish(),
-  style: z.string().max(20).nullish(),
   background: z.string().max(20).nullish(),
   output_format: z.string().max(10).nullish(),
-  moderation: z.string().max(10).nullish(),
   user: z.string().max(256).nullish(),
+};
+const IMAGE_COUNT = '1–4; each delivered image is charged $0.21';
+
+const ImageGeneration = z.strictObject({
+  ...imageRequest,
+  n: z.number().int().min(1).max(4).nullish().describe(IMAGE_COUNT),
+  style: z.string().max(20).nullish(),
+  moderation: z.string().max(10).nullish(),
   stream: z.literal(false).nullish().describe('Streaming is not supported'),
 });
 
 // Multipart sends every field as text: numbers and booleans arrive as strings.
 const ImageEdit = z.strictObject({
-  model: z.string().min(1).max(100).default('nano-banana-2'),
-  prompt: z.string().trim().min(1).max(32_000),
-  n: z.coerce.number().int().min(1).max(4).nullish().describe('1–4; each delivered image is charged $0.21'),
-  size: z.string().max(20).nullish().describe("'auto' or WIDTHxHEIGHT; mapped to the nearest supported aspect ratio"),
-  response_format: z.enum(['b64_json', 'url']).nullish(),
-  // Accepted for compatibility with OpenAI clients; the Gemini image models have no equivalent.
-  quality: z.string().max(20).nullish(),
-  background: z.string().max(20).nullish(),
+  ...imageRequest,
+  n: z.coerce.number().int().min(1).max(4).nullish().describe(IMAGE_COUNT),
   input_fidelity: z.string().max(10).nullish(),
-  output_format: z.string().max(10).nullish(),
   output_compression: z.string().max(4).nullish(),
-  user: z.string().max(256).nullish(),
   stream: z.enum(['false']).nullish().describe('Streaming is not supported'),
 });
 
@@ -78,21 +76,8 @@ export function imageRoutes(services: Services): Router {
       responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
     },
     async ({ body }, req, res) => {
-      const model = generationModel(services, body.model, 'image');
-      assertModelAllowed(authOf(res).key, model.id);
-      const params = imageParamsFor(body.size ?? undefined);
-      if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
-      const responseFormat = body.response_format ?? 'b64_json';
-
-      const started = await startOrUnavailable(services, {
-        ...callerOf(req, res),
-        model,
-        prompt: body.prompt,
-        count: body.n ?? 1,
-        requested: { size: body.size ?? 'auto', response_format: responseFormat },
-        image: params.value,
-      });
-      await answerImages(started, responseFormat, res);
+      const checked = checkedImageRequest(body, res);
+      await generateImages(req, res, body, checked);
     },
   );
 
@@ -114,26 +99,12 @@ export function imageRoutes(services: Services): Router {
       responses: { 200: { description: 'OpenAI images response', schema: imageResponse } },
     },
     async ({ body }, req, res) => {
-      const model = generationModel(services, body.model, 'image');
-      assertModelAllowed(authOf(res).key, model.id);
-      const params = imageParamsFor(body.size ?? undefined);
-      if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
+      const checked = checkedImageRequest(body, res);
       const inputs = uploadedImages(req, (field) => (field === 'mask' ? 'mask' : 'image'));
       const images = inputs.filter((i) => i.role === 'image').length;
       if (!images) throw invalidRequest("At least one image to edit is required (multipart field 'image' or 'image[]').", 'image', 'missing_required_parameter');
       if (images > MAX_EDIT_IMAGES) throw invalidRequest(`At most ${MAX_EDIT_IMAGES} images can be edited together.`, 'image', 'invalid_value');
-      const responseFormat = body.response_format ?? 'b64_json';
-
-      const started = await startOrUnavailable(services, {
-        ...callerOf(req, res),
-        model,
-        prompt: body.prompt,
-        count: body.n ?? 1,
-        requested: { size: body.size ?? 'auto', response_format: responseFormat, edit: { images, mask: inputs.length > images } },
-        image: params.value,
-        inputs,
-      });
-      await answerImages(started, responseFormat, res);
+      await generateImages(req, res, body, checked, { inputs, images });
     },
   );
 
@@ -156,8 +127,38 @@ export function imageRoutes(services: Services): Router {
     },
   );
 
+  /** The checks both endpoints start with: the model is an image model this key may use, the size maps to one it supports. */
+  function checkedImageRequest(body: { model: string; size?: string | null }, res: Response) {
+    const model = generationModel(services, body.model, 'image');
+    assertModelAllowed(authOf(res).key, model.id);
+    const params = imageParamsFor(body.size ?? undefined);
+    if (!params.ok) throw invalidRequest(params.message, 'size', 'invalid_value');
+    return { model, image: params.value };
+  }
+
+  /** Starts the generation (an edit: with its uploads) and answers with the images once they are ready. */
+  async function generateImages(
+    req: Request,
+    res: Response,
+    body: { prompt: string; n?: number | null; size?: string | null; response_format?: 'b64_json' | 'url' | null },
+    { model, image }: ReturnType<typeof checkedImageRequest>,
+    edit?: { inputs: InputImage[]; images: number },
+  ) {
+    const responseFormat = body.response_format ?? 'b64_json';
+    const started = await startOrUnavailable(services, {
+      ...callerOf(req, res),
+      model,
+      prompt: body.prompt,
+      count: body.n ?? 1,
+      requested: { size: body.size ?? 'auto', response_format: responseFormat, ...(edit && { edit: { images: edit.images, mask: edit.inputs.length > edit.images } }) },
+      image,
+      ...(edit && { inputs: edit.inputs }),
+    });
+    await answerImages(started, responseFormat, res);
+  }
+
   /** Waits for the images (unless a replayed request found them delivered) and answers in OpenAI's shape. */
-  async function answerImages(started: StartedGeneration, responseFormat: 'b64_json' | 'url', res: import('express').Response) {
+  async function answerImages(started: StartedGeneration, responseFormat: 'b64_json' | 'url', res: Response) {
     assertHoldPlaced(started.hold);
     res.setHeader('x-generation-id', started.record.id);
     const result = started.hold === null ? resultOf(started.record) : await awaitResult(services, started.record.id);

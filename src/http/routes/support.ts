@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { RequestLog } from '../../chat/request-log.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import type { DepositMethod } from '../../payments/deposit-repository.js';
-import { PaymentMethodUnavailable } from '../../payments/deposit-starter.js';
 import { startCustomDeposit } from '../../support/custom-deposit.js';
 import { changeSupportRequest, getSupportRequest, listSupportRequests, recordSupportRequest } from '../../support/support-repository.js';
 import { accountOf, requireAdmin } from '../auth.js';
@@ -45,6 +44,7 @@ const CustomDeposit = z.strictObject({
 export function supportRoutes(services: Services): Router {
   const router = Router();
   const { db } = services;
+  const requests = new RequestLog(db);
 
   defineRoute(
     router,
@@ -65,9 +65,7 @@ export function supportRoutes(services: Services): Router {
       const requestIds = [...new Set(body.request_ids ?? [])];
       if (body.kind === 'disputed_deduction') {
         if (requestIds.length === 0) throw invalidRequest('A disputed_deduction needs the affected request_ids.', 'request_ids');
-        const known = new Set(
-          (await db('requests').where({ account_id: accountId }).whereIn('id', requestIds).pluck('id')) as string[],
-        );
+        const known = await requests.knownIds(accountId, requestIds);
         const unknown = requestIds.filter((id) => !known.has(id));
         if (unknown.length) throw invalidRequest(`Unknown request ids for this account: ${unknown.join(', ')}.`, 'request_ids');
       }
@@ -155,8 +153,6 @@ export function supportRoutes(services: Services): Router {
     async ({ body, params }, _req, res) => {
       const account = await services.accounts.get(params.id!);
       if (!account) throw notFound(`No account with id '${params.id}'.`, 'id');
-      const { enabled } = services.payments;
-      if (!enabled[body.method]) throw new PaymentMethodUnavailable(body.method, (Object.keys(enabled) as DepositMethod[]).filter((m) => enabled[m]));
       // A checkout the provider refused or Temporal did not confirm maps to 502 / 503 in errors.ts;
       // repeating the call is safe (idempotent per support request).
       const result = await startCustomDeposit(services, { accountId: account.id, amount: body.amount_usd, method: body.method, supportRequestId: body.support_request_id });

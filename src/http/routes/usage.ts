@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { RequestLog, UnknownCursor, type RequestRecord } from '../../chat/request-log.js';
-import { UsageReport, type UsageBucket, type UsageGrouping } from '../../chat/usage-report.js';
+import { RequestLog, UnknownCursor, type RequestRecord, type UsageBucket, type UsageGrouping } from '../../chat/request-log.js';
 import { formatUsd } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { accountOf } from '../auth.js';
@@ -88,7 +87,6 @@ const modelUsageSchema = z.object({
 export function usageRoutes(services: Services): Router {
   const router = Router();
   const requests = new RequestLog(services.db);
-  const report = new UsageReport(services.db);
 
   defineRoute(
     router,
@@ -124,7 +122,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const accountId = accountOf(res);
-      if (query.group_by || query.format === 'csv') return usageOverTime(report, accountId, query, res);
+      if (query.group_by || query.format === 'csv') return usageOverTime(requests, accountId, query, res);
       let page;
       try {
         page = await requests.page(accountId, { ...range(query), model: query.model, apiKeyId: query.api_key_id, limit: query.limit, after: query.after });
@@ -166,7 +164,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const accountId = accountOf(res);
-      const models = await report.grouped(accountId, 'model', { ...range(query), model: query.model, apiKeyId: query.api_key_id });
+      const models = await requests.grouped(accountId, 'model', { ...range(query), model: query.model, apiKeyId: query.api_key_id });
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({
         object: 'list',
@@ -211,11 +209,11 @@ function range(q: { start_time?: number; end_time?: number; from?: Date; to?: Da
 type UsageQueryOut = z.output<typeof UsageQuery>;
 
 /** group_by and/or format=csv: the whole period, summed into buckets or row by row. */
-async function usageOverTime(report: UsageReport, accountId: string, query: UsageQueryOut, res: Response): Promise<void> {
+async function usageOverTime(requests: RequestLog, accountId: string, query: UsageQueryOut, res: Response): Promise<void> {
   if (query.after !== undefined) throw invalidRequest("'after' pages the request list; it cannot be combined with group_by or format=csv.", 'after', 'invalid_value');
   const period = { ...range(query), model: query.model, apiKeyId: query.api_key_id };
   if (query.group_by) {
-    const buckets = (await report.grouped(accountId, query.group_by, period)).map((b) => presentBucket(query.group_by!, b));
+    const buckets = (await requests.grouped(accountId, query.group_by, period)).map((b) => presentBucket(query.group_by!, b));
     if (query.format === 'json') {
       res.json({ object: 'list', group_by: query.group_by, start_time: unix(period.from), end_time: unix(period.to), data: buckets });
       return;
@@ -229,7 +227,7 @@ async function usageOverTime(report: UsageReport, accountId: string, query: Usag
   }
   startCsv(res, 'usage.csv');
   res.write(csvLine(CSV_REQUEST_COLUMNS));
-  for await (const rows of report.rows(accountId, period)) {
+  for await (const rows of requests.rows(accountId, period)) {
     if (res.destroyed) return;
     const chunk = rows.map(csvRequestLine).join('');
     // Respect backpressure; a client that goes away ends the export.
