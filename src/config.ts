@@ -217,6 +217,11 @@ const schema = z.object({
   // development, closed in production, where ops invite), and how long a session lasts (seconds).
   CONSOLE_SIGNUP: optionalString.refine((v) => v === undefined || v === 'open' || v === 'closed', 'must be open or closed'),
   CONSOLE_SESSION_TTL: seconds(7 * 86_400),
+  // Low-balance alert webhooks: the key their per-account signing secrets are derived from (default:
+  // derived from the admin token, so every process of one install agrees), and whether they may go
+  // to http, loopback and private addresses (default: yes in development, never in production).
+  ALERT_SECRET_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  ALERT_WEBHOOK_ALLOW_PRIVATE: flag,
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -309,6 +314,12 @@ export interface Config {
     holdWaitSeconds: number;
     simulatedImageDelayMs: number;
     simulatedVideoDelayMs: number;
+  };
+  alerts: {
+    /** The key per-account webhook signing secrets are derived from; unset: derived from the admin token. */
+    secretKey?: string;
+    /** http and non-public addresses allowed for customer webhooks (development only by default). */
+    allowPrivateWebhooks: boolean;
   };
 }
 
@@ -415,6 +426,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       signup: (e.CONSOLE_SIGNUP as 'open' | 'closed' | undefined) ?? (mode === 'production' ? 'closed' : 'open'),
       sessionTtlSeconds: e.CONSOLE_SESSION_TTL,
       secureCookies: publicUrl.startsWith('https://'),
+    },
+    alerts: {
+      secretKey: e.ALERT_SECRET_KEY,
+      allowPrivateWebhooks: e.ALERT_WEBHOOK_ALLOW_PRIVATE === undefined ? mode !== 'production' : e.ALERT_WEBHOOK_ALLOW_PRIVATE === '1',
     },
     generations: {
       imageDeadlineSeconds: e.GENERATION_IMAGE_DEADLINE,

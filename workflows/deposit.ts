@@ -31,6 +31,8 @@ export const depositStatusQuery = defineQuery<DepositView>('depositStatus');
 export const DEPOSIT_PATCHES = {
   /** A signalled outcome is believed only after verifySignedWebhook (src/payments/payment-proof.ts). */
   verifySignalledEvents: 'deposit-verify-signalled-events',
+  /** After a card credit: the receipt link, and the card when the customer asked to save it. */
+  paymentDetails: 'deposit-payment-details',
 } as const;
 
 type DepositActivities = ReturnType<typeof createDepositActivities>;
@@ -208,6 +210,7 @@ async function apply(d: Deposit, e: PaymentEventPayload): Promise<DepositResult 
       const amountNano = next.amountNano.toString();
       await db.creditDeposit({ depositId: d.input.depositId, accountId: d.input.accountId, amountNano, event: e });
       setStatus(d, 'credited');
+      if (d.input.method === 'card' && patched(DEPOSIT_PATCHES.paymentDetails)) await recordPaymentDetails(d);
       return { status: 'credited', creditedNano: amountNano };
     }
     case 'advance':
@@ -216,6 +219,21 @@ async function apply(d: Deposit, e: PaymentEventPayload): Promise<DepositResult 
       return null;
     case 'end':
       return end(d, e, next.status);
+  }
+}
+
+/** The money is credited whatever happens here: a provider that cannot say leaves the receipt unknown. */
+async function recordPaymentDetails(d: Deposit): Promise<void> {
+  try {
+    await provider.recordPaymentDetails({
+      depositId: d.input.depositId,
+      accountId: d.input.accountId,
+      method: d.input.method,
+      providerRef: d.checkout!.providerRef,
+      saveCard: d.input.saveCard ?? false,
+    });
+  } catch (err) {
+    log.warn('deposit receipt and card not recorded', { depositId: d.input.depositId, error: failureMessage(err) });
   }
 }
 

@@ -6,3 +6,5 @@ export { holdSweepWorkflow as holdReconcilerWorkflow } from './hold-sweep.js';
 export { depositWorkflow } from './deposit.js';
 export { chatCaptureWorkflow } from './chat-capture.js';
 export { paymentReversalWorkflow } from './payment-reversal.js';
+export { balanceAlertWorkflow } from './balance-alert.js';
+export { autoTopupWorkflow } from './auto-topup.js';

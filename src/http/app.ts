@@ -27,6 +27,9 @@ import { modelRoutes } from './routes/models.js';
 import { usageRoutes } from './routes/usage.js';
 import { cors } from './cors.js';
 import { keyRoutes } from './routes/keys.js';
+import { billingAlertRoutes } from './routes/billing-alerts.js';
+import { paymentMethodRoutes } from './routes/payment-method.js';
+import { autoTopupRoutes } from './routes/auto-topup.js';
 import { sandboxRouters } from '../sandboxes/index.js';
 
 /**
@@ -90,6 +93,9 @@ export function createApp(services: Services): Express {
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));
+  app.use(billingAlertRoutes(services));
+  app.use(paymentMethodRoutes(services));
+  app.use(autoTopupRoutes(services));
   app.use(imageRoutes(services));
   app.use(videoRoutes(services));
 

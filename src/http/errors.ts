@@ -28,6 +28,8 @@ import {
   InvalidCryptoChoice,
   PaymentMethodUnavailable,
 } from '../payments/deposit-starter.js';
+import { WebhookUrlRefused } from '../alerts/webhook-url.js';
+import { NoSavedCard } from '../payments/auto-topup.js';
 import { UnsafeJson } from './input-guards.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import {
@@ -178,6 +180,8 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof CustomDepositRefused) return err.conflict ? conflict(err.message, 'idempotency_conflict') : invalidRequest(err.message, err.param);
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
+  if (err instanceof NoSavedCard) return invalidRequest(err.message, null, 'no_saved_card');
+  if (err instanceof WebhookUrlRefused) return invalidRequest(err.message, 'webhook_url', 'invalid_webhook_url');
   if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');
   if (err instanceof ManagementKeyRequired) return new ApiError(403, 'permission_error', 'permission_denied', err.message);
   if (err instanceof ApiKeyNotFound) return notFound(err.message, 'id');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export type Method = 'get' | 'post' | 'patch' | 'delete';
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Auth = 'api_key' | 'admin' | 'none' | 'webhook_signature' | 'console_session';
 
 export interface OperationSpec {

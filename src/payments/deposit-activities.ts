@@ -5,18 +5,27 @@ import type { CheckoutInfo, DepositWorkflowInput, PaymentEventPayload } from './
 import { PaymentProviderError } from './payment-gateway.js';
 import { toDepositEvent, toPayload } from './payment-event.js';
 
-type Deps = Pick<Services, 'payments' | 'owed' | 'logger'>;
+type Deps = Pick<Services, 'payments' | 'owed' | 'logger' | 'accounts'>;
 
 /**
  * The deposit workflow's I/O, one thing each, all safe to repeat: the provider calls carry the
  * deposit id as idempotency key (Stripe) or order id (Cryptomus), the database writes are
  * conditional and keyed, and the ledger credit has the deposit's unique key.
  */
-export function createDepositActivities({ payments, owed, logger }: Deps) {
+export function createDepositActivities({ payments, owed, logger, accounts }: Deps) {
   const gateway = (method: 'card' | 'crypto') => payments.gateways[method];
+
+  /** Who pays by card: the customer the provider already knows (a saved card's), else the account's email for the receipt. */
+  async function payerOf(accountId: string): Promise<{ customerRef?: string; customerEmail?: string }> {
+    const saved = await payments.savedCards.get(accountId);
+    if (saved) return { customerRef: saved.customerRef };
+    const email = (await accounts.get(accountId))?.email;
+    return email ? { customerEmail: email } : {};
+  }
 
   return {
     async openCheckout(input: DepositWorkflowInput): Promise<CheckoutInfo & { state: PaymentEventPayload }> {
+      const payer = input.method === 'card' ? await payerOf(input.accountId) : {};
       const checkout = await providerCall(() =>
         gateway(input.method).createCheckout({
           depositId: input.depositId,
@@ -27,6 +36,8 @@ export function createDepositActivities({ payments, owed, logger }: Deps) {
           expiresAt: input.expiresAt,
           coin: input.coin,
           network: input.network,
+          ...payer,
+          ...(input.saveCard ? { saveCard: true } : {}),
         }),
       );
       await payments.deposits.checkoutOpened(input.depositId, {
@@ -53,6 +64,20 @@ export function createDepositActivities({ payments, owed, logger }: Deps) {
     async recordPaymentEvent(x: { depositId: string; event: PaymentEventPayload; status: DepositStatus }): Promise<{ status: DepositStatus }> {
       const { status } = await payments.deposits.recordEvent(x.depositId, toDepositEvent(x.event), x.status);
       return { status };
+    },
+
+    /**
+     * After the credit: stores the receipt link on the deposit, and the card when the customer asked
+     * to save it. Reads only; repeating it writes the same values.
+     */
+    async recordPaymentDetails(x: { depositId: string; accountId: string; method: 'card' | 'crypto'; providerRef: string; saveCard: boolean }): Promise<{ receipt: boolean; cardSaved: boolean }> {
+      const g = gateway(x.method);
+      if (!g.paymentDetails) return { receipt: false, cardSaved: false };
+      const details = await providerCall(() => g.paymentDetails!({ providerRef: x.providerRef }));
+      if (details.receiptUrl) await payments.deposits.setReceiptUrl(x.depositId, details.receiptUrl);
+      const card = x.saveCard ? details.savedCard : null;
+      if (card) await payments.savedCards.save({ accountId: x.accountId, provider: 'stripe', depositId: x.depositId, ...card });
+      return { receipt: details.receiptUrl !== null, cardSaved: card !== null };
     },
 
     /**

@@ -33,6 +33,7 @@ export function depositWorkflowInput(d: Deposit, services: Pick<Services, 'confi
     cancelUrl: `${back}&checkout=cancelled`,
     pollIntervalSeconds: deposits.pollIntervalSeconds,
     settleGraceSeconds: deposits.settleGraceSeconds,
+    ...(d.saveCard ? { saveCard: true } : {}),
   };
 }
 

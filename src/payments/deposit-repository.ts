@@ -35,6 +35,10 @@ export interface Deposit {
   reversal: DepositReversal | null;
   /** The support request a custom-amount deposit was opened for by ops. */
   supportRequestId: string | null;
+  /** Card: the customer asked to keep the card for off-session charges. */
+  saveCard: boolean;
+  /** The provider's receipt (charge receipt or hosted invoice), once credited. */
+  receiptUrl: string | null;
 }
 
 export interface DepositEvent {
@@ -60,6 +64,7 @@ export interface NewDeposit {
   expiresAt: Date;
   idempotencyKey?: string;
   supportRequestId?: string;
+  saveCard?: boolean;
 }
 
 /** An entry to add to a deposit's history (DepositEvent once stored). */
@@ -139,6 +144,7 @@ export class DepositRepository {
         expires_at: input.expiresAt,
         idempotency_key: input.idempotencyKey ?? null,
         support_request_id: input.supportRequestId ?? null,
+        save_card: input.saveCard ?? false,
       })
       .onConflict(['account_id', 'idempotency_key'])
       .ignore()
@@ -216,6 +222,11 @@ export class DepositRepository {
   }
 
   /** Marks the deposit credited once the ledger entry exists; a repeat changes nothing. */
+  /** Where the provider shows the receipt; written once known, the same value on a repeat. */
+  async setReceiptUrl(id: string, url: string): Promise<void> {
+    await this.db('deposits').where({ id }).update({ receipt_url: url });
+  }
+
   async markCredited(id: string, amount: bigint, ev: NewDepositEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx('deposits')
@@ -268,6 +279,8 @@ function toDeposit(r: Record<string, any>): Deposit {
     creditedAt: r.credited_at,
     reversal: r.reversal ?? null,
     supportRequestId: r.support_request_id ?? null,
+    saveCard: r.save_card ?? false,
+    receiptUrl: r.receipt_url ?? null,
   };
 }
 

@@ -20,6 +20,8 @@ export interface DepositRequest {
   /** Crypto only: the coin, or the network that implies it. */
   coin?: Coin;
   network?: string;
+  /** Card only: keep the card for off-session charges (auto top-up). */
+  saveCard?: boolean;
   idempotencyKey?: string;
 }
 
@@ -59,7 +61,7 @@ export class DepositKeyReused extends Error {
 
 /** Coin and network do not fit the method or each other. */
 export class InvalidCryptoChoice extends Error {
-  constructor(message: string, readonly param: 'coin' | 'network') {
+  constructor(message: string, readonly param: 'coin' | 'network' | 'save_card') {
     super(message);
     this.name = 'InvalidCryptoChoice';
   }
@@ -87,6 +89,7 @@ export async function startDeposit(services: Services, req: DepositRequest): Pro
   const choice = chooseTier(req.tier, req.amountNano);
   if (!choice.ok) throw new AmountNotOffered(choice.reason, req.amountNano !== undefined ? 'amount_usd' : 'tier');
   const crypto = cryptoChoice(req.method, req.coin, req.network);
+  if (req.saveCard && req.method !== 'card') throw new InvalidCryptoChoice('save_card applies to card deposits only.', 'save_card');
 
   let { deposit, created } = await deposits.create({
     accountId: req.accountId,
@@ -95,8 +98,9 @@ export async function startDeposit(services: Services, req: DepositRequest): Pro
     amount: choice.amountNano,
     ...crypto,
     idempotencyKey: req.idempotencyKey,
+    saveCard: req.saveCard ?? false,
   });
-  if (!created && (deposit.method !== req.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin)) {
+  if (!created && (deposit.method !== req.method || deposit.amount !== choice.amountNano || (deposit.coin ?? undefined) !== crypto.coin || deposit.saveCard !== (req.saveCard ?? false))) {
     throw new DepositKeyReused(req.idempotencyKey, deposit.id);
   }
   if (deposit.status === 'creating') {

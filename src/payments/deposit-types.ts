@@ -22,6 +22,8 @@ export interface DepositWorkflowInput {
   cancelUrl: string;
   pollIntervalSeconds: number;
   settleGraceSeconds: number;
+  /** Card: keep the card for off-session charges (Checkout's setup_future_usage). */
+  saveCard?: boolean;
 }
 
 export interface CheckoutInfo {

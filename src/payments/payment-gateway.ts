@@ -45,6 +45,31 @@ export interface CheckoutRequest {
   /** Crypto only: the coin (BTC, LTC, USDT) and network (btc, ltc, tron) the payer wants. */
   coin?: string;
   network?: string;
+  /** Card only: who pays (for the receipt), and whether to keep the card for off-session charges. */
+  customerEmail?: string;
+  customerRef?: string;
+  saveCard?: boolean;
+}
+
+export interface SavedCardCharge {
+  depositId: string;
+  amountNano: bigint;
+  description: string;
+  customerRef: string;
+  paymentMethodRef: string;
+  idempotencyKey: string;
+}
+
+export type SavedCardChargeResult =
+  | { outcome: 'succeeded'; paymentRef: string; amountNano: bigint; receiptUrl: string | null }
+  | { outcome: 'declined'; paymentRef: string | null; code: string; message: string }
+  /** Neither yet (e.g. the bank wants the payer): the webhook or a later read decides. */
+  | { outcome: 'pending'; paymentRef: string; status: string };
+
+/** After a card payment: where its receipt is, and the card kept for later when the payer asked. */
+export interface PaymentDetails {
+  receiptUrl: string | null;
+  savedCard: { customerRef: string; paymentMethodRef: string; brand: string | null; last4: string | null } | null;
 }
 
 /** A checkout as the provider sees it right now. */
@@ -84,6 +109,13 @@ export interface PaymentGateway {
   parseWebhook(rawBody: Buffer | string, meta: WebhookMeta): PaymentEvent | null;
   /** Verifies, then reads a dispute or refund (reversal.ts); null for any other notification. */
   parseReversal?(rawBody: Buffer | string, meta: WebhookMeta): ReversalEvent | null;
+  /**
+   * Charges a saved card without the payer (auto top-up), once per `idempotencyKey` whatever the
+   * retries. A decline is an answer (`declined`), not an error: it must not be retried.
+   */
+  chargeSavedCard?(req: SavedCardCharge): Promise<SavedCardChargeResult>;
+  /** The receipt and the saved card of a paid checkout (providers with receipts and saved cards). */
+  paymentDetails?(ref: { providerRef: string }): Promise<PaymentDetails>;
   /** The deposit and checkout a payment at the provider belongs to, as the provider records it. */
   paymentOf?(paymentRef: string): Promise<{ depositId: string; providerRef: string } | null>;
 }

@@ -11,6 +11,7 @@ import { DepositRepository, type DepositMethod } from './deposit-repository.js';
 import { DisabledGateway } from './disabled-gateway.js';
 import { ReversalRepository } from './reversal-repository.js';
 import type { PaymentGateway } from './payment-gateway.js';
+import { SavedCards } from './saved-cards.js';
 import { StripeGateway } from './stripe-gateway.js';
 
 export interface Payments {
@@ -20,6 +21,8 @@ export interface Payments {
   deposits: DepositRepository;
   /** Disputes and refunds of credited deposits. */
   reversals: ReversalRepository;
+  /** Cards kept for off-session charges (save_card). */
+  savedCards: SavedCards;
   settings: Config['deposits'];
   /**
    * The shortest checkout to ask each provider for, in seconds: Stripe's 30 minutes plus a margin
@@ -57,6 +60,7 @@ export function createPayments(config: Config, db: Db, sandboxes: SandboxConnect
     enabled: { card: !(card instanceof DisabledGateway), crypto: !(crypto instanceof DisabledGateway) },
     deposits: new DepositRepository(db, { maxOpen: config.deposits.maxOpenPerAccount }),
     reversals: new ReversalRepository(db),
+    savedCards: new SavedCards(db),
     settings: config.deposits,
     minCheckoutSeconds: {
       card: sandboxCard ? SANDBOX_MIN_CHECKOUT_SECONDS : 1800 + 120,

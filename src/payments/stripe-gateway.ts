@@ -7,10 +7,13 @@ import { centsToNanos, nanosToCents } from '../ledger/money.js';
 import {
   type CheckoutRequest,
   InvalidWebhookSignature,
+  type PaymentDetails,
   type PaymentEvent,
   type PaymentGateway,
   PaymentProviderError,
   type ProviderCheckout,
+  type SavedCardCharge,
+  type SavedCardChargeResult,
   type WebhookMeta,
 } from './payment-gateway.js';
 import type { ReversalEvent } from './reversal.js';
@@ -61,7 +64,11 @@ export class StripeGateway implements PaymentGateway {
           cancel_url: req.cancelUrl,
           client_reference_id: req.depositId,
           metadata: { deposit_id: req.depositId },
-          payment_intent_data: { metadata: { deposit_id: req.depositId } },
+          payment_intent_data: { metadata: { deposit_id: req.depositId }, ...(req.saveCard ? { setup_future_usage: 'off_session' as const } : {}) },
+          // The customer we already have, or their email for the receipt; saving a card needs a customer.
+          ...(req.customerRef ? { customer: req.customerRef } : req.customerEmail ? { customer_email: req.customerEmail } : {}),
+          ...(req.saveCard && !req.customerRef ? { customer_creation: 'always' as const } : {}),
+          invoice_creation: { enabled: true },
           expires_at: req.expiresAt,
         },
         { idempotencyKey: `deposit-${req.depositId}` },
@@ -92,6 +99,51 @@ export class StripeGateway implements PaymentGateway {
 
   parseReversal(rawBody: Buffer | string, meta: WebhookMeta): ReversalEvent | null {
     return stripeReversal(this.verifiedEvent(rawBody, meta));
+  }
+
+  async paymentDetails(ref: { providerRef: string }): Promise<PaymentDetails> {
+    const session = await this.call(() =>
+      this.stripe.checkout.sessions.retrieve(ref.providerRef, { expand: ['payment_intent.latest_charge', 'payment_intent.payment_method', 'invoice'] }),
+    );
+    const intent = typeof session.payment_intent === 'object' ? session.payment_intent : null;
+    const charge = intent && typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
+    const method = intent && typeof intent.payment_method === 'object' ? intent.payment_method : null;
+    const invoice = typeof session.invoice === 'object' ? session.invoice : null;
+    const customer = typeof session.customer === 'string' ? session.customer : (session.customer?.id ?? null);
+    const saved = intent?.setup_future_usage === 'off_session' && customer && method;
+    return {
+      receiptUrl: charge?.receipt_url ?? invoice?.hosted_invoice_url ?? null,
+      savedCard: saved ? { customerRef: customer, paymentMethodRef: method.id, brand: method.card?.brand ?? null, last4: method.card?.last4 ?? null } : null,
+    };
+  }
+
+  async chargeSavedCard(req: SavedCardCharge): Promise<SavedCardChargeResult> {
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.stripe.paymentIntents.create(
+        {
+          amount: nanosToCents(req.amountNano),
+          currency: 'usd',
+          customer: req.customerRef,
+          payment_method: req.paymentMethodRef,
+          off_session: true,
+          confirm: true,
+          description: req.description,
+          metadata: { deposit_id: req.depositId },
+        },
+        { idempotencyKey: req.idempotencyKey },
+      );
+    } catch (err) {
+      if (err instanceof Stripe.errors.StripeCardError) {
+        const pi = (err.raw as { payment_intent?: { id?: string } } | undefined)?.payment_intent;
+        return { outcome: 'declined', paymentRef: pi?.id ?? null, code: err.code ?? 'card_declined', message: err.message };
+      }
+      throw toProviderError(err);
+    }
+    if (intent.status !== 'succeeded') return { outcome: 'pending', paymentRef: intent.id, status: intent.status };
+    const full = await this.call(() => this.stripe.paymentIntents.retrieve(intent.id, { expand: ['latest_charge'] }));
+    const charge = typeof full.latest_charge === 'object' ? full.latest_charge : null;
+    return { outcome: 'succeeded', paymentRef: intent.id, amountNano: centsToNanos(intent.amount_received || intent.amount), receiptUrl: charge?.receipt_url ?? null };
   }
 
   /** The Checkout Session that created the PaymentIntent: Stripe lists sessions by payment_intent. */

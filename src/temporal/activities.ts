@@ -1,7 +1,9 @@
+import { createAlertActivities } from '../alerts/alert-activities.js';
 import { createChatActivities } from '../chat/chat-activities.js';
 import { createGenerationActivities } from '../generations/generation-activities.js';
 import { createHoldSweepActivities } from '../generations/hold-sweep-activities.js';
 import { createLedgerActivities } from '../ledger/audit-activities.js';
+import { createAutoTopupActivities } from '../payments/auto-topup-activities.js';
 import { createDepositActivities } from '../payments/deposit-activities.js';
 import { createPaymentProofActivities } from '../payments/payment-proof.js';
 import { createReversalActivities } from '../payments/reversal-activities.js';
@@ -21,6 +23,8 @@ export function createActivities(services: Services) {
     ...createPaymentProofActivities(services),
     ...createReversalActivities(services),
     ...createChatActivities(services),
+    ...createAlertActivities(services),
+    ...createAutoTopupActivities(services),
   };
 }
 

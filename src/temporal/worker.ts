@@ -5,6 +5,9 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, t
 import type { Logger } from 'pino';
 import type { WorkerTuning } from '../config.js';
 import { createActivities } from './activities.js';
+import { startBalanceAlert } from '../alerts/alert-client.js';
+import { startCrossingDispatcher } from '../alerts/crossing-dispatcher.js';
+import { startAutoTopup } from '../payments/auto-topup-client.js';
 import type { Services } from '../services.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -86,11 +89,21 @@ export async function startWorker(services: Services, opts: { taskQueue?: string
     ...workerTuningOptions(services.config.temporal.worker),
     activities: createActivities(services),
   });
-  const done = worker.run().finally(() => connection.close());
+  // Balance crossings (low-balance alerts, auto top-up) start their workflows from every worker process.
+  const crossings = startCrossingDispatcher(
+    services.db,
+    { alert: (c) => startBalanceAlert(services, c), auto_topup: (c) => startAutoTopup(services, c) },
+    services.logger,
+  );
+  const done = worker
+    .run()
+    .finally(() => crossings.stop())
+    .finally(() => connection.close());
   return {
     worker,
     done,
     async shutdown() {
+      await crossings.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
     },

@@ -16,7 +16,7 @@ const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 describe('recorded workflow histories replay on the current workflow code', () => {
   it('has a history of every workflow', () => {
-    for (const workflow of ['deposit', 'hold-reconciler', 'ledger-audit', 'chat-capture', 'payment-reversal']) {
+    for (const workflow of ['deposit', 'hold-reconciler', 'ledger-audit', 'chat-capture', 'payment-reversal', 'balance-alert', 'auto-topup']) {
       expect(files.some((f) => f.startsWith(`${workflow}-`)), workflow).toBe(true);
     }
   });

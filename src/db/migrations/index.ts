@@ -13,6 +13,10 @@ import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
 import * as ledgerBatch from './20261130_0720_ledger_batch.js';
 import * as apiKeyChanges from './20261130_0730_api_key_changes.js';
 import * as balanceWatchFlag from './20261130_0740_balance_watch_flag.js';
+import * as balanceThresholds from './20261130_0800_balance_thresholds.js';
+import * as savedCards from './20261130_0810_saved_cards.js';
+import * as autoTopup from './20261130_0820_auto_topup.js';
+import * as balanceCrossingRowTrigger from './20261130_0830_balance_crossing_row_trigger.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -33,6 +37,10 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0720_ledger_batch': ledgerBatch,
   '20261130_0730_api_key_changes': apiKeyChanges,
   '20261130_0740_balance_watch_flag': balanceWatchFlag,
+  '20261130_0800_balance_thresholds': balanceThresholds,
+  '20261130_0810_saved_cards': savedCards,
+  '20261130_0820_auto_topup': autoTopup,
+  '20261130_0830_balance_crossing_row_trigger': balanceCrossingRowTrigger,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

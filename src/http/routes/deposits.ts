@@ -19,6 +19,7 @@ const CreateDeposit = z.strictObject({
   method: z.enum(['card', 'crypto']),
   coin: z.string().transform((s) => s.toUpperCase()).pipe(z.enum(['BTC', 'LTC', 'USDT'])).optional().describe('crypto only'),
   network: z.enum(['btc', 'ltc', 'tron']).optional().describe('crypto only; implied by the coin'),
+  save_card: z.boolean().optional().describe('card only: keep the card for auto top-up (Stripe setup_future_usage=off_session); see GET /v1/billing/payment-method'),
 });
 
 const ListQuery = z.strictObject({
@@ -49,6 +50,7 @@ export function depositRoutes(services: Services): Router {
         amountNano: body.amount_usd,
         coin: body.coin,
         network: body.network,
+        saveCard: body.save_card,
         idempotencyKey: idempotencyKeyOf(req),
       });
       if (!created) res.setHeader('idempotent-replayed', 'true');
@@ -110,6 +112,8 @@ export function presentDeposit(d: Deposit, history?: DepositEvent[]) {
     credited_at: unix(d.creditedAt),
     reversal: d.reversal,
     support_request_id: d.supportRequestId,
+    save_card: d.saveCard,
+    receipt_url: d.receiptUrl,
     ...(history
       ? {
           status_history: history.map((e) => ({

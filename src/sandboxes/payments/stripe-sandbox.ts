@@ -11,6 +11,7 @@ import { renderCheckoutPage } from './checkout-page.js';
 import { JsonStateFile } from './json-state-file.js';
 import { createStripeReversals, mountReversalControl, type ReversalState, ReversalStateError, type StripeReversals } from './stripe-sandbox-reversals.js';
 import { mountWebhookControl, type OutboundWebhook, WebhookOutbox } from './webhook-outbox.js';
+import { createStripeVault, ensureVaultState, mountVault, type StripeVault, type TestCard, type VaultState } from './stripe-sandbox-vault.js';
 
 export interface StripeSandboxOptions {
   /** The only API key accepted (Authorization: Bearer …). */
@@ -40,6 +41,10 @@ export interface SandboxPaymentIntent {
   currency: string;
   status: 'processing' | 'succeeded' | 'requires_payment_method';
   metadata: Record<string, string>;
+  customer: string | null;
+  payment_method: string | null;
+  latest_charge: string | null;
+  setup_future_usage: 'off_session' | 'on_session' | null;
 }
 
 export interface SandboxSession {
@@ -51,7 +56,9 @@ export interface SandboxSession {
   client_reference_id: string | null;
   created: number;
   currency: string;
+  customer: string | null;
   customer_email: string | null;
+  invoice: string | null;
   expires_at: number;
   livemode: false;
   metadata: Record<string, string>;
@@ -70,9 +77,15 @@ interface StoredSession {
   intentMetadata: Record<string, string>;
   intent: SandboxPaymentIntent | null;
   apiVersion: string;
+  /** payment_intent_data[setup_future_usage], customer_creation=always, invoice_creation[enabled]. */
+  setupFutureUsage?: 'off_session' | 'on_session' | null;
+  createCustomer?: boolean;
+  invoiceCreation?: boolean;
+  /** Where this session's pages (and so its receipts) are served. */
+  base?: string;
 }
 
-interface State extends ReversalState {
+interface State extends ReversalState, VaultState {
   sessions: Record<string, StoredSession>;
   idempotency: Record<string, { fingerprint: string; body: unknown }>;
   webhooks: OutboundWebhook[];
@@ -85,14 +98,19 @@ export interface StripeSandbox {
   webhooks: WebhookOutbox;
   session(id: string): SandboxSession | undefined;
   sessions(): SandboxSession[];
-  /** What the payer does on the hosted page: pay by card, or with a delayed method that settles later. */
-  pay(id: string, choice: PayerChoice): SandboxSession;
+  /**
+   * What the payer does on the hosted page: pay by card, or with a delayed method that settles
+   * later. `card` picks the test card (how it behaves when charged off-session later).
+   */
+  pay(id: string, choice: PayerChoice, card?: TestCard): SandboxSession;
   /** The delayed method settles: async_payment_succeeded or async_payment_failed. */
   settle(id: string, succeeded: boolean): SandboxSession;
   expire(id: string): SandboxSession;
   setWebhookUrl(url: string): void;
   /** Disputes and refunds of paid sessions (stripe-sandbox-reversals.ts). */
   reversals: StripeReversals;
+  /** Customers, saved cards, receipts, invoices, off-session PaymentIntents (stripe-sandbox-vault.ts). */
+  vault: StripeVault;
   close(): Promise<void>;
 }
 
@@ -102,11 +120,12 @@ const DAY = 86_400;
 class SandboxStateError extends Error {}
 
 export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
-  const file = new JsonStateFile<State>(opts.statePath, () => ({ sessions: {}, idempotency: {}, webhooks: [], charges: {}, disputes: {} }));
+  const file = new JsonStateFile<State>(opts.statePath, (): State => ensureVaultState({ sessions: {}, idempotency: {}, webhooks: [] as OutboundWebhook[], charges: {}, disputes: {} }));
   const state = file.state;
   // A state file written before disputes and refunds existed has neither.
   state.charges ??= {};
   state.disputes ??= {};
+  ensureVaultState(state);
   let webhookUrl = opts.webhookUrl;
   const webhooks = new WebhookOutbox({
     store: state.webhooks,
@@ -164,12 +183,20 @@ export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
     }
   }
 
+  const vaultHost = {
+    state,
+    changed: () => file.changed(),
+    emit: (type: string, object: unknown) => emitObject(type, object),
+    base: (req?: Request) => opts.publicUrl?.replace(/\/+$/, '') ?? (req ? `${req.protocol}://${req.get('host')}${req.baseUrl}` : ''),
+  };
+  const vault = createStripeVault(vaultHost);
+
   const sandbox: StripeSandbox = {
     router: express.Router(),
     webhooks,
     session: (id) => state.sessions[id]?.session,
     sessions: () => Object.values(state.sessions).map((s) => s.session),
-    pay(id, choice) {
+    pay(id, choice, card = 'visa') {
       const stored = find(id);
       requireOpen(stored);
       const s = stored.session;
@@ -180,7 +207,28 @@ export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
         currency: s.currency,
         status: choice === 'card' ? 'succeeded' : 'processing',
         metadata: stored.intentMetadata,
+        customer: s.customer,
+        payment_method: null,
+        latest_charge: null,
+        setup_future_usage: stored.setupFutureUsage ?? null,
       };
+      if (choice === 'card') {
+        const paid = vault.checkoutPaid({
+          intentId: stored.intent.id,
+          amount: s.amount_total,
+          currency: s.currency,
+          email: s.customer_email,
+          customer: s.customer,
+          createCustomer: stored.createCustomer ?? false,
+          saveCard: stored.setupFutureUsage === 'off_session' || stored.setupFutureUsage === 'on_session',
+          invoice: stored.invoiceCreation ?? false,
+          card,
+          base: stored.base ?? vaultHost.base(),
+        });
+        s.customer = paid.customer;
+        s.invoice = paid.invoice;
+        Object.assign(stored.intent, { customer: paid.customer, payment_method: paid.paymentMethod, latest_charge: paid.charge });
+      }
       s.payment_intent = stored.intent.id;
       s.status = 'complete';
       s.payment_status = choice === 'card' ? 'paid' : 'unpaid';
@@ -217,6 +265,7 @@ export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
       },
       emit: (type, object) => emitObject(type, object),
     }),
+    vault,
     async close() {
       clearInterval(sweep);
       await webhooks.close();
@@ -230,7 +279,7 @@ export function createStripeSandbox(opts: StripeSandboxOptions): StripeSandbox {
   sweep.unref();
   webhooks.resume();
 
-  mountApi(sandbox.router, { opts, state, file, sandbox, find, minExpiry, now });
+  mountApi(sandbox.router, { opts, state, file, sandbox, find, minExpiry, now, mountVault: (router) => mountVault(router, vaultHost, vault, stripeError) });
   return sandbox;
 }
 
@@ -242,6 +291,7 @@ interface ApiContext {
   find: (id: string) => StoredSession;
   minExpiry: number;
   now: () => number;
+  mountVault: (router: Router) => void;
 }
 
 function mountApi(router: Router, ctx: ApiContext): void {
@@ -273,12 +323,14 @@ function mountApi(router: Router, ctx: ApiContext): void {
   });
 
   router.get('/v1/checkout/sessions/:id', (req, res) => {
-    handle(res, () => withExpansions(ctx.find(String(req.params.id)), expansions(req)));
+    handle(res, () => withExpansions(ctx.find(String(req.params.id)), expansions(req), ctx.state));
   });
 
   router.post('/v1/checkout/sessions/:id/expire', form, (req, res) => {
     idempotent(req, res, ctx, () => sandbox.expire(String(req.params.id)));
   });
+
+  ctx.mountVault(router);
 
   router.use('/v1', (req, res) =>
     stripeError(res, 404, 'invalid_request_error', `Unrecognized request URL (${req.method}: /v1${req.path}).`),
@@ -306,6 +358,7 @@ function mountApi(router: Router, ctx: ApiContext): void {
             ? null
             : [
                 { value: 'card', label: 'Pay by card', hint: 'Test card 4242 4242 4242 4242: succeeds at once.' },
+                { value: 'card_declines_later', label: 'Pay by a card that declines later', hint: 'Test card 4000 0000 0000 0341: this payment succeeds, off-session charges are declined.' },
                 { value: 'delayed_fail', label: 'Pay by bank debit that bounces', hint: 'Completes unpaid, then the payment fails.' },
                 { value: 'expire', label: 'Cancel payment', hint: 'Ends the checkout session unpaid (expired).' },
               ],
@@ -319,12 +372,13 @@ function mountApi(router: Router, ctx: ApiContext): void {
     try {
       const stored = ctx.find(id);
       if (action === 'card') sandbox.pay(id, 'card');
+      else if (action === 'card_declines_later') sandbox.pay(id, 'card', 'declined');
       else if (action === 'delayed_fail') {
         sandbox.pay(id, 'delayed');
         sandbox.settle(id, false);
       } else if (action === 'expire') sandbox.expire(id);
       else return void res.status(400).type('text/plain').send('Unknown action.');
-      const target = action === 'card' ? stored.session.success_url : stored.session.cancel_url;
+      const target = action.startsWith('card') ? stored.session.success_url : stored.session.cancel_url;
       res.redirect(303, target ? target.replace('{CHECKOUT_SESSION_ID}', id) : `${req.baseUrl}/pay/${encodeURIComponent(id)}`);
     } catch (err) {
       if (err instanceof NotFound) return void res.status(404).type('text/plain').send(err.message);
@@ -342,7 +396,8 @@ function mountControl(router: Router, sandbox: StripeSandbox): void {
   router.get('/_sandbox/checkout/sessions', (_req, res) => void res.json({ data: sandbox.sessions() }));
   router.post('/_sandbox/checkout/sessions/:id/pay', json, (req, res) => {
     const choice = req.body?.method === 'delayed' ? 'delayed' : 'card';
-    handle(res, () => sandbox.pay(String(req.params.id), choice));
+    const card = (['visa', 'declined', 'authentication_required'] as const).find((c) => c === req.body?.card) ?? 'visa';
+    handle(res, () => sandbox.pay(String(req.params.id), choice, card));
   });
   router.post('/_sandbox/checkout/sessions/:id/settle', json, (req, res) => {
     handle(res, () => sandbox.settle(String(req.params.id), req.body?.succeeded !== false));
@@ -436,7 +491,23 @@ function createSession(req: Request, ctx: ApiContext): StoredSession {
   }
   const id = `cs_test_${token(58)}`;
   const base = ctx.opts.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host')}${req.baseUrl}`;
+  const intentData = (p.payment_intent_data ?? {}) as Record<string, unknown>;
+  const sfu = intentData.setup_future_usage;
+  if (sfu !== undefined && sfu !== 'off_session' && sfu !== 'on_session') {
+    throw new ParamError('payment_intent_data[setup_future_usage]', 'Invalid setup_future_usage: must be one of on_session or off_session');
+  }
+  const customer = typeof p.customer === 'string' && p.customer ? p.customer : null;
+  if (customer && !ctx.state.customers[customer]) throw new ParamError('customer', `No such customer: '${customer}'`, 'resource_missing');
+  if (customer && p.customer_email !== undefined) throw new ParamError('customer_email', 'You may only specify one of these parameters: customer, customer_email.');
+  if (p.customer_creation !== undefined && p.customer_creation !== 'always' && p.customer_creation !== 'if_required') {
+    throw new ParamError('customer_creation', 'Invalid customer_creation: must be one of always or if_required');
+  }
+  const invoiceCreation = (p.invoice_creation as Record<string, unknown> | undefined)?.enabled === 'true';
   return {
+    base,
+    setupFutureUsage: (sfu as 'off_session' | 'on_session' | undefined) ?? null,
+    createCustomer: p.customer_creation === 'always',
+    invoiceCreation,
     title,
     apiVersion: req.get('stripe-version') ?? DEFAULT_API_VERSION,
     intent: null,
@@ -450,7 +521,9 @@ function createSession(req: Request, ctx: ApiContext): StoredSession {
       client_reference_id: typeof p.client_reference_id === 'string' ? p.client_reference_id.slice(0, 200) : null,
       created,
       currency,
-      customer_email: typeof p.customer_email === 'string' ? p.customer_email : null,
+      customer,
+      customer_email: typeof p.customer_email === 'string' ? p.customer_email : customer ? (ctx.state.customers[customer]?.email ?? null) : null,
+      invoice: null,
       expires_at: expiresAt,
       livemode: false,
       metadata: stringMap(p.metadata, 'metadata'),
@@ -464,9 +537,19 @@ function createSession(req: Request, ctx: ApiContext): StoredSession {
   };
 }
 
-function withExpansions(stored: StoredSession, expand: string[]): unknown {
-  if (!expand.includes('payment_intent') || !stored.intent) return stored.session;
-  return { ...stored.session, payment_intent: stored.intent };
+function withExpansions(stored: StoredSession, expand: string[], state: State): unknown {
+  const out: Record<string, unknown> = { ...stored.session };
+  if (stored.intent && expand.some((e) => e === 'payment_intent' || e.startsWith('payment_intent.'))) {
+    const intent: Record<string, unknown> = { ...stored.intent };
+    if (expand.includes('payment_intent.latest_charge') && stored.intent.latest_charge) intent.latest_charge = state.receipts[stored.intent.latest_charge];
+    if (expand.includes('payment_intent.payment_method') && stored.intent.payment_method) {
+      const { test_card: _hidden, ...pm } = state.paymentMethods[stored.intent.payment_method]!;
+      intent.payment_method = pm;
+    }
+    out.payment_intent = intent;
+  }
+  if (expand.includes('invoice') && stored.session.invoice) out.invoice = state.invoices[stored.session.invoice];
+  return out;
 }
 
 /** `expand[]=x` or `expand[0]=x`, as stripe-node encodes it on GET. */

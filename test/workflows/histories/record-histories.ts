@@ -14,6 +14,9 @@ import { chatCaptureWorkflow, ledgerAuditWorkflow } from '../../../workflows/ind
 import { HOLD_SWEEP_WORKFLOW_TYPE } from '../../../workflows/hold-sweep.js';
 import { chatCaptureWorkflowId } from '../../../src/chat/durable-capture.js';
 import { depositWorkflowId, queryDeposit } from '../../../src/payments/deposit-client.js';
+import { balanceAlertWorkflowId } from '../../../src/alerts/alert-client.js';
+import { autoTopupWorkflowId } from '../../../src/payments/auto-topup-client.js';
+import { startWebhookReceiver } from '../../payments/webhook-receiver.js';
 import { freePort } from '../../../src/launcher/free-port.js';
 import { TOOLS_DIR } from '../../../src/launcher/stack.js';
 import { resolveTemporalCli } from '../../../src/launcher/temporal-cli.js';
@@ -299,4 +302,69 @@ describe('payment reversal histories', () => {
     while ((await h.services.payments.reversals.get(id))?.amount !== 15_000_000_000n) await new Promise((r) => setTimeout(r, 50));
     save(h, id, 'payment-reversal-refunds');
   });
+});
+
+describe('balance alert histories', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('balance alert delivered after one failed attempt', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const { key, accountId } = await h.createAccount({ balanceUsd: '10.00' });
+      await h.call('PUT', '/v1/billing/alerts', { key, body: { threshold_usd: '5.00', webhook_url: receiver.url } });
+      receiver.respondWith(503);
+      await h.admin('POST', `/admin/accounts/${accountId}/adjustments`, { amount_usd: '-6.00', reason: 'history' });
+      await receiver.waitFor(1);
+      receiver.respondWith(200);
+      const id = balanceAlertWorkflowId(accountId, 1);
+      expect(await h.services.temporal.client.workflow.getHandle(id).result()).toMatchObject({ outcome: 'delivered' });
+      save(h, id, 'balance-alert-delivered');
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('deposit histories (receipts and saved cards)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDepositHarness({ pollSeconds: 1 });
+  });
+  afterAll(async () => h?.close());
+
+  it('card paid with save_card: receipt and card recorded after the credit', async () => {
+    const { key } = await h.createAccount();
+    const dep = await createDeposit(h, key, { tier: 'standard', method: 'card', save_card: true });
+    stripeSandbox(h).pay(await refOf(h, dep.id), 'card');
+    expect((await depositOutcome(h, dep.id)).status).toBe('credited');
+    save(h, depositWorkflowId(dep.id), 'deposit-card-saved-card');
+  });
+});
+
+describe('auto top-up histories', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDepositHarness({ pollSeconds: 1 });
+  });
+  afterAll(async () => h?.close());
+
+  async function topUp(card: 'visa' | 'declined', name: string) {
+    const { key, accountId } = await h.createAccount();
+    const dep = await createDeposit(h, key, { tier: 'starter', method: 'card', save_card: true });
+    stripeSandbox(h).pay(await refOf(h, dep.id), 'card', card);
+    expect((await depositOutcome(h, dep.id)).status).toBe('credited');
+    await h.call('PUT', '/v1/billing/auto-topup', { key, body: { threshold_usd: '5.00', tier: 'starter' } });
+    await h.admin('POST', `/admin/accounts/${accountId}/adjustments`, { amount_usd: '-6.00', reason: 'history' });
+    const handle = h.services.temporal.client.workflow.getHandle(autoTopupWorkflowId(accountId, 1));
+    while (!(await handle.describe().catch(() => null))) await new Promise((r) => setTimeout(r, 100));
+    await handle.result();
+    save(h, autoTopupWorkflowId(accountId, 1), name);
+  }
+
+  it('auto top-up credited', () => topUp('visa', 'auto-topup-credited'));
+  it('auto top-up declined', () => topUp('declined', 'auto-topup-declined'));
 });
