@@ -1,8 +1,8 @@
 /**
  * The /v1 endpoints a signed-in console customer may call with the session cookie instead of an
- * API key: their own balance, usage, deposits, support requests, generations, the price list, and the account's
- * keys (the person who owns the account manages its keys; state changes are CSRF-checked by
- * console-session.ts). Everything that spends (chat, images, videos, embeddings) stays behind an
+ * API key: their own balance, usage, deposits, support requests, alert, saved-card and auto
+ * top-up settings, generations, the price list, and the account's keys (the person who owns the
+ * account manages its keys). State changes are CSRF-checked by console-session.ts. Everything that spends (chat, images, videos, embeddings) stays behind an
  * API key, so a key's limits and allow-lists keep meaning what they say.
  */
 const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = [
