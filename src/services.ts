@@ -8,6 +8,7 @@ import { BalanceFeed } from './console/balance-feed.js';
 import { ConsoleUsers } from './console/console-users.js';
 import { DEFAULT_POLICY, type SignInDeps } from './console/sign-in.js';
 import { LastUsedRecorder } from './keys/last-used.js';
+import { TokenRecorder } from './keys/token-usage.js';
 import { RequestRateLimiter } from './keys/rate-limit.js';
 import { createDb, type Db } from './db/connection.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
@@ -44,8 +45,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   apiKeys: ApiKeyResolver;
   /** API key changes announced by PostgreSQL, for the key cache of this process. */
   keyChanges: KeyChangeFeed;
-  /** Per-key request counting shared across processes, and the batched last-used times. */
-  keys: { rateLimiter: RequestRateLimiter; lastUsed: LastUsedRecorder };
+  /** Per-key request and token counting shared across processes, and the batched last-used times. */
+  keys: { rateLimiter: RequestRateLimiter; tokens: TokenRecorder; lastUsed: LastUsedRecorder };
   catalog: Catalog;
   /** Console sign-in (sessions, links) and the live balance feed behind its event stream. */
   console: { users: ConsoleUsers; signIn: SignInDeps; balances: BalanceFeed };
@@ -97,7 +98,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     accounts,
     apiKeys: new ApiKeyResolver(accounts, { changes: keyChanges }),
     keyChanges,
-    keys: { rateLimiter: new RequestRateLimiter(db), lastUsed: new LastUsedRecorder(db, log) },
+    keys: { rateLimiter: new RequestRateLimiter(db), tokens: new TokenRecorder(db, log), lastUsed: new LastUsedRecorder(db, log) },
     catalog: defaultCatalog(),
     console: {
       users: consoleUsers,
@@ -131,6 +132,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
 export async function closeServices(s: Services): Promise<void> {
   await s.sandboxes.close();
   await s.keys.lastUsed.close();
+  await s.keys.tokens.close();
   await s.keyChanges.close();
   await s.console.balances.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));

@@ -30,11 +30,12 @@ export interface RequestRecord {
   completedAt: Date;
 }
 
-/** Which requests a usage read covers: `from` inclusive, `to` exclusive, optionally one model. */
+/** Which requests a usage read covers: `from` inclusive, `to` exclusive, optionally one model and one key. */
 export interface UsageRange {
   from?: Date;
   to?: Date;
   model?: string;
+  apiKeyId?: string;
 }
 
 export interface UsagePageQuery extends UsageRange {
@@ -231,6 +232,7 @@ export class RequestLog {
   private scoped(accountId: string, range: UsageRange) {
     const query = this.db('requests').where('account_id', accountId);
     if (range.model !== undefined) query.andWhere('model', range.model);
+    if (range.apiKeyId !== undefined) query.andWhere('api_key_id', range.apiKeyId);
     if (range.from) query.andWhere('created_at', '>=', range.from);
     if (range.to) query.andWhere('created_at', '<', range.to);
     return query;

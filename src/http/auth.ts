@@ -2,6 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { looksLikeApiKey } from '../accounts/api-key.js';
 import type { ApiKeyRecord } from '../accounts/repository.js';
+import type { KeyManager } from '../keys/key-management.js';
 import { isExpired } from '../keys/key-settings.js';
 import type { Services } from '../services.js';
 import { speaksAnthropic } from '../messages/anthropic-errors.js';
@@ -36,6 +37,13 @@ export function accountOf(res: Response): string {
   const accountId = auth?.accountId ?? caller?.accountId;
   if (!accountId) throw new Error('route is missing the API key middleware');
   return accountId;
+}
+
+/** Who manages the account's keys on this request: the calling key, or the signed-in account person. */
+export function keyManagerOf(res: Response): KeyManager {
+  const auth = res.locals.auth as AuthContext | undefined;
+  if (auth) return auth.key;
+  return { accountId: accountOf(res), manage: true };
 }
 
 /** The calling key, or null for a console session. */

@@ -188,9 +188,9 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof LastManagementKey) return conflict(err.message, 'last_management_key');
   if (err instanceof InvalidKeySettings) return invalidRequest(err.message, err.param, 'invalid_value');
   if (err instanceof RateLimitExceeded) {
-    return new ApiError(429, 'requests', 'rate_limit_exceeded', err.message, null, {
+    return new ApiError(429, err.unit, 'rate_limit_exceeded', err.message, null, {
       'retry-after': String(Math.max(1, Math.ceil(err.resetMs / 1000))),
-      ...rateLimitHeaders({ limit: err.limit, remaining: 0, resetMs: err.resetMs }),
+      ...rateLimitHeaders({ limit: err.limit, remaining: 0, resetMs: err.resetMs }, err.unit),
     });
   }
   if (isDependencyOutage(err)) {

@@ -5,8 +5,9 @@ import { setRateLimitHeaders } from './rate-limit-headers.js';
 
 /**
  * Runs after the API key is known, before any route: notes the key's use and counts the request
- * against its requests-per-minute (429 rate_limit_exceeded over it; OpenAI's x-ratelimit-*
- * headers on every answer of a key with a limit). A key without `rpm` costs no database write.
+ * against its requests and tokens per minute (429 rate_limit_exceeded over either; OpenAI's
+ * x-ratelimit-* headers on every answer of a key with a limit), in one statement. A key without
+ * `rpm` or `tpm` costs no database write.
  */
 export function enforceKeyLimits(services: Services): RequestHandler {
   return async (_req, res, next) => {
@@ -15,7 +16,7 @@ export function enforceKeyLimits(services: Services): RequestHandler {
     if (!auth) return next();
     const { key } = auth;
     services.keys.lastUsed.touch(key.id);
-    if (key.rpm !== null) setRateLimitHeaders(res, await services.keys.rateLimiter.take(key.id, key.rpm));
+    if (key.rpm !== null || key.tpm !== null) setRateLimitHeaders(res, await services.keys.rateLimiter.take(key.id, key));
     next();
   };
 }

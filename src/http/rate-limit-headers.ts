@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { RateWindow } from '../keys/rate-limit.js';
+import type { KeyWindows, RateWindow } from '../keys/rate-limit.js';
 
 /**
  * A duration as Go's time.Duration prints it, which is what OpenAI's `x-ratelimit-reset-*`
@@ -16,14 +16,18 @@ export function goDuration(ms: number): string {
   return `${seconds}s`;
 }
 
-export function rateLimitHeaders(w: RateWindow): Record<string, string> {
+export function rateLimitHeaders(w: RateWindow, unit: 'requests' | 'tokens' = 'requests'): Record<string, string> {
   return {
-    'x-ratelimit-limit-requests': String(w.limit),
-    'x-ratelimit-remaining-requests': String(w.remaining),
-    'x-ratelimit-reset-requests': goDuration(w.resetMs),
+    [`x-ratelimit-limit-${unit}`]: String(w.limit),
+    [`x-ratelimit-remaining-${unit}`]: String(w.remaining),
+    [`x-ratelimit-reset-${unit}`]: goDuration(w.resetMs),
   };
 }
 
-export function setRateLimitHeaders(res: Response, w: RateWindow): void {
-  for (const [name, value] of Object.entries(rateLimitHeaders(w))) res.setHeader(name, value);
+export function setRateLimitHeaders(res: Response, windows: KeyWindows): void {
+  const headers = {
+    ...(windows.requests && rateLimitHeaders(windows.requests, 'requests')),
+    ...(windows.tokens && rateLimitHeaders(windows.tokens, 'tokens')),
+  };
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
 }

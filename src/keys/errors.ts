@@ -43,13 +43,20 @@ export class InvalidKeySettings extends Error {
   }
 }
 
-/** Over the key's requests-per-minute; `resetMs` is when the current window ends. */
+/** Over the key's requests (or tokens) per minute; `resetMs` is when the current window ends. */
 export class RateLimitExceeded extends Error {
   constructor(
     readonly limit: number,
     readonly resetMs: number,
+    readonly unit: 'requests' | 'tokens' = 'requests',
+    used?: number,
   ) {
-    super(`Rate limit reached for this API key on requests per min (RPM): Limit ${limit}. Please try again in ${Math.max(1, Math.ceil(resetMs / 1000))}s.`);
+    const seconds = Math.max(1, Math.ceil(resetMs / 1000));
+    super(
+      unit === 'requests'
+        ? `Rate limit reached for this API key on requests per min (RPM): Limit ${limit}. Please try again in ${seconds}s.`
+        : `Rate limit reached for this API key on tokens per min (TPM): Limit ${limit}, Used ${used ?? limit}. Please try again in ${seconds}s.`,
+    );
     this.name = 'RateLimitExceeded';
   }
 }

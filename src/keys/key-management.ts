@@ -18,7 +18,13 @@ export interface KeyManagementDeps {
   now?: () => Date;
 }
 
-function requireManager(caller: ApiKeyRecord): void {
+/**
+ * Who manages keys: a management key, or the account's person signed in to the console (who
+ * may always manage the account's keys).
+ */
+export type KeyManager = Pick<ApiKeyRecord, 'accountId' | 'manage'>;
+
+function requireManager(caller: KeyManager): void {
   if (!caller.manage) throw new ManagementKeyRequired();
 }
 
@@ -29,18 +35,18 @@ function checker(deps: KeyManagementDeps) {
   };
 }
 
-export async function listKeys(deps: KeyManagementDeps, caller: ApiKeyRecord): Promise<ApiKeyRecord[]> {
+export async function listKeys(deps: KeyManagementDeps, caller: KeyManager): Promise<ApiKeyRecord[]> {
   requireManager(caller);
   return deps.accounts.listKeys(caller.accountId, { activeOnly: true });
 }
 
-export async function createKey(deps: KeyManagementDeps, caller: ApiKeyRecord, settings: KeySettings): Promise<{ record: ApiKeyRecord; key: string }> {
+export async function createKey(deps: KeyManagementDeps, caller: KeyManager, settings: KeySettings): Promise<{ record: ApiKeyRecord; key: string }> {
   requireManager(caller);
   checker(deps)(settings);
   return deps.accounts.issueKey(caller.accountId, settings);
 }
 
-export async function updateKey(deps: KeyManagementDeps, caller: ApiKeyRecord, id: string, change: Partial<KeySettings>): Promise<ApiKeyRecord> {
+export async function updateKey(deps: KeyManagementDeps, caller: KeyManager, id: string, change: Partial<KeySettings>): Promise<ApiKeyRecord> {
   requireManager(caller);
   const updated = await deps.accounts.changeKey(caller.accountId, id, change, checker(deps));
   if (!updated) throw new ApiKeyNotFound(id);
@@ -49,7 +55,7 @@ export async function updateKey(deps: KeyManagementDeps, caller: ApiKeyRecord, i
   return updated;
 }
 
-export async function deleteKey(deps: KeyManagementDeps, caller: ApiKeyRecord, id: string): Promise<ApiKeyRecord> {
+export async function deleteKey(deps: KeyManagementDeps, caller: KeyManager, id: string): Promise<ApiKeyRecord> {
   requireManager(caller);
   const revoked = await deps.accounts.changeKey(caller.accountId, id, { revoke: true });
   if (!revoked) throw new ApiKeyNotFound(id);

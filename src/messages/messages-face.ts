@@ -2,9 +2,13 @@ import type { BilledUsage, ChatFace, StreamFace, StreamedAnswer } from '../http/
 import type { ApiError } from '../http/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, FinishReason } from '../providers/chat/types.js';
 import { anthropicErrorBody } from './anthropic-errors.js';
+import { NATIVE_MESSAGE, NATIVE_MESSAGE_EVENT } from './native-upstream.js';
 
 // A chat exchange's answer spelt as Anthropic's Messages API: the whole message, or the documented
-// event sequence (message_start, content_block_start/delta/stop, message_delta, message_stop).
+// event sequence (message_start, content_block_start/delta/stop, message_delta, message_stop). A
+// route whose provider speaks Anthropic returned its own message (or events) beside the chat view
+// the tally reads: those are passed on untouched but for our id, model and billed usage; any other
+// route's chat answer is translated.
 
 export interface AnthropicUsage {
   input_tokens: number;
@@ -54,6 +58,8 @@ interface ToolCall {
 export function messagesFace(requestId: string): ChatFace {
   return {
     completion(completion: ChatCompletion, usage: BilledUsage) {
+      const native = completion[NATIVE_MESSAGE] as Record<string, unknown> | undefined;
+      if (native) return { ...native, id: messageId(requestId), model: completion.model, usage: nativeUsage(native.usage, usage) };
       const choice = completion.choices[0];
       const content: Record<string, unknown>[] = [];
       const text = typeof choice?.message.content === 'string' ? choice.message.content : '';
@@ -72,8 +78,64 @@ export function messagesFace(requestId: string): ChatFace {
         usage: anthropicUsageOf(usage),
       };
     },
-    stream: (answer) => new MessageEvents(answer, messageId(requestId)),
+    stream: (answer) => new NativeOrTranslatedEvents(answer, messageId(requestId)),
   };
+}
+
+/** The provider's own usage fields (e.g. cache_creation's breakdown) kept, its counts replaced by what was billed. */
+function nativeUsage(own: unknown, billed: BilledUsage): Record<string, unknown> {
+  return { ...(own !== null && typeof own === 'object' ? own : {}), ...anthropicUsageOf(billed) };
+}
+
+type NativeEvent = Record<string, unknown> & { type: string };
+
+/**
+ * A native route's events relayed as they come, with our message id and model on message_start;
+ * message_delta (its usage is the provider's) is held until the hold is settled, then sent with the
+ * billed usage before message_stop. Whether the accepting route is native is known from its first chunk.
+ */
+class NativeOrTranslatedEvents implements StreamFace {
+  private readonly translated: MessageEvents;
+  private native: boolean | undefined;
+  private delta: NativeEvent | undefined;
+
+  constructor(
+    private readonly answer: StreamedAnswer,
+    private readonly id: string,
+  ) {
+    this.translated = new MessageEvents(answer, id);
+  }
+
+  chunk(chunk: ChatCompletionChunk): string {
+    const native = chunk[NATIVE_MESSAGE_EVENT] as NativeEvent | undefined;
+    this.native ??= native !== undefined;
+    if (!this.native) return this.translated.chunk(chunk);
+    if (!native) return '';
+    if (native.type === 'message_delta') {
+      this.delta = native;
+      return '';
+    }
+    if (native.type === 'message_start') {
+      return relay({ ...native, message: { ...(native.message as object), id: this.id, model: this.answer.model } });
+    }
+    return relay(native);
+  }
+
+  finish(usage: BilledUsage, usageChunk: ChatCompletionChunk | undefined): string {
+    if (!this.native) return this.translated.finish(usage);
+    const delta = this.delta ?? { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null } };
+    const stop = (usageChunk?.[NATIVE_MESSAGE_EVENT] as NativeEvent | undefined) ?? { type: 'message_stop' };
+    return relay({ ...delta, usage: nativeUsage(delta.usage, usage) }) + relay(stop);
+  }
+
+  fail(error: ApiError): string {
+    return this.translated.fail(error);
+  }
+}
+
+/** An event as the provider named it, on the SSE `event:` line and in the payload. */
+function relay(payload: NativeEvent): string {
+  return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
 }
 
 /** A model's tool arguments are JSON; anything else still reaches the caller, not lost. */

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { ChatContentPart, ChatMessage } from '../providers/chat/types.js';
 
 // Anthropic's Messages API request (anthropic-version 2023-06-01) and its translation to a chat
-// completions request, which the gateway then serves like any other: one hold, one settlement.
+// completions request for routes that do not speak Anthropic (Anthropic's own routes get the body
+// as it is: src/messages/native-upstream.ts). Either way one hold, one settlement.
 // Pure. The reverse direction (chat → Anthropic, for Anthropic upstreams) is in providers/chat.
 
 const textBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -35,13 +36,13 @@ export const messagesRequestSchema = z
     stop_sequences: z.array(z.string()).optional(),
     temperature: z.number().min(0).max(1).optional(),
     top_p: z.number().min(0).max(1).optional(),
-    top_k: z.number().int().min(0).optional().describe('Accepted; not forwarded to providers that do not speak Anthropic'),
+    top_k: z.number().int().min(0).optional().describe('Passed on by routes to Anthropic; dropped by the others'),
     stream: z.boolean().optional(),
     metadata: z.strictObject({ user_id: z.string().max(256).nullish() }).optional(),
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
-    thinking: z.looseObject({ type: z.string() }).optional().describe('Accepted and ignored'),
-    context_management: z.unknown().optional().describe('Accepted and ignored'),
+    thinking: z.looseObject({ type: z.string() }).optional().describe('Passed on by routes to Anthropic (thinking blocks relayed); dropped by the others'),
+    context_management: z.unknown().optional().describe('Passed on by routes to Anthropic; dropped by the others'),
     service_tier: z.enum(['auto', 'standard_only']).optional(),
   })
   .refine((r) => r.tool_choice?.type !== 'tool' || r.tool_choice.name, { path: ['tool_choice', 'name'], message: 'is required when type is "tool"' });
@@ -93,7 +94,8 @@ export function toChatRequest(request: MessagesRequest): TranslatedChatRequest {
   if (request.top_p !== undefined) out.top_p = request.top_p;
   if (request.metadata?.user_id) out.user = request.metadata.user_id;
   // thinking, context_management, service_tier and top_k are accepted (Claude Code sends some of
-  // them) but have no chat-completions equivalent: the translated request goes without them.
+  // them) but have no chat-completions equivalent: the translated request goes without them (a
+  // native Anthropic route gets them).
   return out;
 }
 

@@ -1,19 +1,15 @@
-import fs from 'node:fs';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUsd, parseUsd } from '../../src/ledger/money.js';
 import { startHarness, type Harness } from '../support/harness.js';
-
-/** The Chromium that .ci/run installs from Debian's packages (CHROMIUM_PATH overrides). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+import { launchChromium } from './chromium.js';
 
 describe('console in headless Chromium', () => {
   let h: Harness;
   let browser: Browser;
   beforeAll(async () => {
-    if (!CHROMIUM) throw new Error('Chromium not found: install Debian\'s chromium package (.ci/run does) or set CHROMIUM_PATH');
     h = await startHarness();
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -54,6 +50,10 @@ describe('console in headless Chromium', () => {
     const opened = new Promise<import('puppeteer-core').Page>((resolve) =>
       browser.once('targetcreated', async (t) => resolve((await t.page())!)),
     );
+    // Top-ups live on the Billing page (where the 402 message sends people).
+    await page.click('#tabs a[data-page=billing]');
+    await page.waitForSelector('#topup', { visible: true });
+    expect(page.url()).toMatch(/#\/billing$/);
     await page.select('#tier', 'starter');
     await page.select('#method', 'card');
     await page.click('#topup button[type=submit]');
@@ -67,6 +67,134 @@ describe('console in headless Chromium', () => {
     await page.waitForFunction((v: string) => document.getElementById('available')!.textContent === v, { timeout: 30_000, polling: 250 }, expected);
     await page.waitForFunction(() => document.getElementById('deposits')!.textContent!.includes('credited'), { timeout: 10_000, polling: 250 });
     await h.expectBooksBalanced();
+  });
+
+  /** A signed-in console page for a new account (a fresh browser context: no other test's cookie). */
+  async function signedIn(balanceUsd: string) {
+    const account = await invitedAccount(balanceUsd);
+    const page = await (await browser.createBrowserContext()).newPage();
+    await page.goto(account.link);
+    await page.waitForSelector('#link-password', { visible: true });
+    await page.type('#link-password', 'correct horse battery');
+    await page.click('#link-form button[type=submit]');
+    await page.waitForFunction((v: string) => document.getElementById('available')!.textContent === v, {}, `$${balanceUsd}`);
+    return { ...account, page };
+  }
+
+  it('creates a key with its limits (secret shown once, copy button), shows its spend, and revokes it', async () => {
+    const { page, key } = await signedIn('2.00');
+    page.on('dialog', (d) => void d.accept());
+    await page.click('#tabs a[data-page=keys]');
+    await page.waitForSelector('#key-create', { visible: true });
+    await page.type('#key-name', 'build server');
+    await page.type('#key-limit', '1.50');
+    await page.select('#key-reset', 'monthly');
+    await page.type('#key-models', 'gpt-5.2');
+    await page.type('#key-rpm', '30');
+    await page.click('#key-create button[type=submit]');
+    await page.waitForSelector('#key-secret', { visible: true });
+    const secret = (await page.$eval('#key-secret-value', (e) => e.textContent))!;
+    expect(secret.length).toBeGreaterThan(20);
+    await page.click('#key-copy');
+    await page.waitForFunction(() => document.getElementById('key-copied')!.textContent !== '');
+    await page.waitForFunction(() => document.getElementById('keys')!.textContent!.includes('build server'));
+    const row = await page.$eval('#keys', (e) => [...e.querySelectorAll('tr')].find((r) => r.textContent!.includes('build server'))!.textContent);
+    expect(row).toContain('$1.50 monthly');
+    expect(row).toContain('gpt-5.2');
+    // The secret is nowhere else on the page, and the new key works on the API with its limits.
+    expect(await page.$eval('#keys', (e) => e.textContent)).not.toContain(secret);
+    const created = await h.openai(secret).chat.completions.create({ model: 'gpt-5.2', messages: [{ role: 'user', content: 'from the new key' }], max_tokens: 10 });
+    expect(created.choices.length).toBe(1);
+    const denied = await h.call('POST', '/v1/chat/completions', { key: secret, body: { model: 'gpt-5-mini', messages: [{ role: 'user', content: 'x' }] } });
+    expect(denied.status).toBe(403);
+    // Its spend shows once the ledger moves (the page follows the balance stream).
+    const spent = (created.usage as unknown as { cost: number }).cost;
+    await page.waitForFunction(
+      (v: string) => [...document.querySelectorAll('#keys tr')].some((r) => r.textContent!.includes('build server') && r.textContent!.includes(v)),
+      { timeout: 10_000 },
+      formatUsd(parseUsd(String(spent))),
+    );
+
+    const id = await page.$eval('#keys', (e) => [...e.querySelectorAll('tr')].find((r) => r.textContent!.includes('build server'))!.getAttribute('data-key'));
+    await page.click(`button[data-revoke="${id}"]`);
+    await page.waitForFunction(() => !document.getElementById('keys')!.textContent!.includes('build server'));
+    expect((await h.call('GET', '/v1/dashboard/billing/credit_grants', { key: secret })).status).toBe(401);
+    expect((await h.call('GET', '/v1/dashboard/billing/credit_grants', { key })).status).toBe(200);
+    await h.expectBooksBalanced();
+  });
+
+  it('shows usage over a date range with a chart, filters by key and model, pages the requests, and exports the selection as CSV', async () => {
+    const { page, key, accountId } = await signedIn('5.00');
+    const second = await (await h.admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'batch jobs' })).json();
+    const ask = (k: string, model: string) => h.openai(k).chat.completions.create({ model, messages: [{ role: 'user', content: 'usage page' }], max_tokens: 5 });
+    for (let i = 0; i < 21; i++) await ask(key, 'gpt-5.2');
+    await ask(second.key, 'gpt-5-mini');
+
+    await page.click('#tabs a[data-page=usage]');
+    await page.waitForFunction(() => document.querySelectorAll('#usage-requests tr').length === 20);
+    // The chart has a bar per day of the last 30, and today's is the only one with spend.
+    await page.waitForFunction(() => document.querySelectorAll('#usage-chart rect.bar').length === 30);
+    await page.waitForFunction(() => document.getElementById('usage-total')!.textContent!.includes('22 requests'));
+    expect(await page.$$eval('#usage-chart rect.bar', (bars) => bars.filter((b) => Number(b.getAttribute('height')) > 0).length)).toBe(1);
+    const models = await page.$eval('#usage-models', (e) => e.textContent);
+    expect(models).toContain('gpt-5.2');
+    expect(models).toContain('gpt-5-mini');
+
+    // Pages: the 20 newest, then the 2 oldest, and back.
+    const firstPage = await page.$eval('#usage-requests', (e) => e.textContent);
+    await page.click('#usage-next');
+    await page.waitForFunction(() => document.querySelectorAll('#usage-requests tr').length === 2);
+    expect(await page.$eval('#usage-next', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    await page.click('#usage-prev');
+    await page.waitForFunction((t: string) => document.getElementById('usage-requests')!.textContent === t, {}, firstPage);
+
+    // Filter by the second key: one request, its model, and a CSV of just that.
+    await page.waitForFunction((id: string) => [...document.querySelectorAll('#usage-key option')].some((o) => (o as HTMLOptionElement).value === id), {}, second.id);
+    await page.select('#usage-key', second.id);
+    await page.click('#usage-filters button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#usage-requests tr').length === 1 && document.getElementById('usage-requests')!.textContent!.includes('gpt-5-mini'));
+    await page.waitForFunction(() => document.getElementById('usage-total')!.textContent!.includes('1 requests'));
+    expect(await page.$eval('#usage-requests', (e) => e.textContent)).toContain('batch jobs');
+    const href = await page.$eval('#usage-csv', (a) => (a as HTMLAnchorElement).href);
+    expect(href).toContain(`api_key_id=${second.id}`);
+    // The link downloads with the session cookie alone (no key in the page).
+    const csv = await page.evaluate(async (u: string) => (await fetch(u)).text(), href);
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines[0]).toMatch(/^id,created_at,api_key_id/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(second.id);
+
+    // And by model, with every key: the 21 gpt-5.2 requests, two pages.
+    await page.select('#usage-key', '');
+    await page.select('#usage-model', 'gpt-5.2');
+    await page.click('#usage-filters button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('usage-total')!.textContent!.includes('21 requests'));
+    expect(await page.$eval('#usage-next', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    expect(await page.$eval('#usage-models', (e) => e.textContent)).not.toContain('gpt-5-mini');
+
+    // A range that ends before it starts is said so, not sent.
+    await page.$eval('#usage-from', (e) => ((e as HTMLInputElement).value = '2026-12-31'));
+    await page.$eval('#usage-to', (e) => ((e as HTMLInputElement).value = '2026-01-01'));
+    await page.click('#usage-filters button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('usage-error')!.textContent!.includes('start date'));
+    await h.expectBooksBalanced();
+  });
+
+  it('gives a quickstart with this service\'s base URLs for the OpenAI and Anthropic SDKs, and the price list', async () => {
+    const { page } = await signedIn('1.00');
+    await page.click('#tabs a[data-page=quickstart]');
+    await page.waitForFunction(() => document.getElementById('prices')!.textContent!.includes('gpt-5.2'));
+    expect(await page.$eval('#qs-openai-py', (e) => e.textContent)).toContain(`base_url="${h.baseUrl}/v1"`);
+    expect(await page.$eval('#qs-openai-js', (e) => e.textContent)).toContain(`baseURL: '${h.baseUrl}/v1'`);
+    // Anthropic's SDKs add /v1/messages themselves: the root, not /v1.
+    expect(await page.$eval('#qs-anthropic-py', (e) => e.textContent)).toContain(`base_url="${h.baseUrl}"`);
+    const catalog = await (await h.call('GET', '/v1/models', { key: (await h.createAccount()).key })).json();
+    const gpt = catalog.data.find((m: any) => m.id === 'gpt-5.2');
+    const row = await page.$eval('#prices', (e) => [...e.querySelectorAll('tr')].find((r) => r.cells[0]!.textContent === 'gpt-5.2')!.textContent);
+    expect(row).toContain(`$${gpt.pricing.input_usd_per_million_tokens}`);
+    expect(row).toContain(`$${gpt.pricing.output_usd_per_million_tokens}`);
+    // Nothing here holds a real key.
+    expect(await page.$eval('main', (e) => e.textContent)).toContain('YOUR_API_KEY');
   });
 
   it('shows the sign-in error for a wrong password and no account data', async () => {
@@ -100,13 +228,17 @@ describe('console in headless Chromium', () => {
     await page.type('#link-password', 'correct horse battery');
     await page.click('#link-form button[type=submit]');
     await page.waitForFunction(() => document.getElementById('available')!.textContent === '$2.00');
-    const offenders = await page.evaluate(() =>
-      [...document.querySelectorAll('body *')]
-        .filter((e) => e.getBoundingClientRect().right > 390 && !e.closest('.scroll'))
-        .map((e) => `${e.tagName}#${e.id}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}`),
-    );
-    expect(offenders).toEqual([]);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    for (const tab of ['overview', 'billing', 'usage', 'keys', 'quickstart']) {
+      await page.click(`#tabs a[data-page=${tab}]`);
+      await page.waitForSelector(`#app section[data-page=${tab}]`, { visible: true });
+      const offenders = await page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((e) => e.getBoundingClientRect().right > 390 && !e.closest('.scroll') && !e.closest('.tabs'))
+          .map((e) => `${e.tagName}#${e.id}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}`),
+      );
+      expect(offenders, tab).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), tab).toBeLessThanOrEqual(390);
+    }
     expect(await page.$$eval('table', (ts) => ts.every((t) => t.parentElement!.classList.contains('scroll')))).toBe(true);
   });
 
@@ -127,6 +259,9 @@ describe('console in headless Chromium', () => {
     await page.waitForSelector(`a[data-account="${accountId}"]`);
     await page.click(`a[data-account="${accountId}"]`);
     await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$1.00');
+    expect(await page.$eval('#ops-owed', (e) => e.textContent)).toBe('$0.00');
+    expect(await page.$eval('#ops-suspension', (e) => e.textContent)).toBe('');
+    await page.waitForFunction(() => document.getElementById('ops-disputes')!.textContent !== '');
 
     await page.type('#ops-amount', '2.50');
     await page.type('#ops-reason', 'goodwill credit, support request 42');

@@ -72,13 +72,50 @@ describe('console sign-in (sign-up open, as in development)', () => {
     expect((await me.json()).user.account_id).toBe(session.user.account_id);
   });
 
-  it('keeps spending behind an API key: a session cannot call chat, images or key management', async () => {
+  it('keeps spending behind an API key: a session cannot call chat, images or embeddings', async () => {
     const browser = new Browser(h);
     await browser.startSession('/console/api/sign-up', { name: 'Bo', email: uniqueEmail(), password: PASSWORD });
-    for (const [method, path] of [['POST', '/v1/chat/completions'], ['POST', '/v1/images/generations'], ['GET', '/v1/keys'], ['POST', '/v1/embeddings']]) {
+    for (const [method, path] of [['POST', '/v1/chat/completions'], ['POST', '/v1/images/generations'], ['POST', '/v1/embeddings']]) {
       const res = await browser.send(method!, path!, method === 'GET' ? undefined : {}, { 'x-csrf-token': browser.csrf });
       expect(res.status, `${method} ${path}`).toBe(401);
     }
+  });
+
+  it('lets the account\'s person manage its keys from the session: create (secret once), change, revoke; CSRF-checked', async () => {
+    const browser = new Browser(h);
+    const me = await (await browser.startSession('/console/api/sign-up', { name: 'Kay', email: uniqueEmail(), password: PASSWORD })).json();
+    const accountId = me.user.account_id as string;
+
+    const forged = await browser.send('POST', '/v1/keys', { name: 'forged' });
+    expect(forged.status).toBe(403);
+    expect(await h.services.db('api_keys').where({ account_id: accountId, name: 'forged' }).first()).toBeUndefined();
+
+    const created = await browser.post('/v1/keys', { name: 'laptop', limit_usd: '5', models: ['gpt-5.2'], rpm: 60, tpm: 100000 });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const key = await created.json();
+    expect(key).toMatchObject({ name: 'laptop', limit_usd: '5.00', models: ['gpt-5.2'], rpm: 60, tpm: 100000, manage: false });
+    expect(key.key).toEqual(expect.any(String));
+    // The secret is in that answer only: the list never shows it again.
+    const list = await (await browser.send('GET', '/v1/keys')).json();
+    expect(list.data.map((k: any) => k.id)).toContain(key.id);
+    expect(JSON.stringify(list)).not.toContain(key.key);
+    // It is a real key of this account.
+    const credits = await h.call('GET', '/v1/dashboard/billing/credit_grants', { key: key.key });
+    expect(credits.status).toBe(200);
+
+    const renamed = await browser.send('PATCH', `/v1/keys/${key.id}`, { name: 'laptop 2', rpm: null }, { 'x-csrf-token': browser.csrf });
+    expect(await renamed.json()).toMatchObject({ name: 'laptop 2', rpm: null });
+    const revoked = await browser.send('DELETE', `/v1/keys/${key.id}`, undefined, { 'x-csrf-token': browser.csrf });
+    expect(await revoked.json()).toMatchObject({ id: key.id, deleted: true });
+    expect((await h.call('GET', '/v1/dashboard/billing/credit_grants', { key: key.key })).status).toBe(401);
+
+    // Bad input is a 400 that creates nothing; another account's key is not found.
+    const bad = await browser.post('/v1/keys', { name: 'x', models: ['no-such-model'] });
+    expect(bad.status).toBe(400);
+    const other = await h.createAccount();
+    const foreign = await browser.send('DELETE', `/v1/keys/${other.keyId}`, undefined, { 'x-csrf-token': browser.csrf });
+    expect(foreign.status).toBe(404);
+    expect((await h.call('GET', '/v1/dashboard/billing/credit_grants', { key: other.key })).status).toBe(200);
   });
 
   it('refuses a state-changing request without the CSRF token or from another origin, and changes nothing', async () => {

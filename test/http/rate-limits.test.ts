@@ -92,6 +92,86 @@ describe('per-key requests per minute', () => {
   });
 });
 
+describe('per-key tokens per minute', () => {
+  const chat = (baseUrl: string, key: string) =>
+    fetch(baseUrl + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5.2', max_tokens: 16, messages: [{ role: 'user', content: 'Say hello.' }] }),
+    });
+  const flushBoth = () => Promise.all([h.services.keys.tokens.flush(), second.services.keys.tokens.flush()]);
+  const settledTokens = async (keyId: string) => {
+    const rows = await h.services.db('requests').where({ api_key_id: keyId, status: 'completed' }).select('prompt_tokens', 'completion_tokens');
+    return rows.reduce((sum, r) => sum + Number(r.prompt_tokens) + Number(r.completion_tokens), 0);
+  };
+
+  it('counts the settled tokens of concurrent requests on two API processes exactly, then answers 429 with OpenAI’s token headers; other keys keep working', async () => {
+    const { key: manager, keyId: managerId } = await h.createAccount({ balanceUsd: '1.00' });
+    const create = async (body: object) => {
+      const response = await h.call('POST', '/v1/keys', { key: manager, body });
+      expect(response.status).toBe(201);
+      return response.json();
+    };
+    const small = await create({ name: 'small', tpm: 100 });
+    const roomy = await create({ name: 'roomy', tpm: 1_000_000 });
+    await awayFromMinuteBoundary();
+
+    // Nothing is settled yet when these start: all are served, and each one's tokens are counted.
+    const first = await Promise.all(Array.from({ length: 6 }, (_, i) => chat(i % 2 ? second.baseUrl : h.baseUrl, small.key)));
+    expect(first.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    for (const r of first) {
+      expect(r.headers.get('x-ratelimit-limit-tokens')).toBe('100');
+      expect(r.headers.get('x-ratelimit-reset-tokens')).toMatch(/^(\d+(\.\d+)?s|\d+ms)$/);
+      expect(r.headers.get('x-ratelimit-limit-requests')).toBeNull();
+    }
+    await flushBoth();
+    const used = await settledTokens(small.id);
+    expect(used).toBeGreaterThanOrEqual(100);
+    const window = await h.services.db('api_key_rate_windows').where({ api_key_id: small.id }).first();
+    expect(Number(window.tokens)).toBe(used);
+
+    const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => chat(i % 2 ? second.baseUrl : h.baseUrl, small.key)));
+    expect(burst.map((r) => r.status)).toEqual([429, 429, 429, 429, 429, 429]);
+    const refused = burst[0]!;
+    expect(refused.headers.get('x-ratelimit-limit-tokens')).toBe('100');
+    expect(refused.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+    expect(refused.headers.get('x-ratelimit-reset-tokens')).toMatch(/^(\d+(\.\d+)?s|\d+ms)$/);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const body = await refused.json();
+    expect(body.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'tokens', param: null });
+    expect(body.error.message).toContain(`Limit 100, Used ${used}`);
+    // A refused request is not served: nothing more is settled or charged.
+    expect(await settledTokens(small.id)).toBe(used);
+
+    const other = await chat(second.baseUrl, roomy.key);
+    expect(other.status).toBe(200);
+    expect(other.headers.get('x-ratelimit-limit-tokens')).toBe('1000000');
+    expect(other.headers.get('x-ratelimit-remaining-tokens')).toBe('1000000');
+    const unlimited = await chat(h.baseUrl, manager);
+    expect(unlimited.status).toBe(200);
+    expect(unlimited.headers.get('x-ratelimit-limit-tokens')).toBeNull();
+    // A key with neither limit costs no write: it has no window at all.
+    await flushBoth();
+    expect(await h.services.db('api_key_rate_windows').where({ api_key_id: managerId })).toEqual([]);
+    await h.expectBooksBalanced();
+  });
+
+  it('starts counting tokens again in a new window', async () => {
+    const { key: manager } = await h.createAccount({ balanceUsd: '1.00' });
+    const small = await (await h.call('POST', '/v1/keys', { key: manager, body: { name: 'small', tpm: 1 } })).json();
+    expect((await chat(h.baseUrl, small.key)).status).toBe(200);
+    await h.services.keys.tokens.flush();
+    expect((await chat(h.baseUrl, small.key)).status).toBe(429);
+    await h.services.db('api_key_rate_windows').where({ api_key_id: small.id }).update({ window_start: h.services.db.raw(`window_start - interval '1 minute'`) });
+    const next = await chat(h.baseUrl, small.key);
+    expect(next.status).toBe(200);
+    expect(next.headers.get('x-ratelimit-remaining-tokens')).toBe('1');
+    await h.expectBooksBalanced();
+  });
+});
+
 describe('last_used_at', () => {
   it('is written by the batched flush from every process and never moves backwards', async () => {
     const { key, keyId } = await h.createAccount();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelNotAllowed } from '../../src/keys/errors.js';
 import { assertModelAllowed, isExpired, nextPeriodStart, periodStart, settingsProblem } from '../../src/keys/key-settings.js';
 import { budgetRemaining } from '../../src/keys/key-budget.js';
-import { decide } from '../../src/keys/rate-limit.js';
+import { decide, decideTokens } from '../../src/keys/rate-limit.js';
 import { RateLimitExceeded } from '../../src/keys/errors.js';
 
 const now = new Date('2026-11-26T15:30:00Z'); // a Thursday
@@ -68,5 +68,21 @@ describe('rate window decision', () => {
     })();
     expect(refused).toBeInstanceOf(RateLimitExceeded);
     expect((refused as RateLimitExceeded).message).toContain('try again in 2s');
+  });
+});
+
+describe('token window decision', () => {
+  it('serves while the settled tokens are under the limit and refuses once they reach it, naming tokens', () => {
+    expect(decideTokens(100, 99, 5000)).toEqual({ limit: 100, remaining: 1, resetMs: 5000 });
+    expect(() => decideTokens(100, 100, 5000)).toThrow(RateLimitExceeded);
+    const refused = (() => {
+      try {
+        decideTokens(100, 250, 1500);
+      } catch (e) {
+        return e as RateLimitExceeded;
+      }
+    })();
+    expect(refused).toMatchObject({ unit: 'tokens', limit: 100, resetMs: 1500 });
+    expect(refused!.message).toContain('tokens per min (TPM): Limit 100, Used 250');
   });
 });

@@ -6,6 +6,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import pino from 'pino';
 import type { TestProject } from 'vitest/node';
+import { buildConsoleBundle, bundleIsStale } from '../../src/console/bundle.js';
 import { startEmbeddedPostgres } from '../../src/launcher/embedded-postgres.js';
 import { TOOLS_DIR } from '../../src/launcher/stack.js';
 import { resolveTemporalCli } from '../../src/launcher/temporal-cli.js';
@@ -44,6 +45,8 @@ function keepVitestExitCode() {
 
 export default async function setup(project: TestProject) {
   keepVitestExitCode();
+  // The console's browser tests load the built bundle; a clone or an edit of web/ gets it rebuilt here.
+  if (bundleIsStale()) await buildConsoleBundle();
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const stops: (() => Promise<void>)[] = [];
 

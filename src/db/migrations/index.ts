@@ -13,6 +13,7 @@ import * as requestCacheTokens from './20261130_0710_request_cache_tokens.js';
 import * as ledgerBatch from './20261130_0720_ledger_batch.js';
 import * as apiKeyChanges from './20261130_0730_api_key_changes.js';
 import * as balanceWatchFlag from './20261130_0740_balance_watch_flag.js';
+import * as keyTokenWindows from './20261130_0750_key_token_windows.js';
 import * as balanceThresholds from './20261130_0800_balance_thresholds.js';
 import * as savedCards from './20261130_0810_saved_cards.js';
 import * as autoTopup from './20261130_0820_auto_topup.js';
@@ -37,6 +38,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130_0720_ledger_batch': ledgerBatch,
   '20261130_0730_api_key_changes': apiKeyChanges,
   '20261130_0740_balance_watch_flag': balanceWatchFlag,
+  '20261130_0750_key_token_windows': keyTokenWindows,
   '20261130_0800_balance_thresholds': balanceThresholds,
   '20261130_0810_saved_cards': savedCards,
   '20261130_0820_auto_topup': autoTopup,

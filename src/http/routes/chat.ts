@@ -115,8 +115,10 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
   const stream = raw?.stream === true;
   let call: HeldChatCall | undefined;
   let outcome: ChatOutcome | null = null;
-  const record = (answered: ChatAnswered) =>
-    requests
+  const record = (answered: ChatAnswered) => {
+    // The key's tokens per minute count what was settled; batched, never awaited here.
+    if (outcome && key.tpm !== null) services.keys.tokens.add(key.id, outcome.settlement.promptTokens + outcome.settlement.completionTokens);
+    return requests
       .record(
         chatRequestRecord({
           requestId,
@@ -134,6 +136,7 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
       )
       // The money has moved by now; a lost log row must not turn a served request into an error.
       .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
+  };
 
   let answer: ChatAnswer;
   try {

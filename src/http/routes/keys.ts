@@ -7,7 +7,7 @@ import { keySpend } from '../../keys/key-spend.js';
 import { creditTotals } from '../../ledger/credit-totals.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
-import { accountOf, authOf } from '../auth.js';
+import { accountOf, authOf, keyManagerOf } from '../auth.js';
 import { notFound } from '../errors.js';
 import { instant } from '../instant-schema.js';
 import { presentKey } from '../present.js';
@@ -26,7 +26,7 @@ const settingsFields = {
   limit_reset: z.enum(LIMIT_RESETS).nullable().describe('When the limit starts again (UTC day, week from Monday, month); null: never'),
   models: z.array(z.string().min(1).max(200)).max(200).nullable().describe('Allow-list of catalog model ids; null: every model'),
   rpm: z.number().int().min(1).max(1_000_000).nullable().describe('Requests per minute over all /v1 routes; null: no limit'),
-  tpm: z.number().int().min(1).max(1_000_000_000).nullable().describe('Tokens per minute: stored and reported, not enforced yet'),
+  tpm: z.number().int().min(1).max(1_000_000_000).nullable().describe('Tokens per minute (prompt + completion of the chat requests settled in the current minute, counted within about a second of settling); at or over it, 429 rate_limit_exceeded; null: no limit'),
   expires_at: instant.nullable().describe('After this time the key answers 401; null: never'),
   manage: z.boolean().describe('May list, create, change and delete the account\u2019s keys'),
 };
@@ -102,7 +102,7 @@ export function keyRoutes(services: Services): Router {
       responses: { 200: { description: 'Active keys, oldest first', schema: z.object({ object: z.literal('list'), data: z.array(keyWithBudget) }) }, ...manageOnly },
     },
     async (_input, _req, res) => {
-      const keys = await listKeys(deps, authOf(res).key);
+      const keys = await listKeys(deps, keyManagerOf(res));
       const budgets = await keyBudgets(services.db, keys.filter((k) => k.spendLimit !== null).map((k) => k.id));
       res.json({
         object: 'list',
@@ -132,7 +132,7 @@ export function keyRoutes(services: Services): Router {
     },
     async ({ body }, _req, res) => {
       const settings = toSettings(body);
-      const { record, key } = await createKey(deps, authOf(res).key, {
+      const { record, key } = await createKey(deps, keyManagerOf(res), {
         name: body.name,
         manage: body.manage,
         spendLimit: settings.spendLimit ?? null,
@@ -162,7 +162,7 @@ export function keyRoutes(services: Services): Router {
       },
     },
     async ({ body, params }, _req, res) => {
-      const record = await updateKey(deps, authOf(res).key, params.id!, toSettings(body));
+      const record = await updateKey(deps, keyManagerOf(res), params.id!, toSettings(body));
       services.apiKeys.forget(record.id);
       res.json(presentKey(record));
     },
@@ -183,7 +183,7 @@ export function keyRoutes(services: Services): Router {
       },
     },
     async ({ params }, _req, res) => {
-      const record = await deleteKey(deps, authOf(res).key, params.id!);
+      const record = await deleteKey(deps, keyManagerOf(res), params.id!);
       services.apiKeys.forget(record.id);
       res.json({ ...presentKey(record), deleted: true });
     },

@@ -1,5 +1,7 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
+import type { HeldChatCall } from '../../chat/chat-call.js';
+import { promptTokenBound } from '../../chat/prompt-bound.js';
 import { countPromptTokens } from '../../chat/tokens.js';
 import { messagesFace } from '../../messages/messages-face.js';
 import {
@@ -8,17 +10,24 @@ import {
   promptOf,
   toChatRequest,
   UntranslatableMessage,
+  type MessagesRequest,
+  type TranslatedChatRequest,
 } from '../../messages/messages-request.js';
+import { nativeMessageRequest, nativeMessagesUpstreams } from '../../messages/native-upstream.js';
+import { UpstreamError } from '../../providers/chat/errors.js';
+import type { ChatRoute } from '../../providers/chat/model-routes.js';
 import { chatCompletionRequestSchema } from '../../providers/chat/request-schema.js';
+import type { ChatUpstream } from '../../providers/chat/upstream.js';
 import type { Services } from '../../services.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
 import { chatServing, serveChat } from './chat.js';
 
-// Anthropic's Messages API for every chat model. The request is translated to chat completions and
-// served by the chat path (one hold, one settlement, one request-log row); only the answer is
-// spelt the Anthropic way. Errors take Anthropic's shape in src/http/errors.ts.
+// Anthropic's Messages API for every chat model, served by the chat path (one hold, one settlement,
+// one request-log row). A route whose provider speaks Anthropic (`api: "anthropic"`) is sent the
+// caller's own body; the others get its translation to chat completions, and the answer is spelt
+// back the Anthropic way. Errors take Anthropic's shape in src/http/errors.ts.
 
 const ENDPOINT = '/v1/messages';
 const COUNT_ENDPOINT = '/v1/messages/count_tokens';
@@ -28,6 +37,7 @@ const anthropicError = z.object({ type: z.literal('error'), error: z.object({ ty
 export function messageRoutes(services: Services): Router {
   const router = Router();
   const serving = chatServing(services);
+  const native = nativeMessagesUpstreams(services.config.providers);
 
   openapi.add({
     method: 'post',
@@ -51,7 +61,13 @@ export function messageRoutes(services: Services): Router {
     res.setHeader('request-id', res.locals.requestId as string);
     const parsed = messagesRequestSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw fromZod(parsed.error);
-    const chat = translated(() => toChatRequest(parsed.data));
+    const request = parsed.data;
+    // What cannot be said in chat terms (documents, server tools, …) can still reach a native route.
+    const untranslatable = translationRefusal(request);
+    const anyNative = routesOf(services, request.model).some((route) => native.has(route.provider));
+    if (untranslatable && !anyNative) throw untranslatable;
+    const chat = untranslatable ? heldStandIn(request) : toChatRequest(request);
+    const headers = anthropicHeaders(req);
     await serveChat(serving, req.body, res, {
       endpoint: ENDPOINT,
       face: messagesFace(res.locals.requestId as string),
@@ -61,6 +77,16 @@ export function messageRoutes(services: Services): Router {
         if (!valid.success) throw fromZod(valid.error);
         return valid.data;
       },
+      // Native routes are sent the caller's body, the others its translation: the bound covers either.
+      hold: { promptTokenBound: nativePromptBound(request, services.catalog.chat(request.model)?.context_window) },
+      routed: (call) => ({
+        ...call,
+        routes: call.routes.map((route) => {
+          const upstream = native.get(route.provider);
+          if (upstream) return nativeRoute(route, upstream, request, headers, call);
+          return untranslatable ? refusingRoute(route, untranslatable) : route;
+        }),
+      }),
     });
   });
 
@@ -90,6 +116,84 @@ export function messageRoutes(services: Services): Router {
   });
 
   return router;
+}
+
+/** The translation's refusal (a 400 naming the field), or undefined when the request translates. */
+function translationRefusal(request: MessagesRequest): ApiError | undefined {
+  try {
+    toChatRequest(request);
+    return undefined;
+  } catch (error) {
+    if (error instanceof UntranslatableMessage) return invalidRequest(error.message, error.param, 'unsupported_value');
+    throw error;
+  }
+}
+
+function routesOf(services: Services, modelId: string): ChatRoute[] {
+  const model = services.catalog.chat(modelId);
+  return model ? services.chatRoutes.for(model) : [];
+}
+
+/**
+ * The chat request a native-only body is held and estimated as: its prompt as text (an over-count,
+ * and the hold's prompt bound is the body's own anyway). It is never sent: every other route refuses.
+ */
+function heldStandIn(request: MessagesRequest): TranslatedChatRequest {
+  const { model, max_tokens, stream, system, messages, tools } = request;
+  return {
+    model,
+    max_completion_tokens: max_tokens,
+    ...(stream === true && { stream: true }),
+    messages: [{ role: 'user', content: JSON.stringify({ system, messages, tools }) }],
+  };
+}
+
+/**
+ * The prompt bound of the body a native route is sent. A document's tokens cannot be told from its
+ * bytes (a PDF page is billed as text plus an image; a URL or file id names content we never see),
+ * so a request with one is held for the model's whole context window.
+ */
+function nativePromptBound(request: MessagesRequest, contextWindow: number | undefined): number {
+  const bound = promptTokenBound(request);
+  const hasDocument = request.messages.some((m) => Array.isArray(m.content) && m.content.some(isDocument));
+  return hasDocument && contextWindow !== undefined ? Math.max(bound, contextWindow) : bound;
+}
+
+function isDocument(block: { type: string; content?: unknown }): boolean {
+  if (block.type === 'document') return true;
+  // Tool results may carry documents too.
+  return block.type === 'tool_result' && Array.isArray(block.content) && block.content.some((b: { type?: unknown }) => b?.type === 'document');
+}
+
+/** The caller's Anthropic headers that change what the provider does; its credentials are never among them. */
+function anthropicHeaders(req: Request): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of ['anthropic-version', 'anthropic-beta']) {
+    const value = req.headers[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+/**
+ * A route whose provider speaks Anthropic is sent the caller's own body, with the route's model id
+ * and the output limit we held money for.
+ */
+function nativeRoute(route: ChatRoute, upstream: ChatUpstream, request: MessagesRequest, headers: Record<string, string>, call: HeldChatCall): ChatRoute {
+  const body = (model: string) => nativeMessageRequest({ ...request, model, max_tokens: call.hold.maxTokens }, headers);
+  return {
+    ...route,
+    upstream: {
+      complete: (chat, options) => upstream.complete(body(chat.model), options),
+      stream: (chat, options) => upstream.stream(body(chat.model), options),
+    },
+  };
+}
+
+/** A translating route for a request that does not translate: the translation's 400, and nothing sent. */
+function refusingRoute(route: ChatRoute, refusal: ApiError): ChatRoute {
+  const refuse = () => Promise.reject(new UpstreamError(400, refusal.body()));
+  return { ...route, upstream: { complete: refuse, stream: refuse } };
 }
 
 function translated<T>(translate: () => T): T {

@@ -15,6 +15,7 @@ const unixSeconds = z.coerce.number().int().min(0).max(253_402_300_799);
 const period = {
   start_time: unixSeconds.optional().describe('Unix seconds, inclusive'),
   end_time: unixSeconds.optional().describe('Unix seconds, exclusive'),
+  api_key_id: z.string().min(1).max(200).optional().describe('Only the requests made with this API key'),
 };
 
 const UsageQuery = z.object({
@@ -27,13 +28,14 @@ const UsageQuery = z.object({
   group_by: z.enum(['day', 'hour', 'model', 'key']).optional().describe('Sum requests, tokens and cost per UTC day or hour, per model or per API key'),
   format: z.enum(['json', 'csv']).default('json').describe('csv: the whole period (every request, or every bucket with group_by) streamed as RFC 4180 CSV'),
 });
-const ModelsQuery = z.object(period);
+const ModelsQuery = z.object({ ...period, model: z.string().min(1).max(200).optional() });
 
 const requestSchema = z.object({
   id: z.string(),
   object: z.literal('billing.request'),
   created_at: z.number().int(),
   endpoint: z.string(),
+  api_key_id: z.string().nullable().describe('The API key that made the request'),
   model: z.string().nullable(),
   stream: z.boolean(),
   status: z.enum(['completed', 'failed', 'client_closed']),
@@ -123,7 +125,7 @@ export function usageRoutes(services: Services): Router {
       if (query.group_by || query.format === 'csv') return usageOverTime(requests, accountId, query, res);
       let page;
       try {
-        page = await requests.page(accountId, { ...range(query), model: query.model, limit: query.limit, after: query.after });
+        page = await requests.page(accountId, { ...range(query), model: query.model, apiKeyId: query.api_key_id, limit: query.limit, after: query.after });
       } catch (error) {
         if (error instanceof UnknownCursor) throw invalidRequest(`Unknown 'after' cursor: ${error.message}.`, 'after', 'invalid_cursor');
         throw error;
@@ -162,7 +164,7 @@ export function usageRoutes(services: Services): Router {
     },
     async ({ query }, _req, res) => {
       const accountId = accountOf(res);
-      const models = await requests.grouped(accountId, 'model', range(query));
+      const models = await requests.grouped(accountId, 'model', { ...range(query), model: query.model, apiKeyId: query.api_key_id });
       const sum = (pick: (m: (typeof models)[number]) => number) => models.reduce((t, m) => t + pick(m), 0);
       res.json({
         object: 'list',
@@ -209,7 +211,7 @@ type UsageQueryOut = z.output<typeof UsageQuery>;
 /** group_by and/or format=csv: the whole period, summed into buckets or row by row. */
 async function usageOverTime(requests: RequestLog, accountId: string, query: UsageQueryOut, res: Response): Promise<void> {
   if (query.after !== undefined) throw invalidRequest("'after' pages the request list; it cannot be combined with group_by or format=csv.", 'after', 'invalid_value');
-  const period = { ...range(query), model: query.model };
+  const period = { ...range(query), model: query.model, apiKeyId: query.api_key_id };
   if (query.group_by) {
     const buckets = (await requests.grouped(accountId, query.group_by, period)).map((b) => presentBucket(query.group_by!, b));
     if (query.format === 'json') {
@@ -275,6 +277,7 @@ function presentRequest(r: RequestRecord) {
     object: 'billing.request' as const,
     created_at: unix(r.createdAt)!,
     endpoint: r.endpoint,
+    api_key_id: r.apiKeyId,
     model: r.model,
     stream: r.stream,
     status: r.status,

@@ -61,7 +61,8 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream &
 export interface WireProtocol {
   /** Appended to the provider's base URL. */
   path: string;
-  headers(apiKey: string | undefined): Record<string, string>;
+  /** `request` is absent for embeddings: a wire may take headers the caller sent from it. */
+  headers(apiKey: string | undefined, request?: ChatCompletionRequest): Record<string, string>;
   encode(request: ChatCompletionRequest, stream: boolean): unknown;
   /** A whole answer; throws UpstreamProtocolError when it is not one. */
   decode(body: unknown): ChatCompletion;
@@ -115,14 +116,14 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const secrets = options.apiKey ? [options.apiKey] : [];
 
-  function post(body: unknown, accept: string, call: UpstreamCallOptions, link: Call, target = endpoint): Promise<IncomingMessage> {
+  function post(body: unknown, accept: string, call: UpstreamCallOptions, link: Call, request?: ChatCompletionRequest, target = endpoint): Promise<IncomingMessage> {
     const payload = JSON.stringify(body);
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(payload),
       accept,
     };
-    Object.assign(headers, wire.headers(options.apiKey));
+    Object.assign(headers, wire.headers(options.apiKey, request));
     if (call.requestId) headers['x-client-request-id'] = call.requestId;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = transport.request(target, { method: 'POST', headers, agent, signal: link.controller.signal }, resolve);
@@ -146,7 +147,7 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
     async complete(request, call = {}) {
       const link = new Call(timeoutMs, call.signal);
       try {
-        const response = await post(wire.encode(request, false), 'application/json', call, link);
+        const response = await post(wire.encode(request, false), 'application/json', call, link, request);
         const raw = await readText(response, link);
         let parsed: unknown;
         try {
@@ -167,7 +168,7 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
       const link = new Call(timeoutMs, call.signal);
       let response: IncomingMessage;
       try {
-        response = await post(body, 'text/event-stream', call, link);
+        response = await post(body, 'text/event-stream', call, link, request);
         if (response.headers['content-type']?.includes('application/json')) {
           response.destroy();
           throw new UpstreamProtocolError('upstream answered a streaming request with plain JSON');
@@ -182,7 +183,7 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
     async embed(request, call = {}) {
       const link = new Call(timeoutMs, call.signal);
       try {
-        const response = await post(request, 'application/json', call, link, embeddingsEndpoint);
+        const response = await post(request, 'application/json', call, link, undefined, embeddingsEndpoint);
         let parsed: unknown;
         try {
           parsed = JSON.parse(await readText(response, link));

@@ -31,6 +31,8 @@ export interface ProtocolServer {
   text: string;
   /** Answer with this tool call instead of text (Anthropic: a tool_use block). */
   toolCall?: { id: string; name: string; input: Record<string, unknown> };
+  /** Anthropic only: open the answer with a thinking block of this text (signed). */
+  thinking?: string;
   seen: { headers: http.IncomingHttpHeaders; body: Record<string, any> }[];
   reset(): void;
   close(): Promise<void>;
@@ -39,7 +41,7 @@ export interface ProtocolServer {
 type Handler = (server: ProtocolServer, body: Record<string, any>, res: http.ServerResponse) => void;
 
 async function start(path: string, handle: Handler, baseSuffix: string): Promise<ProtocolServer> {
-  const defaults = () => ({ behaviour: { kind: 'answer' } as Behaviour, usage: { input: 30, output: 12, cacheRead: 0, cacheWrite: 0 }, text: 'Hello from upstream', toolCall: undefined });
+  const defaults = () => ({ behaviour: { kind: 'answer' } as Behaviour, usage: { input: 30, output: 12, cacheRead: 0, cacheWrite: 0 }, text: 'Hello from upstream', toolCall: undefined, thinking: undefined });
   const state = { ...defaults(), seen: [] as ProtocolServer['seen'] } as ProtocolServer;
   const server = http.createServer(async (req, res) => {
     let raw = '';
@@ -101,7 +103,8 @@ export function startOpenAiServer(): Promise<ProtocolServer> {
 export function startAnthropicServer(): Promise<ProtocolServer> {
   return start('/v1/messages', (s, body, res) => {
     const usage = { input_tokens: s.usage.input, output_tokens: s.usage.output, cache_read_input_tokens: s.usage.cacheRead, cache_creation_input_tokens: s.usage.cacheWrite };
-    const content = s.toolCall ? [{ type: 'tool_use', ...s.toolCall }] : [{ type: 'text', text: s.text }];
+    const thought = s.thinking === undefined ? [] : [{ type: 'thinking', thinking: s.thinking, signature: 'sig-local' }];
+    const content = [...thought, ...(s.toolCall ? [{ type: 'tool_use', ...s.toolCall }] : [{ type: 'text', text: s.text }])];
     const stopReason = s.toolCall ? 'tool_use' : 'end_turn';
     if (!body.stream) {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -112,17 +115,24 @@ export function startAnthropicServer(): Promise<ProtocolServer> {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     let out = event('message_start', { message: { id: 'msg_local', type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
     out += event('ping', {});
+    const index = thought.length;
+    if (s.thinking !== undefined) {
+      out += event('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } });
+      out += event('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: s.thinking } });
+      out += event('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'sig-local' } });
+      out += event('content_block_stop', { index: 0 });
+    }
     if (s.toolCall) {
       const json = JSON.stringify(s.toolCall.input);
-      out += event('content_block_start', { index: 0, content_block: { type: 'tool_use', id: s.toolCall.id, name: s.toolCall.name, input: {} } });
-      out += event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: json.slice(0, 4) } });
-      out += event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: json.slice(4) } });
+      out += event('content_block_start', { index, content_block: { type: 'tool_use', id: s.toolCall.id, name: s.toolCall.name, input: {} } });
+      out += event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(0, 4) } });
+      out += event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(4) } });
     } else {
-      out += event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-      out += event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: s.text.slice(0, 5) } });
-      out += event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: s.text.slice(5) } });
+      out += event('content_block_start', { index, content_block: { type: 'text', text: '' } });
+      out += event('content_block_delta', { index, delta: { type: 'text_delta', text: s.text.slice(0, 5) } });
+      out += event('content_block_delta', { index, delta: { type: 'text_delta', text: s.text.slice(5) } });
     }
-    out += event('content_block_stop', { index: 0 });
+    out += event('content_block_stop', { index });
     out += event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: s.usage.output } });
     out += event('message_stop', {});
     res.end(out);
