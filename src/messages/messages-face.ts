@@ -1,5 +1,6 @@
 import type { BilledUsage, ChatFace, StreamFace, StreamedAnswer } from '../http/routes/chat-face.js';
 import type { ApiError } from '../http/errors.js';
+import { toolInput } from '../providers/chat/anthropic-request.js';
 import type { ChatCompletion, ChatCompletionChunk, FinishReason } from '../providers/chat/types.js';
 import { anthropicErrorBody } from './anthropic-errors.js';
 import { NATIVE_MESSAGE, NATIVE_MESSAGE_EVENT } from './native-upstream.js';
@@ -136,17 +137,6 @@ class NativeOrTranslatedEvents implements StreamFace {
 /** An event as the provider named it, on the SSE `event:` line and in the payload. */
 function relay(payload: NativeEvent): string {
   return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
-}
-
-/** A model's tool arguments are JSON; anything else still reaches the caller, not lost. */
-function toolInput(raw: string | undefined): unknown {
-  if (!raw) return {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : { value: parsed };
-  } catch {
-    return { arguments: raw };
-  }
 }
 
 /**

@@ -130,13 +130,16 @@ function assistantBlocks(message: ChatMessage): AnthropicBlock[] {
   if (text) blocks.push({ type: 'text', text });
   const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as { id?: string; function?: { name?: string; arguments?: string } }[]) : [];
   for (const call of calls) {
-    blocks.push({ type: 'tool_use', id: call.id, name: call.function?.name, input: parseArguments(call.function?.arguments) });
+    blocks.push({ type: 'tool_use', id: call.id, name: call.function?.name, input: toolInput(call.function?.arguments) });
   }
   return blocks;
 }
 
-/** A model's tool arguments are usually JSON; when they are not, they are still passed on, not lost. */
-function parseArguments(raw: string | undefined): unknown {
+/**
+ * A chat tool call's arguments as an Anthropic `tool_use` input: usually a JSON object; anything
+ * else is still passed on, not lost. Also used by the Messages face (src/messages/).
+ */
+export function toolInput(raw: string | undefined): unknown {
   if (!raw) return {};
   try {
     const parsed: unknown = JSON.parse(raw);
