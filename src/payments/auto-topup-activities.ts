@@ -3,6 +3,7 @@
  * crossing (Idempotency-Key `auto-topup-<crossing>`), the charge by the deposit (Stripe
  * Idempotency-Key `auto-topup-<deposit>`), the credit by the deposit's unique ledger key.
  */
+import { ApplicationFailure } from '@temporalio/activity';
 import { alertTarget, alertDeps } from '../alerts/alert-settings.js';
 import { startAutoTopupFailedAlert } from '../alerts/alert-client.js';
 import type { Services } from '../services.js';
@@ -12,7 +13,7 @@ import { createDepositActivities } from './deposit-activities.js';
 import { TooManyOpenDeposits } from './deposit-repository.js';
 import { TIERS } from './tiers.js';
 
-/** How long the deposit of an off-session charge counts as open (it settles within the charge call). */
+/** How long the deposit of an off-session charge counts as open (it settles within the charge call, or soon after). */
 const OPEN_SECONDS = 3600;
 
 export function createAutoTopupActivities(services: Services) {
@@ -56,6 +57,16 @@ export function createAutoTopupActivities(services: Services) {
       if (result.paymentRef) {
         await payments.deposits.checkoutOpened(d.depositId, { providerRef: result.paymentRef, checkoutUrl: null, expiresAt: new Date(Date.now() + OPEN_SECONDS * 1000) });
       }
+      return result.outcome === 'succeeded' ? { ...result, amountNano: result.amountNano.toString() } : result;
+    },
+
+    /**
+     * A charge that answered `pending`, read again: throws (so Temporal retries with backoff) while
+     * it is still open, and returns once it succeeded or failed.
+     */
+    async awaitAutoTopupCharge(x: { paymentRef: string }): Promise<AutoTopupCharge> {
+      const result = await card().savedCardCharge!(x.paymentRef);
+      if (result.outcome === 'pending') throw ApplicationFailure.retryable(`the off-session charge ${x.paymentRef} is still ${result.status}`, 'ChargePending');
       return result.outcome === 'succeeded' ? { ...result, amountNano: result.amountNano.toString() } : result;
     },
 

@@ -114,6 +114,8 @@ export interface PaymentGateway {
    * retries. A decline is an answer (`declined`), not an error: it must not be retried.
    */
   chargeSavedCard?(req: SavedCardCharge): Promise<SavedCardChargeResult>;
+  /** An off-session charge as the provider sees it now (one that answered `pending` at first). */
+  savedCardCharge?(paymentRef: string): Promise<SavedCardChargeResult>;
   /** The receipt and the saved card of a paid checkout (providers with receipts and saved cards). */
   paymentDetails?(ref: { providerRef: string }): Promise<PaymentDetails>;
   /** The deposit and checkout a payment at the provider belongs to, as the provider records it. */

@@ -141,9 +141,24 @@ export class StripeGateway implements PaymentGateway {
       throw toProviderError(err);
     }
     if (intent.status !== 'succeeded') return { outcome: 'pending', paymentRef: intent.id, status: intent.status };
-    const full = await this.call(() => this.stripe.paymentIntents.retrieve(intent.id, { expand: ['latest_charge'] }));
-    const charge = typeof full.latest_charge === 'object' ? full.latest_charge : null;
-    return { outcome: 'succeeded', paymentRef: intent.id, amountNano: centsToNanos(intent.amount_received || intent.amount), receiptUrl: charge?.receipt_url ?? null };
+    return this.savedCardCharge(intent.id);
+  }
+
+  /**
+   * Read with its charge (for the receipt). Stripe's off-session intents end `succeeded`, or back at
+   * `requires_payment_method` / `canceled` when the payment failed; anything else is still open.
+   */
+  async savedCardCharge(paymentRef: string): Promise<SavedCardChargeResult> {
+    const intent = await this.call(() => this.stripe.paymentIntents.retrieve(paymentRef, { expand: ['latest_charge'] }));
+    if (intent.status === 'succeeded') {
+      const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
+      return { outcome: 'succeeded', paymentRef, amountNano: centsToNanos(intent.amount_received || intent.amount), receiptUrl: charge?.receipt_url ?? null };
+    }
+    if (intent.status === 'requires_payment_method' || intent.status === 'canceled') {
+      const error = intent.last_payment_error;
+      return { outcome: 'declined', paymentRef, code: error?.code ?? intent.status, message: error?.message ?? `The payment ended ${intent.status}.` };
+    }
+    return { outcome: 'pending', paymentRef, status: intent.status };
   }
 
   /** The Checkout Session that created the PaymentIntent: Stripe lists sessions by payment_intent. */

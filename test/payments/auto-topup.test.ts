@@ -13,7 +13,7 @@ import { balanceOf, createDeposit, depositOutcome, startDepositHarness, stripeSa
 let h: Harness;
 useHarness(() => startDepositHarness({ pollSeconds: 1 }), (started) => (h = started));
 
-async function accountWithSavedCard(card: 'visa' | 'declined' = 'visa') {
+async function accountWithSavedCard(card: 'visa' | 'declined' | 'processing' = 'visa') {
   const account = await h.createAccount();
   const dep = await createDeposit(h, account.key, { tier: 'starter', method: 'card', save_card: true });
   stripeSandbox(h).pay((await h.services.payments.deposits.get(dep.id))!.providerRef!, 'card', card);
@@ -78,6 +78,24 @@ describe('auto top-up', () => {
     expect(await balanceOf(h, accountId)).toBe(14n * USD);
     expect(intentsOf(customer)).toHaveLength(2);
     expect((await h.services.db('balance_crossings').where({ account_id: accountId, purpose: 'auto_topup' })).map((r) => Number(r.seq))).toEqual([1, 2]);
+  });
+
+  it('a charge that answers processing is read again until it succeeds, then credited once', async () => {
+    const { key, accountId, customer } = await accountWithSavedCard('processing');
+    expect((await h.call('PUT', '/v1/billing/auto-topup', { key, body: { threshold_usd: '5.00', tier: 'starter' } })).status).toBe(200);
+    await adjust(accountId, '-6.00');
+    const result = await topupResult(accountId, 1);
+    expect(result).toMatchObject({ outcome: 'credited' });
+    // The charge call answered processing: the credit came from reading the charge again.
+    const history = await h.services.temporal.client.workflow.getHandle(autoTopupWorkflowId(accountId, 1)).fetchHistory();
+    const activities = history.events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(activities).toContain('awaitAutoTopupCharge');
+    expect(await balanceOf(h, accountId)).toBe(14n * USD);
+    expect(intentsOf(customer)).toHaveLength(1);
+    expect(intentsOf(customer)[0]).toMatchObject({ status: 'succeeded', amount: 1000 });
+    const deposit = await (await h.call('GET', `/v1/billing/deposits/${result.depositId}`, { key })).json();
+    expect(deposit).toMatchObject({ status: 'credited', credited_usd: '10.00' });
+    expect(deposit.receipt_url).toMatch(/\/receipts\/ch_/);
   });
 
   it('a declined card stops auto top-up with the reason shown, alerts the webhook, and is never tried again', async () => {

@@ -10,12 +10,14 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 
-export type TestCard = 'visa' | 'declined' | 'authentication_required';
+/** `processing`: an off-session charge answers `processing` and has succeeded by the time it is read again. */
+export type TestCard = 'visa' | 'declined' | 'authentication_required' | 'processing';
 
 const CARDS: Record<TestCard, { brand: string; last4: string }> = {
   visa: { brand: 'visa', last4: '4242' },
   declined: { brand: 'visa', last4: '0341' },
   authentication_required: { brand: 'visa', last4: '3184' },
+  processing: { brand: 'visa', last4: '0077' },
 };
 
 export interface SandboxCustomer {
@@ -70,7 +72,7 @@ export interface SandboxOffSessionIntent {
   currency: string;
   customer: string;
   payment_method: string;
-  status: 'succeeded' | 'requires_payment_method';
+  status: 'succeeded' | 'requires_payment_method' | 'processing';
   latest_charge: string | null;
   last_payment_error: { type: 'card_error'; code: string; decline_code?: string; message: string } | null;
   metadata: Record<string, string>;
@@ -224,6 +226,7 @@ export function mountVault(router: Router, host: VaultHost, vault: StripeVault, 
   router.get('/v1/payment_intents/:id', (req, res) => {
     const intent = state.offSessionIntents[String(req.params.id)];
     if (!intent) return stripeError(res, 404, 'invalid_request_error', `No such payment_intent: '${req.params.id}'`, 'id', 'resource_missing');
+    if (intent.status === 'processing') succeed(intent, host.base(req));
     const expandCharge = expansions(req).includes('latest_charge') && intent.latest_charge;
     res.json(expandCharge ? { ...intent, latest_charge: state.receipts[intent.latest_charge!] } : intent);
   });
@@ -278,6 +281,10 @@ export function mountVault(router: Router, host: VaultHost, vault: StripeVault, 
       livemode: false,
     };
     state.offSessionIntents[intent.id] = intent;
+    if (pm.test_card === 'processing') {
+      intent.status = 'processing';
+      return answer(200, intent);
+    }
     if (pm.test_card !== 'visa') {
       const code = pm.test_card === 'declined' ? 'card_declined' : 'authentication_required';
       const message = code === 'card_declined' ? 'Your card was declined.' : 'Your card was declined. This transaction requires authentication.';
@@ -286,23 +293,30 @@ export function mountVault(router: Router, host: VaultHost, vault: StripeVault, 
       host.emit('payment_intent.payment_failed', intent);
       return answer(402, { error: { type: 'card_error', code, decline_code: intent.last_payment_error.decline_code, message, payment_intent: intent } });
     }
+    succeed(intent, host.base(req));
+    answer(200, intent);
+  });
+
+  /** The charge of a PaymentIntent that went through: its receipt, and the webhook Stripe sends. */
+  function succeed(intent: SandboxOffSessionIntent, base: string) {
     const charge: SandboxReceiptCharge = {
       id: `ch_${token(24)}`,
       object: 'charge',
-      amount,
+      amount: intent.amount,
       currency: intent.currency,
       payment_intent: intent.id,
-      payment_method: pm.id,
+      payment_method: intent.payment_method,
       receipt_url: '',
       status: 'succeeded',
       livemode: false,
     };
-    charge.receipt_url = `${host.base(req)}/receipts/${charge.id}`;
+    charge.receipt_url = `${base}/receipts/${charge.id}`;
     state.receipts[charge.id] = charge;
+    intent.status = 'succeeded';
     intent.latest_charge = charge.id;
     host.emit('payment_intent.succeeded', intent);
-    answer(200, intent);
-  });
+    host.changed();
+  }
 
   router.get('/receipts/:id', (req, res) => {
     const charge = state.receipts[String(req.params.id)];

@@ -396,7 +396,7 @@ function mountControl(router: Router, sandbox: StripeSandbox): void {
   router.get('/_sandbox/checkout/sessions', (_req, res) => void res.json({ data: sandbox.sessions() }));
   router.post('/_sandbox/checkout/sessions/:id/pay', json, (req, res) => {
     const choice = req.body?.method === 'delayed' ? 'delayed' : 'card';
-    const card = (['visa', 'declined', 'authentication_required'] as const).find((c) => c === req.body?.card) ?? 'visa';
+    const card = (['visa', 'declined', 'authentication_required', 'processing'] as const).find((c) => c === req.body?.card) ?? 'visa';
     handle(res, () => sandbox.pay(String(req.params.id), choice, card));
   });
   router.post('/_sandbox/checkout/sessions/:id/settle', json, (req, res) => {
