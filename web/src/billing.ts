@@ -6,26 +6,60 @@ import { when } from './format.js';
 
 export function clearBilling() {
   $('deposits').innerHTML = '';
+  clearTimeout(followUp);
 }
 
-export async function refreshDeposits() {
+/**
+ * A card deposit's receipt link (and a card it saves) is recorded just after its credit, so the
+ * re-read the credit's balance event triggers can come too early: read again a few times, a
+ * second apart, while a freshly credited card deposit has no receipt yet.
+ */
+const RECEIPT_FOLLOW_UPS = 10;
+let followUp: ReturnType<typeof setTimeout> | undefined;
+let followUpsLeft = RECEIPT_FOLLOW_UPS;
+
+const awaitsReceipt = (d: any) => d.method === 'card' && d.status === 'credited' && !d.receipt_url && Date.now() / 1000 - d.created_at < 3600;
+
+export async function refreshDeposits(afterReceipt: () => unknown = () => undefined) {
   try {
     const deps = await api('/v1/billing/deposits?limit=10');
-    fillRows('deposits', deps.data.map((d: any) => `<tr><td>${esc(d.id)}</td><td>${esc(d.method)}${d.coin ? ' ' + esc(d.coin) : ''}</td><td class="num">$${esc(d.amount_usd)}</td><td class="status-${esc(d.status)}">${esc(d.status)}</td><td>${when(d.created_at)}</td><td>${d.checkout_url ? `<a href="${esc(d.checkout_url)}" target="_blank" rel="noopener">pay</a>` : ''}</td></tr>`), 6, 'No deposits yet.');
+    fillRows(
+      'deposits',
+      deps.data.map(
+        (d: any) =>
+          `<tr><td>${esc(d.id)}</td><td>${esc(d.method)}${d.coin ? ' ' + esc(d.coin) : ''}${d.save_card ? ' <span class="muted">(saves card)</span>' : ''}</td><td class="num">$${esc(d.amount_usd)}</td><td class="status-${esc(d.status)}">${esc(d.status)}</td><td>${when(d.created_at)}</td><td>${d.checkout_url ? `<a href="${esc(d.checkout_url)}" target="_blank" rel="noopener">pay</a>` : ''}</td><td>${d.receipt_url ? `<a href="${esc(d.receipt_url)}" target="_blank" rel="noopener" aria-label="Receipt for ${esc(d.id)}">receipt</a>` : ''}</td></tr>`,
+      ),
+      7,
+      'No deposits yet.',
+    );
     $('topup-error').textContent = '';
+    clearTimeout(followUp);
+    if (deps.data.some(awaitsReceipt) && followUpsLeft > 0) {
+      followUpsLeft -= 1;
+      followUp = setTimeout(() => void refreshDeposits(afterReceipt).then(afterReceipt), 1000);
+    } else {
+      followUpsLeft = RECEIPT_FOLLOW_UPS;
+    }
   } catch (e) {
     $('topup-error').textContent = errorText(e);
   }
 }
 
 export function wireBilling(changed: () => void) {
+  // Only a card can be saved (the API refuses save_card on crypto).
+  $('method').addEventListener('change', () => {
+    const card = valueOf('method') === 'card';
+    $<HTMLInputElement>('save-card').disabled = !card;
+    if (!card) $<HTMLInputElement>('save-card').checked = false;
+  });
   onSubmit('topup', async () => {
     const [method, coin] = valueOf('method').split(':');
+    const saveCard = method === 'card' && $<HTMLInputElement>('save-card').checked;
     try {
       const d = await api('/v1/billing/deposits', {
         method: 'POST',
         headers: idempotencyKey('console'),
-        body: JSON.stringify({ tier: valueOf('tier'), method, ...(coin ? { coin } : {}) }),
+        body: JSON.stringify({ tier: valueOf('tier'), method, ...(coin ? { coin } : {}), ...(saveCard ? { save_card: true } : {}) }),
       });
       $('topup-error').textContent = '';
       if (d.checkout_url) window.open(d.checkout_url, '_blank', 'noopener');

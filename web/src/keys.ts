@@ -1,4 +1,5 @@
 import { api, errorText } from './api.js';
+import { wireCopy } from './copy.js';
 import { $, esc, fillRows, onSubmit, valueOf } from './dom.js';
 import { when } from './format.js';
 
@@ -62,16 +63,7 @@ export function wireKeys() {
       $('key-error').textContent = errorText(e);
     }
   });
-  $('key-copy').addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText($('key-secret-value').textContent ?? '');
-      $('key-copied').textContent = 'Copied.';
-    } catch {
-      // No clipboard (an http page, a refused permission): select it for a manual copy.
-      getSelection()?.selectAllChildren($('key-secret-value'));
-      $('key-copied').textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
-    }
-  });
+  wireCopy('key-copy', 'key-secret-value', 'key-copied');
   $('keys').addEventListener('click', async (e) => {
     const id = (e.target as HTMLElement).dataset?.revoke;
     if (!id) return;

@@ -1,3 +1,4 @@
+import { clearAlert, refreshAlert, wireAlert } from './alerts.js';
 import { api, ApiFailure, errorText, useCsrfToken } from './api.js';
 import { followBalance, stopBalance } from './balance.js';
 import { clearBilling, refreshDeposits, wireBilling } from './billing.js';
@@ -7,6 +8,7 @@ import { clearOps, startOps, wireOps } from './ops.js';
 import { clearOverview, refreshOverview } from './overview.js';
 import { refreshQuickstart } from './quickstart.js';
 import { currentPage, followPages, showPage, showTabs, type Page } from './pages.js';
+import { clearSavedCard, refreshSavedCard, wireSavedCard } from './saved-card.js';
 import { clearUsage, refreshUsage, wireUsage } from './usage.js';
 
 /** The console's entry: the session decides between sign-in, the customer pages and the ops view. */
@@ -22,14 +24,16 @@ function showSignIn(message = '') {
   // Never leave another person's figures on screen.
   clearOverview();
   clearBilling();
+  clearSavedCard();
+  clearAlert();
   clearUsage();
   clearKeys();
 }
 
-/** What a page reads when it opens and when the ledger moves (the overview's and billing's are always read). */
+/** What a page reads when it opens and when the ledger moves (the overview's figures and the deposits are always read). */
 const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
   overview: null,
-  billing: null,
+  billing: () => Promise.all([refreshSavedCard(), refreshAlert()]),
   usage: refreshUsage,
   keys: refreshKeys,
   quickstart: refreshQuickstart,
@@ -37,7 +41,9 @@ const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
 
 async function refresh() {
   try {
-    await Promise.all([refreshOverview(), refreshDeposits(), PAGE_REFRESH[currentPage()]?.()]);
+    // A saved card appears with its deposit's receipt, just after the credit: read it again then.
+    const afterReceipt = () => (currentPage() === 'billing' ? refreshSavedCard() : undefined);
+    await Promise.all([refreshOverview(), refreshDeposits(afterReceipt), PAGE_REFRESH[currentPage()]?.()]);
   } catch (e) {
     if (e instanceof ApiFailure && e.status === 401) showSignIn('Your session has ended: sign in again.');
     else $('balance-error').textContent = errorText(e);
@@ -104,6 +110,8 @@ $('signout').addEventListener('click', async () => {
   showSignIn();
 });
 wireBilling(scheduleRefresh);
+wireSavedCard();
+wireAlert();
 wireOps();
 wireUsage();
 wireKeys();
