@@ -123,6 +123,81 @@ describe('console in headless Chromium', () => {
     await h.expectBooksBalanced();
   });
 
+  it('sets a low-balance alert (secret shown once), saves a card on a top-up paid in the checkout, shows it and the receipt, and turns auto top-up on and off', async () => {
+    const { page, key } = await signedIn('1.00');
+    page.on('dialog', (d) => void d.accept());
+    await page.click('#tabs a[data-page=billing]');
+    await page.waitForSelector('#alert', { visible: true });
+    await page.waitForFunction(() => document.getElementById('alert-status')!.textContent!.includes('No alert'));
+    // Auto top-up charges a saved card: without one it is not offered.
+    await page.waitForFunction(() => document.getElementById('autotopup-status')!.textContent === 'Needs a saved card.');
+    expect(await page.$eval('#autotopup', (e) => (e as HTMLElement).hidden)).toBe(true);
+
+    // The API's refusal is shown to the person, and nothing is set.
+    await page.type('#alert-threshold', 'lots');
+    await page.type('#alert-url', 'http://127.0.0.1:9/cheapa-alert');
+    await page.click('#alert button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('alert-error')!.textContent !== '');
+    expect(await (await h.call('GET', '/v1/billing/alerts', { key })).json()).toMatchObject({ enabled: false });
+
+    await page.$eval('#alert-threshold', (e) => ((e as HTMLInputElement).value = ''));
+    await page.type('#alert-threshold', '0.50');
+    await page.click('#alert button[type=submit]');
+    await page.waitForSelector('#alert-secret', { visible: true });
+    const secret = (await page.$eval('#alert-secret-value', (e) => e.textContent))!;
+    expect(secret).toMatch(/^whsec_/);
+    expect(await page.$eval('#alert-secret', (e) => e.textContent)).toContain('shown once');
+    expect(await page.$eval('#alert-error', (e) => e.textContent)).toBe('');
+    await page.click('#alert-copy');
+    await page.waitForFunction(() => document.getElementById('alert-copied')!.textContent !== '');
+    expect(await (await h.call('GET', '/v1/billing/alerts', { key })).json()).toMatchObject({ enabled: true, threshold_usd: '0.50', webhook_url: 'http://127.0.0.1:9/cheapa-alert' });
+    // Shown once: a fresh load of the page shows the alert, never its secret.
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('alert-status')!.textContent!.includes('$0.50'));
+    expect(await page.$eval('#alert-secret', (e) => (e as HTMLElement).hidden)).toBe(true);
+    expect(await page.content()).not.toContain(secret);
+
+    // A $10 card top-up that saves the card, paid on the sandbox checkout page.
+    const opened = new Promise<import('puppeteer-core').Page>((resolve) =>
+      page.browserContext().once('targetcreated', async (t) => resolve((await t.page())!)),
+    );
+    await page.select('#tier', 'starter');
+    await page.select('#method', 'card');
+    await page.click('#save-card');
+    await page.click('#topup button[type=submit]');
+    const checkout = await opened;
+    await checkout.waitForSelector('button[value=card]');
+    await Promise.all([checkout.waitForNavigation(), checkout.click('button[value=card]')]);
+    await checkout.close();
+
+    // The credit, then its receipt and the saved card, show without a reload.
+    await page.waitForFunction(() => document.getElementById('available')!.textContent === '$11.00', { timeout: 30_000, polling: 250 });
+    await page.waitForSelector('#deposits a[aria-label^="Receipt for"]', { timeout: 15_000 });
+    const receipt = await page.$eval('#deposits a[aria-label^="Receipt for"]', (a) => (a as HTMLAnchorElement).href);
+    expect(receipt).toMatch(/\/sandbox\/stripe\/receipts\/ch_/);
+    expect(await (await fetch(receipt)).text()).toContain('10.00 USD paid');
+    await page.waitForFunction(() => document.getElementById('card-summary')!.textContent!.includes('4242'), { timeout: 15_000, polling: 250 });
+    expect(await page.$eval('#card-summary', (e) => e.textContent)).toContain('visa');
+
+    // Auto top-up is offered now: on, then off.
+    await page.waitForSelector('#autotopup', { visible: true });
+    await page.type('#autotopup-threshold', '2.00');
+    await page.select('#autotopup-tier', 'standard');
+    await page.click('#autotopup button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('autotopup-status')!.textContent!.startsWith('On'));
+    expect(await page.$eval('#autotopup-error', (e) => e.textContent)).toBe('');
+    expect(await (await h.call('GET', '/v1/billing/auto-topup', { key })).json()).toMatchObject({ enabled: true, threshold_usd: '2.00', tier: 'standard' });
+    await page.click('#autotopup-off');
+    await page.waitForFunction(() => document.getElementById('autotopup-status')!.textContent === 'Off.');
+    expect(await (await h.call('GET', '/v1/billing/auto-topup', { key })).json()).toMatchObject({ enabled: false });
+
+    // Forgetting the card takes auto top-up away with it.
+    await page.click('#card-forget');
+    await page.waitForFunction(() => document.getElementById('autotopup-status')!.textContent === 'Needs a saved card.');
+    expect(await (await h.call('GET', '/v1/billing/payment-method', { key })).json()).toMatchObject({ saved: false });
+    await h.expectBooksBalanced();
+  });
+
   it('shows usage over a date range with a chart, filters by key and model, pages the requests, and exports the selection as CSV', async () => {
     const { page, key, accountId } = await signedIn('5.00');
     const second = await (await h.admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'batch jobs' })).json();

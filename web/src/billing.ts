@@ -6,23 +6,16 @@ import { when } from './format.js';
 
 export function clearBilling() {
   $('deposits').innerHTML = '';
+  shown = [];
   clearTimeout(followUp);
 }
 
-/**
- * A card deposit's receipt link (and a card it saves) is recorded just after its credit, so the
- * re-read the credit's balance event triggers can come too early: read again a few times, a
- * second apart, while a freshly credited card deposit has no receipt yet.
- */
-const RECEIPT_FOLLOW_UPS = 10;
-let followUp: ReturnType<typeof setTimeout> | undefined;
-let followUpsLeft = RECEIPT_FOLLOW_UPS;
+let shown: any[] = [];
 
-const awaitsReceipt = (d: any) => d.method === 'card' && d.status === 'credited' && !d.receipt_url && Date.now() / 1000 - d.created_at < 3600;
-
-export async function refreshDeposits(afterReceipt: () => unknown = () => undefined) {
+export async function refreshDeposits() {
   try {
     const deps = await api('/v1/billing/deposits?limit=10');
+    shown = deps.data;
     fillRows(
       'deposits',
       deps.data.map(
@@ -33,16 +26,33 @@ export async function refreshDeposits(afterReceipt: () => unknown = () => undefi
       'No deposits yet.',
     );
     $('topup-error').textContent = '';
-    clearTimeout(followUp);
-    if (deps.data.some(awaitsReceipt) && followUpsLeft > 0) {
-      followUpsLeft -= 1;
-      followUp = setTimeout(() => void refreshDeposits(afterReceipt).then(afterReceipt), 1000);
-    } else {
-      followUpsLeft = RECEIPT_FOLLOW_UPS;
-    }
   } catch (e) {
     $('topup-error').textContent = errorText(e);
   }
+}
+
+/**
+ * A card deposit's receipt link, and the card it saves, are recorded just after its credit, so the
+ * re-read that the credit's balance event triggers can come too early. While a card deposit
+ * credited within the hour lacks them, read again a second later: at most a few times per deposit.
+ */
+const LOOKS_PER_DEPOSIT = 10;
+const looks = new Map<string, number>();
+let followUp: ReturnType<typeof setTimeout> | undefined;
+
+const lacksDetails = (d: any, savedCardDeposit: string | null | undefined) =>
+  d.method === 'card' &&
+  d.status === 'credited' &&
+  Date.now() / 1000 - d.created_at < 3600 &&
+  (!d.receipt_url || (d.save_card && savedCardDeposit !== undefined && savedCardDeposit !== d.id));
+
+/** savedCardDeposit: the saved card's deposit as shown (null: none), undefined when the card is not on screen. */
+export function followPaymentDetails(savedCardDeposit: string | null | undefined, again: () => unknown) {
+  clearTimeout(followUp);
+  const waiting = shown.filter((d) => lacksDetails(d, savedCardDeposit) && (looks.get(d.id) ?? 0) < LOOKS_PER_DEPOSIT);
+  if (!waiting.length) return;
+  for (const d of waiting) looks.set(d.id, (looks.get(d.id) ?? 0) + 1);
+  followUp = setTimeout(again, 1000);
 }
 
 export function wireBilling(changed: () => void) {

@@ -1,14 +1,14 @@
 import { clearAlert, refreshAlert, wireAlert } from './alerts.js';
 import { api, ApiFailure, errorText, useCsrfToken } from './api.js';
 import { followBalance, stopBalance } from './balance.js';
-import { clearBilling, refreshDeposits, wireBilling } from './billing.js';
+import { clearBilling, followPaymentDetails, refreshDeposits, wireBilling } from './billing.js';
 import { $, onSubmit, valueOf } from './dom.js';
 import { clearKeys, refreshKeys, wireKeys } from './keys.js';
 import { clearOps, startOps, wireOps } from './ops.js';
 import { clearOverview, refreshOverview } from './overview.js';
 import { refreshQuickstart } from './quickstart.js';
 import { currentPage, followPages, showPage, showTabs, type Page } from './pages.js';
-import { clearSavedCard, refreshSavedCard, wireSavedCard } from './saved-card.js';
+import { clearSavedCard, refreshSavedCard, savedCardDeposit, wireSavedCard } from './saved-card.js';
 import { clearUsage, refreshUsage, wireUsage } from './usage.js';
 
 /** The console's entry: the session decides between sign-in, the customer pages and the ops view. */
@@ -41,9 +41,8 @@ const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
 
 async function refresh() {
   try {
-    // A saved card appears with its deposit's receipt, just after the credit: read it again then.
-    const afterReceipt = () => (currentPage() === 'billing' ? refreshSavedCard() : undefined);
-    await Promise.all([refreshOverview(), refreshDeposits(afterReceipt), PAGE_REFRESH[currentPage()]?.()]);
+    await Promise.all([refreshOverview(), refreshDeposits(), PAGE_REFRESH[currentPage()]?.()]);
+    followPaymentDetails(currentPage() === 'billing' ? savedCardDeposit() : undefined, () => void refresh());
   } catch (e) {
     if (e instanceof ApiFailure && e.status === 401) showSignIn('Your session has ended: sign in again.');
     else $('balance-error').textContent = errorText(e);
