@@ -19,6 +19,7 @@ const CONSOLE_ENDPOINTS: readonly (readonly [method: string, path: RegExp])[] = 
   ['PUT', /^\/v1\/billing\/auto-topup$/],
   ['DELETE', /^\/v1\/billing\/auto-topup$/],
   ['GET', /^\/v1\/videos(\/[^/]+(\/content)?)?$/],
+  ['GET', /^\/v1\/images$/],
   ['GET', /^\/v1\/models(\/[^/]+)?$/],
   ['GET', /^\/v1\/keys$/],
   ['POST', /^\/v1\/keys$/],

@@ -303,7 +303,7 @@ describe('console in headless Chromium', () => {
     await page.type('#link-password', 'correct horse battery');
     await page.click('#link-form button[type=submit]');
     await page.waitForFunction(() => document.getElementById('available')!.textContent === '$2.00');
-    for (const tab of ['overview', 'billing', 'usage', 'keys', 'quickstart']) {
+    for (const tab of ['overview', 'billing', 'usage', 'generations', 'keys', 'quickstart']) {
       await page.click(`#tabs a[data-page=${tab}]`);
       await page.waitForSelector(`#app section[data-page=${tab}]`, { visible: true });
       const offenders = await page.evaluate(() =>

@@ -123,3 +123,35 @@ describe('the embedded simulated Gemini', () => {
     await embedded.expectBooksBalanced();
   });
 });
+
+describe('GET /v1/images', () => {
+  it("lists the account's image generations newest first, paged, with cost and signed links to the images; never another account's or one refused at the hold", async () => {
+    const { key } = await h.createAccount({ balanceUsd: '0.70' });
+    const stranger = await h.createAccount({ balanceUsd: '1.00' });
+    const first = await (await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'a red kite', n: 2 } })).json();
+    const second = await (await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'a blue door', size: '1024x1024' } })).json();
+    // $0.07 left: refused at the hold, so not shown.
+    expect((await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'too expensive' } })).status).toBe(402);
+    await h.call('POST', '/v1/images/generations', { key: stranger.key, body: { prompt: 'someone else' } });
+
+    const list = await (await h.call('GET', '/v1/images', { key })).json();
+    expect(list).toMatchObject({ object: 'list', first_id: second.id, last_id: first.id, has_more: false });
+    expect(list.data.map((g: { id: string }) => g.id)).toEqual([second.id, first.id]);
+    expect(list.data[0]).toMatchObject({ object: 'image.generation', model: 'nano-banana-2', status: 'completed', n: 1, prompt: 'a blue door', size: '1024x1024', cost: 0.21, error: null });
+    expect(list.data[1]).toMatchObject({ status: 'completed', n: 2, cost: 0.42 });
+    expect(list.data[1].data).toHaveLength(2);
+    const image = await fetch(list.data[1].data[0].url);
+    expect(image.status).toBe(200);
+    expect(Buffer.from(await image.arrayBuffer()).equals(promptPicture('a red kite'))).toBe(true);
+
+    const page1 = await (await h.call('GET', '/v1/images?limit=1', { key })).json();
+    expect(page1).toMatchObject({ has_more: true, last_id: second.id });
+    const page2 = await (await h.call('GET', `/v1/images?limit=1&after=${second.id}`, { key })).json();
+    expect(page2).toMatchObject({ has_more: false, first_id: first.id });
+    const bad = await h.call('GET', '/v1/images?limit=0', { key });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.type).toBe('invalid_request_error');
+    expect((await h.call('GET', '/v1/images')).status).toBe(401);
+    await h.expectBooksBalanced();
+  });
+});

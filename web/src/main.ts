@@ -3,6 +3,7 @@ import { api, ApiFailure, errorText, useCsrfToken } from './api.js';
 import { followBalance, stopBalance } from './balance.js';
 import { clearBilling, followPaymentDetails, refreshDeposits, wireBilling } from './billing.js';
 import { $, onSubmit, valueOf } from './dom.js';
+import { clearGenerations, refreshGenerations } from './generations.js';
 import { clearKeys, refreshKeys, wireKeys } from './keys.js';
 import { clearOps, startOps, wireOps } from './ops.js';
 import { clearOverview, refreshOverview } from './overview.js';
@@ -27,6 +28,7 @@ function showSignIn(message = '') {
   clearSavedCard();
   clearAlert();
   clearUsage();
+  clearGenerations();
   clearKeys();
 }
 
@@ -35,6 +37,7 @@ const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
   overview: null,
   billing: () => Promise.all([refreshSavedCard(), refreshAlert()]),
   usage: refreshUsage,
+  generations: refreshGenerations,
   keys: refreshKeys,
   quickstart: refreshQuickstart,
 };

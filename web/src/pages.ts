@@ -4,8 +4,8 @@ import { $ } from './dom.js';
  * The customer console's pages: sections tagged data-page, shown by the address's hash (#/usage),
  * so the back button and links (the 402 message's "Add credit" lives on #/billing) work.
  */
-export type Page = 'overview' | 'billing' | 'usage' | 'keys' | 'quickstart';
-const PAGES: readonly Page[] = ['overview', 'billing', 'usage', 'keys', 'quickstart'];
+export type Page = 'overview' | 'billing' | 'usage' | 'generations' | 'keys' | 'quickstart';
+const PAGES: readonly Page[] = ['overview', 'billing', 'usage', 'generations', 'keys', 'quickstart'];
 
 export function currentPage(): Page {
   const name = location.hash.replace(/^#\//, '');

@@ -9,7 +9,7 @@ import type { GenerationResult, StoredAssetRef } from '../../generations/generat
 import { usdNumber } from '../../ledger/money.js';
 import type { Services } from '../../services.js';
 import { assertModelAllowed } from '../../keys/key-settings.js';
-import { authOf } from '../auth.js';
+import { accountOf, authOf } from '../auth.js';
 import { ApiError, invalidRequest, notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
@@ -55,6 +55,27 @@ const imageResponse = z.object({
   data: z.array(z.object({ b64_json: z.string().optional(), url: z.string().optional() })),
   id: z.string(),
   cost: z.number().describe('USD charged: $0.21 per delivered image'),
+});
+
+const ImageList = z.object({
+  after: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  order: z.enum(['asc', 'desc']).default('desc'),
+});
+
+const imageGenerationObject = z.object({
+  id: z.string(),
+  object: z.literal('image.generation'),
+  model: z.string(),
+  status: z.enum(['queued', 'in_progress', 'completed', 'failed']),
+  n: z.number().int(),
+  prompt: z.string(),
+  size: z.string().nullable(),
+  created_at: z.number().int(),
+  completed_at: z.number().int().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  cost: z.number().describe('USD charged: $0.21 per delivered image'),
+  data: z.array(z.object({ url: z.string() })).describe('Signed, expiring links to the delivered images (empty until completed)'),
 });
 
 /** The longest an image request waits beyond its deadline for the workflow to report. */
@@ -126,6 +147,43 @@ export function imageRoutes(services: Services): Router {
       await sendAsset(services, res, asset);
     },
   );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/images',
+      summary: "The account's image generations (and edits), newest first, with signed links to the delivered images",
+      tag: 'images',
+      auth: 'api_key',
+      query: ImageList,
+      responses: { 200: { description: 'A page of image generations', schema: z.object({ object: z.literal('list'), data: z.array(imageGenerationObject), first_id: z.string().nullable(), last_id: z.string().nullable(), has_more: z.boolean() }) } },
+    },
+    async ({ query }, _req, res) => {
+      // accountOf, not authOf: the console's session reads this list too (no key behind it).
+      const accountId = accountOf(res);
+      const rows = await generations.list(accountId, 'image', { after: query.after, limit: query.limit + 1, order: query.order });
+      const data = await Promise.all(rows.slice(0, query.limit).map(presentGeneration));
+      res.json({ object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rows.length > query.limit });
+    },
+  );
+
+  async function presentGeneration(g: GenerationRecord): Promise<z.infer<typeof imageGenerationObject>> {
+    return {
+      id: g.id,
+      object: 'image.generation',
+      model: g.model,
+      status: g.status === 'rejected' ? 'failed' : g.status,
+      n: g.n,
+      prompt: g.prompt,
+      size: typeof g.params.size === 'string' ? g.params.size : null,
+      created_at: unix(g.createdAt)!,
+      completed_at: unix(g.completedAt),
+      error: g.error,
+      cost: usdNumber(g.cost),
+      data: g.status === 'completed' ? await Promise.all(g.assets.map(async (a) => ({ url: await services.assetLinks.urlFor(a.key) }))) : [],
+    };
+  }
 
   /** The checks both endpoints start with: the model is an image model this key may use, the size maps to one it supports. */
   function checkedImageRequest(body: { model: string; size?: string | null }, res: Response) {
