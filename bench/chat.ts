@@ -260,7 +260,7 @@ async function runGateway() {
   const services = await createServices(
     config,
     { databaseUrl: config.database.url!, temporalAddress: config.temporal.address!, adminToken: config.adminToken! },
-    pino({ level: 'warn' }),
+    pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
   );
   const server = createApp(services).listen(config.port, '127.0.0.1', () => console.log(`ready http://127.0.0.1:${config.port}/v1`));
   process.on('SIGTERM', () => {
