@@ -235,6 +235,8 @@ async function soak(baseUrl: string, keys: string[], gatewayPid: number, cpu: Cp
         window.push(performance.now() - t0);
         if (status === 200) answered++;
         else errors++;
+        // A soak that only collects refusals measures nothing.
+        if (errors > 100 && errors > answered) throw new Error(`soak: ${errors} errors against ${answered} answers`);
       }
     }),
   );
@@ -361,7 +363,7 @@ async function main() {
     const accounts = new AccountRepository(db);
     const ledger = new PostgresLedger(db);
     const customers: { id: string; key: string }[] = [];
-    for (let i = 0; i < Math.max(...PHASES.map((p) => p.concurrency)); i++) {
+    for (let i = 0; i < Math.max(SOAK_SECONDS > 0 ? CONCURRENCY : 0, ...PHASES.map((p) => p.concurrency)); i++) {
       const account = await accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
       const { key, record } = await accounts.createKey(account.id, 'bench');
       // BENCH_KEY_RPM: give every key a requests-per-minute limit (high enough never to refuse) to measure its cost.
