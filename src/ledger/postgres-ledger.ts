@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { newId } from '../ids.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import {
@@ -78,7 +79,7 @@ export class PostgresLedger {
    */
   constructor(
     private readonly db: Knex,
-    opts: { groupCommit?: GroupCommitOptions } = {},
+    opts: { groupCommit?: GroupCommitOptions; logger?: Logger } = {},
   ) {
     if (opts.groupCommit) {
       const deadlineMs = opts.groupCommit.deadlineMs ?? 2_000;
@@ -91,6 +92,9 @@ export class PostgresLedger {
         query_timeout: deadlineMs + 5_000,
         allowExitOnIdle: true,
       });
+      // An idle connection that dies (a database restart, a failover) is dropped by the pool, which
+      // connects anew on next use. Unheard, the pool's 'error' event would end the whole process.
+      this.pool.on('error', (err) => opts.logger?.warn({ err }, 'ledger connection lost; the pool reconnects on next use'));
       const pool = this.pool;
       this.groupCommit = new GroupCommit(db, (ops) => applyHoldOps((text, values) => pool.query({ name: 'ledger_apply_holds', text, values }), ops), {
         ...opts.groupCommit,
@@ -295,6 +299,18 @@ export class PostgresLedger {
       .orderBy('created_at')
       .limit(limit);
     return rows.map((r) => r.generation_id);
+  }
+
+  /** Pending holds, oldest first, of one account or of all (the ops view's open holds). */
+  async openHolds(opts: { accountId?: string; limit: number }): Promise<Hold[]> {
+    const rows = await this.db('holds')
+      .where('status', 'pending')
+      .modify((q) => {
+        if (opts.accountId) q.where('account_id', opts.accountId);
+      })
+      .orderBy([{ column: 'created_at' }, { column: 'id' }])
+      .limit(opts.limit);
+    return rows.map(toHold);
   }
 
   /** Expires pending holds whose deadline has passed, one statement each; returns how many. */

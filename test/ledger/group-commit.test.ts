@@ -81,4 +81,22 @@ describe('group commit on PostgreSQL', () => {
     expect(await ledger.balance(id)).toMatchObject({ balance: parseUsd('0.5'), held: 0n, available: parseUsd('0.5') });
     await h.expectBooksBalanced();
   });
+
+  it('survives its connections being cut (a database restart) and reconnects for the next batch', async () => {
+    const id = await funded();
+    const first = (await hold(id, `${id}:before-cut`)).value;
+    // Every backend of the group-commit pool (named by its prepared statement) is terminated while idle,
+    // as a restart or a failover does. An unheard pool error would end the process (and this test file).
+    const cut = await db.raw(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()
+         AND query LIKE '%ledger_apply_holds%'`,
+    );
+    expect(cut.rows.length).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = (await hold(id, `${id}:after-cut`)).value;
+    await ledger.captureHold({ holdId: first.id, accountId: id, amount: parseUsd('0.1'), kind: 'usage' });
+    await ledger.releaseHold({ holdId: second.id, accountId: id });
+    expect(await ledger.balance(id)).toMatchObject({ balance: parseUsd('0.9'), held: 0n });
+    await h.expectBooksBalanced();
+  });
 });
