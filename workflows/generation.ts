@@ -43,14 +43,18 @@ const { placeGenerationHold } = proxyLocalActivities<Activities>({
 const NOT_WORTH_RETRYING = ['GenerationRefused', 'ProviderRejected', 'ProviderFailed'];
 
 // Provider calls: how patiently to retry an outage comes with the input (tests shorten it).
-function providerActivities(input: GenerationInput) {
-  const retry = {
+function providerRetry(input: GenerationInput) {
+  return {
     initialInterval: input.timing.providerRetry.initialIntervalMs,
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: input.timing.providerRetry.maximumAttempts,
     nonRetryableErrorTypes: NOT_WORTH_RETRYING,
   };
+}
+
+function providerActivities(input: GenerationInput) {
+  const retry = providerRetry(input);
   const { storeVideo } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
   const { generateImage } = proxyActivities<Activities>({
     startToCloseTimeout: '5 minutes',
@@ -89,13 +93,7 @@ function localImageActivities(input: GenerationInput): Pick<ProviderActivities, 
   const { generateImage } = proxyLocalActivities<Activities>({
     startToCloseTimeout: '5 minutes',
     scheduleToCloseTimeout: input.timing.deadlineMs,
-    retry: {
-      initialInterval: input.timing.providerRetry.initialIntervalMs,
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: input.timing.providerRetry.maximumAttempts,
-      nonRetryableErrorTypes: NOT_WORTH_RETRYING,
-    },
+    retry: providerRetry(input),
   });
   return { generateImage };
 }
