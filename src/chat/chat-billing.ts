@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { AccountNotFound, CaptureExceedsHold, HoldNotFound, HoldNotPending, InsufficientFunds } from '../ledger/errors.js';
+import { AccountNotFound, CaptureExceedsHold, HoldNotFound, HoldNotPending, IdempotencyConflict, InsufficientFunds, KeyLimitExceeded } from '../ledger/errors.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
 import type { ChatModel } from '../pricing/catalog.js';
@@ -49,6 +49,10 @@ const ATTEMPTS = 4;
 const HOLD_TTL_MS = 3 * 60 * 60 * 1000;
 // In-process retries of a failed capture (a database blip) before it is handed to Temporal.
 const CAPTURE_RETRY_DELAYS_MS = [50, 250, 1000];
+// Retries of the release of a hold whose placing failed with its commit in doubt (see releaseInDoubt).
+const IN_DOUBT_RETRY_DELAYS_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000];
+// Longer than a batch statement can still run after its caller gave up on it (the lane's deadline).
+const IN_DOUBT_SETTLED_AFTER_MS = 10_000;
 
 export interface ChatBillingDeps {
   ledger: PostgresLedger;
@@ -58,6 +62,8 @@ export interface ChatBillingDeps {
   /** Makes a capture durable when the database keeps refusing it in-process. */
   handOff: HandOff;
   captureRetryDelaysMs?: readonly number[];
+  inDoubtRetryDelaysMs?: readonly number[];
+  inDoubtSettledAfterMs?: number;
 }
 
 /** How a charge landed: written now, or entrusted to a workflow that retries until it is. */
@@ -98,11 +104,12 @@ export class ChatBilling {
         throw new OutputLimitUnaffordable(plan.requestedMaxTokens, plan.affordableMaxTokens);
       }
       if (!plan.affordable) throw new InsufficientFunds(input.accountId, available, plan.required);
+      const idempotencyKey = `chat:${input.requestId}`;
       try {
         const { value: placed } = await this.ledger.placeHold({
           accountId: input.accountId,
           amount: plan.amount,
-          idempotencyKey: `chat:${input.requestId}`,
+          idempotencyKey,
           purpose: 'chat',
           requestId: input.requestId,
           apiKeyId: input.apiKeyId,
@@ -111,7 +118,10 @@ export class ChatBilling {
         });
         return { holdId: placed.id, accountId: input.accountId, amount: placed.amount, maxTokens: plan.maxTokens };
       } catch (error) {
-        if (!(error instanceof InsufficientFunds)) throw error;
+        if (!(error instanceof InsufficientFunds)) {
+          if (placedInDoubt(error)) void this.releaseInDoubt(idempotencyKey, input.requestId);
+          throw error;
+        }
         last = error;
         available = error.available;
       }
@@ -163,6 +173,31 @@ export class ChatBilling {
     return 'handed_off';
   }
 
+  /**
+   * Placing the hold failed with the database's answer lost (a restart or a cut connection during the
+   * commit): the hold may exist though this request will never settle it, and this process's lease,
+   * still renewed, keeps the sweeper from it for hours. So it is released by its key, as soon as the
+   * database answers and again once no statement of the failed batch can still be running; a hold
+   * that was never placed makes each release a no-op. A crash meanwhile leaves it to the lease.
+   */
+  async releaseInDoubt(idempotencyKey: string, requestId: string): Promise<void> {
+    const started = Date.now();
+    const delays = this.deps.inDoubtRetryDelaysMs ?? IN_DOUBT_RETRY_DELAYS_MS;
+    const settledAfter = this.deps.inDoubtSettledAfterMs ?? IN_DOUBT_SETTLED_AFTER_MS;
+    for (const delay of delays) {
+      // Unref'd: a shutting-down process does not wait for it (its lease covers the hold then).
+      await sleep(delay, undefined, { ref: false });
+      try {
+        const released = await this.ledger.releaseHoldByKey(idempotencyKey);
+        if (released && !released.replayed) this.logger.warn({ requestId, holdId: released.value.id }, 'released a chat hold whose placing failed in doubt');
+        if (Date.now() - started >= settledAfter) return;
+      } catch (err) {
+        this.logger.warn({ err, requestId }, 'could not release a chat hold placed in doubt yet; retrying');
+      }
+    }
+    this.logger.error({ requestId, idempotencyKey }, 'gave up releasing a chat hold placed in doubt; it expires with its lease or its deadline');
+  }
+
   /** Nothing was produced: the whole hold goes back to the available balance. */
   async release(hold: ChatHold): Promise<void> {
     await this.ledger.releaseHold({ holdId: hold.holdId });
@@ -177,6 +212,16 @@ export class ChatBilling {
 export async function settleChatHold(ledger: PostgresLedger, order: { holdId: string; accountId: string; amount: bigint }): Promise<void> {
   if (order.amount > 0n) await ledger.captureHold({ ...order, kind: 'usage' });
   else await ledger.releaseHold({ holdId: order.holdId, accountId: order.accountId });
+}
+
+/** Whether a hold whose placing threw this may exist all the same: anything but the ledger's own refusal. */
+export function placedInDoubt(error: unknown): boolean {
+  return !(
+    error instanceof InsufficientFunds ||
+    error instanceof KeyLimitExceeded ||
+    error instanceof AccountNotFound ||
+    error instanceof IdempotencyConflict
+  );
 }
 
 /** The ledger's own answer about a hold or account: no retry can change it. */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { ChatBilling } from '../chat/chat-billing.js';
+import { placedInDoubt, type ChatBilling } from '../chat/chat-billing.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
+import type { Hold } from '../ledger/types.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
 import type { EmbeddingModel } from '../pricing/catalog.js';
 import { embeddingCost } from '../pricing/cost.js';
@@ -23,7 +24,7 @@ export interface EmbeddingDeps {
    * Chat's capture: retried in-process, then handed to chatCaptureWorkflow when the database stays
    * away, so the charge of a delivered embedding lands exactly once like a chat answer's.
    */
-  capture: Pick<ChatBilling, 'capture'>;
+  capture: Pick<ChatBilling, 'capture' | 'releaseInDoubt'>;
 }
 
 export interface EmbeddingCall {
@@ -59,17 +60,25 @@ export interface EmbeddingResult {
  * caller who hangs up is charged for it rather than the cost being given away.
  */
 export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Promise<EmbeddingResult> {
-  const { value: hold } = await deps.ledger.placeHold({
-    accountId: call.accountId,
-    amount: embeddingCost(call.model, call.plan.holdTokens) || 1n,
-    idempotencyKey: `embedding:${call.requestId}`,
-    // A synchronous token-priced request, settled by the process that placed it, like a chat hold.
-    purpose: 'chat',
-    requestId: call.requestId,
-    apiKeyId: call.apiKeyId,
-    leaseId: await deps.holdLease.id(),
-    expiresAt: new Date(Date.now() + HOLD_TTL_MS),
-  });
+  const idempotencyKey = `embedding:${call.requestId}`;
+  let hold: Hold;
+  try {
+    ({ value: hold } = await deps.ledger.placeHold({
+      accountId: call.accountId,
+      amount: embeddingCost(call.model, call.plan.holdTokens) || 1n,
+      idempotencyKey,
+      // A synchronous token-priced request, settled by the process that placed it, like a chat hold.
+      purpose: 'chat',
+      requestId: call.requestId,
+      apiKeyId: call.apiKeyId,
+      leaseId: await deps.holdLease.id(),
+      expiresAt: new Date(Date.now() + HOLD_TTL_MS),
+    }));
+  } catch (error) {
+    // The database's answer was lost: the hold may exist though this call will never settle it.
+    if (placedInDoubt(error)) void deps.capture.releaseInDoubt(idempotencyKey, call.requestId);
+    throw error;
+  }
   call.onHold?.(hold.id);
   const started = performance.now();
   let response: EmbeddingsResponse;
