@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { speaksAnthropic } from '../messages/anthropic-errors.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Auth = 'api_key' | 'admin' | 'none' | 'webhook_signature' | 'console_session';
@@ -53,7 +54,9 @@ class OpenApiRegistry {
           ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema) } } }
           : { description: r.description };
       }
-      responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      // The Messages API answers every error in Anthropic's shape (src/http/errors.ts decides by the same test).
+      const errorSchema = speaksAnthropic(op.path) ? 'AnthropicError' : 'Error';
+      responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: `#/components/schemas/${errorSchema}` } } } };
       const operation: Record<string, unknown> = {
         operationId: `${op.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
         summary: op.summary,
@@ -97,6 +100,19 @@ class OpenApiRegistry {
                   param: { type: ['string', 'null'] },
                 },
               },
+            },
+          },
+          AnthropicError: {
+            type: 'object',
+            required: ['type', 'error'],
+            properties: {
+              type: { const: 'error' },
+              error: {
+                type: 'object',
+                required: ['type', 'message'],
+                properties: { type: { type: 'string' }, message: { type: 'string' } },
+              },
+              request_id: { type: 'string' },
             },
           },
         },
