@@ -19,7 +19,8 @@ export interface OperationSpec {
   files?: { name: string; description: string; multiple?: boolean; required?: boolean }[];
   /** The body comes only as multipart/form-data (it carries files), never as JSON. */
   multipartOnly?: boolean;
-  responses?: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** `alsoAs`: other content types the same status may come in (e.g. text/csv), documented as text. */
+  responses?: Record<number, { description: string; schema?: z.ZodType; contentType?: string; alsoAs?: string[] }>;
 }
 
 /**
@@ -50,9 +51,9 @@ class OpenApiRegistry {
       }
       const responses: Record<string, unknown> = {};
       for (const [status, r] of Object.entries(op.responses ?? { 200: { description: 'OK' } })) {
-        responses[status] = r.schema
-          ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema) } } }
-          : { description: r.description };
+        const content: Record<string, unknown> = r.schema ? { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema) } } : {};
+        for (const ct of r.alsoAs ?? []) content[ct] = { schema: { type: 'string' } };
+        responses[status] = Object.keys(content).length ? { description: r.description, content } : { description: r.description };
       }
       // The Messages API answers every error in Anthropic's shape (src/http/errors.ts decides by the same test).
       const errorSchema = speaksAnthropic(op.path) ? 'AnthropicError' : 'Error';

@@ -99,6 +99,20 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/v1/messages/count_tokens'].post.responses.default.content['application/json'].schema.$ref).toBe('#/components/schemas/AnthropicError');
   });
 
+  // Found by the fault suite's schemathesis run (ST105): the usage export answered text/csv, which
+  // the document did not list for GET /v1/billing/usage.
+  it('lists the content type of each answer it documents, the usage CSV export included', async () => {
+    const doc = await (await h.call('GET', '/openapi.json')).json();
+    const { key } = await h.createAccount();
+    for (const query of ['', '?format=csv', '?group_by=day', '?group_by=model&format=csv']) {
+      const res = await h.call('GET', `/v1/billing/usage${query}`, { key });
+      expect(res.status, query).toBe(200);
+      await res.arrayBuffer();
+      const type = res.headers.get('content-type')!.split(';')[0]!;
+      expect(Object.keys(doc.paths['/v1/billing/usage'].get.responses['200'].content), query).toContain(type);
+    }
+  });
+
   it('describes the chat request body and the usage cost field the gateway adds', async () => {
     const doc = await (await h.call('GET', '/openapi.json')).json();
     const chat = doc.paths['/v1/chat/completions'].post;
