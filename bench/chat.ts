@@ -34,7 +34,9 @@ import type { Db } from '../src/db/connection.js';
  * BENCH_UPSTREAM=simulator. Tuning: BENCH_SECONDS (per phase, default 10), BENCH_CONCURRENCY (the
  * middle level, default 32), BENCH_LEVELS (default "1,32,128"), BENCH_MAX_TOKENS (reply length on
  * the simulator, default 16), BENCH_KEY_RPM (an rpm limit on every key, to measure its cost),
- * BENCH_PHASES (a comma list of phase names to run, default all), BENCH_GATEWAY_NODE_ARGS.
+ * BENCH_PHASES (a comma list of phase names to run, default all), BENCH_GATEWAY_NODE_ARGS,
+ * BENCH_SOAK_SECONDS (a sustained x{BENCH_CONCURRENCY} load after the phases, sampling the gateway's
+ * RSS, throughput and CPU per request every 10 s; 0, the default, skips it).
  * A phase is one entry of PHASES below: add one there.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,6 +46,7 @@ const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 16);
 const KEY_RPM = process.env.BENCH_KEY_RPM ? Number(process.env.BENCH_KEY_RPM) : null;
 const UPSTREAM = process.env.BENCH_UPSTREAM === 'simulator' ? 'simulator' : 'minimal';
 const ONLY = process.env.BENCH_PHASES?.split(',');
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const MODEL = 'gpt-5.2';
 const CREDIT = parseUsd('1000000');
 
@@ -53,6 +56,8 @@ interface PhaseSpec {
   stream: boolean;
   concurrency: number;
   keys: 'spread' | 'one';
+  /** Gateway processes on the one database, the clients spread over them (default 1). */
+  gateways?: 2;
 }
 
 const PHASES: PhaseSpec[] = [
@@ -62,6 +67,9 @@ const PHASES: PhaseSpec[] = [
   ]),
   { name: `non-streaming x${CONCURRENCY}, one account`, stream: false, concurrency: CONCURRENCY, keys: 'one' as const },
   { name: `streaming x${CONCURRENCY}, one account`, stream: true, concurrency: CONCURRENCY, keys: 'one' as const },
+  // Several gateway processes on one database (the \`api\` role twice): the books must stay exact.
+  { name: `non-streaming x${CONCURRENCY}, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, gateways: 2 as const },
+  { name: `non-streaming x${CONCURRENCY}, one account, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'one' as const, gateways: 2 as const },
 ].filter((p) => !ONLY || ONLY.some((o) => p.name.startsWith(o)));
 
 interface Phase {
@@ -113,13 +121,15 @@ function loadGenerator(baseUrl: string, concurrency: number) {
  */
 async function phase(
   label: string,
-  baseUrl: string,
+  baseUrls: string | string[],
   keys: string[],
   stream: boolean,
   concurrency: number,
   cpu: CpuMeter,
 ): Promise<Phase> {
-  const client = loadGenerator(baseUrl, concurrency);
+  // Client i goes to gateway i modulo the gateways given.
+  const clients = (Array.isArray(baseUrls) ? baseUrls : [baseUrls]).map((url) => loadGenerator(url, concurrency));
+  const clientOf = (worker: number) => clients[worker % clients.length]!;
   const keyOf = (worker: number) => (keys.length ? keys[worker % keys.length] : undefined);
   const latencies: number[] = [];
   let errors = 0;
@@ -132,7 +142,7 @@ async function phase(
       ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     });
   // Warm-up: connections, JIT, caches.
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => client.post(bodyFor(-i - 1), keyOf(i)).catch(() => 0)));
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => clientOf(i).post(bodyFor(-i - 1), keyOf(i)).catch(() => 0)));
   const cpuBefore = await cpu.read();
   const until = performance.now() + SECONDS * 1000;
   await Promise.all(
@@ -141,14 +151,14 @@ async function phase(
         const body = bodyFor(seq++);
         const t0 = performance.now();
         // A reset connection (an overloaded machine) is an error of the phase, not the end of the run.
-        const status = await client.post(body, keyOf(worker)).catch(() => 0);
+        const status = await clientOf(worker).post(body, keyOf(worker)).catch(() => 0);
         latencies.push(performance.now() - t0);
         if (status !== 200) errors++;
       }
     }),
   );
   const cpuAfter = await cpu.read();
-  client.close();
+  for (const c of clients) c.close();
   latencies.sort((a, b) => a - b);
   const result = {
     label,
@@ -172,6 +182,75 @@ async function phase(
       `  CPU ms/req: ${cpuText}`,
   );
   return result;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * A sustained load (BENCH_CONCURRENCY clients, non-streaming, keys spread) for SOAK_SECONDS; every
+ * 10 s a line with that window's throughput, latency, gateway + PostgreSQL CPU per request and the
+ * gateway's RSS, then the RSS growth from the first window to the last. Resolves to the requests
+ * answered 200, for the books.
+ */
+async function soak(baseUrl: string, keys: string[], gatewayPid: number, cpu: CpuMeter): Promise<number> {
+  console.log(`\nsoak: ${SOAK_SECONDS} s at x${CONCURRENCY}, non-streaming (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  const client = loadGenerator(baseUrl, CONCURRENCY);
+  let window: number[] = [];
+  let errors = 0;
+  let answered = 0;
+  let seq = 0;
+  const rss: number[] = [];
+  const started = performance.now();
+  const until = started + SOAK_SECONDS * 1000;
+  let stopSampling = false;
+  const sampler = (async () => {
+    let before = await cpu.read();
+    // Whole 10 s windows only, all within the load.
+    while (!stopSampling && performance.now() + 10_000 <= until + 500) {
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      const after = await cpu.read();
+      const latencies = window.sort((a, b) => a - b);
+      window = [];
+      const n = Math.max(1, latencies.length);
+      const gw = (1000 * (after.seconds.gateway! - before.seconds.gateway!)) / n;
+      const pgMs = (1000 * backendSeconds(before, after)) / n;
+      before = after;
+      rss.push(rssMb(gatewayPid));
+      console.log(
+        `  ${String(Math.round((performance.now() - started) / 1000)).padStart(4)} s  ${(latencies.length / 10).toFixed(0).padStart(5)} req/s` +
+          `  p50 ${percentile(latencies, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(latencies, 99).toFixed(1).padStart(6)} ms` +
+          `  errors ${errors}  CPU ms/req gateway ${gw.toFixed(2)} + PG ${pgMs.toFixed(2)}  gateway RSS ${rss.at(-1)!.toFixed(0)} MB`,
+      );
+    }
+  })();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, worker) => {
+      while (performance.now() < until) {
+        const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `Soak request ${seq++}.` }], max_tokens: MAX_TOKENS });
+        const t0 = performance.now();
+        const status = await client.post(body, keys[worker % keys.length]).catch(() => 0);
+        window.push(performance.now() - t0);
+        if (status === 200) answered++;
+        else errors++;
+        // A soak that only collects refusals measures nothing.
+        if (errors > 100 && errors > answered) throw new Error(`soak: ${errors} errors against ${answered} answers`);
+      }
+    }),
+  );
+  stopSampling = true;
+  await sampler;
+  client.close();
+  const steady = rss.slice(1);
+  if (steady.length) {
+    console.log(
+      `  gateway RSS: ${steady[0]!.toFixed(0)} MB after the first window, ${steady.at(-1)!.toFixed(0)} MB at the end, ` +
+        `max ${Math.max(...steady).toFixed(0)} MB (growth ${(steady.at(-1)! - steady[0]!).toFixed(0)} MB); ${answered} answered, ${errors} errors`,
+    );
+  }
+  return answered;
 }
 
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -210,7 +289,8 @@ function processCpuSeconds(pid: number): number {
  * The gateway, its PostgreSQL backends (every backend of the bench database but ours: the
  * gateway's pool, its ledger connections and its LISTEN), the upstream and this load generator.
  */
-function cpuMeter(db: Db, gatewayPid: number, upstreamPid: number): CpuMeter {
+function cpuMeter(db: Db, gatewayPids: number | number[], upstreamPid: number): CpuMeter {
+  const gateways = Array.isArray(gatewayPids) ? gatewayPids : [gatewayPids];
   return {
     async read() {
       const { rows } = await db.raw(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
@@ -219,7 +299,7 @@ function cpuMeter(db: Db, gatewayPid: number, upstreamPid: number): CpuMeter {
       return {
         backends,
         seconds: {
-          gateway: processCpuSeconds(gatewayPid),
+          gateway: gateways.reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
           'gateway PG': 0,
           upstream: processCpuSeconds(upstreamPid),
           'load gen': (usage.user + usage.system) / 1e6,
@@ -283,7 +363,7 @@ async function main() {
     const accounts = new AccountRepository(db);
     const ledger = new PostgresLedger(db);
     const customers: { id: string; key: string }[] = [];
-    for (let i = 0; i < Math.max(...PHASES.map((p) => p.concurrency)); i++) {
+    for (let i = 0; i < Math.max(SOAK_SECONDS > 0 ? CONCURRENCY : 0, ...PHASES.map((p) => p.concurrency)); i++) {
       const account = await accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
       const { key, record } = await accounts.createKey(account.id, 'bench');
       // BENCH_KEY_RPM: give every key a requests-per-minute limit (high enough never to refuse) to measure its cost.
@@ -313,15 +393,33 @@ async function main() {
         `${UPSTREAM === 'simulator' ? ` (${MAX_TOKENS}-token replies)` : ''}, model ${MODEL}`,
     );
     const cpu = cpuMeter(db, gateway.process.pid!, upstream.process.pid!);
+    // The second gateway process, started for the first phase that spreads its clients over two.
+    let second: { url: string; cpu: CpuMeter } | undefined;
+    const twoGateways = async () => {
+      if (!second) {
+        const g = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
+        children.push(g.process);
+        second = { url: g.url, cpu: cpuMeter(db, [gateway.process.pid!, g.process.pid!], upstream.process.pid!) };
+      }
+      return second;
+    };
     const books = ledgerCheck(db, customers.map((c) => c.id));
     const results: { kind: string; direct: Phase; gateway: Phase }[] = [];
     for (const spec of PHASES) {
       const gatewayKeys = spec.keys === 'one' ? keys.slice(0, 1) : keys.slice(0, spec.concurrency);
       const direct = await phase(`direct, ${spec.name}`, upstream.url, [], spec.stream, spec.concurrency, cpu);
-      const via = await phase(`gateway, ${spec.name}`, gateway.url, gatewayKeys, spec.stream, spec.concurrency, cpu);
+      const pair = spec.gateways === 2 ? await twoGateways() : undefined;
+      const via = pair
+        ? await phase(`gateway, ${spec.name}`, [gateway.url, pair.url], gatewayKeys, spec.stream, spec.concurrency, pair.cpu)
+        : await phase(`gateway, ${spec.name}`, gateway.url, gatewayKeys, spec.stream, spec.concurrency, cpu);
       results.push({ kind: spec.name, direct, gateway: via });
       // Every gateway request of the phase (its warm-up included) recorded once, charged once, nothing left held.
       if (!(await books.expect(via.requests - via.errors + spec.concurrency))) process.exitCode = 1;
+    }
+
+    if (SOAK_SECONDS > 0) {
+      const answered = await soak(gateway.url, keys.slice(0, CONCURRENCY), gateway.process.pid!, cpu);
+      if (!(await books.expect(answered))) process.exitCode = 1;
     }
 
     console.log('\nsummary (gateway vs direct, CPU ms per request):');

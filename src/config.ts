@@ -217,6 +217,17 @@ const schema = z.object({
   // development, closed in production, where ops invite), and how long a session lasts (seconds).
   CONSOLE_SIGNUP: optionalString.refine((v) => v === undefined || v === 'open' || v === 'closed', 'must be open or closed'),
   CONSOLE_SESSION_TTL: seconds(7 * 86_400),
+  // Console mail (invitations, password resets): an SMTP server as smtp://user:password@host:587
+  // (STARTTLS when offered) or smtps://…:465 (TLS from the start), and the sender. Unset: links
+  // are handed to ops by the admin API, as before.
+  SMTP_URL: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const smtp = parseSmtpUrl(v);
+    // The message never repeats the value: it carries the SMTP password.
+    if (!smtp) ctx.addIssue({ code: 'custom', message: 'must be smtp://[user:password@]host[:port] or smtps://…' });
+    return smtp ?? z.NEVER;
+  }),
+  MAIL_FROM: optionalString.refine((v) => v === undefined || isMailbox(v), 'must be an email address, or a name and <address>'),
   // Low-balance alert webhooks: the key their per-account signing secrets are derived from (default:
   // derived from the admin token, so every process of one install agrees), and whether they may go
   // to http, loopback and private addresses (default: yes in development, never in production).
@@ -300,6 +311,8 @@ export interface Config {
     /** A dead API process's chat holds are released this long (plus one sweep) after its last renewal. */
     holdLeaseTtlSeconds: number;
   };
+  /** Set when SMTP_URL is: invitations and reset links are mailed rather than handed to ops. */
+  mail?: { smtp: SmtpServer; from: string };
   console: {
     signup: 'open' | 'closed';
     sessionTtlSeconds: number;
@@ -321,6 +334,40 @@ export interface Config {
     /** http and non-public addresses allowed for customer webhooks (development only by default). */
     allowPrivateWebhooks: boolean;
   };
+}
+
+export interface SmtpServer {
+  host: string;
+  port: number;
+  /** smtps: TLS from the first byte; smtp: plain, upgraded with STARTTLS when the server offers it. */
+  secure: boolean;
+  user?: string;
+  password?: string;
+}
+
+function parseSmtpUrl(v: string): SmtpServer | null {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return null;
+  }
+  if ((u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || !u.hostname || (u.pathname && u.pathname !== '/') || u.search || u.hash) return null;
+  if (u.password && !u.username) return null;
+  const secure = u.protocol === 'smtps:';
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : secure ? 465 : 587,
+    secure,
+    user: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+  };
+}
+
+/** `a@b.example` or `Name <a@b.example>`: what a From header may hold, with no line breaks. */
+function isMailbox(v: string): boolean {
+  const address = /^[^<>\r\n]*<([^<>\s]+)>$/.exec(v)?.[1] ?? v;
+  return z.email().safeParse(address).success && !/[\r\n]/.test(v);
 }
 
 /** Each unset value leaves the Temporal SDK's default. */
@@ -422,6 +469,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN, email: e.SUPPORT_EMAIL },
     chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL },
+    mail: e.SMTP_URL ? { smtp: e.SMTP_URL, from: e.MAIL_FROM ?? e.SUPPORT_EMAIL } : undefined,
     console: {
       signup: (e.CONSOLE_SIGNUP as 'open' | 'closed' | undefined) ?? (mode === 'production' ? 'closed' : 'open'),
       sessionTtlSeconds: e.CONSOLE_SESSION_TTL,

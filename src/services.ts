@@ -6,7 +6,9 @@ import { AccountRepository } from './accounts/repository.js';
 import type { Config } from './config.js';
 import { BalanceFeed } from './console/balance-feed.js';
 import { ConsoleUsers } from './console/console-users.js';
+import type { LinkMail } from './console/link-mail.js';
 import { DEFAULT_POLICY, type SignInDeps } from './console/sign-in.js';
+import { createMailer } from './mail/mailer.js';
 import { LastUsedRecorder } from './keys/last-used.js';
 import { TokenRecorder } from './keys/token-usage.js';
 import { RequestRateLimiter } from './keys/rate-limit.js';
@@ -48,8 +50,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   /** Per-key request and token counting shared across processes, and the batched last-used times. */
   keys: { rateLimiter: RequestRateLimiter; tokens: TokenRecorder; lastUsed: LastUsedRecorder };
   catalog: Catalog;
-  /** Console sign-in (sessions, links) and the live balance feed behind its event stream. */
-  console: { users: ConsoleUsers; signIn: SignInDeps; balances: BalanceFeed };
+  /** Console sign-in (sessions, links, how links are mailed) and the live balance feed behind its event stream. */
+  console: { users: ConsoleUsers; signIn: SignInDeps; mail: LinkMail; balances: BalanceFeed };
   metrics: Metrics;
   payments: Payments;
   /** The local stand-ins for parts without credentials (none in production unless SANDBOXES=1). */
@@ -108,6 +110,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
         accounts,
         policy: { ...DEFAULT_POLICY, signup: config.console.signup, sessionTtlSeconds: config.console.sessionTtlSeconds },
       },
+      mail: { mailer: config.mail ? createMailer(config.mail) : undefined, publicUrl: config.publicUrl, logger: log },
       balances: new BalanceFeed(db, endpoints.databaseUrl, log),
     },
     ...configuredChatUpstream(config, sandboxes.connections.chat),
@@ -135,6 +138,7 @@ export async function closeServices(s: Services): Promise<void> {
   await s.keys.tokens.close();
   await s.keyChanges.close();
   await s.console.balances.close();
+  s.console.mail.mailer?.close();
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.ledger.close();

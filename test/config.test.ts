@@ -31,6 +31,26 @@ describe('configuration', () => {
     }
   });
 
+  it('reads the SMTP server and sender for console mail, refusing a bad URL without repeating its password', () => {
+    expect(loadConfig({}).mail).toBeUndefined();
+    expect(loadConfig({ SMTP_URL: 'smtps://mailer%40cheapa:p%3Ass@mail.example.com' }).mail).toEqual({
+      smtp: { host: 'mail.example.com', port: 465, secure: true, user: 'mailer@cheapa', password: 'p:ss' },
+      from: 'support@cheapa.example',
+    });
+    expect(loadConfig({ SMTP_URL: 'smtp://mail.example.com:2525', MAIL_FROM: 'Cheapa <no-reply@cheapa.example>' }).mail).toEqual({
+      smtp: { host: 'mail.example.com', port: 2525, secure: false, user: undefined, password: undefined },
+      from: 'Cheapa <no-reply@cheapa.example>',
+    });
+    expect(loadConfig({ SMTP_URL: 'smtp://m.example' }).mail!.smtp.port).toBe(587);
+    for (const bad of ['https://u:hunter22@mail.example.com', 'smtp://u:hunter22@/', 'smtp://u:hunter22@mail.example.com/path', 'smtp://:hunter22@mail.example.com']) {
+      expect(() => loadConfig({ SMTP_URL: bad })).toThrow(/^SMTP_URL: /);
+      expect(() => loadConfig({ SMTP_URL: bad })).not.toThrow(/hunter22/);
+    }
+    for (const bad of ['not an address', 'a@b.example\r\nBcc: x@y.example', 'Name <not an address>']) {
+      expect(() => loadConfig({ SMTP_URL: 'smtp://m.example', MAIL_FROM: bad })).toThrow(/^MAIL_FROM: /);
+    }
+  });
+
   it('refuses half a credential pair', () => {
     expect(() => loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x' })).toThrow(/STRIPE_WEBHOOK_SECRET/);
     expect(() => loadConfig({ CRYPTOMUS_API_KEY: 'k' })).toThrow(/CRYPTOMUS_MERCHANT_ID/);

@@ -109,7 +109,10 @@ export class ConsoleUsers {
     return { user, purpose: link.purpose };
   }
 
-  /** Failed sign-ins of each subject within the window, and when the oldest of them leaves it. */
+  /**
+   * Throttled attempts (failed sign-ins; password reset requests, under their own subjects) of each
+   * subject within the window, and when the oldest of them leaves it.
+   */
   async recentFailures(subjects: string[], windowSeconds: number): Promise<Map<string, { count: number; oldest: Date }>> {
     const rows = await this.db('console_sign_in_failures')
       .whereIn('subject', subjects)

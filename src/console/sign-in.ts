@@ -128,10 +128,10 @@ export async function invite(
 }
 
 /** A one-time password-reset link for a console user (handed over by ops, or mailed). */
-export async function issuePasswordReset(deps: SignInDeps, userId: string): Promise<{ token: string; expiresAt: Date } | null> {
+export async function issuePasswordReset(deps: SignInDeps, userId: string): Promise<{ user: ConsoleUser; token: string; expiresAt: Date } | null> {
   const user = await deps.users.byId(userId);
   if (!user) return null;
-  return deps.users.issueLink(user.id, 'password_reset', deps.policy.resetTtlSeconds);
+  return { user, ...(await deps.users.issueLink(user.id, 'password_reset', deps.policy.resetTtlSeconds)) };
 }
 
 /** Redeems an invitation or reset link: sets the password, ends older sessions, signs in. */

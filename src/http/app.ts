@@ -61,10 +61,18 @@ export function createApp(services: Services): Express {
   app.use(refuseNulInUrl);
   // Before authentication: a browser's preflight carries no key.
   if (services.config.corsOrigins.length > 0) app.use('/v1', cors(services.config.corsOrigins));
+  const bodies = parseBodies();
+  const keyChecks = [requireApiKey(services), enforceKeyLimits(services), bodies];
+  // The paid chat endpoints are the gateway's hot path: their POSTs are routed here, before the
+  // other routers, which they would otherwise each walk (BENCHMARKS.md, chat, lean routing).
+  // Their other methods and paths (count_tokens, GET /v1/responses/{id}) are served below.
+  const chat = chatRoutes(services);
+  const messages = messageRoutes(services);
+  const responses = responsesRoutes(services);
+  for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/responses']) app.post(path, ...keyChecks, chat, messages, responses);
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   // Sandboxes parse their own bodies; none is mounted in production unless SANDBOXES=1.
   for (const { path, router } of sandboxRouters(services.sandboxes)) app.use(path, router);
-  const bodies = parseBodies();
 
   app.use(healthRoutes(services));
   app.use(consoleRoutes(services));
@@ -82,14 +90,14 @@ export function createApp(services: Services): Express {
 
   // Public routes without an API key (webhooks, sandbox providers, console) mount above this line.
   // Authenticate, then count the request against its key's rate limit, before reading any body.
-  app.use('/v1', requireApiKey(services), enforceKeyLimits(services), bodies);
+  app.use('/v1', ...keyChecks);
   app.use(creditGrantRoutes(services));
   app.use(depositRoutes(services));
   app.use(supportRoutes(services));
-  app.use(chatRoutes(services));
-  app.use(messageRoutes(services));
+  app.use(chat);
+  app.use(messages);
   app.use(embeddingRoutes(services));
-  app.use(responsesRoutes(services));
+  app.use(responses);
   app.use(modelRoutes(services));
   app.use(usageRoutes(services));
   app.use(keyRoutes(services));

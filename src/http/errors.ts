@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler } from 'express';
+import { TooManyResetRequests } from '../console/password-reset.js';
 import { ConsoleUserConflict, EmailTaken, LinkInvalid, SignInRefused, SignUpClosed, TooManySignInAttempts } from '../console/sign-in.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -213,6 +214,9 @@ function consoleSignInError(err: unknown): ApiError | null {
   if (err instanceof SignInRefused) return new ApiError(401, 'invalid_request_error', 'invalid_credentials', err.message);
   if (err instanceof TooManySignInAttempts) {
     return new ApiError(429, 'rate_limit_error', 'too_many_sign_in_attempts', err.message, null, { 'retry-after': String(err.retryAfterSeconds) });
+  }
+  if (err instanceof TooManyResetRequests) {
+    return new ApiError(429, 'rate_limit_error', 'too_many_reset_requests', err.message, null, { 'retry-after': String(err.retryAfterSeconds) });
   }
   if (err instanceof SignUpClosed) return new ApiError(403, 'permission_error', 'sign_up_closed', err.message);
   if (err instanceof EmailTaken) return conflict(err.message, 'email_taken');

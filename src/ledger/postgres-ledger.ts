@@ -301,6 +301,18 @@ export class PostgresLedger {
     return rows.map((r) => r.generation_id);
   }
 
+  /** Pending holds, oldest first, of one account or of all (the ops view's open holds). */
+  async openHolds(opts: { accountId?: string; limit: number }): Promise<Hold[]> {
+    const rows = await this.db('holds')
+      .where('status', 'pending')
+      .modify((q) => {
+        if (opts.accountId) q.where('account_id', opts.accountId);
+      })
+      .orderBy([{ column: 'created_at' }, { column: 'id' }])
+      .limit(opts.limit);
+    return rows.map(toHold);
+  }
+
   /** Expires pending holds whose deadline has passed, one statement each; returns how many. */
   async expireHolds(now: Date = new Date(), limit = 1000): Promise<number> {
     const due: { id: string; account_id: string }[] = await this.db('holds')

@@ -101,6 +101,28 @@ describe('the console balance stream', () => {
     await stream.close();
   });
 
+  it('pushes when a deposit of the account changes though no money moved (opened, expired, receipt recorded)', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const stream = await openStream(h, await signedIn(accountId));
+    await stream.next((e) => e.available_usd === '1.00');
+    const deposits = h.services.payments.deposits;
+    const pushed = async (change: () => Promise<unknown>) => {
+      const before = stream.events.length;
+      await change();
+      await stream.next(() => stream.events.length > before);
+    };
+    let id = '';
+    await pushed(async () => {
+      const made = await deposits.create({ accountId, method: 'card', provider: 'stripe', tier: 'starter', amount: 10_000_000_000n, expiresAt: new Date(Date.now() + 3_600_000) });
+      id = made.deposit.id;
+    });
+    await pushed(() => deposits.recordEvent(id, { eventId: 'test-expired', source: 'api', note: 'checkout expired' }, 'expired'));
+    await pushed(() => deposits.setReceiptUrl(id, 'https://receipts.example/r/1'));
+    // Every push still carries the ledger's figures, unchanged.
+    expect(stream.events.every((e) => e.available_usd === '1.00')).toBe(true);
+    await stream.close();
+  });
+
   it('refuses the stream without a session', async () => {
     expect((await fetch(`${h.baseUrl}/console/api/balance/events`)).status).toBe(401);
   });

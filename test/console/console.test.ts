@@ -317,9 +317,17 @@ describe('console in headless Chromium', () => {
     expect(await page.$$eval('table', (ts) => ts.every((t) => t.parentElement!.classList.contains('scroll')))).toBe(true);
   });
 
-  it('gives an operator the ops view: finds an account, posts an adjustment with its reason, runs the audit, and links a deposit to its workflow', async () => {
+  it('gives an operator the ops view: finds an account, posts an adjustment with its reason, runs the audit, lists open holds, and links deposits to their workflows', async () => {
     const { accountId, key } = await invitedAccount('1.00');
     const deposit = await (await h.call('POST', '/v1/billing/deposits', { key, body: { tier: 'starter', method: 'card' } })).json();
+    const hold = await h.services.ledger.placeHold({
+      accountId,
+      amount: 250_000_000n,
+      purpose: 'chat',
+      requestId: `req_ops_${accountId}`,
+      idempotencyKey: `ops-view-${accountId}`,
+      expiresAt: new Date(Date.now() + 600_000),
+    });
     const op = await (await h.admin('POST', '/admin/console/operators', { email: `ops-${accountId}@example.com` })).json();
     const page = await (await browser.createBrowserContext()).newPage();
     await page.goto(op.url);
@@ -333,7 +341,20 @@ describe('console in headless Chromium', () => {
     await page.click('#ops-search button[type=submit]');
     await page.waitForSelector(`a[data-account="${accountId}"]`);
     await page.click(`a[data-account="${accountId}"]`);
-    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$1.00');
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$0.75');
+    expect(await page.$eval('#ops-held', (e) => e.textContent)).toBe('$0.25');
+    // The open holds, across accounts and of this account: who placed each, how old, how much.
+    for (const table of ['ops-holds', 'ops-account-holds']) {
+      await page.waitForFunction((t: string, id: string) => document.getElementById(t)!.textContent!.includes(id), {}, table, hold.value.id);
+      const row = await page.$eval(`#${table}`, (e, id) => [...e.querySelectorAll('tr')].find((r) => r.textContent!.includes(id as string))!.textContent, hold.value.id);
+      expect(row).toContain(accountId);
+      expect(row).toContain(`req_ops_${accountId}`);
+      expect(row).toContain('$0.25');
+      expect(row).toMatch(/\d+ s|\d+ min/);
+    }
+    // Each deposit of the account, with its workflow.
+    await page.waitForFunction((id: string) => document.getElementById('ops-account-deposits')!.textContent!.includes(id), {}, deposit.id);
+    expect(await page.$eval('#ops-account-deposits', (e) => e.textContent)).toContain(`deposit-${deposit.id}`);
     expect(await page.$eval('#ops-owed', (e) => e.textContent)).toBe('$0.00');
     expect(await page.$eval('#ops-suspension', (e) => e.textContent)).toBe('');
     await page.waitForFunction(() => document.getElementById('ops-disputes')!.textContent !== '');
@@ -341,7 +362,7 @@ describe('console in headless Chromium', () => {
     await page.type('#ops-amount', '2.50');
     await page.type('#ops-reason', 'goodwill credit, support request 42');
     await page.click('#ops-adjust button[type=submit]');
-    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$3.50');
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$3.25');
     const entry = await h.services.db('ledger_entries').where({ account_id: accountId, kind: 'adjustment' }).orderBy('id', 'desc').first();
     expect(entry.reason).toBe('goodwill credit, support request 42');
     expect(entry.amount).toBe(2_500_000_000n);
@@ -354,6 +375,20 @@ describe('console in headless Chromium', () => {
     await page.waitForFunction((id: string) => document.getElementById('ops-deposit-detail')!.textContent!.includes(id), {}, deposit.id);
     const detail = await page.$eval('#ops-deposit-detail', (e) => e.textContent);
     expect(detail).toContain('workflow');
+
+    await h.services.ledger.releaseHold({ holdId: hold.value.id, accountId });
+    await page.click('#ops-holds-refresh');
+    await page.waitForFunction((id: string) => !document.getElementById('ops-holds')!.textContent!.includes(id), {}, hold.value.id);
+
+    // On a phone the ops view's wide tables scroll inside their cards too.
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    const offenders = await page.evaluate(() =>
+      [...document.querySelectorAll('#ops *')]
+        .filter((e) => e.getBoundingClientRect().right > 390 && !e.closest('.scroll'))
+        .map((e) => `${e.tagName}#${e.id}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}`),
+    );
+    expect(offenders).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await h.expectBooksBalanced();
   });
 });

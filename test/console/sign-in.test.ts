@@ -218,6 +218,21 @@ describe('console sign-in by invitation (CONSOLE_SIGNUP=closed)', () => {
     expect((await new Browser(h).send('POST', '/console/api/sign-in', { email, password: PASSWORD })).status).toBe(401);
   });
 
+  it('without SMTP, a reset request says support hands links out (known or unknown email alike) and issues no link', async () => {
+    const { accountId } = await h.createAccount();
+    const email = uniqueEmail();
+    const invitation = await (await h.admin('POST', `/admin/accounts/${accountId}/console-invitations`, { email })).json();
+    await new Browser(h).startSession('/console/api/links/redeem', { token: tokenOf(invitation.url), password: PASSWORD });
+    const known = await new Browser(h).send('POST', '/console/api/password-reset', { email });
+    const unknown = await new Browser(h).send('POST', '/console/api/password-reset', { email: uniqueEmail() });
+    expect(known.status).toBe(202);
+    const answer = await known.json();
+    expect(answer).toEqual({ object: 'password_reset_request', delivery: 'support', support_email: 'support@cheapa.example' });
+    expect(await unknown.json()).toEqual(answer);
+    const links = await h.services.db('console_links').where({ user_id: invitation.user_id, purpose: 'password_reset' });
+    expect(links).toEqual([]);
+  });
+
   it('lets an invited operator use the admin API with a session, and refuses customers there', async () => {
     const op = await (await h.admin('POST', '/admin/console/operators', { email: uniqueEmail() })).json();
     const operator = new Browser(h);

@@ -20,6 +20,8 @@ export interface HarnessOptions {
   worker?: boolean;
   /** Extra environment for loadConfig (e.g. UPSTREAM_BASE_URL of a test's local server). */
   env?: Record<string, string>;
+  /** Where the service's log lines go (default stdout), e.g. to check that no secret reaches them. */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface Harness {
@@ -69,7 +71,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     LOG_LEVEL: (process.env.TEST_LOG_LEVEL as never) ?? 'warn',
     ...opts.env,
   });
-  const logger = pino({ level: config.logLevel });
+  const logger = opts.logStream ? pino({ level: config.logLevel }, opts.logStream) : pino({ level: config.logLevel });
   const migrator = createDb(databaseUrl, { poolMax: 1 });
   await migrateLatest(migrator);
   await migrator.destroy();

@@ -4,18 +4,19 @@ import { when } from './format.js';
 
 /** The billing page: top up by tier and method, follow deposits, ask support for another amount. */
 
+/**
+ * Deposits are followed live, not polled: the balance stream also fires when one of the account's
+ * deposits changes (opened, paid, credited, failed, expired, its receipt recorded) and when its
+ * saved card or auto top-up does (migration 1200), and every page re-reads then.
+ */
+
 export function clearBilling() {
   $('deposits').innerHTML = '';
-  shown = [];
-  clearTimeout(followUp);
 }
-
-let shown: any[] = [];
 
 export async function refreshDeposits() {
   try {
     const deps = await api('/v1/billing/deposits?limit=10');
-    shown = deps.data;
     fillRows(
       'deposits',
       deps.data.map(
@@ -29,30 +30,6 @@ export async function refreshDeposits() {
   } catch (e) {
     $('topup-error').textContent = errorText(e);
   }
-}
-
-/**
- * A card deposit's receipt link, and the card it saves, are recorded just after its credit, so the
- * re-read that the credit's balance event triggers can come too early. While a card deposit
- * credited within the hour lacks them, read again a second later: at most a few times per deposit.
- */
-const LOOKS_PER_DEPOSIT = 10;
-const looks = new Map<string, number>();
-let followUp: ReturnType<typeof setTimeout> | undefined;
-
-const lacksDetails = (d: any, savedCardDeposit: string | null | undefined) =>
-  d.method === 'card' &&
-  d.status === 'credited' &&
-  Date.now() / 1000 - d.created_at < 3600 &&
-  (!d.receipt_url || (d.save_card && savedCardDeposit !== undefined && savedCardDeposit !== d.id));
-
-/** savedCardDeposit: the saved card's deposit as shown (null: none), undefined when the card is not on screen. */
-export function followPaymentDetails(savedCardDeposit: string | null | undefined, again: () => unknown) {
-  clearTimeout(followUp);
-  const waiting = shown.filter((d) => lacksDetails(d, savedCardDeposit) && (looks.get(d.id) ?? 0) < LOOKS_PER_DEPOSIT);
-  if (!waiting.length) return;
-  for (const d of waiting) looks.set(d.id, (looks.get(d.id) ?? 0) + 1);
-  followUp = setTimeout(again, 1000);
 }
 
 export function wireBilling(changed: () => void) {

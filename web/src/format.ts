@@ -13,3 +13,13 @@ export const dollars = (s: string) => '$' + (/\.\d$/.test(s) ? s + '0' : s.inclu
 
 /** Unix seconds as local date and time. */
 export const when = (s: number | null | undefined) => (s ? new Date(s * 1000).toLocaleString() : '');
+
+/** A duration in seconds, to the minute (an open hold's age). */
+export function age(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  if (m < 1) return `${seconds} s`;
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}

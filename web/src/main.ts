@@ -1,7 +1,7 @@
 import { clearAlert, refreshAlert, wireAlert } from './alerts.js';
 import { api, ApiFailure, errorText, useCsrfToken } from './api.js';
 import { followBalance, stopBalance } from './balance.js';
-import { clearBilling, followPaymentDetails, refreshDeposits, wireBilling } from './billing.js';
+import { clearBilling, refreshDeposits, wireBilling } from './billing.js';
 import { $, onSubmit, valueOf } from './dom.js';
 import { clearGenerations, refreshGenerations } from './generations.js';
 import { clearKeys, refreshKeys, wireKeys } from './keys.js';
@@ -9,7 +9,7 @@ import { clearOps, startOps, wireOps } from './ops.js';
 import { clearOverview, refreshOverview } from './overview.js';
 import { refreshQuickstart } from './quickstart.js';
 import { currentPage, followPages, showPage, showTabs, type Page } from './pages.js';
-import { clearSavedCard, refreshSavedCard, savedCardDeposit, wireSavedCard } from './saved-card.js';
+import { clearSavedCard, refreshSavedCard, wireSavedCard } from './saved-card.js';
 import { clearUsage, refreshUsage, wireUsage } from './usage.js';
 
 /** The console's entry: the session decides between sign-in, the customer pages and the ops view. */
@@ -45,14 +45,13 @@ const PAGE_REFRESH: Record<Page, (() => Promise<unknown>) | null> = {
 async function refresh() {
   try {
     await Promise.all([refreshOverview(), refreshDeposits(), PAGE_REFRESH[currentPage()]?.()]);
-    followPaymentDetails(currentPage() === 'billing' ? savedCardDeposit() : undefined, () => void refresh());
   } catch (e) {
     if (e instanceof ApiFailure && e.status === 401) showSignIn('Your session has ended: sign in again.');
     else $('balance-error').textContent = errorText(e);
   }
 }
 
-// Tables follow the ledger: re-read when the balance stream says something changed, not on a timer.
+// Tables follow the ledger and the deposits: re-read when the balance stream says something changed, not on a timer.
 let pending: ReturnType<typeof setTimeout> | undefined;
 function scheduleRefresh() {
   clearTimeout(pending);
@@ -89,7 +88,7 @@ async function startSession(path: string, body: object, errorId: string) {
 }
 
 const swap = (show: string) => {
-  for (const id of ['signin-form', 'signup-form', 'link-form']) $(id).hidden = id !== show;
+  for (const id of ['signin-form', 'signup-form', 'link-form', 'reset-form']) $(id).hidden = id !== show;
 };
 
 onSubmit('signin-form', () => {
@@ -105,8 +104,28 @@ onSubmit('link-form', async () => {
   await startSession('/console/api/links/redeem', { token, password: valueOf('link-password') }, 'link-error');
   if (!$('app').hidden || !$('ops').hidden) history.replaceState(null, '', location.pathname);
 });
+onSubmit('reset-form', async () => {
+  $('reset-status').textContent = '';
+  try {
+    const answer = await api('/console/api/password-reset', { method: 'POST', body: JSON.stringify({ email: valueOf('reset-email') }) });
+    $('reset-error').textContent = '';
+    // The same words whether or not the address has a sign-in: the server does not say either.
+    $('reset-status').textContent =
+      answer.delivery === 'email'
+        ? 'If this address has a console sign-in, a reset link is on its way to it. The link works once, for an hour.'
+        : `Reset links are handed out by support on this install: write to ${answer.support_email}.`;
+  } catch (e) {
+    $('reset-error').textContent = errorText(e);
+  }
+});
 $('show-signup').addEventListener('click', () => swap('signup-form'));
 $('show-signin').addEventListener('click', () => swap('signin-form'));
+$('show-reset').addEventListener('click', () => {
+  $<HTMLInputElement>('reset-email').value = valueOf('email');
+  swap('reset-form');
+  $('reset-email').focus();
+});
+$('reset-back').addEventListener('click', () => swap('signin-form'));
 $('signout').addEventListener('click', async () => {
   await api('/console/api/sign-out', { method: 'POST' }).catch(() => undefined);
   showSignIn();

@@ -1,6 +1,8 @@
 import { api, errorText, idempotencyKey } from './api.js';
 import { $, esc, fillRows, onSubmit, valueOf } from './dom.js';
 import { dollars, when } from './format.js';
+import { refreshAccountActivity, refreshHolds } from './ops-holds.js';
+import { workflowLink } from './workflow-link.js';
 
 /** The ops view: the admin API with an operator's session. The only place Temporal links appear. */
 
@@ -28,6 +30,7 @@ async function openAccount(id: string) {
     $('ops-keys').textContent = String((a.api_keys || []).filter((k: any) => !k.revoked_at).length);
     $('ops-owed').textContent = dollars(a.owed_usd);
     $('ops-suspension').textContent = a.suspension ? `Suspended since ${when(a.suspension.suspended_at)}: ${a.suspension.reason}` : '';
+    await refreshAccountActivity(a.id);
   } catch (e) {
     $('ops-error').textContent = errorText(e);
   }
@@ -50,7 +53,7 @@ async function disputes() {
       'ops-disputes',
       list.data.map(
         (d: any) =>
-          `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)}</td><td><a href="#" data-account="${esc(d.account_id)}">${esc(d.account_id)}</a></td><td>${esc(d.deposit_id)}</td><td class="num">${dollars(d.amount_usd)}</td><td class="num">${dollars(d.owed_usd)}</td><td>${esc(d.status)}</td><td>${when(d.created_at)}</td><td>${d.workflow_url ? `<a href="${esc(d.workflow_url)}" target="_blank" rel="noopener">${esc(d.workflow_id)}</a>` : esc(d.workflow_id)}</td></tr>`,
+          `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)}</td><td><a href="#" data-account="${esc(d.account_id)}">${esc(d.account_id)}</a></td><td>${esc(d.deposit_id)}</td><td class="num">${dollars(d.amount_usd)}</td><td class="num">${dollars(d.owed_usd)}</td><td>${esc(d.status)}</td><td>${when(d.created_at)}</td><td>${workflowLink(d.workflow_url, d.workflow_id)}</td></tr>`,
       ),
       9,
       'No disputes or refunds.',
@@ -65,6 +68,7 @@ export function startOps() {
   void search();
   void supportQueue();
   void disputes();
+  void refreshHolds();
 }
 
 export function clearOps() {
@@ -80,6 +84,7 @@ export function wireOps() {
     void openAccount(id);
   });
   onSubmit('ops-search', search);
+  $('ops-holds-refresh').addEventListener('click', () => void refreshHolds());
   onSubmit('ops-adjust', async () => {
     const id = $('ops-account').dataset.id!;
     const requestIds = valueOf('ops-requests').split(',').map((s) => s.trim()).filter(Boolean);
@@ -93,6 +98,7 @@ export function wireOps() {
       $<HTMLInputElement>('ops-amount').value = '';
       await openAccount(id);
       void search();
+      void refreshHolds();
     } catch (err) {
       $('ops-adjust-status').textContent = errorText(err);
     }
@@ -100,9 +106,7 @@ export function wireOps() {
   onSubmit('ops-deposit', async () => {
     try {
       const d = await api('/admin/deposits/' + encodeURIComponent(valueOf('ops-deposit-id').trim()));
-      const link = d.workflow_url
-        ? ` · <a href="${esc(d.workflow_url)}" target="_blank" rel="noopener">workflow ${esc(d.workflow_id)} in the Temporal UI</a>`
-        : ` · workflow ${esc(d.workflow_id)}`;
+      const link = ` · workflow ${workflowLink(d.workflow_url, d.workflow_id)}`;
       $('ops-deposit-detail').innerHTML = `<p>${esc(d.id)} · ${esc(d.account_id)} · ${esc(d.method)} · $${esc(d.amount_usd)} · <span class="status-${esc(d.status)}">${esc(d.status)}</span>${link}</p>`;
     } catch (err) {
       $('ops-deposit-detail').textContent = errorText(err);

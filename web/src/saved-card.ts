@@ -7,13 +7,7 @@ import { when } from './format.js';
  * charges that card and so is offered only while there is one.
  */
 
-let cardDeposit: string | null = null;
-
-/** The deposit the saved card came from, as last read (null: none saved). */
-export const savedCardDeposit = () => cardDeposit;
-
 function showCard(pm: any) {
-  cardDeposit = pm.saved ? pm.deposit_id : null;
   $('card-summary').innerHTML = pm.saved
     ? `<strong>${esc(pm.brand)}</strong> ending in <code>${esc(pm.last4)}</code> <span class="muted">saved ${when(pm.saved_at)}</span>`
     : '<span class="muted">No saved card. Tick “Save this card for auto top-up” on a card top-up to keep one.</span>';
@@ -50,7 +44,6 @@ export async function refreshSavedCard() {
 }
 
 export function clearSavedCard() {
-  cardDeposit = null;
   $('card-summary').textContent = '–';
   $('card-forget').hidden = true;
   $('autotopup').hidden = true;

@@ -10,6 +10,7 @@ import { requireAdmin } from '../auth.js';
 import { notFound } from '../errors.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
+import { workflowUrl } from '../workflow-link.js';
 
 const ReversalQuery = z.strictObject({
   kind: z.enum(['dispute', 'refund']).optional(),
@@ -68,7 +69,6 @@ export function presentStanding(standing: AccountStanding, services: Services) {
 const presentSuspension = (s: Suspension | null) => (s ? { suspended_at: unix(s.suspendedAt), reason: s.reason } : null);
 
 export function presentReversal(r: Reversal, services: Services) {
-  const ui = services.temporal.uiUrl;
   const workflowId = reversalWorkflowId(r.kind, r.id);
   return {
     id: r.id,
@@ -86,6 +86,6 @@ export function presentReversal(r: Reversal, services: Services) {
     updated_at: unix(r.updatedAt),
     closed_at: unix(r.closedAt),
     workflow_id: workflowId,
-    workflow_url: ui ? `${ui}/namespaces/${encodeURIComponent(services.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}` : null,
+    workflow_url: workflowUrl(services, workflowId),
   };
 }

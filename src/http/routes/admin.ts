@@ -9,6 +9,7 @@ import { invalidRequest, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 import { presentAccount, presentEntry, presentKey } from '../present.js';
 import { defineRoute } from '../route.js';
+import { adminOpsRoutes } from './admin-ops.js';
 import { presentReversal, presentStanding } from './admin-reversals.js';
 import { presentDepositForOps } from './deposits.js';
 import { usdAmount } from '../usd-schema.js';
@@ -31,6 +32,7 @@ const Adjustment = z.strictObject({
 export function adminRoutes(services: Services): Router {
   const router = Router();
   router.use('/admin', requireAdmin(services));
+  router.use(adminOpsRoutes(services));
 
   defineRoute(
     router,

@@ -2,7 +2,9 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { accountSnapshot } from '../../console/balance-snapshot.js';
 import type { ConsoleUser } from '../../console/console-users.js';
+import { deliverLink, type LinkDelivery } from '../../console/link-mail.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../console/password.js';
+import { requestPasswordReset } from '../../console/password-reset.js';
 import { invite, issuePasswordReset, redeemLink, signIn, signUp, type StartedSession } from '../../console/sign-in.js';
 import type { Services } from '../../services.js';
 import { clearSessionCookie, consoleSessionOf, refuseCrossSite, requireConsoleSession, sessionToken, setSessionCookie } from '../console-session.js';
@@ -16,6 +18,7 @@ const password = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
 const SignIn = z.strictObject({ email, password: z.string().min(1).max(PASSWORD_MAX_LENGTH) });
 const SignUp = z.strictObject({ name: z.string().trim().min(1).max(200), email, password });
 const RedeemLink = z.strictObject({ token: z.string().min(20).max(200), password });
+const ResetRequest = z.strictObject({ email });
 const Invitation = z.strictObject({ email });
 const OpsInvitation = z.strictObject({ email });
 
@@ -24,13 +27,13 @@ const HEARTBEAT_MS = 15_000;
 
 /**
  * Console sign-in: `/console/api/*` for the browser (session cookie), `/admin/console/*` for ops
- * (invitations and reset links, handed over when no mail is configured). The console itself calls
- * the public /v1 endpoints that console-access.ts opens to a session.
+ * (invitations and reset links: mailed when SMTP is configured, otherwise in the answer for ops to
+ * hand over). The console itself calls the public /v1 endpoints that console-access.ts opens to a session.
  */
 export function consoleSignInRoutes(services: Services): Router {
   const router = Router();
   const deps = services.console.signIn;
-  const linkUrl = (token: string) => `${services.config.publicUrl}/#/link/${token}`;
+  const mail = services.console.mail;
 
   const started = (res: Response, session: StartedSession, status = 200) => {
     setSessionCookie(res, services, session.token, session.expiresAt);
@@ -55,6 +58,23 @@ export function consoleSignInRoutes(services: Services): Router {
     router,
     { method: 'post', path: '/console/api/links/redeem', summary: 'Accept an invitation or reset the password with a one-time link', tag: 'console', auth: 'none', body: RedeemLink },
     async ({ body }, _req, res) => started(res, await redeemLink(deps, body)),
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/console/api/password-reset',
+      summary: 'Mail a one-time password-reset link (the same answer whether or not the email has a sign-in)',
+      tag: 'console',
+      auth: 'none',
+      body: ResetRequest,
+      responses: { 202: { description: '`delivery`: `email` (a link is on its way if the address has a sign-in) or `support` (no mail on this install)' } },
+    },
+    async ({ body }, req, res) => {
+      const { delivery } = await requestPasswordReset({ ...deps, mail }, { email: body.email, address: req.ip ?? 'unknown' });
+      res.status(202).json({ object: 'password_reset_request', delivery, ...(delivery === 'support' ? { support_email: services.config.support.email } : {}) });
+    },
   );
 
   router.use(['/console/api/session', '/console/api/sign-out', '/console/api/balance/events'], requireConsoleSession(services));
@@ -83,7 +103,7 @@ export function consoleSignInRoutes(services: Services): Router {
     {
       method: 'get',
       path: '/console/api/balance/events',
-      summary: 'The live balance as server-sent events (`balance`), pushed when the ledger changes',
+      summary: "The live balance as server-sent events (`balance`), pushed when the ledger changes and when the account's deposits, saved card or auto top-up change",
       tag: 'console',
       auth: 'console_session',
       responses: { 200: { description: 'text/event-stream of `balance` events', contentType: 'text/event-stream' } },
@@ -134,7 +154,8 @@ export function consoleSignInRoutes(services: Services): Router {
     async ({ body, params }, _req, res) => {
       if (!(await services.accounts.get(params.id!))) throw notFound(`No account ${params.id}.`, 'id');
       const { user, token, expiresAt } = await invite(deps, { email: body.email, role: 'customer', accountId: params.id! });
-      res.status(201).json({ object: 'console_invitation', user_id: user.id, email: user.email, url: linkUrl(token), expires_at: unix(expiresAt) });
+      const delivery = await deliverLink(mail, { user, purpose: 'invitation', token, expiresAt });
+      res.status(201).json({ object: 'console_invitation', user_id: user.id, email: user.email, ...presentDelivery(delivery), expires_at: unix(expiresAt) });
     },
   );
 
@@ -143,21 +164,34 @@ export function consoleSignInRoutes(services: Services): Router {
     { method: 'post', path: '/admin/console/operators', summary: 'Invite an operator to the ops view', tag: 'admin', auth: 'admin', body: OpsInvitation },
     async ({ body }, _req, res) => {
       const { user, token, expiresAt } = await invite(deps, { email: body.email, role: 'ops', accountId: null });
-      res.status(201).json({ object: 'console_invitation', user_id: user.id, email: user.email, url: linkUrl(token), expires_at: unix(expiresAt) });
+      const delivery = await deliverLink(mail, { user, purpose: 'invitation', token, expiresAt });
+      res.status(201).json({ object: 'console_invitation', user_id: user.id, email: user.email, ...presentDelivery(delivery), expires_at: unix(expiresAt) });
     },
   );
 
   defineRoute(
     router,
-    { method: 'post', path: '/admin/console/users/:id/password-reset', summary: 'A one-time password-reset link to hand to the person', tag: 'admin', auth: 'admin' },
+    {
+      method: 'post',
+      path: '/admin/console/users/:id/password-reset',
+      summary: 'A one-time password-reset link: mailed to the person when SMTP is configured, otherwise in the answer to hand over',
+      tag: 'admin',
+      auth: 'admin',
+    },
     async ({ params }, _req, res) => {
-      const link = await issuePasswordReset(deps, params.id!);
-      if (!link) throw notFound(`No console user ${params.id}.`, 'id');
-      res.status(201).json({ object: 'console_link', purpose: 'password_reset', url: linkUrl(link.token), expires_at: unix(link.expiresAt) });
+      const issued = await issuePasswordReset(deps, params.id!);
+      if (!issued) throw notFound(`No console user ${params.id}.`, 'id');
+      const delivery = await deliverLink(mail, { user: issued.user, purpose: 'password_reset', token: issued.token, expiresAt: issued.expiresAt });
+      res.status(201).json({ object: 'console_link', purpose: 'password_reset', ...presentDelivery(delivery), expires_at: unix(issued.expiresAt) });
     },
   );
 
   return router;
+}
+
+/** `url` only when ops must hand the link over: with mail configured it goes to the person alone. */
+function presentDelivery(d: LinkDelivery) {
+  return d.delivery === 'email' ? { delivery: d.delivery } : { delivery: d.delivery, url: d.url, ...(d.mailError ? { mail_error: d.mailError } : {}) };
 }
 
 function presentSession(user: ConsoleUser, csrfToken: string, expiresAt: Date) {

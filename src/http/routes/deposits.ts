@@ -12,6 +12,7 @@ import { idempotencyKeyOf } from '../idempotency.js';
 import { unix } from '../present.js';
 import { defineRoute } from '../route.js';
 import { usdAmount } from '../usd-schema.js';
+import { workflowUrl } from '../workflow-link.js';
 
 const CreateDeposit = z.strictObject({
   tier: z.enum(TIER_NAMES as [Tier, ...Tier[]]).optional().describe('starter $10, standard $25, developer $50, team $100, growth $250, enterprise $500'),
@@ -132,14 +133,13 @@ export function presentDeposit(d: Deposit, history?: DepositEvent[]) {
 }
 
 /** The ops view (admin API): the customer's view plus where the deposit's workflow is. */
-export function presentDepositForOps(d: Deposit, services: Services, history: DepositEvent[]) {
-  const ui = services.temporal.uiUrl;
+export function presentDepositForOps(d: Deposit, services: Services, history?: DepositEvent[]) {
   const workflowId = depositWorkflowId(d.id);
   return {
     ...presentDeposit(d, history),
     account_id: d.accountId,
     provider_ref: d.providerRef,
     workflow_id: workflowId,
-    workflow_url: ui ? `${ui}/namespaces/${encodeURIComponent(services.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}` : null,
+    workflow_url: workflowUrl(services, workflowId),
   };
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { it } from 'vitest';
-import { startHarness } from '../../support/harness.js';
+import { harnessWithGemini } from '../../workflows/generation-fixtures.js';
 import { launchChromium } from '../chromium.js';
 
 /** The console's main pages at a laptop's and a phone's width, for the README (docs/console/). */
@@ -11,7 +11,7 @@ const SIZES = [
   { name: '1280', width: 1280, height: 800, isMobile: false },
   { name: '390', width: 390, height: 844, isMobile: true },
 ] as const;
-const PAGES = ['overview', 'billing', 'usage', 'keys', 'quickstart'] as const;
+const PAGES = ['overview', 'billing', 'usage', 'generations', 'keys', 'quickstart'] as const;
 
 async function redeem(page: Page, link: string) {
   await page.goto(link);
@@ -22,7 +22,10 @@ async function redeem(page: Page, link: string) {
 
 it('writes the console screenshots', async () => {
   fs.mkdirSync(OUT, { recursive: true });
-  const h = await startHarness();
+  // The Gemini sandbox, as the generation tests use it, so the Generations page shows real pictures;
+  // a Temporal UI address so the ops view shows its workflow links.
+  const g = await harnessWithGemini({ env: { TEMPORAL_UI_URL: 'http://127.0.0.1:8233' } });
+  const h = g.h;
   const browser = await launchChromium();
   try {
     // A customer with some history: credit, two keys, a few requests on two models, a deposit.
@@ -32,6 +35,10 @@ it('writes the console screenshots', async () => {
       await h.openai(k).chat.completions.create({ model, messages: [{ role: 'user', content: 'A question for the screenshots' }], max_tokens: 40 });
     }
     await h.call('POST', '/v1/billing/deposits', { key, body: { tier: 'standard', method: 'card' } });
+    for (const prompt of ['a lighthouse at dusk, watercolour', 'a green teapot on a wooden table']) {
+      const made = await h.call('POST', '/v1/images/generations', { key, body: { prompt, n: 2 } });
+      if (!made.ok) throw new Error(`image generation failed: ${made.status} ${await made.text()}`);
+    }
     const invitation = await (await h.admin('POST', `/admin/accounts/${accountId}/console-invitations`, { email: 'ada@acme.example' })).json();
     const op = await (await h.admin('POST', '/admin/console/operators', { email: 'ops@cheapa.example' })).json();
 
@@ -54,6 +61,12 @@ it('writes the console screenshots', async () => {
         await page.waitForSelector(`#app section[data-page=${name}]`, { visible: true });
         // Let the page's reads land (no spinner to wait for: the tables fill in place).
         await page.waitForNetworkIdle({ idleTime: 300 });
+        if (name === 'generations') {
+          await page.waitForFunction(() => {
+            const previews = [...document.querySelectorAll<HTMLImageElement>('#gen-images img.preview')];
+            return previews.length === 4 && previews.every((i) => i.complete && i.naturalWidth > 0);
+          });
+        }
         await page.screenshot({ path: path.join(OUT, `${name}-${size.name}.png`), fullPage: true });
       }
       await context.close();
@@ -77,6 +90,6 @@ it('writes the console screenshots', async () => {
     }
   } finally {
     await browser.close();
-    await h.close();
+    await g.stop();
   }
 });
