@@ -43,14 +43,18 @@ const { placeGenerationHold } = proxyLocalActivities<Activities>({
 const NOT_WORTH_RETRYING = ['GenerationRefused', 'ProviderRejected', 'ProviderFailed'];
 
 // Provider calls: how patiently to retry an outage comes with the input (tests shorten it).
-function providerActivities(input: GenerationInput) {
-  const retry = {
+function providerRetry(input: GenerationInput) {
+  return {
     initialInterval: input.timing.providerRetry.initialIntervalMs,
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: input.timing.providerRetry.maximumAttempts,
     nonRetryableErrorTypes: NOT_WORTH_RETRYING,
   };
+}
+
+function providerActivities(input: GenerationInput) {
+  const retry = providerRetry(input);
   const { storeVideo } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
   const { generateImage } = proxyActivities<Activities>({
     startToCloseTimeout: '5 minutes',
@@ -74,6 +78,25 @@ function providerActivities(input: GenerationInput) {
 }
 
 type ProviderActivities = ReturnType<typeof providerActivities>;
+
+/**
+ * Image runs of this version draw their pictures as local activities, so hold → pictures → settlement
+ * is one workflow task (one round trip through the server instead of two, no activity task, a shorter
+ * history); runs started before it replay as they ran. The deadline still holds: the activity aborts its
+ * provider call at its own schedule-to-close time (generation-activities.ts), because the worker's
+ * local-activity timeout does not stop a call in flight. A refused hold still answers at once, and a slow
+ * picture does not delay the hold's answer past the task's heartbeat (the SDK completes a long task early).
+ */
+export const IMAGES_IN_ONE_TASK = 'images-in-one-task';
+
+function localImageActivities(input: GenerationInput): Pick<ProviderActivities, 'generateImage'> {
+  const { generateImage } = proxyLocalActivities<Activities>({
+    startToCloseTimeout: '5 minutes',
+    scheduleToCloseTimeout: input.timing.deadlineMs,
+    retry: providerRetry(input),
+  });
+  return { generateImage };
+}
 
 const bookkeeping = {
   startToCloseTimeout: '30 seconds',
@@ -128,6 +151,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
       generationId: input.generationId,
       accountId: input.accountId,
       requestId: input.requestId,
+      ...(input.budgetKeyId !== undefined && { budgetKeyId: input.budgetKeyId }),
       amountNanos: (BigInt(input.unitPriceNanos) * BigInt(input.count)).toString(),
       ttlMs: input.timing.holdTtlMs,
     });
@@ -144,15 +168,18 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
 
   state.holdId = hold.holdId;
   state.status = input.kind === 'image' ? 'in_progress' : 'queued';
-  setStatus(state.status);
+  // An image in one task writes its status attribute once, at the end: an upsert in the same task as
+  // the final one would never be seen (the state query shows the steps between).
+  const imageInOneTask = input.kind === 'image' && patched(IMAGES_IN_ONE_TASK);
+  if (!imageInOneTask) setStatus(state.status);
 
   let assets: StoredAssetRef[] = [];
   let failure: GenerationFailure | undefined;
   let timedOut = false;
   try {
-    // An image is one activity per picture, bounded by its schedule-to-close timeout; a video polls
-    // across many activities and timers, so a workflow timer bounds it.
-    if (input.kind === 'image') assets = await makeImages(input, providerActivities(input));
+    // An image is one activity per picture, bounded by its schedule-to-close timeout; a video by its
+    // awaitVideo's (runs before CHARGE_ACCEPTED_VIDEO_JOBS: a workflow timer).
+    if (input.kind === 'image') assets = await makeImages(input, imageInOneTask ? localImageActivities(input) : providerActivities(input));
     else if (patched(CHARGE_ACCEPTED_VIDEO_JOBS)) assets = await makeVideoCharged(input, state, providerActivities(input));
     else assets = await withDeadline(input.timing.deadlineMs, () => makeVideo(input, state, providerActivities(input)), () => (timedOut = true));
   } catch (err) {
@@ -183,7 +210,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
 }
 
 /** Every image is one activity; the ones delivered are charged even if a sibling failed. */
-async function makeImages(input: GenerationInput, { generateImage }: ProviderActivities): Promise<StoredAssetRef[]> {
+async function makeImages(input: GenerationInput, { generateImage }: Pick<ProviderActivities, 'generateImage'>): Promise<StoredAssetRef[]> {
   const results = await Promise.allSettled(
     Array.from({ length: input.count }, (_, index) =>
       generateImage({
@@ -279,9 +306,11 @@ async function withDeadline<T>(ms: number, work: () => Promise<T>, onTimeout: ()
 }
 
 function describeFailure(err: unknown, timedOut: boolean, deadlineMs: number): GenerationFailure {
-  if (timedOut || outOfTime(err)) return { code: 'timeout', message: `The generation did not finish within ${Math.round(deadlineMs / 1000)} seconds; nothing was charged.` };
+  const timeout = { code: 'timeout', message: `The generation did not finish within ${Math.round(deadlineMs / 1000)} seconds; nothing was charged.` };
+  if (timedOut || outOfTime(err)) return timeout;
   if (isCancellation(err)) return { code: 'cancelled', message: 'The generation was cancelled; nothing was charged.' };
   const app = applicationFailureIn(err);
+  if (app?.type === 'DeadlineExceeded') return timeout;
   if (app?.type === 'GenerationRefused') {
     return { code: 'content_policy_violation', message: `The provider declined to generate this (${String(app.details?.[0] ?? 'safety')}); nothing was charged.` };
   }

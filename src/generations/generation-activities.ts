@@ -16,7 +16,7 @@ import type { Services } from '../services.js';
 
 const HEARTBEAT_EVERY_MS = 5_000;
 
-/** The generation's key when it has a spend limit, so that the hold counts against it (see key-budget.ts). */
+/** The generation's key when it has a spend limit, so that the hold counts against it (see key-budget.ts); for runs whose input does not say. */
 async function budgetKeyOfGeneration(db: Services['db'], generations: GenerationRepository, generationId: string) {
   const apiKeyId = (await generations.get(generationId))?.apiKeyId;
   return apiKeyId ? limitedKey(db, apiKeyId) : undefined;
@@ -92,7 +92,7 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
 
   return {
     /** Local activity on the API's critical path. A retry finds the hold by its key instead of placing a second. */
-    async placeGenerationHold(args: { generationId: string; accountId: string; requestId: string; amountNanos: string; ttlMs: number }): Promise<HoldOutcome> {
+    async placeGenerationHold(args: { generationId: string; accountId: string; requestId: string; budgetKeyId?: string | null; amountNanos: string; ttlMs: number }): Promise<HoldOutcome> {
       try {
         const { value } = await services.ledger.placeHold({
           accountId: args.accountId,
@@ -101,7 +101,7 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
           purpose: 'generation',
           generationId: args.generationId,
           requestId: args.requestId,
-          apiKeyId: await budgetKeyOfGeneration(services.db, generations, args.generationId),
+          apiKeyId: args.budgetKeyId === undefined ? await budgetKeyOfGeneration(services.db, generations, args.generationId) : (args.budgetKeyId ?? undefined),
           expiresAt: new Date(Date.now() + args.ttlMs),
         });
         return { ok: true, holdId: value.id };
@@ -218,18 +218,44 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
   };
 }
 
-/** Keeps the activity's heartbeat going during one long call and aborts the call if the activity is cancelled. */
+/**
+ * One long provider call: aborted when the activity is cancelled or reaches its own deadline, with the
+ * heartbeat kept going meanwhile (a local activity has none: the worker keeps its workflow task alive).
+ * The deadline is the activity's schedule-to-close time, the generation's deadline: the worker's timeout
+ * of a local activity does not stop a call in flight, so the call must stop itself. Past it nothing is
+ * retried (DeadlineExceeded), so the workflow settles at once as a timeout and the hold is released.
+ */
 async function whileHeartbeating<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  const deadline = deadlineSignal(ctx.info);
+  const signal = deadline ? AbortSignal.any([ctx.cancellationSignal, deadline]) : ctx.cancellationSignal;
+  let timer: NodeJS.Timeout | undefined;
+  if (!ctx.info.isLocal) {
+    ctx.heartbeat();
+    timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  }
   try {
-    return await call(ctx.cancellationSignal);
+    if (deadline?.aborted) throw deadline.reason;
+    return await call(signal);
   } catch (err) {
+    if (deadline?.aborted && !ctx.cancellationSignal.aborted) {
+      throw ApplicationFailure.nonRetryable('the provider did not answer before the deadline', 'DeadlineExceeded');
+    }
     throw asActivityFailure(err);
   } finally {
     clearInterval(timer);
   }
+}
+
+// Longer than a timer can wait (setTimeout's limit): no deadline worth arming.
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** Fires at the activity's schedule-to-close time (none when it has no such timeout). */
+function deadlineSignal(info: Context['info']): AbortSignal | undefined {
+  if (!info.scheduleToCloseTimeoutMs) return undefined;
+  const left = info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - Date.now();
+  if (left > LONGEST_TIMER_MS) return undefined;
+  return left > 0 ? AbortSignal.timeout(left) : AbortSignal.abort(new Error('the deadline has passed'));
 }
 
 /** Provider outcomes as Temporal failures: refusals and bad requests end the retries, outages do not. */

@@ -10,6 +10,12 @@ import type { GenerationInput, GenerationResult, HoldOutcome } from './generatio
 /** The business id is the workflow id, so Temporal itself refuses a second run of one generation. */
 export const generationWorkflowId = (generationId: string) => `generation-${generationId}`;
 
+/**
+ * Images have a task queue of their own (see imageWorkerOptions in src/temporal/worker.ts: their workflow
+ * task stays open while the pictures are drawn); videos share the service's queue.
+ */
+export const imageTaskQueue = (taskQueue: string) => `${taskQueue}-images`;
+
 /** The hold of generation `id` is found by this key, even by code that never learnt the hold's id. */
 export const generationHoldKey = (generationId: string) => `generation:${generationId}:hold`;
 
@@ -51,7 +57,7 @@ export async function startGenerationWorkflow(temporal: Temporal, input: Generat
         updateId: 'place-hold',
         startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, {
           workflowId,
-          taskQueue,
+          taskQueue: input.kind === 'image' ? imageTaskQueue(taskQueue) : taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
           // A finished generation is never run again under its id, whatever a retry asks.
@@ -60,7 +66,8 @@ export async function startGenerationWorkflow(temporal: Temporal, input: Generat
             { key: AccountIdAttr, value: input.accountId },
             { key: ModelAttr, value: input.model },
             { key: KindAttr, value: input.kind },
-            { key: StatusAttr, value: 'placing_hold' },
+            // As the row says until the run writes its outcome (an image in one task writes nothing between).
+            { key: StatusAttr, value: 'queued' },
           ],
         }),
       }),

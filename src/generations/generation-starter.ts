@@ -12,6 +12,8 @@ import type { AssetStore } from '../storage/asset-store.js';
 export interface GenerationRequest {
   accountId: string;
   apiKeyId: string;
+  /** The calling key when it has a spend limit (the hold counts against it), null when it has none. */
+  budgetKeyId: string | null;
   requestId: string;
   idempotencyKey?: string;
   model: GenerationModel;
@@ -76,6 +78,7 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
     generationId: record.id,
     accountId: record.accountId,
     requestId: record.requestId ?? req.requestId,
+    budgetKeyId: req.budgetKeyId,
     kind,
     model: req.model.id,
     upstreamModel: req.model.upstream_model,

@@ -44,6 +44,11 @@ export interface GenerationInput {
   generationId: string;
   accountId: string;
   requestId: string;
+  /**
+   * The calling key when it has a spend limit, null when it has none: known to the API, so placing the
+   * hold need not look it up. Absent in runs started before it was added (the hold then looks it up).
+   */
+  budgetKeyId?: string | null;
   kind: GenerationKind;
   /** Our public model id (nano-banana-2, veo-3.1). */
   model: string;

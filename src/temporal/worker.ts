@@ -7,6 +7,7 @@ import type { WorkerTuning } from '../config.js';
 import { createActivities } from './activities.js';
 import { startBalanceAlert } from '../alerts/alert-client.js';
 import { startCrossingDispatcher } from '../alerts/crossing-dispatcher.js';
+import { imageTaskQueue } from '../generations/generation-client.js';
 import { startAutoTopup } from '../payments/auto-topup-client.js';
 import type { Services } from '../services.js';
 
@@ -78,25 +79,43 @@ function installRuntime(logger: Logger) {
   });
 }
 
+// The SDK's default number of local activity slots (maxConcurrentLocalActivityExecutions).
+const SDK_LOCAL_ACTIVITY_SLOTS = 100;
+
+/**
+ * Image workflows run on a task queue of their own, polled by a second worker in the same process. An
+ * image's pictures are local activities, so its workflow task stays open while they are drawn and keeps
+ * a workflow task slot meanwhile: on the shared queue, slow pictures would keep every other workflow's
+ * tasks waiting (a video's hold, a deposit's credit). The image worker has a workflow task slot for each
+ * local activity slot, so pictures in flight, not slots, are its limit, as activity slots were before.
+ */
+export function imageWorkerOptions(t: WorkerTuning): Partial<WorkerOptions> {
+  return { ...workerTuningOptions(t), maxConcurrentWorkflowTaskExecutions: t.localActivitySlots ?? SDK_LOCAL_ACTIVITY_SLOTS };
+}
+
 export async function startWorker(services: Services, opts: { taskQueue?: string } = {}): Promise<RunningWorker> {
   installRuntime(services.logger);
   const connection = await NativeConnection.connect(services.temporal.connectionOptions);
-  const worker = await Worker.create({
-    connection,
-    namespace: services.temporal.namespace,
-    taskQueue: opts.taskQueue ?? services.temporal.taskQueue,
-    ...(await workflowCodeFor(services.config.temporal.worker)),
-    ...workerTuningOptions(services.config.temporal.worker),
-    activities: createActivities(services),
-  });
+  const taskQueue = opts.taskQueue ?? services.temporal.taskQueue;
+  const tuning = services.config.temporal.worker;
+  const common = { connection, namespace: services.temporal.namespace, ...(await workflowCodeFor(tuning)), activities: createActivities(services) };
+  const worker = await Worker.create({ ...common, taskQueue, ...workerTuningOptions(tuning) });
+  const imageWorker = await Worker.create({ ...common, taskQueue: imageTaskQueue(taskQueue), ...imageWorkerOptions(tuning) });
   // Balance crossings (low-balance alerts, auto top-up) start their workflows from every worker process.
   const crossings = startCrossingDispatcher(
     services.db,
     { alert: (c) => startBalanceAlert(services, c), auto_topup: (c) => startAutoTopup(services, c) },
     services.logger,
   );
-  const done = worker
-    .run()
+  // Either worker failing stops the other: the process then has no worker, as with one.
+  const stopBoth = () => {
+    for (const w of [worker, imageWorker]) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  const done = Promise.allSettled([worker, imageWorker].map((w) => w.run().finally(stopBoth)))
+    .then((runs) => {
+      const failed = runs.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })
     .finally(() => crossings.stop())
     .finally(() => connection.close());
   return {
@@ -104,7 +123,7 @@ export async function startWorker(services: Services, opts: { taskQueue?: string
     done,
     async shutdown() {
       await crossings.stop();
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopBoth();
       await done;
     },
   };

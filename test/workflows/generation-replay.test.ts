@@ -29,6 +29,10 @@ describe('generationWorkflow replays the histories of runs started by earlier co
     expect(CASES.map((f) => f.replace(/^generation-|\.json$/g, ''))).toEqual([
       'cancelled-before-hold',
       'image-delivered',
+      'image-one-task-delivered',
+      'image-one-task-partial',
+      'image-one-task-provider-error',
+      'image-one-task-timeout',
       'image-partial',
       'image-provider-error',
       'image-refused',
@@ -39,6 +43,14 @@ describe('generationWorkflow replays the histories of runs started by earlier co
       'video-refused',
       'video-timeout',
     ]);
+  });
+
+  it('holds image histories of both versions: pictures as activities, and as local activities in one workflow task', () => {
+    const types = (file: string) => (JSON.parse(fs.readFileSync(DIR + file, 'utf8')).events as { eventType: string }[]).map((e) => e.eventType);
+    expect(types('generation-image-delivered.json')).toContain('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
+    const oneTask = types('generation-image-one-task-delivered.json');
+    expect(oneTask).not.toContain('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
+    expect(oneTask.filter((t) => t === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED')).toHaveLength(1);
   });
 
   it.each(CASES)('replays %s', async (file) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { createGenerationActivities } from '../../src/generations/generation-activities.js';
@@ -72,21 +73,33 @@ function fakeActivities(calls: Calls, overrides: Partial<Activities>): Activitie
 }
 
 /** Starts the workflow as the API does (update-with-start) and runs it to its end on a worker with `activities`. */
-async function run(input: GenerationInput, overrides: Partial<Activities>, during?: (workflowId: string) => Promise<void>) {
+async function run(input: GenerationInput, overrides: Partial<Activities>, during?: (workflowId: string) => Promise<void>, start: { workflowTaskTimeout?: string } = {}) {
   const calls: Calls = {};
   const taskQueue = `wf-test-${randomBytes(5).toString('hex')}`;
   const worker = await Worker.create({ connection: await nativeConnection(), namespace: inject('temporalNamespace'), taskQueue, workflowBundle: bundle, activities: fakeActivities(calls, overrides) });
   const workflowId = `generation-${input.generationId}`;
   const outcome = await worker.runUntil(async () => {
     const hold = await client.workflow.executeUpdateWithStart(placeHoldUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, { workflowId, taskQueue, args: [input], workflowIdConflictPolicy: 'FAIL' }),
+      startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, { workflowId, taskQueue, args: [input], workflowIdConflictPolicy: 'FAIL', ...start }),
     });
     await during?.(workflowId);
     const result: GenerationResult = await client.workflow.getHandle(workflowId).result();
     const state = await client.workflow.getHandle(workflowId).query(generationStateQuery);
     return { hold, result, state };
   });
-  return { ...outcome, calls };
+  return { ...outcome, calls, workflowId };
+}
+
+/** How many events of each type the run's history holds (EVENT_TYPE_ prefix dropped), and in all. */
+async function historyCounts(workflowId: string): Promise<{ total: number } & Record<string, number>> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const counts: Record<string, number> = { total: 0 };
+  for (const event of history.events ?? []) {
+    const type = temporal.api.enums.v1.EventType[event.eventType!].replace(/^EVENT_TYPE_/, '');
+    counts[type] = (counts[type] ?? 0) + 1;
+    counts.total++;
+  }
+  return counts as { total: number } & Record<string, number>;
 }
 
 let native: NativeConnection | undefined;
@@ -108,6 +121,43 @@ describe('generationWorkflow, branch by branch (stand-in activities)', () => {
     expect(result).toMatchObject({ status: 'completed', chargedNanos: PRICE });
     expect(calls.settleGeneration).toEqual([expect.objectContaining({ holdId: 'hold_1', captureNanos: PRICE })]);
     expect(calls.releaseGenerationHold).toBeUndefined();
+  });
+
+  it('runs an image from hold to capture in one workflow task, with no activity task', async () => {
+    const { result, workflowId } = await run(inputFor('image'), {});
+    expect(result).toMatchObject({ status: 'completed', chargedNanos: PRICE });
+    const counts = await historyCounts(workflowId);
+    // 13 events (17 before): markers for the patch, the hold, the picture and the settlement; upserts of the
+    // patch's own attribute and of the final status.
+    expect(counts).toMatchObject({ total: 13, WORKFLOW_TASK_COMPLETED: 1, MARKER_RECORDED: 4, UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: 2 });
+    expect(counts.ACTIVITY_TASK_SCHEDULED).toBeUndefined();
+    expect(counts.TIMER_STARTED).toBeUndefined();
+  });
+
+  it('answers the hold while a slow picture is still being drawn (the long task is completed early)', async () => {
+    let holdAnswered!: () => void;
+    const answered = new Promise<void>((r) => (holdAnswered = r));
+    let drawnBeforeTheAnswer: boolean | undefined;
+    let drawn = false;
+    const { hold, result } = await run(
+      inputFor('image'),
+      {
+        generateImage: async (a) => {
+          // Drawn when the test has heard the hold's answer, or after 10 s if it never comes first.
+          await Promise.race([answered, Context.current().sleep(10_000)]);
+          drawn = true;
+          return { index: a.index, key: `k/${a.index}`, size: 1, sha256: 'x', contentType: 'image/png' };
+        },
+      },
+      async () => {
+        drawnBeforeTheAnswer = drawn;
+        holdAnswered();
+      },
+      { workflowTaskTimeout: '2 seconds' },
+    );
+    expect(hold).toEqual({ ok: true, holdId: 'hold_1' });
+    expect(drawnBeforeTheAnswer).toBe(false);
+    expect(result).toMatchObject({ status: 'completed', chargedNanos: PRICE });
   });
 
   it('answers the update with the refusal and settles nothing when funds are insufficient', async () => {
@@ -157,10 +207,11 @@ describe('generationWorkflow, branch by branch (stand-in activities)', () => {
   });
 
   it('settles an image that outlives its deadline as timeout', async () => {
+    // As generateImage does: the worker does not stop a local activity at its deadline, the call stops itself.
     const { result } = await run(inputFor('image', { timing: { ...inputFor('image').timing, deadlineMs: 500 } }), {
       generateImage: async () => {
-        await Context.current().sleep(2_000);
-        throw new Error('too late');
+        await Context.current().sleep(1_000);
+        throw ApplicationFailure.nonRetryable('the provider did not answer before the deadline', 'DeadlineExceeded');
       },
     });
     expect(result).toMatchObject({ status: 'failed', error: { code: 'timeout' } });

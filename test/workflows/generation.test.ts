@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { temporal } from '@temporalio/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModelAttr, KindAttr, AccountIdAttr, StatusAttr } from '../../src/temporal/search-attributes.js';
 import { SCHEDULES, ensureSchedules } from '../../src/temporal/schedules.js';
@@ -205,14 +206,56 @@ describe('generation deadlines', () => {
 
   it('charges nothing when an image or a video misses its deadline', async () => {
     const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    // The provider hangs (a [slow] prompt answers after 10 minutes): the picture, a local activity, aborts
+    // its own call at the deadline, or the answer would take the adapter's 3-minute request timeout.
     const image = await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'a very slow painting [slow]' } });
     expect(image.status).toBe(504);
     expect((await image.json()).error.code).toBe('timeout');
-    await expectNothingCharged(h, accountId, image.headers.get('x-generation-id')!, 1_000_000_000n);
+    const imageId = image.headers.get('x-generation-id')!;
+    await expectNothingCharged(h, accountId, imageId, 1_000_000_000n);
+    const history = await h.services.temporal.client.workflow.getHandle(`generation-${imageId}`).fetchHistory();
+    const types = (history.events ?? []).map((e) => temporal.api.enums.v1.EventType[e.eventType!]);
+    expect(types).not.toContain('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
+    expect(types.filter((t) => t === 'EVENT_TYPE_MARKER_RECORDED').length).toBeGreaterThanOrEqual(3);
 
     const video = await (await h.call('POST', '/v1/videos', { key, body: { prompt: 'a very slow film [slow]' } })).json();
     expect((await settled(h, video.id)).error?.code).toBe('timeout');
     await expectNothingCharged(h, accountId, video.id, 1_000_000_000n);
+  });
+});
+
+describe('images on a task queue of their own', () => {
+  let gemini: ListeningGeminiSandbox;
+  let h: Harness;
+  let stop: (() => Promise<void>) | undefined;
+
+  // Two workflow task slots on the shared queue, fewer than the pictures drawn below. Pictures shorter than a
+  // workflow task's heartbeat (8 s), so that on a shared queue they would keep the video waiting to the end.
+  beforeAll(async () => {
+    ({ h, gemini, stop } = await harnessWithGemini({ env: { TEMPORAL_WORKER_WORKFLOW_TASK_SLOTS: '2' } }));
+  });
+  afterAll(async () => {
+    await stop?.();
+  });
+
+  it("answers a video's hold while images are being drawn (their open workflow tasks hold no slot of the shared queue)", async () => {
+    const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const before = gemini.simulator.counters.generateContent;
+    let imagesAnswered = 0;
+    const images = [1, 2, 3].map((i) =>
+      h.call('POST', '/v1/images/generations', { key, body: { prompt: `a slow painting ${i} [delay:6000]` } }).then((r) => {
+        imagesAnswered++;
+        return r;
+      }),
+    );
+    await eventually(async () => (gemini.simulator.counters.generateContent - before >= 3 ? true : undefined));
+    const video = await h.call('POST', '/v1/videos', { key, body: { prompt: 'a calm lake' } });
+    expect(video.status).toBe(200);
+    expect(imagesAnswered).toBe(0);
+    expect((await Promise.all(images)).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect((await settled(h, (await video.json()).id)).status).toBe('completed');
+    expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n - 4n * PRICE, held: 0n });
+    await h.expectBooksBalanced();
   });
 });
 

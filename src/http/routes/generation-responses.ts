@@ -13,6 +13,7 @@ import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { assertModelAvailable } from '../availability.js';
 import { KeyLimitExceeded } from '../../ledger/errors.js';
+import { budgetKeyOf } from '../../keys/key-budget.js';
 import { ApiError, insufficientFunds, invalidRequest, keyLimitExceeded, notFound } from '../errors.js';
 import { idempotencyKeyOf } from '../idempotency.js';
 
@@ -28,9 +29,9 @@ export function generationModel(services: Pick<Services, 'catalog' | 'config'>, 
 }
 
 /** Who is asking, and under which request id and Idempotency-Key: the part of a generation request the route does not choose. */
-export function callerOf(req: Request, res: Response): Pick<GenerationRequest, 'accountId' | 'apiKeyId' | 'requestId' | 'idempotencyKey'> {
-  const { accountId, apiKeyId } = authOf(res);
-  return { accountId, apiKeyId, requestId: res.locals.requestId, idempotencyKey: idempotencyKeyOf(req) };
+export function callerOf(req: Request, res: Response): Pick<GenerationRequest, 'accountId' | 'apiKeyId' | 'budgetKeyId' | 'requestId' | 'idempotencyKey'> {
+  const { accountId, apiKeyId, key } = authOf(res);
+  return { accountId, apiKeyId, budgetKeyId: budgetKeyOf(key) ?? null, requestId: res.locals.requestId, idempotencyKey: idempotencyKeyOf(req) };
 }
 
 /** Temporal not confirming a hold is an outage that passes: say when to come back. */

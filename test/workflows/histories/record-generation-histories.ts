@@ -10,7 +10,8 @@ import type { Harness } from '../../support/harness.js';
 import { eventually, harnessWithGemini, settled, startDirect } from '../generation-fixtures.js';
 
 // Records one real history per branch of generationWorkflow, for generation-replay.test.ts. The
-// histories are the workflow's contract with runs already in flight: re-record only on purpose.
+// histories are the workflow's contract with runs already in flight: a file that exists is never
+// overwritten (it holds what earlier code did); delete one to re-record it on purpose.
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 let h: Harness;
@@ -25,11 +26,13 @@ afterAll(async () => {
 
 async function record(name: string, generationId: string) {
   await settled(h, generationId);
+  const file = `${HERE}generation-${name}.json`;
+  if (fs.existsSync(file)) return;
   const { address, namespace } = h.services.temporal;
   // The CLI writes the proto JSON that replay reads (the same file `temporal workflow show -o json` gives an operator).
   const cli = resolveTemporalCli({ configured: process.env.TEMPORAL_CLI, toolsDir: TOOLS_DIR, logger: pino({ level: 'warn' }) });
   const json = execFileSync(cli, ['workflow', 'show', '--address', address, '--namespace', namespace, '--workflow-id', `generation-${generationId}`, '--output', 'json']);
-  fs.writeFileSync(`${HERE}generation-${name}.json`, json);
+  fs.writeFileSync(file, json);
 }
 
 const fast = { providerRetry: { initialIntervalMs: 50, maximumAttempts: 2 } };
@@ -37,12 +40,16 @@ const fast = { providerRetry: { initialIntervalMs: 50, maximumAttempts: 2 } };
 it('records every branch of generationWorkflow', async () => {
   const { key, accountId } = await h.createAccount({ balanceUsd: '10.00' });
 
+  // Images recorded before IMAGES_IN_ONE_TASK are image-delivered, -partial, -provider-error, -timeout;
+  // the image-one-task-* files are the same branches run by that version (pictures as local activities).
   const image = await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'a red kite' } });
   expect(image.status).toBe(200);
   await record('image-delivered', image.headers.get('x-generation-id')!);
+  await record('image-one-task-delivered', image.headers.get('x-generation-id')!);
 
   const pair = await startDirect(h, { accountId, kind: 'image', count: 2, prompt: `two kites ${Date.now()} [flaky:1]`, timing: { providerRetry: { initialIntervalMs: 50, maximumAttempts: 1 } } });
   await record('image-partial', pair.generationId);
+  await record('image-one-task-partial', pair.generationId);
 
   const refused = await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'something awful [fail:safety]' } });
   expect(refused.status).toBe(400);
@@ -50,9 +57,11 @@ it('records every branch of generationWorkflow', async () => {
 
   const outage = await startDirect(h, { accountId, kind: 'image', prompt: 'a boat [fail:http503]', timing: fast });
   await record('image-provider-error', outage.generationId);
+  await record('image-one-task-provider-error', outage.generationId);
 
   const slowImage = await startDirect(h, { accountId, kind: 'image', prompt: 'a slow painting [slow]', timing: { ...fast, deadlineMs: 1500 } });
   await record('image-timeout', slowImage.generationId);
+  await record('image-one-task-timeout', slowImage.generationId);
 
   const video = await (await h.call('POST', '/v1/videos', { key, body: { prompt: 'a calm lake [delay:1500]' } })).json();
   await record('video-delivered', video.id);
