@@ -2,7 +2,8 @@
  * `npm run test:faults`: the production topology as separate processes, a mixed load, faults
  * injected under it, then the books held to what the clients saw. Writes RELIABILITY.md and
  * reliability.json; exits non-zero when anything that must hold did not.
- * FAULTS_PROFILE=long runs 30 s pauses, more kills and a 10-minute soak.
+ * FAULTS_PROFILE=long runs 30 s pauses, more kills and a 10-minute soak; FAULTS_PROFILE=ci is the
+ * short run CI makes after `npm test`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,13 +20,15 @@ import { loadStretch } from './stack/process.js';
 import { startTopology, type Topology } from './stack/topology.js';
 import { webhookStorm } from './webhook-storm.js';
 
-const chosen = PROFILES[(process.env.FAULTS_PROFILE ?? 'short') as 'short' | 'long'];
-if (!chosen) throw new Error('FAULTS_PROFILE must be short or long');
+const chosen = PROFILES[(process.env.FAULTS_PROFILE ?? 'short') as keyof typeof PROFILES];
+if (!chosen) throw new Error(`FAULTS_PROFILE must be one of ${Object.keys(PROFILES).join(', ')}`);
 // FAULTS_SOAK_SECONDS shortens the soak while working on the suite itself.
 const profile = { ...chosen, soakMs: process.env.FAULTS_SOAK_SECONDS ? Number(process.env.FAULTS_SOAK_SECONDS) * 1000 : chosen.soakMs };
 const logger = pino({ level: process.env.FAULTS_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 1, sync: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const only = process.env.FAULTS_ONLY?.split(',');
+// RELIABILITY.md holds the short or long profile's figures; CI's shorter run reports beside the checkout, not over them.
+const reportDir = process.env.FAULTS_REPORT_DIR ?? (profile.name === 'ci' ? path.join(os.tmpdir(), 'cheapa-faults-ci') : PROJECT_ROOT);
 
 const startedAt = Date.now();
 
@@ -88,19 +91,26 @@ async function run(t: Topology): Promise<boolean> {
 
   const faults: FaultRow[] = [];
   for (const s of SCENARIOS.filter((s) => (!s.longOnly || profile.name === 'long') && (!only || only.includes(s.name)))) {
+    let injectError: string | undefined;
+    if (s.prepare) {
+      logger.info({ fault: s.name }, 'preparing');
+      await s.prepare(t, profile).catch((err) => {
+        injectError = `preparing: ${String(err)}`;
+        logger.error({ err, fault: s.name }, 'preparation failed');
+      });
+    }
     // Strike while chat streams and generations are in flight.
     for (let i = 0; i < 40 && !(load.snapshotInFlight().stream && (load.snapshotInFlight().image || load.snapshotInFlight().video)); i++) await sleep(50);
     const inFlight = load.snapshotInFlight();
     const t0 = Date.now();
     logger.info({ fault: s.name, inFlight }, 'injecting');
-    let injectError: string | undefined;
     await s.inject(t, profile).catch((err) => {
-      injectError = String(err);
+      injectError ??= String(err);
       logger.error({ err, fault: s.name }, 'injection failed');
     });
-    const recoveredAt = await recovered(t.url, probe.key, Date.now(), 180_000);
+    const recoveredAt = await recovered(t.url, probe.key, Date.now(), profile.recoverWithinMs);
     logger.info({ fault: s.name, recoverMs: recoveredAt - t0 }, 'recovered');
-    await sleep(3_000);
+    await sleep(profile.settleMs);
     faults.push({ name: s.name, what: s.what, t0, recoveredAt, end: Date.now(), inFlight, injectError });
   }
 
@@ -137,11 +147,13 @@ async function run(t: Topology): Promise<boolean> {
     upstreamTokens: upstream.completionTokens + upstream.unfinishedTokens,
     billedTokens: billed,
     durationSeconds: Math.round((Date.now() - startedAt) / 1000),
+    processExits: t.unexpectedExits(),
     machineLoad: { cores: os.cpus().length, mean: loads.reduce((a, b) => a + b, 0) / loads.length, max: Math.max(...loads) },
   });
-  writeReport(PROJECT_ROOT, summary);
+  fs.mkdirSync(reportDir, { recursive: true });
+  writeReport(reportDir, summary);
   for (const f of summary.failures) logger.error(f);
-  logger.info({ failures: summary.failures.length, ops: load.records.length }, 'fault suite finished; RELIABILITY.md written');
+  logger.info({ failures: summary.failures.length, ops: load.records.length, seconds: summary.durationSeconds, report: path.join(reportDir, 'RELIABILITY.md') }, 'fault suite finished');
   return summary.failures.length > 0;
 }
 

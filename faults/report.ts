@@ -5,6 +5,7 @@ import { FUZZ_CHECKS, type FuzzResult } from './fuzz.js';
 import { SCHEMATHESIS_VERSION } from '../src/launcher/schemathesis.js';
 import type { OpRecord } from './load.js';
 import type { Profile } from './scenarios.js';
+import type { UnexpectedExit } from './stack/process.js';
 import type { SoakFigures } from './soak.js';
 import type { TaskLatency } from './task-latency.js';
 import type { StormResult } from './webhook-storm.js';
@@ -46,6 +47,7 @@ interface Input {
   rates: { input: bigint; output: bigint };
   upstreamTokens: number;
   billedTokens: number;
+  processExits: UnexpectedExit[];
   machineLoad: Summary['machineLoad'];
   durationSeconds: number;
 }
@@ -93,6 +95,8 @@ export interface Summary {
   };
   storm: StormResult;
   fuzz?: FuzzResult;
+  /** Processes of the topology that exited without the suite killing or stopping them (each also a failure). */
+  processExits: (Omit<UnexpectedExit, 'at'> & { atS: number; during: string })[];
   failures: string[];
 }
 
@@ -142,6 +146,17 @@ export function summarise(x: Input): Summary {
     return row;
   });
 
+  const startedAt = x.faults[0]?.t0 ?? 0;
+  const processExits = x.processExits.map((e) => ({
+    name: e.name,
+    code: e.code,
+    signal: e.signal,
+    logFile: e.logFile,
+    atS: Math.round((e.at - startedAt) / 100) / 10,
+    during: x.faults.find((f) => e.at >= f.t0 && e.at <= f.end)?.name ?? (e.at < startedAt ? 'start-up' : 'the soak, storm, drain or fuzzer'),
+  }));
+  for (const e of processExits)
+    failures.push(`${e.name} exited on its own (${e.signal ?? `exit code ${e.code}`}) during ${e.during}, ${e.atS} s after the first fault: see ${e.logFile}`);
   if (!x.reconcileAfterFuzz.ok) failures.push(`reconcile not clean after the OpenAPI fuzzer: ${JSON.stringify(x.reconcileAfterFuzz.failed)}`);
   for (const f of x.fuzz?.failures ?? []) failures.push(`fuzzer: ${f.operation}: ${f.message}`);
   if (x.fuzz?.ledgerEntriesWritten) failures.push(`fuzzer: ${x.fuzz.ledgerEntriesWritten} ledger entries written by an account with no credit`);
@@ -199,6 +214,7 @@ export function summarise(x: Input): Summary {
     soak: { seconds: Math.round((x.soak.to - x.soak.from) / 1000), latencyMs, errorRate: soakOps.length ? soakOps.filter((r) => r.error).length / soakOps.length : 0, samples: x.soak.samples, rssGrowthMb, taskLatency: x.soak.taskLatency },
     storm: x.storm,
     fuzz: x.fuzz,
+    processExits,
     failures,
   };
 }
@@ -218,7 +234,7 @@ export function writeReport(root: string, s: Summary) {
   L.push(
     `Written by \`npm run test:faults\` (profile **${s.profile}**, ${s.generatedAt}, ${s.temporal}); the same figures are in \`reliability.json\`.`,
     'The production topology runs as separate processes (PostgreSQL, the production Temporal server on it, every provider as its own local server speaking its protocol, API roles behind a TCP load balancer, worker roles, all in `NODE_ENV=production`) under a mixed load of chat, streaming chat, images, videos and card/crypto deposits; each fault below is injected under that load.',
-    '`FAULTS_PROFILE=long npm run test:faults` runs 30 s pauses, more kills and the 10-minute soak.',
+    '`FAULTS_PROFILE=long npm run test:faults` runs 30 s pauses, more kills and the 10-minute soak; `FAULTS_PROFILE=ci` is the shorter run CI makes after `npm test`.',
     '',
   );
   L.push(`## Verdict: ${s.failures.length ? `${s.failures.length} FAILURES` : 'every check held'}`, '');
@@ -235,6 +251,7 @@ export function writeReport(root: string, s: Summary) {
     `| charges a client saw, in the ledger exactly once | ${s.ledger.chargesChecked} checked, ${s.ledger.chargesMissing.length} missing or different, ${s.ledger.chargesDoubled.length} doubled |`,
     `| deposits paid at the provider, credited exactly once | ${s.ledger.depositsChecked} checked, ${s.ledger.depositsNotCredited.length} not credited, ${s.ledger.depositsDoubled.length} doubled |`,
     `| deposit / generation workflows still running after the drain | ${s.workflowsStillRunning.deposit} / ${s.workflowsStillRunning.generation} |`,
+    `| processes that exited on their own (not killed by the suite) | ${s.processExits.map((e) => `${e.name} (${e.signal ?? `code ${e.code}`}) during ${e.during}`).join(', ') || 'none'} |`,
     `| holds pending after the drain (older than a minute) | ${s.ledger.pendingHolds} (${s.ledger.staleHolds}) (must be 0: the process that held each has finished or died) |`,
     `| lost revenue (upstream completion tokens no one paid for) | ${s.lostRevenue.unbilledTokens} of ${s.lostRevenue.upstreamTokens} tokens = $${s.lostRevenue.usd} (worst case for the chats in flight at the faults: $${s.lostRevenue.worstCaseUsd}) |`,
     '',
@@ -271,7 +288,7 @@ export function writeReport(root: string, s: Summary) {
   if (s.fuzz) {
     L.push('## OpenAPI fuzzer (schemathesis)', '');
     L.push(
-      `schemathesis ${SCHEMATHESIS_VERSION}, ${s.fuzz.seconds} s (\`--max-time ${s.fuzz.budgetSeconds}\`), phases examples, coverage and fuzzing, with the key of an account holding no credit. Checks: ${FUZZ_CHECKS.join(', ')} (every operation documents the OpenAI error shape as its \`default\` answer, so schema conformance holds every error body to it).`,
+      `schemathesis ${SCHEMATHESIS_VERSION}, ${s.fuzz.seconds} s (\`--max-time ${s.fuzz.budgetSeconds}\`), phases examples, coverage and fuzzing, with the key of an account holding no credit. Checks: ${FUZZ_CHECKS.join(', ')} (every operation documents its error shape as its \`default\` answer, OpenAI's or, on the Messages API, Anthropic's, so schema conformance holds every error body to it).`,
       '',
       `| operations | findings | ledger entries written | balances changed | exit code |`,
       '|---|---|---|---|---|',

@@ -71,6 +71,7 @@ export async function startFaultPostgres(dir: string, logger: Logger): Promise<F
     async immediateRestart() {
       const t0 = Date.now();
       // SIGQUIT to the postmaster is `pg_ctl stop -m immediate`.
+      proc.expectExit();
       if (proc.pid) process.kill(proc.pid, 'SIGQUIT');
       await proc.whenExited();
       proc.restarts++;

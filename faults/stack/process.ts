@@ -15,14 +15,28 @@ export interface ProcessSpec {
   gid?: number;
 }
 
+/** A process that ended without the suite having killed or stopped it: a crash the report names. */
+export interface UnexpectedExit {
+  name: string;
+  at: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  logFile: string;
+}
+
 /**
  * One OS process of the topology that the fault suite can kill, pause and restart like an
  * operator's supervisor would (systemd, docker restart policy), keeping one log file across lives.
+ * Every exit the suite did not cause itself is recorded and handed to `onUnexpectedExit`.
  */
 export class ManagedProcess {
   private child?: ChildProcess;
   private exited?: Promise<number | null>;
+  /** Set before the suite kills or stops this life, so its exit is not taken for a crash. */
+  private exitExpected = false;
   restarts = 0;
+  readonly unexpectedExits: UnexpectedExit[] = [];
+  onUnexpectedExit?: (exit: UnexpectedExit) => void;
 
   constructor(readonly spec: ProcessSpec) {}
 
@@ -47,12 +61,28 @@ export class ManagedProcess {
     });
     fs.closeSync(log);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.exitExpected = false;
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.exitExpected) {
+          const exit = { name: this.spec.name, at: Date.now(), code, signal, logFile: this.spec.logFile };
+          this.unexpectedExits.push(exit);
+          this.onUnexpectedExit?.(exit);
+        }
+        resolve(code);
+      }),
+    );
+  }
+
+  /** The suite is about to end this life itself (a signal sent by other means, e.g. PostgreSQL's SIGQUIT). */
+  expectExit(): void {
+    this.exitExpected = true;
   }
 
   /** SIGKILL (a crash), then wait until the OS has reaped it. */
   async kill(): Promise<void> {
     if (!this.child || !this.running) return;
+    this.exitExpected = true;
     this.child.kill('SIGKILL');
     await this.exited;
   }
@@ -60,6 +90,7 @@ export class ManagedProcess {
   /** SIGTERM and wait for a clean exit; SIGKILL after `graceMs`. */
   async stop(graceMs = 15_000): Promise<void> {
     if (!this.child || !this.running) return;
+    this.exitExpected = true;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
     await this.exited;

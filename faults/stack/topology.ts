@@ -10,7 +10,7 @@ import { resolveTemporalCli } from '../../src/launcher/temporal-cli.js';
 import { installTemporalServer } from '../../src/launcher/temporal-server.js';
 import { type Balancer, startBalancer } from './balancer.js';
 import { type FaultPostgres, startFaultPostgres } from './postgres.js';
-import { httpOk, ManagedProcess, waitUntil } from './process.js';
+import { httpOk, ManagedProcess, type UnexpectedExit, waitUntil } from './process.js';
 import { type FaultTemporal, startFaultTemporal, startFaultTemporalDev } from './temporal-server.js';
 
 export type ProviderKind = 'upstream' | 'gemini' | 'stripe' | 'cryptomus';
@@ -38,6 +38,8 @@ export interface Topology {
   secrets: typeof SECRETS;
   addApi(): Promise<Role>;
   addWorker(): Promise<Role>;
+  /** Every exit of any process of the topology that the suite did not cause, oldest first. */
+  unexpectedExits(): UnexpectedExit[];
   /** Sets a provider's misbehaviour (see provider-faults.ts). */
   providerFault(kind: ProviderKind, mode: string, pathPattern?: string): Promise<void>;
   stop(): Promise<void>;
@@ -65,7 +67,9 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
   // As root PostgreSQL runs as the postgres user, which must be able to enter this directory.
   fs.chmodSync(dir, 0o755);
   const stops: (() => Promise<unknown>)[] = [];
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const s of stops.reverse()) await s().catch((err) => logger.warn({ err }, 'stop'));
   };
   try {
@@ -80,6 +84,7 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
       : await startFaultTemporalDev({ cli: resolveTemporalCli({ toolsDir: TOOLS_DIR, logger }), dir: path.join(dir, 'temporal'), namespace: NAMESPACE });
     stops.push(() => temporal.stop());
 
+    const procs: ManagedProcess[] = [postgres.proc, temporal.proc];
     const balancerPort = await freePort();
     const url = `http://127.0.0.1:${balancerPort}`;
     const providers = {} as Topology['providers'];
@@ -100,6 +105,7 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
           PROVIDER_MERCHANT_ID: SECRETS.cryptomusMerchant,
         },
       });
+      procs.push(proc);
       proc.start();
       stops.push(() => proc.stop());
       const base = `http://127.0.0.1:${port}`;
@@ -152,6 +158,17 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
         logFile: path.join(dir, `${name}.log`),
         env: roleEnv(port, name),
       });
+      procs.push(proc);
+      // A role that exits on its own is a crash: the report names it; it is restarted after a second,
+      // as its supervisor (docker's restart policy) would, so the rest of the run still measures.
+      proc.onUnexpectedExit = (exit) => {
+        logger.error({ role: name, code: exit.code, signal: exit.signal, log: exit.logFile }, 'role exited unexpectedly; restarting it');
+        setTimeout(() => {
+          if (proc.running || stopping) return;
+          proc.restarts++;
+          proc.start();
+        }, 1_000);
+      };
       stops.push(() => proc.stop());
       const waitReady = () =>
         role === 'api'
@@ -206,6 +223,7 @@ export async function startTopology(opts: { dir: string; logger: Logger; apis: n
       secrets: SECRETS,
       addApi,
       addWorker,
+      unexpectedExits: () => procs.flatMap((p) => p.unexpectedExits).sort((a, b) => a.at - b.at),
       async providerFault(kind, mode, pathPattern) {
         const res = await fetch(`${providers[kind].url}/_faults`, {
           method: 'PUT',

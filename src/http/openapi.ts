@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { speaksAnthropic } from '../messages/anthropic-errors.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Auth = 'api_key' | 'admin' | 'none' | 'webhook_signature' | 'console_session';
@@ -18,7 +19,8 @@ export interface OperationSpec {
   files?: { name: string; description: string; multiple?: boolean; required?: boolean }[];
   /** The body comes only as multipart/form-data (it carries files), never as JSON. */
   multipartOnly?: boolean;
-  responses?: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** `alsoAs`: other content types the same status may come in (e.g. text/csv), documented as text. */
+  responses?: Record<number, { description: string; schema?: z.ZodType; contentType?: string; alsoAs?: string[] }>;
 }
 
 /**
@@ -49,11 +51,13 @@ class OpenApiRegistry {
       }
       const responses: Record<string, unknown> = {};
       for (const [status, r] of Object.entries(op.responses ?? { 200: { description: 'OK' } })) {
-        responses[status] = r.schema
-          ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema) } } }
-          : { description: r.description };
+        const content: Record<string, unknown> = r.schema ? { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema) } } : {};
+        for (const ct of r.alsoAs ?? []) content[ct] = { schema: { type: 'string' } };
+        responses[status] = Object.keys(content).length ? { description: r.description, content } : { description: r.description };
       }
-      responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      // The Messages API answers every error in Anthropic's shape (src/http/errors.ts decides by the same test).
+      const errorSchema = speaksAnthropic(op.path) ? 'AnthropicError' : 'Error';
+      responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: `#/components/schemas/${errorSchema}` } } } };
       const operation: Record<string, unknown> = {
         operationId: `${op.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
         summary: op.summary,
@@ -97,6 +101,19 @@ class OpenApiRegistry {
                   param: { type: ['string', 'null'] },
                 },
               },
+            },
+          },
+          AnthropicError: {
+            type: 'object',
+            required: ['type', 'error'],
+            properties: {
+              type: { const: 'error' },
+              error: {
+                type: 'object',
+                required: ['type', 'message'],
+                properties: { type: { type: 'string' }, message: { type: 'string' } },
+              },
+              request_id: { type: 'string' },
             },
           },
         },

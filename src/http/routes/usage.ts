@@ -101,6 +101,7 @@ export function usageRoutes(services: Services): Router {
         200: {
           description:
             'A page of requests; with group_by, the buckets of the period (`billing.usage_bucket`, only non-empty ones); with format=csv, text/csv',
+          alsoAs: ['text/csv'],
           schema: z.union([
             z.object({
               object: z.literal('list'),
