@@ -104,6 +104,37 @@ function cpuSecondsOf(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
+/** CPU seconds of every process on the machine whose command line matches, from /proc (PostgreSQL's backends, the Temporal server). */
+function cpuSecondsMatching(pattern: RegExp): number {
+  let sum = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (pattern.test(fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) sum += cpuSecondsOf(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return sum;
+}
+
+/** CPU seconds the whole machine has been busy (every process, user + system), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS_PER_S;
+}
+
+/** Where the CPU went between two readings, per workflow: the machine, the Temporal server, PostgreSQL. */
+function cpuBreakdown() {
+  const read = () => ({ machine: machineBusySeconds(), temporal: cpuSecondsMatching(/start-dev|--allow-no-auth/), postgres: cpuSecondsMatching(/^(postgres:|[^\0]*\/postgres\0)/) });
+  const before = read();
+  return (n: number) => {
+    const after = read();
+    const per = (k: keyof typeof after) => `${(((after[k] - before[k]) * 1000) / n).toFixed(1)} ms`;
+    return `whole machine ${per('machine')} (Temporal server ${per('temporal')}, PostgreSQL ${per('postgres')})`;
+  };
+}
+
 function rssMbOf(pid: number): number {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
@@ -170,6 +201,19 @@ async function runOn(kind: 'dev' | 'memory' | 'postgres', logger: Logger) {
     };
     const events = async (id: string) => (await svc.temporal.client.workflow.getHandle(generationWorkflowId(id)).fetchHistory()).events?.length;
 
+    // The first events of a history, each as ms since the run started: how long the server took to hand
+    // the first workflow task to the worker, and the worker to complete it (hold placed).
+    const timeline = async (id: string) => {
+      const history = await svc.temporal.client.workflow.getHandle(generationWorkflowId(id)).fetchHistory();
+      const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+      const events = history.events ?? [];
+      const t0 = ms(events[0]?.eventTime);
+      return events
+        .slice(0, 8)
+        .map((e) => `${String(Object.keys(e).find((k) => k.endsWith('EventAttributes')) ?? e.eventType).replace('EventAttributes', '')} +${(ms(e.eventTime) - t0).toFixed(1)}`)
+        .join(', ');
+    };
+
     // Warm-up: bundle loaded, connections open, JIT warm.
     await closed(await Promise.all(Array.from({ length: 20 }, async (_, i) => (await post('/v1/videos', { prompt: `warm-up ${i}` })).id)));
     let delivered = 20;
@@ -186,12 +230,14 @@ async function runOn(kind: 'dev' | 'memory' | 'postgres', logger: Logger) {
     if (LATENCY_SAMPLES) {
       console.log(`video POST → hold placed, one at a time (${LATENCY_SAMPLES} videos): ${fmt(alone)}`);
       console.log(`history of one delivered video workflow: ${await events(aloneIds.at(-1)!)} events`);
+      console.log(`where one video POST's time goes, by the server's event clock: ${await timeline(aloneIds.at(-1)!)}`);
     }
 
     let lastImage = '';
     for (const clients of IMAGES ? CLIENTS : []) {
       const imageLatency: number[] = [];
       const cpu0 = cpuNow();
+      const breakdown = cpuBreakdown();
       const t0 = performance.now();
       await concurrently(
         IMAGES,
@@ -205,7 +251,7 @@ async function runOn(kind: 'dev' | 'memory' | 'postgres', logger: Logger) {
       const seconds = (performance.now() - t0) / 1000;
       delivered += IMAGES;
       console.log(`images end to end: ${IMAGES} workflows in ${seconds.toFixed(1)} s = ${(IMAGES / seconds).toFixed(1)} workflows/s  (${clients} clients; POST→answer ${fmt(imageLatency)}; load average ${os.loadavg()[0]!.toFixed(1)})`);
-      console.log(`  CPU of the service processes (API + worker: service and Temporal SDK, + simulated Gemini) per workflow: ${(((cpuNow() - cpu0) * 1000) / IMAGES).toFixed(1)} ms`);
+      console.log(`  CPU of the service processes (API + worker: service and Temporal SDK, + simulated Gemini) per workflow: ${(((cpuNow() - cpu0) * 1000) / IMAGES).toFixed(1)} ms; ${breakdown(IMAGES)}`);
     }
     if (lastImage) console.log(`history of one image workflow: ${await events(lastImage)} events`);
 

@@ -19,6 +19,33 @@ async function errorOf(config: pg.ClientConfig, sql = 'SELECT 1'): Promise<unkno
   throw new Error('expected an error');
 }
 
+/** A knex pool whose connections pass through a proxy that `cut` severs, as an immediate database shutdown would. */
+async function proxiedKnex() {
+  const target = new URL(inject('pgAdminUrl'));
+  const sockets: net.Socket[] = [];
+  const proxy = net.createServer((client) => {
+    const server = net.connect(Number(target.port), target.hostname);
+    client.pipe(server).pipe(client);
+    client.on('error', () => {});
+    server.on('error', () => {});
+    sockets.push(client, server);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxied = new URL(target);
+  proxied.host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+  const db = knex({ client: 'pg', connection: proxied.toString(), pool: { min: 0, max: 1 } });
+  return {
+    db,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: async () => {
+      await db.destroy().catch(() => {});
+      proxy.close();
+    },
+  };
+}
+
 describe('a dependency outage is the caller’s to retry', () => {
   it('answers 503 with Retry-After when the database refuses connections', async () => {
     const err = await errorOf({ host: '127.0.0.1', port: await freePort(), user: 'x', database: 'x' });
@@ -46,25 +73,36 @@ describe('a dependency outage is the caller’s to retry', () => {
   });
 
   it('answers 503 when the connection drops mid-query under knex (an immediate database shutdown)', async () => {
-    const target = new URL(inject('pgAdminUrl'));
-    const sockets: net.Socket[] = [];
-    const proxy = net.createServer((client) => {
-      const server = net.connect(Number(target.port), target.hostname);
-      client.pipe(server).pipe(client);
-      sockets.push(client, server);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const proxied = new URL(target);
-    proxied.host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
-    const db = knex({ client: 'pg', connection: proxied.toString(), pool: { min: 0, max: 1 } });
+    const { db, cut, close } = await proxiedKnex();
     const pending = db.raw('SELECT pg_sleep(5)').catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 300));
-    for (const s of sockets) s.destroy();
+    cut();
     const err = await pending;
-    await db.destroy().catch(() => {});
-    proxy.close();
+    await close();
     expect(String((err as Error).message)).toMatch(/ - Connection terminated/);
     expect(toApiError(err)?.status).toBe(503);
+  });
+
+  it('answers 503 when the connection drops inside a transaction and its ROLLBACK cannot be sent', async () => {
+    const { db, cut, close } = await proxiedKnex();
+    const pending = db
+      .transaction(async (trx) => {
+        await trx.raw('SELECT 1');
+        cut();
+        await trx.raw('SELECT pg_sleep(5)');
+      })
+      .catch((e: unknown) => e);
+    const err = await pending;
+    await close();
+    expect(String((err as Error).message)).toMatch(/Connection terminated|not queryable/);
+    expect(toApiError(err)?.status).toBe(503);
+  });
+
+  it('answers 503 for the pool’s own words on a broken client (found by the fault suite: a deposit’s ROLLBACK)', () => {
+    // pg refuses any statement on a client that has seen a connection error; knex prefixes the SQL.
+    const err = new Error('ROLLBACK - Client has encountered a connection error and is not queryable');
+    expect(toApiError(err)?.status).toBe(503);
+    expect(toApiError(new Error('timeout exceeded when trying to connect'))?.status).toBe(503);
   });
 
   it('leaves a wrong statement a server error, so a bug is not passed off as an outage', async () => {
