@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { generationHoldKey } from './generation-client.js';
+import { createGenerationHolds, type GenerationHoldArgs } from './generation-hold.js';
 import { progressEstimate } from './generation-params.js';
 import { GenerationRepository } from './generation-repository.js';
 import type {
@@ -9,18 +9,11 @@ import type {
   StoredAssetRef,
   VideoParams,
 } from './generation-types.js';
-import { limitedKey } from '../keys/key-budget.js';
-import { AccountNotFound, HoldNotPending, InsufficientFunds, KeyLimitExceeded, PostgresLedger } from '../ledger/index.js';
+import { AccountNotFound, HoldNotPending, PostgresLedger } from '../ledger/index.js';
 import { GenerationRefused, MediaProviderError } from '../providers/media/failures.js';
 import type { Services } from '../services.js';
 
 const HEARTBEAT_EVERY_MS = 5_000;
-
-/** The generation's key when it has a spend limit, so that the hold counts against it (see key-budget.ts); for runs whose input does not say. */
-async function budgetKeyOfGeneration(db: Services['db'], generations: GenerationRepository, generationId: string) {
-  const apiKeyId = (await generations.get(generationId))?.apiKeyId;
-  return apiKeyId ? limitedKey(db, apiKeyId) : undefined;
-}
 
 export interface SettleArgs {
   generationId: string;
@@ -47,6 +40,7 @@ export type VideoCheck =
 /** The activities of generationWorkflow: each does one I/O step and is safe to repeat. */
 export function createGenerationActivities(services: Pick<Services, 'db' | 'ledger' | 'media' | 'assets'>) {
   const generations = new GenerationRepository(services.db);
+  const holds = createGenerationHolds(services);
 
   // Settling writes the money movement and the generation's outcome in one transaction: both or neither.
   async function settle(args: SettleArgs): Promise<SettleOutcome> {
@@ -91,29 +85,11 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
   }
 
   return {
-    /** Local activity on the API's critical path. A retry finds the hold by its key instead of placing a second. */
-    async placeGenerationHold(args: { generationId: string; accountId: string; requestId: string; budgetKeyId?: string | null; amountNanos: string; ttlMs: number }): Promise<HoldOutcome> {
+    /** Local activity on the API's critical path (an image's). A retry finds the hold by its key instead of placing a second. */
+    async placeGenerationHold(args: GenerationHoldArgs): Promise<HoldOutcome> {
       try {
-        const { value } = await services.ledger.placeHold({
-          accountId: args.accountId,
-          amount: BigInt(args.amountNanos),
-          idempotencyKey: generationHoldKey(args.generationId),
-          purpose: 'generation',
-          generationId: args.generationId,
-          requestId: args.requestId,
-          apiKeyId: args.budgetKeyId === undefined ? await budgetKeyOfGeneration(services.db, generations, args.generationId) : (args.budgetKeyId ?? undefined),
-          expiresAt: new Date(Date.now() + args.ttlMs),
-        });
-        return { ok: true, holdId: value.id };
+        return await holds.place(args);
       } catch (err) {
-        if (err instanceof InsufficientFunds) {
-          await generations.markRejected(args.generationId);
-          return { ok: false, reason: 'insufficient_funds', availableNanos: err.available.toString(), requiredNanos: err.required.toString() };
-        }
-        if (err instanceof KeyLimitExceeded) {
-          await generations.markRejected(args.generationId, undefined, 'key_limit_exceeded');
-          return { ok: false, reason: 'key_limit_exceeded', keyId: err.keyId, limitNanos: err.limit.toString(), usedNanos: err.used.toString(), limitReset: err.reset };
-        }
         if (err instanceof AccountNotFound) throw ApplicationFailure.nonRetryable(err.message, 'AccountNotFound');
         throw err;
       }
@@ -121,10 +97,7 @@ export function createGenerationActivities(services: Pick<Services, 'db' | 'ledg
 
     /** Releases whatever hold the key names (if any) and closes the generation as failed. */
     async releaseGenerationHold(args: { generationId: string; failure: GenerationFailure; inputs?: InputImageRef[] }): Promise<void> {
-      await services.db.transaction(async (trx) => {
-        const released = await services.ledger.releaseHoldByKey(generationHoldKey(args.generationId), trx);
-        await generations.settle(trx, args.generationId, { status: 'failed', holdId: released?.value.id ?? null, cost: 0n, assets: [], error: args.failure });
-      });
+      await holds.release(args.generationId, args.failure);
       await discardInputs(args.inputs);
     },
 

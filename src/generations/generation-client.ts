@@ -19,7 +19,7 @@ export const imageTaskQueue = (taskQueue: string) => `${taskQueue}-images`;
 /** The hold of generation `id` is found by this key, even by code that never learnt the hold's id. */
 export const generationHoldKey = (generationId: string) => `generation:${generationId}:hold`;
 
-/** Temporal did not confirm the hold in time (or at all); the generation was cancelled, nothing is charged. */
+/** Temporal did not confirm the start (or the hold) in time, or at all; the generation was cancelled, nothing is charged. */
 export class GenerationUnavailable extends Error {
   override readonly name = 'GenerationUnavailable';
   constructor(
@@ -42,40 +42,64 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 
 type Temporal = Services['temporal'];
 
+function startOptions(temporal: Temporal, input: GenerationInput) {
+  return {
+    workflowId: generationWorkflowId(input.generationId),
+    taskQueue: input.kind === 'image' ? imageTaskQueue(temporal.taskQueue) : temporal.taskQueue,
+    args: [input] as [GenerationInput],
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    // A finished generation is never run again under its id, whatever a retry asks.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    typedSearchAttributes: [
+      { key: AccountIdAttr, value: input.accountId },
+      { key: ModelAttr, value: input.model },
+      { key: KindAttr, value: input.kind },
+      // As the row says until the run writes its outcome (an image in one task writes nothing between).
+      { key: StatusAttr, value: 'queued' },
+    ],
+  };
+}
+
 /**
- * Starts the workflow with the hold-placing update in one call (update-with-start) and returns the
- * hold's outcome, or null when a run under this id has already finished. A retry lands on the same
- * workflow and update. If Temporal does not answer within `waitMs` the run is cancelled (which releases
- * any hold it placed) and GenerationUnavailable is thrown.
+ * An image: starts the workflow with the hold-placing update in one call (update-with-start) and returns
+ * the hold's outcome, or null when a run under this id has already finished. The image is drawn in the
+ * same workflow task, so a worker must be there: without one the caller hears so within `waitMs` instead
+ * of waiting out the image's deadline. A retry lands on the same workflow and update. If Temporal does
+ * not answer in time the run is cancelled (which releases any hold it placed) and GenerationUnavailable
+ * is thrown.
  */
-export async function startGenerationWorkflow(temporal: Temporal, input: GenerationInput, waitMs: number): Promise<HoldOutcome | null> {
-  const { client, taskQueue } = temporal;
-  const workflowId = generationWorkflowId(input.generationId);
+export async function startGenerationWithHold(temporal: Temporal, input: GenerationInput, waitMs: number): Promise<HoldOutcome | null> {
+  const { client } = temporal;
   try {
     return await client.withDeadline(Date.now() + waitMs, () =>
       client.workflow.executeUpdateWithStart(placeHoldUpdate, {
         updateId: 'place-hold',
-        startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, {
-          workflowId,
-          taskQueue: input.kind === 'image' ? imageTaskQueue(taskQueue) : taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          // A finished generation is never run again under its id, whatever a retry asks.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: AccountIdAttr, value: input.accountId },
-            { key: ModelAttr, value: input.model },
-            { key: KindAttr, value: input.kind },
-            // As the row says until the run writes its outcome (an image in one task writes nothing between).
-            { key: StatusAttr, value: 'queued' },
-          ],
-        }),
+        startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, startOptions(temporal, input)),
       }),
     );
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return null;
     // The workflow may have started without us hearing back: cancelling it releases any hold it placed.
-    await cancelGenerationWorkflow(temporal, input.generationId).catch(() => undefined);
+    await cancelInDoubt(temporal, input.generationId);
+    throw new GenerationUnavailable(input.generationId, err);
+  }
+}
+
+/**
+ * A video, whose hold the API has placed: starts its workflow, which finds the hold by its key and owns
+ * it from then on. Answers once Temporal has recorded the start, without waiting for a worker (a video
+ * is a job: it waits durably in its task queue while no worker runs). 'finished' when a run under this id
+ * has already ended. If Temporal does not answer in time the run is cancelled in case it started, and
+ * GenerationUnavailable is thrown: the caller releases the hold.
+ */
+export async function startHeldGeneration(temporal: Temporal, input: GenerationInput, waitMs: number): Promise<'started' | 'finished'> {
+  const { client } = temporal;
+  try {
+    await client.withDeadline(Date.now() + waitMs, () => client.workflow.start(generationWorkflow, startOptions(temporal, input)));
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'finished';
+    await cancelInDoubt(temporal, input.generationId);
     throw new GenerationUnavailable(input.generationId, err);
   }
 }
@@ -95,6 +119,15 @@ export async function awaitGenerationResult(temporal: Temporal, generationId: st
     if (err instanceof WorkflowFailedError) return null;
     throw err;
   }
+}
+
+// How long a cancel after a start that went unanswered may take: Temporal is likely down then, and the
+// client would otherwise retry for about 20 s while the caller waits for its 503.
+const CANCEL_AFTER_FAILED_START_MS = 2_000;
+
+/** Cancels a run that may have started without us hearing back, within a short deadline of its own. */
+function cancelInDoubt(temporal: Temporal, generationId: string): Promise<void> {
+  return temporal.client.withDeadline(Date.now() + CANCEL_AFTER_FAILED_START_MS, () => cancelGenerationWorkflow(temporal, generationId)).catch(() => undefined);
 }
 
 /** Asks the workflow to cancel; one that has already closed (or never started) needs nothing. */

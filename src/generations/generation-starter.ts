@@ -3,7 +3,8 @@ import { newId } from '../ids.js';
 import { IdempotencyConflict } from '../ledger/errors.js';
 import type { GenerationModel } from '../pricing/catalog.js';
 import type { Services } from '../services.js';
-import { startGenerationWorkflow } from './generation-client.js';
+import { GenerationUnavailable, startGenerationWithHold, startHeldGeneration } from './generation-client.js';
+import { createGenerationHolds } from './generation-hold.js';
 import { GenerationRepository, type GenerationRecord } from './generation-repository.js';
 import type { GenerationInput, GenerationKind, GenerationTiming, HoldOutcome, ImageParams, InputImageRef, VideoParams } from './generation-types.js';
 import type { InputImage } from './input-images.js';
@@ -33,7 +34,7 @@ export interface StartedGeneration {
   hold: HoldOutcome | null;
 }
 
-export { GenerationUnavailable } from './generation-client.js';
+export { GenerationUnavailable };
 
 export function timingFor(settings: Config['generations'], kind: GenerationKind): GenerationTiming {
   const deadlineMs = (kind === 'image' ? settings.imageDeadlineSeconds : settings.videoDeadlineSeconds) * 1000;
@@ -47,12 +48,14 @@ export function timingFor(settings: Config['generations'], kind: GenerationKind)
 }
 
 /**
- * Records the generation and starts its workflow with the hold-placing update in one call
- * (update-with-start), so the caller learns synchronously whether the hold was placed; the hold itself
- * is placed inside the workflow, so there can be no hold without a workflow to settle it. A retried
- * request with the same Idempotency-Key lands on the same row, workflow id and update id.
+ * Records the generation, holds its price and starts its workflow; the caller learns synchronously
+ * whether the hold was placed. An image's hold is placed inside its workflow by the update that starts
+ * it (update-with-start: no hold without a workflow to settle it, and no answer without a worker). A
+ * video's is placed here, then its workflow starts without waiting for a worker; a hold whose workflow
+ * never started is released here, or by the hold sweep if this process dies first. A retried request
+ * with the same Idempotency-Key lands on the same row, hold and workflow id.
  */
-export async function startGeneration(services: Pick<Services, 'db' | 'temporal' | 'config' | 'assets'>, req: GenerationRequest): Promise<StartedGeneration> {
+export async function startGeneration(services: Pick<Services, 'db' | 'ledger' | 'temporal' | 'config' | 'assets' | 'logger'>, req: GenerationRequest): Promise<StartedGeneration> {
   const generations = new GenerationRepository(services.db);
   const kind = req.model.kind;
   const { record, created } = await generations.create({
@@ -92,7 +95,7 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
   };
   let hold: HoldOutcome | null;
   try {
-    hold = await startGenerationWorkflow(services.temporal, input, services.config.generations.holdWaitSeconds * 1000);
+    hold = kind === 'video' ? await holdThenStart(services, input) : await startGenerationWithHold(services.temporal, input, holdWaitMs(services));
   } catch (err) {
     if (inputs) await discardInputs(services.assets, inputs);
     throw err;
@@ -101,6 +104,33 @@ export async function startGeneration(services: Pick<Services, 'db' | 'temporal'
   if (inputs && hold && !hold.ok) await discardInputs(services.assets, inputs);
   // Only a refusal changes the row (to rejected), and a finished run has settled it: read it again then.
   return { record: hold?.ok ? record : ((await generations.get(record.id)) ?? record), hold };
+}
+
+const holdWaitMs = (services: Pick<Services, 'config'>) => services.config.generations.holdWaitSeconds * 1000;
+
+/** A video: the hold here, then the workflow that owns it; null when a run under this id already finished. */
+async function holdThenStart(services: Pick<Services, 'db' | 'ledger' | 'temporal' | 'config' | 'logger'>, input: GenerationInput): Promise<HoldOutcome | null> {
+  const holds = createGenerationHolds(services);
+  const hold = await holds.place({
+    generationId: input.generationId,
+    accountId: input.accountId,
+    requestId: input.requestId,
+    budgetKeyId: input.budgetKeyId,
+    amountNanos: (BigInt(input.unitPriceNanos) * BigInt(input.count)).toString(),
+    ttlMs: input.timing.holdTtlMs,
+  });
+  if (!hold.ok) return hold;
+  try {
+    return (await startHeldGeneration(services.temporal, input, holdWaitMs(services))) === 'started' ? hold : null;
+  } catch (err) {
+    if (err instanceof GenerationUnavailable) {
+      // Released now rather than by the sweep minutes later; if the database is gone too, the sweep does it.
+      await holds
+        .release(input.generationId, { code: 'unavailable', message: 'The generation could not be started; nothing was charged. Please retry.' })
+        .catch((releaseErr: unknown) => services.logger.warn({ err: releaseErr, generationId: input.generationId }, 'hold of an unstarted generation left to the sweep'));
+    }
+    throw err;
+  }
 }
 
 async function storeInputs(assets: AssetStore, generationId: string, images: InputImage[]): Promise<InputImageRef[]> {

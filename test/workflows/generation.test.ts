@@ -325,16 +325,27 @@ describe('no worker to place the hold', () => {
     await stop?.();
   });
 
-  it('answers 503 and charges nothing, and the abandoned workflow settles without a hold once a worker returns', async () => {
+  it('answers an image 503 at once (its answer needs a worker) but queues a video with its price held; each settles once a worker returns', async () => {
     const { key, accountId } = await h.createAccount({ balanceUsd: '1.00' });
-    const res = await h.call('POST', '/v1/videos', { key, body: { prompt: 'nobody home' } });
-    expect(res.status).toBe(503);
-    expect((await res.json()).error.code).toBe('service_unavailable');
-    const [row] = await h.services.db('generations').where({ account_id: accountId });
+    const image = await h.call('POST', '/v1/images/generations', { key, body: { prompt: 'nobody home' } });
+    expect(image.status).toBe(503);
+    expect((await image.json()).error.code).toBe('service_unavailable');
+    const [imageRow] = await h.services.db('generations').where({ account_id: accountId, kind: 'image' });
+    expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
+
+    // A video is a job: accepted with its hold placed, it waits durably in its task queue.
+    const video = await h.call('POST', '/v1/videos', { key, body: { prompt: 'a queue, waiting' } });
+    expect(video.status).toBe(200);
+    const { id: videoId, status } = await video.json();
+    expect(status).toBe('queued');
+    expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n, held: PRICE });
 
     await h.startWorker();
-    const settledRow = await settled(h, row.id);
-    expect(settledRow).toMatchObject({ status: 'failed', error: { code: 'cancelled' } });
-    await expectNothingCharged(h, accountId, row.id, 1_000_000_000n);
-  });
+    expect(await settled(h, imageRow.id)).toMatchObject({ status: 'failed', error: { code: 'cancelled' } });
+    expect((await settled(h, videoId)).status).toBe('completed');
+    expect((await capturesOf(h, videoId)).map((e) => e.amount)).toEqual([-PRICE]);
+    expect(await capturesOf(h, imageRow.id)).toHaveLength(0);
+    expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n - PRICE, held: 0n });
+    await h.expectBooksBalanced();
+  }, 60_000);
 });
