@@ -164,6 +164,10 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
     await CancellationScope.nonCancellable(() => releaseGenerationHold({ generationId: input.generationId, failure, ...uploads(input) }));
     return finish({ status: 'failed', assets: [], chargedNanos: '0', error: failure });
   }
+  // Unavailable: a video's hold (placed by the API) was freed before this run could adopt it; the row is closed.
+  if (!hold.ok && hold.reason === 'unavailable') {
+    return finish({ status: 'failed', assets: [], chargedNanos: '0', error: { code: 'unavailable', message: hold.message } });
+  }
   if (!hold.ok) return finish({ status: 'rejected', assets: [], chargedNanos: '0' });
 
   state.holdId = hold.holdId;

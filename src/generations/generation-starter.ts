@@ -51,11 +51,12 @@ export function timingFor(settings: Config['generations'], kind: GenerationKind)
  * Records the generation, holds its price and starts its workflow; the caller learns synchronously
  * whether the hold was placed. An image's hold is placed inside its workflow by the update that starts
  * it (update-with-start: no hold without a workflow to settle it, and no answer without a worker). A
- * video's is placed here, then its workflow starts without waiting for a worker; a hold whose workflow
- * never started is released here, or by the hold sweep if this process dies first. A retried request
+ * video's is placed here under this process's lease, then its workflow starts without waiting for a
+ * worker and adopts the hold; a hold whose workflow never started is released here, or, if this process
+ * dies first, by the hold sweep once the lease lapses (as a chat request's). A retried request
  * with the same Idempotency-Key lands on the same row, hold and workflow id.
  */
-export async function startGeneration(services: Pick<Services, 'db' | 'ledger' | 'temporal' | 'config' | 'assets' | 'logger'>, req: GenerationRequest): Promise<StartedGeneration> {
+export async function startGeneration(services: Pick<Services, 'db' | 'ledger' | 'holdLease' | 'temporal' | 'config' | 'assets' | 'logger'>, req: GenerationRequest): Promise<StartedGeneration> {
   const generations = new GenerationRepository(services.db);
   const kind = req.model.kind;
   const { record, created } = await generations.create({
@@ -109,7 +110,7 @@ export async function startGeneration(services: Pick<Services, 'db' | 'ledger' |
 const holdWaitMs = (services: Pick<Services, 'config'>) => services.config.generations.holdWaitSeconds * 1000;
 
 /** A video: the hold here, then the workflow that owns it; null when a run under this id already finished. */
-async function holdThenStart(services: Pick<Services, 'db' | 'ledger' | 'temporal' | 'config' | 'logger'>, input: GenerationInput): Promise<HoldOutcome | null> {
+async function holdThenStart(services: Pick<Services, 'db' | 'ledger' | 'holdLease' | 'temporal' | 'config' | 'logger'>, input: GenerationInput): Promise<HoldOutcome | null> {
   const holds = createGenerationHolds(services);
   const hold = await holds.place({
     generationId: input.generationId,
@@ -118,6 +119,8 @@ async function holdThenStart(services: Pick<Services, 'db' | 'ledger' | 'tempora
     budgetKeyId: input.budgetKeyId,
     amountNanos: (BigInt(input.unitPriceNanos) * BigInt(input.count)).toString(),
     ttlMs: input.timing.holdTtlMs,
+    // Until the workflow adopts it, this process's lease frees the hold if the process dies before the start.
+    leaseId: await services.holdLease.id(),
   });
   if (!hold.ok) return hold;
   try {

@@ -289,6 +289,15 @@ export class PostgresLedger {
     return hold ? this.releaseOn(q, { holdId: hold.id }, hold.accountId) : null;
   }
 
+  /**
+   * A pending hold taken over from the process that placed it by the workflow that will settle it
+   * (a video's, placed by the API): its process lease no longer frees it. True when it is pending.
+   */
+  async adoptHold(holdId: string): Promise<boolean> {
+    const rows = await this.db('holds').where({ id: holdId, status: 'pending' }).update({ lease_id: null }, ['id']);
+    return rows.length > 0;
+  }
+
   /** Generations that still have a pending hold placed before `olderThan`, oldest first. */
   async pendingGenerationHolds(olderThan: Date, limit: number): Promise<string[]> {
     const rows: { generation_id: string }[] = await this.db('holds')

@@ -1,6 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
+import { createGenerationHolds } from '../../src/generations/generation-hold.js';
 import { GenerationUnavailable, startGeneration, type GenerationRequest } from '../../src/generations/generation-starter.js';
+import { findHoldsOfLapsedLeases } from '../../src/ledger/process-lease.js';
 import { freePort } from '../../src/launcher/free-port.js';
 import type { GenerationModel } from '../../src/pricing/catalog.js';
 import type { Harness } from '../support/harness.js';
@@ -65,8 +67,42 @@ describe('a video holds its price before its workflow starts', () => {
     expect(again.hold).toEqual(started.hold);
     const run = await h.services.temporal.client.workflow.getHandle(`generation-${started.record.id}`).describe();
     expect(run.type).toBe('generationWorkflow');
-    // No worker runs in this suite: cancelling the run leaves the hold to its first task, so release it here for the books.
+    // Until its workflow adopts it, the hold is this process's, freed by the sweep if the process dies.
+    expect(hold.lease_id).toBe(await h.services.holdLease.id());
     await h.services.temporal.client.workflow.getHandle(`generation-${started.record.id}`).terminate('test over');
     await h.services.ledger.releaseHold({ holdId: hold.id });
+  });
+
+  it('hands the hold from the API process’s lease to the workflow, which finds it again by its key', async () => {
+    const req = await videoRequest(h, '1.00');
+    const started = await startGeneration(h.services, req);
+    const holdId = (started.hold as { holdId: string }).holdId;
+    await h.services.temporal.client.workflow.getHandle(`generation-${started.record.id}`).terminate('the test plays the workflow');
+    // What the workflow's first step does (the placeGenerationHold activity, without a lease of its own).
+    const adopted = await createGenerationHolds(h.services).place({ generationId: started.record.id, accountId: req.accountId, requestId: req.requestId, amountNanos: PRICE.toString(), ttlMs: 60_000 });
+    expect(adopted).toEqual({ ok: true, holdId });
+    expect((await holdOf(h, started.record.id)).lease_id).toBeNull();
+    // The lapsed-lease sweep no longer sees it, whatever becomes of the API process.
+    await h.services.db('process_leases').where({ id: await h.services.holdLease.id() }).update({ expires_at: h.services.db.raw("now() - interval '1 second'") });
+    expect((await findHoldsOfLapsedLeases(h.services.db, 1000)).map((x) => x.holdId)).not.toContain(holdId);
+    await h.services.ledger.releaseHold({ holdId });
+  });
+
+  it('ends the generation as unavailable, charging nothing and asking no provider, when the lease freed the hold before the workflow ran', async () => {
+    const req = await videoRequest(h, '1.00');
+    const started = await startGeneration(h.services, req);
+    const holdId = (started.hold as { holdId: string }).holdId;
+    // The API process died (its lease lapsed) before any worker took the run: the sweep frees its holds.
+    await h.services.db('process_leases').where({ id: (await holdOf(h, started.record.id)).lease_id }).update({ expires_at: h.services.db.raw("now() - interval '1 second'") });
+    const lapsed = await findHoldsOfLapsedLeases(h.services.db, 1000);
+    expect(lapsed.map((x) => x.holdId)).toContain(holdId);
+    await h.services.ledger.releaseHold({ holdId });
+
+    await h.startWorker();
+    const result = await h.services.temporal.client.workflow.getHandle(`generation-${started.record.id}`).result();
+    expect(result).toMatchObject({ status: 'failed', chargedNanos: '0', error: { code: 'unavailable' } });
+    const row = await h.services.db('generations').where({ id: started.record.id }).first();
+    expect(row).toMatchObject({ status: 'failed', error_code: 'unavailable', provider_job: null });
+    await expectNothingCharged(h, req.accountId, started.record.id, 1_000_000_000n);
   });
 });
