@@ -22,7 +22,7 @@ import { percentile, startBenchService } from './support.js';
  *  2. images: BENCH_IMAGES requests of n=1 at each client count of BENCH_CLIENTS (16,64), each answered
  *     when the workflow has generated, stored and charged: workflows/s, POST→answer p50/p99, CPU per workflow;
  *  3. videos: BENCH_VIDEOS POSTs from BENCH_CONCURRENCY clients, then until every workflow has closed;
- *  4. BENCH_VIDEOS_IN_FLIGHT videos whose provider takes BENCH_VIDEO_DELAY_MS (3 minutes): all in flight at
+ *  4. BENCH_VIDEOS_IN_FLIGHT videos whose provider takes BENCH_VIDEO_DELAY_MS (3 minutes), BENCH_IN_FLIGHT_WAVES times: all in flight at
  *     once, worker memory (RSS) and the provider polls per second sampled until they have all been delivered.
  * Then the events in one image's and one video's history, and the ledger's invariant check.
  * BENCH_TEMPORAL: a comma list of `dev` (the dev server with its SQLite file, as `npm start` runs it),
@@ -36,6 +36,8 @@ const IMAGES = Number(process.env.BENCH_IMAGES ?? 1000);
 const VIDEOS = Number(process.env.BENCH_VIDEOS ?? 500);
 const IN_FLIGHT = Number(process.env.BENCH_VIDEOS_IN_FLIGHT ?? 0);
 const VIDEO_DELAY_MS = Number(process.env.BENCH_VIDEO_DELAY_MS ?? 180_000);
+/** Waves of IN_FLIGHT videos one after the other: memory after each (collected, with --expose-gc) tells growth from a leak. */
+const IN_FLIGHT_WAVES = Number(process.env.BENCH_IN_FLIGHT_WAVES ?? 1);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 /** The image phase runs once per client count, so one run gives the ratios (16 and 64 by default). */
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '16,64').split(',').map(Number);
@@ -133,6 +135,15 @@ function cpuBreakdown() {
     const per = (k: keyof typeof after) => `${(((after[k] - before[k]) * 1000) / n).toFixed(1)} ms`;
     return `whole machine ${per('machine')} (Temporal server ${per('temporal')}, PostgreSQL ${per('postgres')})`;
   };
+}
+
+/** This process's memory after a full collection when node runs with --expose-gc (the service runs in it unless BENCH_WORKERS is set). */
+function heapAfterCollection(): string {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const m = process.memoryUsage();
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+  return `${gc ? 'after a full collection, ' : '(no --expose-gc: not collected) '}heap used ${mb(m.heapUsed)}, RSS ${mb(m.rss)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}`;
 }
 
 function rssMbOf(pid: number): number {
@@ -284,8 +295,11 @@ async function runOn(kind: 'dev' | 'memory' | 'postgres', logger: Logger) {
       console.log(`video POST → hold placed under that load: ${fmt(loaded)}`);
     }
 
-    if (IN_FLIGHT) await videosInFlight({ post, closed, concurrently, fmt, events, rssNow, cpuNow, polls: () => svc.sandboxes.running().gemini?.counters.operationPolls ?? 0 });
-    delivered += IN_FLIGHT;
+    for (let wave = 1; IN_FLIGHT && wave <= IN_FLIGHT_WAVES; wave++) {
+      await videosInFlight({ post, closed, concurrently, fmt, events, rssNow, cpuNow, polls: () => svc.sandboxes.running().gemini?.counters.operationPolls ?? 0 });
+      delivered += IN_FLIGHT;
+      console.log(`  after wave ${wave} of ${IN_FLIGHT_WAVES}: ${heapAfterCollection()}`);
+    }
 
     const [{ total }] = await svc.db('accounts').whereIn('id', accounts.map((a) => a.id)).sum({ total: 'balance' });
     const balance = BigInt(total);
