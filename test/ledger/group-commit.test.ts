@@ -82,6 +82,42 @@ describe('group commit on PostgreSQL', () => {
     await h.expectBooksBalanced();
   });
 
+  it('one batch statement keeps each account\'s running balance through its operations, across accounts and back', async () => {
+    const [a, b] = [await funded(), await funded()];
+    const before = (await hold(a, `${a}:before`)).value; // $0.5 of A's $1 held before the batch
+    const id = (name: string) => `${a}:${name}`;
+    // [op, account (holds only), hold id, amount in USD, idempotency key (holds only)]
+    const ops: [string, string | null, string, string, string | null][] = [
+      ['hold', a, id('h1'), '0.4', id('k1')], // available 0.5 -> 0.1
+      ['hold', a, id('h2'), '0.2', id('k2')], // refused: 0.1 available
+      ['capture', null, before.id, '0.1', null], // balance 0.9, held 0.4: available 0.5
+      ['hold', a, id('h3'), '0.5', id('k3')], // exactly affordable: available 0
+      ['release', null, id('h1'), '0', null], // available 0.4
+      ['hold', b, id('h4'), '2', id('k4')], // refused: B has $1
+      ['hold', b, id('h5'), '1', id('k5')], // B's whole balance
+      ['hold', a, id('h6'), '0.1', id('k3')], // back on A (written back, read again): refused, its key is taken
+      ['capture', null, id('h3'), '0.5', null], // balance 0.4, held 0
+    ];
+    const col = (i: number) => ops.map((o) => o[i]);
+    const { rows } = await db.raw(
+      `SELECT * FROM ledger_apply_holds(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[],
+         ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[]) ORDER BY i`,
+      [
+        col(0), col(1), col(2), ops.map((o) => parseUsd(o[3]).toString()), col(4),
+        ops.map((o) => (o[0] === 'hold' ? 'chat' : null)), ops.map(() => null), ops.map(() => null),
+        ops.map((o) => (o[0] === 'hold' ? new Date(Date.now() + 60_000) : null)), ops.map(() => null),
+        ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), ops.map(() => null),
+      ] as never,
+    );
+    expect(rows.map((r: { h_id: string | null }) => r.h_id !== null)).toEqual([true, false, true, true, true, false, true, false, true]);
+    expect(rows[2].e_balance_after).toBe(parseUsd('0.9'));
+    expect(rows[8].e_balance_after).toBe(parseUsd('0.4'));
+    expect(await ledger.balance(a)).toMatchObject({ balance: parseUsd('0.4'), held: 0n });
+    expect(await ledger.balance(b)).toMatchObject({ balance: parseUsd('1'), held: parseUsd('1') });
+    await ledger.releaseHold({ holdId: id('h5'), accountId: b });
+    await h.expectBooksBalanced();
+  });
+
   it('survives its connections being cut (a database restart) and reconnects for the next batch', async () => {
     const id = await funded();
     const first = (await hold(id, `${id}:before-cut`)).value;
