@@ -85,18 +85,26 @@ describe('group commit on PostgreSQL', () => {
   it('one batch statement keeps each account\'s running balance through its operations, across accounts and back', async () => {
     const [a, b] = [await funded(), await funded()];
     const before = (await hold(a, `${a}:before`)).value; // $0.5 of A's $1 held before the batch
+    const limited = (
+      await h.services.accounts.issueKey(a, {
+        name: 'limited', manage: false, spendLimit: parseUsd('0.3'), limitReset: 'daily', models: null, rpm: null, tpm: null, expiresAt: null,
+      })
+    ).record.id;
     const id = (name: string) => `${a}:${name}`;
-    // [op, account (holds only), hold id, amount in USD, idempotency key (holds only)]
-    const ops: [string, string | null, string, string, string | null][] = [
-      ['hold', a, id('h1'), '0.4', id('k1')], // available 0.5 -> 0.1
-      ['hold', a, id('h2'), '0.2', id('k2')], // refused: 0.1 available
-      ['capture', null, before.id, '0.1', null], // balance 0.9, held 0.4: available 0.5
-      ['hold', a, id('h3'), '0.5', id('k3')], // exactly affordable: available 0
-      ['release', null, id('h1'), '0', null], // available 0.4
-      ['hold', b, id('h4'), '2', id('k4')], // refused: B has $1
-      ['hold', b, id('h5'), '1', id('k5')], // B's whole balance
-      ['hold', a, id('h6'), '0.1', id('k3')], // back on A (written back, read again): refused, its key is taken
-      ['capture', null, id('h3'), '0.5', null], // balance 0.4, held 0
+    // [op, account (holds only), hold id, amount in USD, idempotency key (holds only), API key]
+    const ops: [string, string | null, string, string, string | null, string | null][] = [
+      ['hold', a, id('h0'), '0.4', id('k0'), limited], // over the key's $0.3: refused on the account's first touch
+      ['hold', a, id('h1'), '0.4', id('k1'), null], // first touch again: available 0.5 -> 0.1
+      ['hold', a, id('h2'), '0.2', id('k2'), null], // refused: 0.1 available
+      ['capture', null, before.id, '0.1', null, null], // balance 0.9, held 0.4: available 0.5
+      ['hold', a, id('h7'), '0.2', id('k7'), limited], // within the key's limit: available 0.3
+      ['hold', a, id('h8'), '0.2', id('k8'), limited], // the key's $0.4 would exceed $0.3: refused alone
+      ['release', null, id('h1'), '0', null, null], // available 0.7
+      ['hold', a, id('h3'), '0.7', id('k3'), null], // exactly affordable: available 0
+      ['hold', b, id('h4'), '2', id('k4'), null], // refused: B has $1
+      ['hold', b, id('h5'), '1', id('k5'), null], // B's whole balance
+      ['hold', a, id('h6'), '0.1', id('k6'), null], // back on A: refused only if A's figures were written back
+      ['capture', null, id('h3'), '0.7', null, null], // balance 0.2, held 0.2 (h7)
     ];
     const col = (i: number) => ops.map((o) => o[i]);
     const { rows } = await db.raw(
@@ -106,14 +114,19 @@ describe('group commit on PostgreSQL', () => {
         col(0), col(1), col(2), ops.map((o) => parseUsd(o[3]).toString()), col(4),
         ops.map((o) => (o[0] === 'hold' ? 'chat' : null)), ops.map(() => null), ops.map(() => null),
         ops.map((o) => (o[0] === 'hold' ? new Date(Date.now() + 60_000) : null)), ops.map(() => null),
-        ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), ops.map(() => null),
+        ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), col(5),
       ] as never,
     );
-    expect(rows.map((r: { h_id: string | null }) => r.h_id !== null)).toEqual([true, false, true, true, true, false, true, false, true]);
-    expect(rows[2].e_balance_after).toBe(parseUsd('0.9'));
-    expect(rows[8].e_balance_after).toBe(parseUsd('0.4'));
-    expect(await ledger.balance(a)).toMatchObject({ balance: parseUsd('0.4'), held: 0n });
+    type Row = { h_id: string | null; k_refused: string | null; e_balance_after: bigint | null };
+    expect(rows.map((r: Row) => r.h_id !== null)).toEqual([false, true, false, true, true, false, true, true, false, true, false, true]);
+    expect(rows.map((r: Row) => r.k_refused !== null)).toEqual([true, false, false, false, false, true, false, false, false, false, false, false]);
+    expect(rows[3].e_balance_after).toBe(parseUsd('0.9'));
+    expect(rows[11].e_balance_after).toBe(parseUsd('0.2'));
+    expect(await ledger.balance(a)).toMatchObject({ balance: parseUsd('0.2'), held: parseUsd('0.2') });
     expect(await ledger.balance(b)).toMatchObject({ balance: parseUsd('1'), held: parseUsd('1') });
+    const [budget] = await db('api_key_budgets').where({ api_key_id: limited });
+    expect(budget.held).toBe(parseUsd('0.2'));
+    await ledger.releaseHold({ holdId: id('h7'), accountId: a });
     await ledger.releaseHold({ holdId: id('h5'), accountId: b });
     await h.expectBooksBalanced();
   });

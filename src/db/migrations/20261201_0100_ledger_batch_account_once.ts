@@ -8,9 +8,10 @@ import * as ledgerBatch from './20261130_0720_ledger_batch.js';
  * hold, capture and release ran its own `UPDATE accounts`: on a busy account a batch of n
  * operations left n new versions of the same row inside one transaction, each later update
  * (and each foreign-key check from `holds` and `ledger_entries`) walking that growing chain, and
- * the lane's one backend was the hot account's limit (BENCHMARKS.md, 2026-12-01). Now the row is
- * locked (`FOR UPDATE`) when the batch reaches the account, its balance and held are carried in
- * variables through the account's operations, and written back once when the batch moves on.
+ * the lane's one backend was the hot account's limit (BENCHMARKS.md, 2026-12-01). Now the first
+ * operation to touch an account in the batch runs its update as before, which locks the row and
+ * returns its figures; the account's later operations in the batch move those figures in
+ * variables, written back once when the batch moves on. An account touched once costs what it did.
  *
  * Nothing else changes: the same conditions decide each operation (available ≥ amount, no hold
  * with the key yet, a pending hold covering the capture), in the same order, under the same row
@@ -33,9 +34,9 @@ export async function up(knex: Knex): Promise<void> {
     LANGUAGE plpgsql AS $$
     DECLARE
       h holds%ROWTYPE;
-      -- The account whose row this batch has locked and whose figures the variables carry.
+      -- The account the batch is on, and (once loaded) its locked row's figures as of now.
       acct text := NULL;
-      acct_found boolean := false;
+      loaded boolean := false;
       acct_balance bigint;
       acct_held bigint;
       acct_dirty boolean := false;
@@ -61,20 +62,18 @@ export async function up(knex: Knex): Promise<void> {
           RAISE EXCEPTION 'ledger_apply_holds: unknown operation %', p_op[k];
         END IF;
 
-        -- Reaching another account: write the previous one back, lock this one and read it.
+        -- Moving to another account: write the one left behind back.
         IF target IS NOT NULL AND target IS DISTINCT FROM acct THEN
           IF acct_dirty THEN
             UPDATE accounts a SET balance = acct_balance, held = acct_held WHERE a.id = acct;
           END IF;
           acct := target;
+          loaded := false;
           acct_dirty := false;
-          SELECT a.balance, a.held INTO acct_balance, acct_held FROM accounts a WHERE a.id = acct FOR UPDATE;
-          acct_found := FOUND;
         END IF;
 
-        IF p_op[k] = 'hold' THEN
-          IF acct_found AND acct_balance - acct_held >= p_amount[k]
-             AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.idempotency_key = p_key[k]) THEN
+        IF p_op[k] = 'hold' AND loaded THEN
+          IF acct_balance - acct_held >= p_amount[k] AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.idempotency_key = p_key[k]) THEN
             IF p_api_key[k] IS NOT NULL THEN
               BEGIN
                 INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id, api_key_id)
@@ -94,12 +93,52 @@ export async function up(knex: Knex): Promise<void> {
               acct_dirty := true;
             END IF;
           END IF;
+        ELSIF p_op[k] = 'hold' THEN
+          -- First touch: the conditional update itself locks the row and reads its figures.
+          IF p_api_key[k] IS NOT NULL THEN
+            BEGIN
+              UPDATE accounts a SET held = a.held + p_amount[k]
+               WHERE a.id = p_account[k] AND a.balance - a.held >= p_amount[k]
+                 AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.idempotency_key = p_key[k])
+              RETURNING a.balance, a.held INTO acct_balance, acct_held;
+              IF FOUND THEN
+                INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id, api_key_id)
+                VALUES (p_hold[k], p_account[k], p_amount[k], p_purpose[k], p_request[k], p_generation[k], p_key[k], p_expires[k], p_lease[k], p_api_key[k])
+                RETURNING * INTO h;
+                loaded := true;
+              END IF;
+            EXCEPTION WHEN SQLSTATE 'CK402' THEN
+              -- The block's update is undone with the insert; \`loaded\` was not set, so the figures
+              -- it returned are not used.
+              GET STACKED DIAGNOSTICS k_refused = PG_EXCEPTION_DETAIL;
+              h := NULL;
+            END;
+          ELSE
+            UPDATE accounts a SET held = a.held + p_amount[k]
+             WHERE a.id = p_account[k] AND a.balance - a.held >= p_amount[k]
+               AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.idempotency_key = p_key[k])
+            RETURNING a.balance, a.held INTO acct_balance, acct_held;
+            IF FOUND THEN
+              INSERT INTO holds (id, account_id, amount, purpose, request_id, generation_id, idempotency_key, expires_at, lease_id)
+              VALUES (p_hold[k], p_account[k], p_amount[k], p_purpose[k], p_request[k], p_generation[k], p_key[k], p_expires[k], p_lease[k])
+              RETURNING * INTO h;
+              loaded := true;
+            END IF;
+          END IF;
         ELSIF h.id IS NOT NULL THEN
-          -- A capture or release that applied: its hold's amount leaves held; a capture's charge leaves the balance.
-          acct_held := acct_held - h.amount;
-          acct_dirty := true;
+          -- A capture or release that applied: its hold leaves held; a capture's charge leaves the balance.
+          IF loaded THEN
+            acct_held := acct_held - h.amount;
+            IF p_op[k] = 'capture' THEN acct_balance := acct_balance - p_amount[k]; END IF;
+            acct_dirty := true;
+          ELSE
+            UPDATE accounts a SET held = a.held - h.amount,
+                   balance = a.balance - CASE WHEN p_op[k] = 'capture' THEN p_amount[k] ELSE 0 END
+             WHERE a.id = h.account_id
+            RETURNING a.balance, a.held INTO acct_balance, acct_held;
+            loaded := true;
+          END IF;
           IF p_op[k] = 'capture' THEN
-            acct_balance := acct_balance - p_amount[k];
             INSERT INTO ledger_entries AS e (account_id, kind, amount, balance_after, idempotency_key, hold_id, request_id, generation_id)
             VALUES (h.account_id, p_kind[k], -p_amount[k], acct_balance, h.id || ':capture', h.id, h.request_id, h.generation_id)
             RETURNING e.id, e.balance_after, e.created_at INTO e_id, e_balance_after, e_created_at;
