@@ -128,7 +128,7 @@ export class RequestLog {
    * Resolves once the row is stored. Rows that arrive while a write is in flight go together in the
    * next statement, so a busy gateway writes one statement per batch, not per request. Each is
    * committed without waiting for the WAL flush (`synchronous_commit` off for that transaction
-   * only): the row is the audit trail of money the ledger has already moved durably (its usage
+   * only, unless it is the caller's own transaction: see insert): the row is the audit trail of money the ledger has already moved durably (its usage
    * entry carries the same request id), so it is not worth another fsync per request; a database
    * crash could lose the last fraction of a second of rows, never a ledger entry.
    */
@@ -159,10 +159,14 @@ export class RequestLog {
 
   private async insert(records: RequestRecord[]): Promise<void> {
     const row = `(${COLUMN_TYPES.map(([, type]) => `?::${type}`).join(', ')})`;
+    // Inside a caller's transaction the row shares that transaction's commit, which may move money
+    // (a generation's capture is settled with its row): relaxing it there would make the capture's
+    // commit asynchronous too. Only a row committed on its own skips the flush wait.
+    const relax = this.db.isTransaction ? '' : `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))`;
     await this.db.raw(
-      `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+      `${relax}
        INSERT INTO requests (${COLUMN_TYPES.map(([name]) => name).join(', ')})
-       SELECT v.* FROM async_commit, (VALUES ${records.map(() => row).join(', ')}) AS v
+       SELECT v.* FROM ${relax ? 'async_commit, ' : ''}(VALUES ${records.map(() => row).join(', ')}) AS v
        ON CONFLICT (id) DO NOTHING`,
       records.flatMap(values) as never,
     );

@@ -32,6 +32,17 @@ const record = (accountId: string, id: string, at: Date, over: Partial<RequestRe
 });
 
 describe('RequestLog', () => {
+  it('leaves the commit of the caller\'s transaction durable: a generation settles its capture with its row', async () => {
+    const { accountId } = await h.createAccount();
+    await h.services.db.transaction(async (trx) => {
+      await new RequestLog(trx).record(record(accountId, 'req_in_caller_trx', new Date()));
+      const { rows } = await trx.raw('SHOW synchronous_commit');
+      expect(rows[0].synchronous_commit).toBe('on');
+    });
+    const [stored] = await h.services.db('requests').where({ id: 'req_in_caller_trx' });
+    expect(stored).toBeDefined();
+  });
+
   it('stores every row of a burst of concurrent calls, and a bad row fails alone', async () => {
     const { accountId } = await h.createAccount();
     const log = new RequestLog(h.services.db);
