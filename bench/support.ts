@@ -22,11 +22,13 @@ export async function benchDatabase(poolMax: number): Promise<{ db: Db; url: str
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-'));
   fs.chmodSync(dir, 0o755);
   const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), logger: pino({ level: 'warn' }) });
-  const db = createDb(pg.url, { poolMax });
+  // As `npm start` connects: over the cluster's Unix-domain socket when it has one.
+  const url = pg.socketUrl ?? pg.url;
+  const db = createDb(url, { poolMax });
   await migrateLatest(db);
   return {
     db,
-    url: pg.url,
+    url,
     async stop() {
       await db.destroy();
       await pg.stop();

@@ -36,7 +36,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
       logger.info('starting embedded PostgreSQL');
       const pg = await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'postgres'), logger });
       stops.push(() => pg.stop());
-      databaseUrl = pg.url;
+      databaseUrl = pg.socketUrl ?? pg.url;
     }
 
     let temporalAddress = config.temporal.address;
