@@ -34,7 +34,8 @@ import type { Db } from '../src/db/connection.js';
  * BENCH_UPSTREAM=simulator. Tuning: BENCH_SECONDS (per phase, default 10), BENCH_CONCURRENCY (the
  * middle level, default 32), BENCH_LEVELS (default "1,32,128"), BENCH_MAX_TOKENS (reply length on
  * the simulator, default 16), BENCH_KEY_RPM (an rpm limit on every key, to measure its cost),
- * BENCH_PHASES (a comma list of phase names to run, default all), BENCH_GATEWAY_NODE_ARGS,
+ * BENCH_PHASES (phase names to run, exactly as printed, separated by commas without a space after
+ * them: "non-streaming x1,non-streaming x32, one account"; default all), BENCH_GATEWAY_NODE_ARGS,
  * BENCH_SOAK_SECONDS (a sustained x{BENCH_CONCURRENCY} load after the phases, sampling the gateway's
  * RSS, throughput and CPU per request every 10 s; 0, the default, skips it).
  * A phase is one entry of PHASES below: add one there.
@@ -45,7 +46,8 @@ const LEVELS = (process.env.BENCH_LEVELS ?? `1,${CONCURRENCY},128`).split(',').m
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 16);
 const KEY_RPM = process.env.BENCH_KEY_RPM ? Number(process.env.BENCH_KEY_RPM) : null;
 const UPSTREAM = process.env.BENCH_UPSTREAM === 'simulator' ? 'simulator' : 'minimal';
-const ONLY = process.env.BENCH_PHASES?.split(',');
+// Phase names contain ", ", so only a comma without a space after it separates two of them.
+const ONLY = process.env.BENCH_PHASES?.split(/,(?! )/).map((name) => name.trim());
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const MODEL = 'gpt-5.2';
 const CREDIT = parseUsd('1000000');
@@ -70,7 +72,7 @@ const PHASES: PhaseSpec[] = [
   // Several gateway processes on one database (the \`api\` role twice): the books must stay exact.
   { name: `non-streaming x${CONCURRENCY}, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, gateways: 2 as const },
   { name: `non-streaming x${CONCURRENCY}, one account, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'one' as const, gateways: 2 as const },
-].filter((p) => !ONLY || ONLY.some((o) => p.name.startsWith(o)));
+].filter((p) => !ONLY || ONLY.includes(p.name));
 
 interface Phase {
   label: string;
