@@ -18,7 +18,13 @@ export function sessionToken(req: Request): string | null {
   if (!header) return null;
   for (const part of header.split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('=')) || null;
+    if (name !== SESSION_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join('=')) || null;
+    } catch {
+      // Not percent-encoding we ever wrote (a cookie from elsewhere, or a fuzzer's): no session.
+      return null;
+    }
   }
   return null;
 }

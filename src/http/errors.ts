@@ -257,7 +257,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 const DB_OUTAGE_CODES = /^(08...|53300|57P0[123])$/;
 const NET_OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 const PG_OUTAGE_MESSAGES =
-  /(^| - )(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)/;
+  /(^| - )(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect|timeout expired$|Query read timeout$)/;
 // gRPC UNAVAILABLE and DEADLINE_EXCEEDED from the Temporal client.
 const GRPC_OUTAGE_CODES = new Set([14, 4]);
 
@@ -272,8 +272,9 @@ export function isDependencyOutage(err: unknown): boolean {
   if (typeof e.code === 'string' && (DB_OUTAGE_CODES.test(e.code) || NET_OUTAGE_CODES.has(e.code))) return true;
   if (e.name === 'KnexTimeoutError') return true;
   // pg's own words, or knex's "<sql> - …" around them: the connection dropped under the statement, the
-  // client saw that and refuses the next one (a transaction's ROLLBACK, found by the fault suite), or
-  // the pool could not connect in time.
+  // client saw that and refuses the next one (a transaction's ROLLBACK, found by the fault suite), the
+  // pool could not connect in time, or a database that stopped answering (paused) let a connect or a
+  // query run out its client-side timeout.
   if (typeof e.message === 'string' && PG_OUTAGE_MESSAGES.test(e.message)) return true;
   if (e.name === 'ConnectionError' || e.name === 'TransportError') return true;
   if (e.name === 'ServiceError' && typeof e.cause?.code === 'number' && GRPC_OUTAGE_CODES.has(e.cause.code)) return true;

@@ -158,6 +158,17 @@ describe('console sign-in (sign-up open, as in development)', () => {
     expect(again.status).toBe(401);
   });
 
+  it('treats a session cookie that is not valid percent-encoding as no session (found by the fuzzer: it was a 500)', async () => {
+    const cookie = 'cheapa_session=%E0%A4%A';
+    const session = await fetch(`${h.baseUrl}/console/api/session`, { headers: { cookie } });
+    expect(session.status).toBe(401);
+    expect((await session.json()).error.type).toBeDefined();
+    const events = await fetch(`${h.baseUrl}/console/api/balance/events`, { headers: { cookie } });
+    expect(events.status).toBe(401);
+    const signOut = await fetch(`${h.baseUrl}/console/api/sign-out`, { method: 'POST', headers: { cookie } });
+    expect(signOut.status).toBeLessThan(500);
+  });
+
   it('refuses bad input with a 400 and creates nothing', async () => {
     const email = uniqueEmail();
     const short = await new Browser(h).send('POST', '/console/api/sign-up', { name: 'Fi', email, password: 'short' });

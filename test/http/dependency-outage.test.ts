@@ -23,7 +23,14 @@ async function errorOf(config: pg.ClientConfig, sql = 'SELECT 1'): Promise<unkno
 async function proxiedKnex() {
   const target = new URL(inject('pgAdminUrl'));
   const sockets: net.Socket[] = [];
+  let paused = false;
   const proxy = net.createServer((client) => {
+    if (paused) {
+      // Accepted by the kernel, never answered.
+      client.on('error', () => {});
+      sockets.push(client);
+      return;
+    }
     const server = net.connect(Number(target.port), target.hostname);
     client.pipe(server).pipe(client);
     client.on('error', () => {});
@@ -39,6 +46,12 @@ async function proxiedKnex() {
     cut: () => {
       for (const s of sockets) s.destroy();
     },
+    /** Stops the bytes both ways with the connections left open, as a paused (SIGSTOP) database does. */
+    pause: () => {
+      paused = true;
+      for (const s of sockets) s.pause();
+    },
+    url: proxied.toString(),
     close: async () => {
       await db.destroy().catch(() => {});
       proxy.close();
@@ -103,6 +116,27 @@ describe('a dependency outage is the caller’s to retry', () => {
     const err = new Error('ROLLBACK - Client has encountered a connection error and is not queryable');
     expect(toApiError(err)?.status).toBe(503);
     expect(toApiError(new Error('timeout exceeded when trying to connect'))?.status).toBe(503);
+  });
+
+  it('answers 503 when the database stops answering (paused, found by the long fault profile): the connect and the query time out', async () => {
+    const { db, pause, url, close } = await proxiedKnex();
+    try {
+      const before = new pg.Client({ connectionString: url, query_timeout: 300 });
+      await before.connect();
+      pause();
+      // A connection made before the pause: pg gives up on the answer at query_timeout.
+      const readErr = await before.query('SELECT 1').then(() => null, (err: unknown) => err);
+      expect(String((readErr as Error).message)).toBe('Query read timeout');
+      expect(toApiError(readErr)?.status).toBe(503);
+      await before.end().catch(() => {});
+      // A new connection: pg gives up connecting at connectionTimeoutMillis.
+      const connectErr = await errorOf({ connectionString: url, connectionTimeoutMillis: 300 });
+      expect(String((connectErr as Error).message)).toBe('timeout expired');
+      expect(toApiError(connectErr)?.status).toBe(503);
+    } finally {
+      await db.destroy().catch(() => {});
+      await close();
+    }
   });
 
   it('leaves a wrong statement a server error, so a bug is not passed off as an outage', async () => {
