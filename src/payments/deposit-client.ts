@@ -72,17 +72,21 @@ export class DepositNotConfirmed extends Error {
 }
 
 /** Longer than the workflow's own attempts at opening a checkout (about half a minute). */
-const OPEN_DEADLINE_MS = 45_000;
+/** How long a deposit POST waits for its checkout, counted from the request's start (clients give up at 60 s). */
+export const CHECKOUT_WAIT_MS = 45_000;
 
-/** Starts the deposit's workflow (or joins the running one) and waits until its checkout exists. */
-export async function openDepositCheckout(services: Services, d: Deposit): Promise<CheckoutInfo> {
+/**
+ * Starts the deposit's workflow (or joins the running one) and waits until its checkout exists, or
+ * until `deadline` (epoch ms): a caller that already spent time (a slow database) passes its own.
+ */
+export async function openDepositCheckout(services: Services, d: Deposit, deadline = Date.now() + CHECKOUT_WAIT_MS): Promise<CheckoutInfo> {
   const startWorkflowOperation = new WithStartWorkflowOperation(depositWorkflow, {
     ...startOptions(d, services),
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   const client = services.temporal.client;
   try {
-    return await client.withDeadline(Date.now() + OPEN_DEADLINE_MS, () =>
+    return await client.withDeadline(deadline, () =>
       client.workflow.executeUpdateWithStart(checkoutReadyUpdate, { startWorkflowOperation }),
     );
   } catch (err) {

@@ -4,7 +4,7 @@
  * and its workflow started until the checkout exists. Errors are typed values the HTTP layer maps.
  */
 import type { Services } from '../services.js';
-import { DepositNotConfirmed, openDepositCheckout } from './deposit-client.js';
+import { CHECKOUT_WAIT_MS, DepositNotConfirmed, openDepositCheckout } from './deposit-client.js';
 import type { Deposit, DepositEvent, DepositMethod } from './deposit-repository.js';
 import type { PaymentProvider } from './payment-gateway.js';
 import type { Payments } from './payment-services.js';
@@ -84,6 +84,9 @@ export function checkoutFor(payments: Payments, method: DepositMethod): { method
 }
 
 export async function startDeposit(services: Services, req: DepositRequest): Promise<StartedDeposit> {
+  // The wait for the checkout counts from here: a database that was slow to create the row (paused,
+  // found by the long fault profile) must not push the answer past the client's deadline.
+  const checkoutDeadline = Date.now() + CHECKOUT_WAIT_MS;
   const { deposits } = services.payments;
   const checkout = checkoutFor(services.payments, req.method);
   const choice = chooseTier(req.tier, req.amountNano);
@@ -105,7 +108,7 @@ export async function startDeposit(services: Services, req: DepositRequest): Pro
   }
   if (deposit.status === 'creating') {
     try {
-      await openDepositCheckout(services, deposit);
+      await openDepositCheckout(services, deposit, checkoutDeadline);
     } catch (err) {
       if (!(err instanceof DepositNotConfirmed)) throw err;
       services.logger.error({ depositId: deposit.id, error: err.message }, 'deposit checkout not confirmed');

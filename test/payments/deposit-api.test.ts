@@ -1,4 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DepositNotConfirmed, openDepositCheckout } from '../../src/payments/deposit-client.js';
+import { checkoutFor } from '../../src/payments/deposit-starter.js';
+import { chooseTier } from '../../src/payments/tiers.js';
 import type { Harness } from '../support/harness.js';
 import { createDeposit, depositEntries, depositOutcome, getDeposit, startDepositHarness, stripeSandbox } from './deposit-fixtures.js';
 
@@ -13,6 +16,17 @@ const depositCount = async (accountId: string) =>
   Number((await h.services.db('deposits').where({ account_id: accountId }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
 
 describe('POST /v1/billing/deposits', () => {
+  it('gives up waiting for the checkout at the deadline it is given (a POST counts it from its own start)', async () => {
+    const { accountId } = await h.createAccount();
+    const tier = chooseTier('starter', undefined);
+    if (!tier.ok) throw new Error('starter is a tier');
+    const { deposit } = await h.services.payments.deposits.create({
+      accountId, ...checkoutFor(h.services.payments, 'card'), tier: tier.tier, amount: tier.amountNano, saveCard: false,
+    });
+    // A deadline already spent (the row took that long to write): no wait at all, a 503 for the client.
+    await expect(openDepositCheckout(h.services, deposit, Date.now() - 1)).rejects.toBeInstanceOf(DepositNotConfirmed);
+  });
+
   it('accepts a tier amount as amount_usd and names its tier', async () => {
     const { key } = await h.createAccount();
     const dep = await createDeposit(h, key, { amount_usd: '250', method: 'card' });
