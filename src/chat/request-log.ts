@@ -128,9 +128,10 @@ export class RequestLog {
    * Resolves once the row is stored. Rows that arrive while a write is in flight go together in the
    * next statement, so a busy gateway writes one statement per batch, not per request. Each is
    * committed without waiting for the WAL flush (`synchronous_commit` off for that transaction
-   * only, unless it is the caller's own transaction: see insert): the row is the audit trail of money the ledger has already moved durably (its usage
-   * entry carries the same request id), so it is not worth another fsync per request; a database
-   * crash could lose the last fraction of a second of rows, never a ledger entry.
+   * only, unless it is the caller's own transaction: see insert): the row is the audit trail of
+   * money the ledger has already moved durably (its usage entry carries the same request id), so
+   * it is not worth another fsync per request; a database crash could lose the last fraction of a
+   * second of rows, never a ledger entry.
    */
   record(r: RequestRecord): Promise<void> {
     return new Promise((resolve, reject) => {
