@@ -324,10 +324,15 @@ function describeFailure(err: unknown, timedOut: boolean, deadlineMs: number): G
   return { code: 'provider_error', message: 'The generation failed at the provider; nothing was charged. Please retry.' };
 }
 
-/** An activity that ran out of its schedule-to-close time (or whose next retry would): the generation's deadline passed. */
+/**
+ * An activity that ran out of time (or whose next retry would): the generation's deadline passed. A local
+ * activity's attempt is cut at the sooner of its start-to-close and what is left of its schedule-to-close,
+ * and the worker may name either when both fall due together, so an image past its deadline can arrive as
+ * a start-to-close timeout.
+ */
 function outOfTime(err: unknown): boolean {
   const cause = (err as { cause?: unknown })?.cause;
-  if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_CLOSE') return true;
+  if (cause instanceof TimeoutFailure && (cause.timeoutType === 'SCHEDULE_TO_CLOSE' || cause.timeoutType === 'START_TO_CLOSE')) return true;
   return err instanceof ActivityFailure && err.retryState === 'TIMEOUT';
 }
 
