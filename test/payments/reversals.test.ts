@@ -44,6 +44,10 @@ async function paidCardDeposit(tier: 'starter' | 'standard' = 'standard') {
 const standing = async (accountId: string) => (await h.admin('GET', `/admin/accounts/${accountId}`)).json();
 const keyAnswers = (key: string) => h.call('GET', '/v1/billing/deposits', { key });
 
+// The dispute collects once the holds pending at its opening could have expired, so this is also how
+// long those tests wait; 3 s was shorter than a loaded machine takes to open the dispute and capture.
+const HOLD_LIFE_MS = 10_000;
+
 describe('Stripe disputes', () => {
   it('suspends the account and takes the disputed credit back; a won dispute returns it and lifts the suspension', async () => {
     const { accountId, key, depositId, session } = await paidCardDeposit();
@@ -118,7 +122,7 @@ describe('Stripe disputes', () => {
 
   it('takes only the available credit while a chat request holds some, and collects what the hold releases once it settles', async () => {
     const { accountId, session } = await paidCardDeposit('starter');
-    const hold = await h.services.ledger.placeHold({ accountId, amount: 10n * USD, idempotencyKey: `chat:${accountId}`, purpose: 'chat', expiresAt: new Date(Date.now() + 3_000) });
+    const hold = await h.services.ledger.placeHold({ accountId, amount: 10n * USD, idempotencyKey: `chat:${accountId}`, purpose: 'chat', expiresAt: new Date(Date.now() + HOLD_LIFE_MS) });
     const dispute = stripeSandbox(h).reversals.dispute(session);
     // The request's hold is left to settle: nothing is available, so all of the $10 is owed for now.
     await eventually(() => h.services.payments.reversals.get(dispute.id), (r) => r !== null);
@@ -134,7 +138,7 @@ describe('Stripe disputes', () => {
 
   it('settles the same whichever comes first when a chat request finishes while the dispute arrives', async () => {
     const { accountId, session } = await paidCardDeposit('starter');
-    const hold = await h.services.ledger.placeHold({ accountId, amount: 10n * USD, idempotencyKey: `chat:${accountId}`, purpose: 'chat', expiresAt: new Date(Date.now() + 3_000) });
+    const hold = await h.services.ledger.placeHold({ accountId, amount: 10n * USD, idempotencyKey: `chat:${accountId}`, purpose: 'chat', expiresAt: new Date(Date.now() + HOLD_LIFE_MS) });
     const [, dispute] = await Promise.all([
       h.services.ledger.captureHold({ holdId: hold.value.id, amount: 4n * USD, kind: 'usage' }),
       Promise.resolve().then(() => stripeSandbox(h).reversals.dispute(session)),
