@@ -6,6 +6,7 @@ import type { ProcessLease } from '../ledger/process-lease.js';
 import type { ChatModel } from '../pricing/catalog.js';
 import type { BillableUsage } from './completion-tally.js';
 import { planHold } from './hold-plan.js';
+import type { RequestRecord } from './request-log.js';
 import type { HandOff } from './durable-capture.js';
 import { settle, type Settlement } from './settlement.js';
 
@@ -66,8 +67,14 @@ export interface ChatBillingDeps {
   inDoubtSettledAfterMs?: number;
 }
 
-/** How a charge landed: written now, or entrusted to a workflow that retries until it is. */
-export type CaptureOutcome = 'captured' | 'handed_off';
+/**
+ * How a charge landed: written now, or entrusted to a workflow that retries until it is; and whether
+ * the request's row given with it was written by the capture itself (else the caller records it).
+ */
+export interface CaptureOutcome {
+  landed: 'captured' | 'handed_off';
+  recorded: boolean;
+}
 
 /**
  * Hold-and-settle for chat requests: one hold per request (its idempotency key is the request id),
@@ -146,14 +153,15 @@ export class ChatBilling {
    * billed us for it), so the charge must land: a failure is retried here, then handed to a
    * workflow that retries until it does. The capture is idempotent (one per hold), so a retry after
    * a commit whose acknowledgement was lost changes nothing. Throws only when even the hand-off
-   * fails; the hold then stays pending (never released by this request) for ops to see.
+   * fails; the hold then stays pending (never released by this request) for ops to see. `request`,
+   * the request's log row, is written by the capture's own statement when the capture applies.
    */
-  async capture(hold: ChatHold, settlement: Settlement, requestId: string): Promise<CaptureOutcome> {
+  async capture(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
     const delays = this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        await settleChatHold(this.ledger, { holdId: hold.holdId, accountId: hold.accountId, amount: settlement.charge });
-        return 'captured';
+        const recorded = await settleChatHold(this.ledger, { holdId: hold.holdId, accountId: hold.accountId, amount: settlement.charge, request });
+        return { landed: 'captured', recorded };
       } catch (error) {
         if (isLedgerRefusal(error)) throw error;
         if (attempt >= delays.length) {
@@ -170,7 +178,7 @@ export class ChatBilling {
       amount: settlement.charge.toString(),
       requestId,
     });
-    return 'handed_off';
+    return { landed: 'handed_off', recorded: false };
   }
 
   /**
@@ -207,11 +215,18 @@ export class ChatBilling {
 /**
  * Takes `amount` from a chat hold, or releases it whole when the call owes nothing (a free model,
  * say): the ledger captures only positive amounts. Both are idempotent, so the durable hand-off
- * (chat-activities.ts) settles the same way.
+ * (chat-activities.ts) settles the same way. True when `request`'s row was written with the capture.
  */
-export async function settleChatHold(ledger: PostgresLedger, order: { holdId: string; accountId: string; amount: bigint }): Promise<void> {
-  if (order.amount > 0n) await ledger.captureHold({ ...order, kind: 'usage' });
-  else await ledger.releaseHold({ holdId: order.holdId, accountId: order.accountId });
+export async function settleChatHold(
+  ledger: PostgresLedger,
+  order: { holdId: string; accountId: string; amount: bigint; request?: RequestRecord },
+): Promise<boolean> {
+  if (order.amount > 0n) {
+    const { replayed } = await ledger.captureHold({ ...order, kind: 'usage' });
+    return order.request !== undefined && !replayed;
+  }
+  await ledger.releaseHold({ holdId: order.holdId, accountId: order.accountId });
+  return false;
 }
 
 /** Whether a hold whose placing threw this may exist all the same: anything but the ledger's own refusal. */

@@ -14,6 +14,7 @@ import type { ChatBilling, ChatHold } from './chat-billing.js';
 import { CompletionTally } from './completion-tally.js';
 import { refusedField } from './forwarded-fields.js';
 import { promptTokenBound } from './prompt-bound.js';
+import type { RequestRecord } from './request-log.js';
 import { isBillable, type CallEnding, type Settlement } from './settlement.js';
 
 // One paid chat completion, as the domain sees it: a validated request is checked against the
@@ -77,7 +78,19 @@ export interface ChatOutcome {
   /** The streamed usage chunk (choices empty), held back until the hold is settled. */
   usageChunk?: ChatCompletionChunk;
   failure?: unknown;
+  /** The request's log row was written by the capture's own statement (see RowAtCapture). */
+  recorded?: boolean;
 }
+
+/** What a finished call settled, as the request's log row needs it. */
+export type SettledCall = Pick<ChatOutcome, 'settlement' | 'usageSource' | 'upstreamMs'>;
+
+/**
+ * The request's log row for a call that finished, built at its capture so that the capture's own
+ * statement writes it: one commit and no round trip of its own before the answer. Null when the
+ * answer is not yet certain (the caller left, say): the route then records the request afterwards.
+ */
+export type RowAtCapture = (settled: SettledCall) => RequestRecord | null;
 
 const NOTHING: Settlement = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost: 0n, charge: 0n };
 
@@ -147,7 +160,7 @@ export async function holdChatCall(deps: ChatDeps, request: ValidChatCompletionR
 }
 
 /** Non-streamed: the upstream's completion, settled. Never stopped when the caller leaves: the upstream bills us all the same. */
-export async function completeChat(deps: ChatDeps, call: HeldChatCall, signals: ChatSignals): Promise<ChatOutcome> {
+export async function completeChat(deps: ChatDeps, call: HeldChatCall, signals: ChatSignals, rowAtCapture?: RowAtCapture): Promise<ChatOutcome> {
   return releasedOnSurprise(deps, call, async (settled) => {
     const started = performance.now();
     const tally = new CompletionTally();
@@ -159,9 +172,9 @@ export async function completeChat(deps: ChatDeps, call: HeldChatCall, signals: 
     }
     const upstreamMs = performance.now() - started;
     tally.addCompletion(completion);
-    const { settlement, usageSource } = await settleProduced(deps, call, tally, 'finished', settled);
-    if (signals.clientGone.aborted) return { ending: 'client_closed', settlement, usageSource, upstreamMs };
-    return { ending: 'completed', settlement, usageSource, upstreamMs, completion, upstreamUsage: tally.upstreamUsage };
+    const { settlement, usageSource, recorded } = await settleProduced(deps, call, tally, 'finished', settled, { upstreamMs, rowAtCapture });
+    if (signals.clientGone.aborted) return { ending: 'client_closed', settlement, usageSource, upstreamMs, recorded };
+    return { ending: 'completed', settlement, usageSource, upstreamMs, completion, upstreamUsage: tally.upstreamUsage, recorded };
   });
 }
 
@@ -175,7 +188,13 @@ export interface ChunkRelay {
  * Streamed: chunks are relayed as they come (none once the caller left); the usage chunk is held
  * back in the outcome, to follow only once the hold is settled.
  */
-export async function streamChat(deps: ChatDeps, call: HeldChatCall, signals: ChatSignals, relay: ChunkRelay): Promise<ChatOutcome> {
+export async function streamChat(
+  deps: ChatDeps,
+  call: HeldChatCall,
+  signals: ChatSignals,
+  relay: ChunkRelay,
+  rowAtCapture?: RowAtCapture,
+): Promise<ChatOutcome> {
   return releasedOnSurprise(deps, call, async (settled) => {
     const started = performance.now();
     const tally = new CompletionTally();
@@ -204,8 +223,8 @@ export async function streamChat(deps: ChatDeps, call: HeldChatCall, signals: Ch
     const upstreamMs = performance.now() - started;
     // Whatever happened, what the upstream billed us is charged (at most the hold), the rest released.
     const ending: CallEnding = failure === undefined ? 'finished' : failure instanceof DrainTimeout ? 'client_left' : 'upstream_failed';
-    const { settlement, usageSource } = await settleProduced(deps, call, tally, ending, settled);
-    const base = { settlement, usageSource, upstreamMs, upstreamUsage: tally.upstreamUsage, usageChunk };
+    const { settlement, usageSource, recorded } = await settleProduced(deps, call, tally, ending, settled, { upstreamMs, rowAtCapture });
+    const base = { settlement, usageSource, upstreamMs, upstreamUsage: tally.upstreamUsage, usageChunk, recorded };
     if (signals.clientGone.aborted) return { ...base, ending: 'client_closed' };
     if (failure !== undefined) return { ...base, ending: 'failed', failure };
     return { ...base, ending: 'completed' };
@@ -274,17 +293,20 @@ async function settleProduced(
   tally: CompletionTally,
   ending: CallEnding,
   settled: Settled,
-): Promise<Pick<ChatOutcome, 'settlement' | 'usageSource'>> {
+  row: { upstreamMs: number; rowAtCapture?: RowAtCapture } = { upstreamMs: 0 },
+): Promise<Pick<ChatOutcome, 'settlement' | 'usageSource' | 'recorded'>> {
   if (!isBillable(ending, tally.produced)) {
     await deps.billing.release(call.hold);
     settled.done = true;
-    return { settlement: NOTHING, usageSource: null };
+    return { settlement: NOTHING, usageSource: null, recorded: false };
   }
   const usage = tally.usage(call.request, call.hold.maxTokens * (call.request.n ?? 1));
   const settlement = deps.billing.settlementOf(call.hold, call.model, usage, call.caller.requestId);
   settled.done = true;
-  await deps.billing.capture(call.hold, settlement, call.caller.requestId);
-  return { settlement, usageSource: usage.source };
+  // Only a call that finished knows its answer at the capture.
+  const request = ending === 'finished' ? (row.rowAtCapture?.({ settlement, usageSource: usage.source, upstreamMs: row.upstreamMs }) ?? undefined) : undefined;
+  const { recorded } = await deps.billing.capture(call.hold, settlement, call.caller.requestId, request);
+  return { settlement, usageSource: usage.source, recorded };
 }
 
 /**

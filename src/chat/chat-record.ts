@@ -1,5 +1,5 @@
 import type { ChatHold } from './chat-billing.js';
-import type { ChatOutcome } from './chat-call.js';
+import type { SettledCall } from './chat-call.js';
 import type { RequestRecord, RequestStatus } from './request-log.js';
 
 /** What the answer said, beside the outcome: the HTTP status sent and the error code, if any. */
@@ -22,7 +22,7 @@ export interface ChatRecordInput {
   started: number;
   hold: ChatHold | null;
   /** Null when the call ended before its upstream call (refused, or an unexpected failure). */
-  outcome: ChatOutcome | null;
+  outcome: SettledCall | null;
   answered: ChatAnswered;
 }
 

@@ -105,6 +105,29 @@ function values(r: RequestRecord): unknown[] {
   ];
 }
 
+/** A record as its `requests` row in JSON (column → value), for a row written by another statement. */
+export function requestRow(r: RequestRecord): Record<string, unknown> {
+  const v = values(r);
+  return Object.fromEntries(COLUMN_TYPES.map(([name], i) => [name, v[i]]));
+}
+
+/**
+ * The INSERT of `requests` rows that ride in a ledger batch statement (PostgresLedger.captureHold),
+ * so a charge and the row of the request it charges commit together in one round trip. `rows` names
+ * a relation whose column `j` is a JSON array aligned with the batch's operations; `applied` is the
+ * batch's result (`i`, the operation's position from 1; `h_id`, null unless it applied). A row is
+ * written only where its operation applied: a capture replayed or refused writes none, and its caller
+ * records the request itself (`record`, which skips a row already there).
+ */
+export function requestRowsOfBatch(applied: string, rows: string): string {
+  const names = COLUMN_TYPES.map(([name]) => name);
+  return `INSERT INTO requests (${names.join(', ')})
+     SELECT ${names.map((n) => `r.${n}`).join(', ')}
+       FROM ${applied} a, ${rows} x, LATERAL jsonb_populate_record(NULL::requests, x.j -> (a.i - 1)) r
+      WHERE a.h_id IS NOT NULL AND jsonb_typeof(x.j -> (a.i - 1)) = 'object'
+     ON CONFLICT (id) DO NOTHING`;
+}
+
 const MAX_BATCH = 200;
 
 interface Pending {

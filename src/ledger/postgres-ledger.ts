@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { requestRow, requestRowsOfBatch, type RequestRecord } from '../chat/request-log.js';
 import { newId } from '../ids.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import {
@@ -51,6 +52,12 @@ export interface CaptureInput {
   kind: Extract<EntryKind, 'usage' | 'generation_capture'>;
   /** The hold's account, when the caller knows it (saves a lookup). */
   accountId?: string;
+  /**
+   * The request this capture charges for: its log row is written by the capture's own statement
+   * when the capture applies (one commit for both, no round trip of its own). A replayed capture
+   * writes none: its caller records the request itself.
+   */
+  request?: RequestRecord;
 }
 
 export interface ReleaseInput {
@@ -96,7 +103,7 @@ export class PostgresLedger {
       // connects anew on next use. Unheard, the pool's 'error' event would end the whole process.
       this.pool.on('error', (err) => opts.logger?.warn({ err }, 'ledger connection lost; the pool reconnects on next use'));
       const pool = this.pool;
-      this.groupCommit = new GroupCommit(db, (ops) => applyHoldOps((text, values) => pool.query({ name: 'ledger_apply_holds', text, values }), ops), {
+      this.groupCommit = new GroupCommit(db, (ops) => applyHoldOps((statement, values) => pool.query({ ...statement, values }), ops), {
         ...opts.groupCommit,
         deadlineMs,
       });
@@ -121,7 +128,7 @@ export class PostgresLedger {
   private async applyHold(accountId: string, op: HoldOp, q: Knex = this.db): Promise<HoldRow | null> {
     try {
       if (this.groupCommit && q === this.db) return await this.groupCommit.run(accountId, op);
-      const [row] = await applyHoldOps((text, values) => q.raw(text.replace(/\$\d+/g, '?'), values as never), [op]);
+      const [row] = await applyHoldOps((statement, values) => q.raw(statement.text.replace(/\$\d+/g, '?'), values as never), [op]);
       return row!;
     } catch (err) {
       if (isUniqueViolation(err)) return null;
@@ -233,7 +240,7 @@ export class PostgresLedger {
 
   private async captureOn(q: Knex, input: CaptureInput, owner: string): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
     const key = `${input.holdId}:capture`;
-    const r = await this.applyHold(owner, { op: 'capture', holdId: input.holdId, amount: input.amount, kind: input.kind }, q);
+    const r = await this.applyHold(owner, { op: 'capture', holdId: input.holdId, amount: input.amount, kind: input.kind, request: input.request }, q);
     if (r) {
       const hold = toHoldRow(r);
       const entry: LedgerEntry = {
@@ -409,7 +416,7 @@ export function toHold(r: Record<string, any>): Hold {
 /** One operation of a `ledger_apply_holds` batch (see its migration). */
 type HoldOp =
   | { op: 'hold'; holdId: string; input: PlaceHoldInput }
-  | { op: 'capture'; holdId: string; amount: bigint; kind: CaptureInput['kind'] }
+  | { op: 'capture'; holdId: string; amount: bigint; kind: CaptureInput['kind']; request?: RequestRecord }
   | { op: 'release'; holdId: string; status: NonNullable<ReleaseInput['status']> };
 
 /** The hold an operation changed (`h_*`) and, for a capture, its entry (`e_*`). */
@@ -421,14 +428,28 @@ interface HoldRow {
 const APPLY_HOLDS =
   'SELECT * FROM ledger_apply_holds($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])';
 
+const APPLY_HOLDS_STATEMENT = { name: 'ledger_apply_holds', text: APPLY_HOLDS };
+// The batch and the request rows of its captures (see CaptureInput.request), in one statement.
+const APPLY_HOLDS_RECORDING_STATEMENT = {
+  name: 'ledger_apply_holds_recording',
+  text: `WITH applied AS MATERIALIZED (${APPLY_HOLDS}),
+              request_rows AS (SELECT $14::jsonb AS j),
+              recorded AS (${requestRowsOfBatch('applied', 'request_rows')})
+         SELECT * FROM applied ORDER BY i`,
+};
+
+type Statement = { name: string; text: string };
+
 /** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
 async function applyHoldOps(
-  query: (text: string, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
+  query: (statement: Statement, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
   ops: HoldOp[],
 ): Promise<(HoldRow | null)[]> {
   const column = (f: (op: HoldOp) => unknown) => ops.map(f);
   const hold = (op: HoldOp) => (op.op === 'hold' ? op.input : undefined);
-  const { rows } = await query(APPLY_HOLDS, [
+  const request = (op: HoldOp) => (op.op === 'capture' ? op.request : undefined);
+  const recording = ops.some((o) => request(o) !== undefined);
+  const { rows } = await query(recording ? APPLY_HOLDS_RECORDING_STATEMENT : APPLY_HOLDS_STATEMENT, [
     column((o) => o.op),
     column((o) => hold(o)?.accountId ?? null),
     column((o) => o.holdId),
@@ -442,6 +463,7 @@ async function applyHoldOps(
     column((o) => (o.op === 'capture' ? o.kind : null)),
     column((o) => (o.op === 'release' ? o.status : null)),
     column((o) => hold(o)?.apiKeyId ?? null),
+    ...(recording ? [JSON.stringify(ops.map((o) => { const r = request(o); return r ? requestRow(r) : null; }))] : []),
   ]);
   return rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r));
 }

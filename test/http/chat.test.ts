@@ -47,6 +47,25 @@ describe('POST /v1/chat/completions billing', () => {
     expect(entries.map((e) => e.amount)).toEqual([-1_102_500n, -1_102_500n]);
   });
 
+  it('writes a finished request\'s row in the same commit as its charge, streamed or not, and each once', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const client = h.openai(key);
+    const { response } = await client.chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 20 }).withResponse();
+    const stream = await client.chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 20, stream: true, stream_options: { include_usage: true } }).withResponse();
+    for await (const _ of stream.data);
+    for (const id of [response.headers.get('x-request-id')!, stream.response.headers.get('x-request-id')!]) {
+      // The row was there before the answer, in the charge's own transaction.
+      const { rows } = await h.services.db.raw(
+        `SELECT r.status, r.http_status, r.cost, e.amount, r.xmin::text = e.xmin::text AS same_commit
+           FROM requests r JOIN ledger_entries e ON e.request_id = r.id AND e.kind = 'usage' WHERE r.id = ?`,
+        [id],
+      );
+      expect(rows).toEqual([{ status: 'completed', http_status: 200, cost: rows[0].cost, amount: -rows[0].cost, same_commit: true }]);
+      expect(rows[0].cost).toBeGreaterThan(0n);
+    }
+    expect(await h.services.db('requests').where({ account_id: accountId }).count<{ n: bigint }[]>('* as n')).toEqual([{ n: 2n }]);
+  });
+
   it('charges a streamed request exactly what the same request costs without streaming', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     const client = h.openai(key);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestRecord } from '../../src/chat/request-log.js';
 import { createDb, type Db } from '../../src/db/connection.js';
 import { GroupCommit } from '../../src/ledger/group-commit.js';
 import { parseUsd, PostgresLedger } from '../../src/ledger/index.js';
@@ -128,6 +129,35 @@ describe('group commit on PostgreSQL', () => {
     expect(budget.held).toBe(parseUsd('0.2'));
     await ledger.releaseHold({ holdId: id('h7'), accountId: a });
     await ledger.releaseHold({ holdId: id('h5'), accountId: b });
+    await h.expectBooksBalanced();
+  });
+
+  it.each([
+    ['in a group-commit batch', () => ledger],
+    ['as its own statement', () => new PostgresLedger(db)],
+  ])('writes the request row a capture carries in the capture\'s own transaction, once, and none for a refused capture (%s)', async (_, which) => {
+    const l = which();
+    const id = await funded();
+    const request = (holdId: string, cost: bigint): RequestRecord => ({
+      id: `req_${holdId}`, accountId: id, apiKeyId: null, endpoint: '/v1/chat/completions', model: 'gpt-5.2', status: 'completed',
+      httpStatus: 200, stream: false, promptTokens: 12, completionTokens: 7, cachedTokens: null, cacheWriteTokens: null, cost, holdId,
+      errorCode: null, upstreamLatencyMs: 4, overheadMs: 1, maxTokens: 64, usageSource: 'upstream', createdAt: new Date(), completedAt: new Date(),
+    });
+    const [a, b] = [(await hold(id, `${id}:row:a`)).value, (await hold(id, `${id}:row:b`)).value];
+    const [first, refused] = await Promise.allSettled([
+      l.captureHold({ holdId: a.id, accountId: id, amount: parseUsd('0.1'), kind: 'usage', request: request(a.id, parseUsd('0.1')) }),
+      // More than the hold: refused, so its row must not be written.
+      l.captureHold({ holdId: b.id, accountId: id, amount: parseUsd('0.6'), kind: 'usage', request: request(b.id, parseUsd('0.6')) }),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(refused.status).toBe('rejected');
+    const replay = await l.captureHold({ holdId: a.id, accountId: id, amount: parseUsd('0.1'), kind: 'usage', request: request(a.id, parseUsd('0.1')) });
+    expect(replay.replayed).toBe(true);
+    const rows = await db('requests').where({ account_id: id }).select('id', 'cost', 'total_tokens', 'hold_id', 'usage_source', db.raw('xmin::text AS tx'));
+    expect(rows).toEqual([{ id: `req_${a.id}`, cost: parseUsd('0.1'), total_tokens: 19, hold_id: a.id, usage_source: 'upstream', tx: expect.any(String) }]);
+    const [entry] = await db('ledger_entries').where({ hold_id: a.id, kind: 'usage' }).select(db.raw('xmin::text AS tx'));
+    expect(rows[0].tx).toBe(entry.tx);
+    await l.releaseHold({ holdId: b.id, accountId: id });
     await h.expectBooksBalanced();
   });
 

@@ -20,6 +20,9 @@ export const COST_HEADER = 'x-request-cost-usd';
 /** nginx's "client closed request": recorded when the caller hung up before the answer. */
 const CLIENT_CLOSED = 499;
 
+/** What a call that finished is answered, for the log: a 200 with the completion. */
+export const COMPLETED: ChatAnswered = { status: 'completed', httpStatus: 200, errorCode: null };
+
 /** An answer ready to be written: what it says for the log, and the write itself. */
 export interface ChatAnswer {
   answered: ChatAnswered;
@@ -58,7 +61,7 @@ export function completionAnswer(res: Response, call: HeldChatCall, face: ChatFa
   const usage = { ...(completion!.usage ?? usageOf(settlement)), cost: usdNumber(settlement.charge) };
   const body = JSON.stringify(face.completion({ ...completion!, model: call.model.id }, usage));
   return {
-    answered: { status: 'completed', httpStatus: 200, errorCode: null },
+    answered: COMPLETED,
     write() {
       res.status(200);
       res.setHeader(COST_HEADER, formatUsd(settlement.charge));
@@ -91,7 +94,7 @@ export function streamAnswer(res: Response, call: HeldChatCall, face: StreamFace
   const tail = face.finish(billedUsage(outcome), outcome.usageChunk);
   const failedCode = face.failedCode?.() ?? null;
   return {
-    answered: failedCode ? { status: 'failed', httpStatus: 200, errorCode: failedCode } : { status: 'completed', httpStatus: 200, errorCode: null },
+    answered: failedCode ? { status: 'failed', httpStatus: 200, errorCode: failedCode } : COMPLETED,
     write: () => end(tail),
   };
 }

@@ -9,6 +9,8 @@ import {
   type ChatSignals,
   type HeldChatCall,
   type HoldOptions,
+  type RowAtCapture,
+  type SettledCall,
 } from '../../chat/chat-call.js';
 import { chatRequestRecord, type ChatAnswered } from '../../chat/chat-record.js';
 import { temporalHandOff } from '../../chat/durable-capture.js';
@@ -18,8 +20,8 @@ import type { Services } from '../../services.js';
 import { authOf } from '../auth.js';
 import { fromZod, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
-import { completionAnswer, COST_HEADER, DrainTimeout, sseRelay, streamAnswer, type ChatAnswer } from './chat-exchange.js';
-import { openAiFace, type ChatFace } from './chat-face.js';
+import { COMPLETED, completionAnswer, COST_HEADER, DrainTimeout, sseRelay, streamAnswer, type ChatAnswer } from './chat-exchange.js';
+import { openAiFace, type ChatFace, type StreamFace } from './chat-face.js';
 import { chatCompletionSchema } from './chat-schemas.js';
 
 const ENDPOINT = '/v1/chat/completions';
@@ -103,7 +105,8 @@ export function chatRoutes(services: Services): Router {
  * One chat request from validation to its request-log row: hold, upstream call with fallback,
  * settlement (src/chat/chat-call.ts), answer in the surface's wire format. Every endpoint that
  * sells chat goes through here, so there is one billing path whatever API the caller speaks. The
- * request is recorded before the caller learns the outcome.
+ * request is recorded before the caller learns the outcome: by the capture's own statement when the
+ * answer is known by then (RowAtCapture), else just before the answer is written.
  */
 export async function serveChat(serving: ChatServing, body: unknown, res: Response, surface: ChatSurface): Promise<void> {
   const { services, requests } = serving;
@@ -115,27 +118,35 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
   const stream = raw?.stream === true;
   let call: HeldChatCall | undefined;
   let outcome: ChatOutcome | null = null;
+  const rowOf = (settled: SettledCall | null, answered: ChatAnswered) =>
+    chatRequestRecord({
+      requestId,
+      accountId,
+      apiKeyId,
+      endpoint: surface.endpoint,
+      model: typeof raw?.model === 'string' ? raw.model.slice(0, 200) : null,
+      stream,
+      startedAt,
+      started,
+      hold: call?.hold ?? null,
+      outcome: settled,
+      answered,
+    });
+  // A call that finished with the caller still there is answered a plain 200, so its row can go with
+  // the capture. A face that reads failures out of the stream (Responses) knows its answer only later.
+  // Should the caller leave between the capture and the answer, the row still says what it was sent.
+  const rowAtCapture = (signals: ChatSignals, streamFace?: StreamFace): RowAtCapture => (settled) =>
+    signals.clientGone.aborted || streamFace?.failedCode ? null : rowOf(settled, COMPLETED);
   const record = (answered: ChatAnswered) => {
     // The key's tokens per minute count what was settled; batched, never awaited here.
     if (outcome && key.tpm !== null) services.keys.tokens.add(key.id, outcome.settlement.promptTokens + outcome.settlement.completionTokens);
-    return requests
-      .record(
-        chatRequestRecord({
-          requestId,
-          accountId,
-          apiKeyId,
-          endpoint: surface.endpoint,
-          model: typeof raw?.model === 'string' ? raw.model.slice(0, 200) : null,
-          stream,
-          startedAt,
-          started,
-          hold: call?.hold ?? null,
-          outcome,
-          answered,
-        }),
-      )
-      // The money has moved by now; a lost log row must not turn a served request into an error.
-      .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'));
+    if (outcome?.recorded) return Promise.resolve();
+    return (
+      requests
+        .record(rowOf(outcome, answered))
+        // The money has moved by now; a lost log row must not turn a served request into an error.
+        .catch((err) => services.logger.error({ err, requestId }, 'could not record the request'))
+    );
   };
 
   let answer: ChatAnswer;
@@ -150,10 +161,12 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
     if (held.outputCapped) res.setHeader(MAX_TOKENS_CAP_HEADER, String(held.hold.maxTokens));
     if (stream) {
       const face = surface.face.stream({ model: held.model.id, requestId, includeUsage: request.stream_options?.include_usage === true });
-      outcome = await withCallerWatch(res, services, (signals) => streamChat(serving, held, signals, sseRelay(res, held, face, signals.clientGone)));
+      outcome = await withCallerWatch(res, services, (signals) =>
+        streamChat(serving, held, signals, sseRelay(res, held, face, signals.clientGone), rowAtCapture(signals, face)),
+      );
       answer = streamAnswer(res, held, face, outcome, services.logger);
     } else {
-      outcome = await withCallerWatch(res, services, (signals) => completeChat(serving, held, signals));
+      outcome = await withCallerWatch(res, services, (signals) => completeChat(serving, held, signals, rowAtCapture(signals)));
       answer = completionAnswer(res, held, surface.face, outcome, services.logger);
     }
   } catch (error) {
