@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { AccountRepository } from '../src/accounts/repository.js';
+import { ledgerLanes } from '../src/config.js';
 import type { Db } from '../src/db/connection.js';
 import { auditLedger, parseUsd, PostgresLedger } from '../src/ledger/index.js';
 import { benchDatabase, percentile } from './support.js';
@@ -8,10 +9,12 @@ import { benchDatabase, percentile } from './support.js';
  * Hold + capture pairs per second: on one hot account (every pair contends for one row lock)
  * and spread over 1,000 accounts, at 32, 128 and 512 concurrent callers (BENCH_LEVELS), with the
  * WAL flushes (fsyncs) per pair from pg_stat_wal, then the full invariant check.
- * `npm run bench:ledger`; BENCH_SECONDS per run (default 10), BENCH_LANES, BENCH_PLAIN=1 adds the
+ * `npm run bench:ledger`; BENCH_SECONDS per run (default 10), BENCH_LANES (default: the service's,
+ * LEDGER_LANES's default for this machine), BENCH_PLAIN=1 adds the
  * one-statement-per-commit comparison.
  */
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
+const LANES = Number(process.env.BENCH_LANES ?? ledgerLanes(os.availableParallelism()));
 const LEVELS = (process.env.BENCH_LEVELS ?? process.env.BENCH_CONCURRENCY ?? '32,128,512').split(',').map(Number);
 
 /** WAL flushes so far: pg_stat_io on PostgreSQL 18 (which moved them there), pg_stat_wal before; null if neither. */
@@ -70,7 +73,7 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
 async function main() {
   const { db, stop } = await benchDatabase(Math.min(64, Math.max(...LEVELS)) + 2);
   try {
-    const ledger = new PostgresLedger(db, { groupCommit: { lanes: Number(process.env.BENCH_LANES ?? 8), maxBatch: 64 } });
+    const ledger = new PostgresLedger(db, { groupCommit: { lanes: LANES, maxBatch: 64 } });
     const plain = new PostgresLedger(db);
     const repo = new AccountRepository(db);
     const seed = async (n: number) => {
@@ -84,7 +87,7 @@ async function main() {
     };
     const hot = await seed(1);
     const many = await seed(1000);
-    console.log(`group commit (as the service runs it; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
+    console.log(`group commit, ${LANES} lane${LANES === 1 ? '' : 's'} (as the service runs it; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
     for (const level of LEVELS) {
       await run(db, ledger, hot, `one hot account`, level);
       await run(db, ledger, many, `across 1,000 accounts`, level);

@@ -94,7 +94,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     logger: log,
     db,
     // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
-    ledger: new PostgresLedger(db, { groupCommit: { lanes: 8, maxBatch: 64 }, logger: log }),
+    ledger: new PostgresLedger(db, { groupCommit: { lanes: config.database.ledgerLanes, maxBatch: 64 }, logger: log }),
     owed: new OwedLedger(db),
     holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
     accounts,

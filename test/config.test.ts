@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import os from 'node:os';
+import { ConfigError, ledgerLanes, loadConfig } from '../src/config.js';
 
 describe('configuration', () => {
   it('has embedded defaults for everything', () => {
@@ -49,6 +50,13 @@ describe('configuration', () => {
     for (const bad of ['not an address', 'a@b.example\r\nBcc: x@y.example', 'Name <not an address>']) {
       expect(() => loadConfig({ SMTP_URL: 'smtp://m.example', MAIL_FROM: bad })).toThrow(/^MAIL_FROM: /);
     }
+  });
+
+  it('runs half the cores as ledger lanes by default (one to eight), or LEDGER_LANES, refusing 0 and more than 64', () => {
+    expect(loadConfig({}).database.ledgerLanes).toBe(ledgerLanes(os.availableParallelism()));
+    expect([1, 2, 3, 4, 16, 64].map(ledgerLanes)).toEqual([1, 1, 1, 2, 8, 8]);
+    expect(loadConfig({ LEDGER_LANES: '3' }).database.ledgerLanes).toBe(3);
+    for (const bad of ['0', '65', '1.5', 'many']) expect(() => loadConfig({ LEDGER_LANES: bad }), bad).toThrow(/LEDGER_LANES/);
   });
 
   it('refuses half a credential pair', () => {
