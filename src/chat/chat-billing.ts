@@ -50,6 +50,10 @@ const ATTEMPTS = 4;
 const HOLD_TTL_MS = 3 * 60 * 60 * 1000;
 // In-process retries of a failed capture (a database blip) before it is handed to Temporal.
 const CAPTURE_RETRY_DELAYS_MS = [50, 250, 1000];
+// The same for a hold not yet known durable (PostgresLedger.holdFlushed): a hand-off promises the
+// caller a charge that a database crash may have taken its hold from, so the capture keeps trying
+// in-process through a database restart (about half a minute) until the database answers either way.
+const UNFLUSHED_CAPTURE_RETRY_DELAYS_MS = [50, 250, 1000, 2000, 3000, 5000, 8000, 10000];
 // Retries of the release of a hold whose placing failed with its commit in doubt (see releaseInDoubt).
 const IN_DOUBT_RETRY_DELAYS_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000];
 // Longer than a batch statement can still run after its caller gave up on it (the lane's deadline).
@@ -63,6 +67,7 @@ export interface ChatBillingDeps {
   /** Makes a capture durable when the database keeps refusing it in-process. */
   handOff: HandOff;
   captureRetryDelaysMs?: readonly number[];
+  unflushedCaptureRetryDelaysMs?: readonly number[];
   inDoubtRetryDelaysMs?: readonly number[];
   inDoubtSettledAfterMs?: number;
 }
@@ -151,13 +156,16 @@ export class ChatBilling {
   /**
    * Takes the charge from the hold and releases the rest. The answer was delivered (or the upstream
    * billed us for it), so the charge must land: a failure is retried here, then handed to a
-   * workflow that retries until it does. The capture is idempotent (one per hold), so a retry after
+   * workflow that retries until it does (for a hold not yet known durable, only after the database
+   * answered nothing for about half a minute: see UNFLUSHED_CAPTURE_RETRY_DELAYS_MS). The capture is idempotent (one per hold), so a retry after
    * a commit whose acknowledgement was lost changes nothing. Throws only when even the hand-off
    * fails; the hold then stays pending (never released by this request) for ops to see. `request`,
    * the request's log row, is written by the capture's own statement when the capture applies.
    */
   async capture(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
-    const delays = this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS;
+    const delays = this.ledger.holdFlushed(hold.holdId)
+      ? (this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS)
+      : (this.deps.unflushedCaptureRetryDelaysMs ?? UNFLUSHED_CAPTURE_RETRY_DELAYS_MS);
     for (let attempt = 0; ; attempt++) {
       try {
         const recorded = await settleChatHold(this.ledger, { holdId: hold.holdId, accountId: hold.accountId, amount: settlement.charge, request });

@@ -78,6 +78,12 @@ export class PostgresLedger {
   private readonly groupCommit?: GroupCommit<HoldOp, HoldRow | null>;
   /** Bare `pg` connections for the group-commit batches: a named prepared statement, no query builder. */
   private readonly pool?: pg.Pool;
+  // Which unflushed holds (see APPLY_HOLDS_UNFLUSHED_STATEMENT) are known durable by now: a hold is
+  // once a synchronous batch sent after its acknowledgement was acknowledged, that batch's commit
+  // having flushed the WAL past the hold's. Positions count sends and acknowledgements in order.
+  private position = 0;
+  private flushedThrough = 0;
+  private readonly unflushedHolds = new Map<string, number>();
 
   /**
    * With `groupCommit`, concurrent operations are committed together (see group-commit.ts);
@@ -103,7 +109,13 @@ export class PostgresLedger {
       // connects anew on next use. Unheard, the pool's 'error' event would end the whole process.
       this.pool.on('error', (err) => opts.logger?.warn({ err }, 'ledger connection lost; the pool reconnects on next use'));
       const pool = this.pool;
-      this.groupCommit = new GroupCommit(db, (ops) => applyHoldOps((statement, values) => pool.query({ ...statement, values }), ops), {
+      const apply = async (ops: HoldOp[]) => {
+        const sent = ++this.position;
+        const { rows, unflushed } = await applyHoldOps((statement, values) => pool.query({ ...statement, values }), ops, true);
+        if (!unflushed) this.flushedThrough = Math.max(this.flushedThrough, sent);
+        return rows;
+      };
+      this.groupCommit = new GroupCommit(db, apply, {
         ...opts.groupCommit,
         deadlineMs,
       });
@@ -128,12 +140,25 @@ export class PostgresLedger {
   private async applyHold(accountId: string, op: HoldOp, q: Knex = this.db): Promise<HoldRow | null> {
     try {
       if (this.groupCommit && q === this.db) return await this.groupCommit.run(accountId, op);
-      const [row] = await applyHoldOps((statement, values) => q.raw(statement.text.replace(/\$\d+/g, '?'), values as never), [op]);
-      return row!;
+      const { rows } = await applyHoldOps((statement, values) => q.raw(statement.text.replace(/\$\d+/g, '?'), values as never), [op], false);
+      return rows[0]!;
     } catch (err) {
       if (isUniqueViolation(err)) return null;
       throw err;
     }
+  }
+
+  /**
+   * Whether the hold is known to be durable: false only for a hold placed unflushed by this process
+   * that no later synchronous commit has flushed yet (as far as this process saw), whose capture must
+   * therefore not be promised before the database confirms it (ChatBilling.capture).
+   */
+  holdFlushed(holdId: string): boolean {
+    const at = this.unflushedHolds.get(holdId);
+    if (at === undefined) return true;
+    if (this.flushedThrough <= at) return false;
+    this.unflushedHolds.delete(holdId);
+    return true;
   }
 
   /** Holds never change account, so the owner of a hold can be remembered once looked up. */
@@ -215,6 +240,10 @@ export class PostgresLedger {
     const row = await this.applyHold(input.accountId, { op: 'hold', holdId: newId('hold'), input }, q);
     // Over the key's limit: the hold's own block was undone by the key-budget trigger's refusal.
     if (row?.k_refused != null) throw keyLimitExceeded(input.apiKeyId!, { detail: row.k_refused as string });
+    if (row?.commit_mode === 'off') {
+      this.unflushedHolds.set(row.h_id, ++this.position);
+      return { value: toHoldRow(row), replayed: false, unflushed: true };
+    }
     if (row) return { value: toHoldRow(row), replayed: false };
     const existing = await this.holdByKey(input.idempotencyKey, q);
     if (existing) {
@@ -241,6 +270,8 @@ export class PostgresLedger {
   private async captureOn(q: Knex, input: CaptureInput, owner: string): Promise<Applied<{ hold: Hold; entry: LedgerEntry | null }>> {
     const key = `${input.holdId}:capture`;
     const r = await this.applyHold(owner, { op: 'capture', holdId: input.holdId, amount: input.amount, kind: input.kind, request: input.request }, q);
+    // Answered: the hold is settled now, or shown to be (a synchronous commit saw it or its absence).
+    this.unflushedHolds.delete(input.holdId);
     if (r) {
       const hold = toHoldRow(r);
       const entry: LedgerEntry = {
@@ -282,6 +313,7 @@ export class PostgresLedger {
 
   private async releaseOn(q: Knex, input: ReleaseInput, owner: string): Promise<Applied<Hold>> {
     const row = await this.applyHold(owner, { op: 'release', holdId: input.holdId, status: input.status ?? 'released' }, q);
+    this.unflushedHolds.delete(input.holdId);
     if (row) return { value: toHoldRow(row), replayed: false };
     return { value: await this.hold(input.holdId, q), replayed: true };
   }
@@ -438,18 +470,35 @@ const APPLY_HOLDS_RECORDING_STATEMENT = {
          SELECT * FROM applied ORDER BY i`,
 };
 
+// A batch of nothing but chat holds commits without waiting for its WAL flush (set_config's `true`
+// scopes the setting to this statement's own transaction; a caller's transaction never runs this).
+// Safe by WAL order: a chat hold is shown to no one until its capture, whose commit is synchronous
+// and so flushes the WAL up to itself, the hold's earlier commit record included, before anyone
+// learns of the charge. A crash in between loses the hold as if it had never been placed: its
+// request's capture then finds no hold and is lost as our revenue, never as customer money, and the
+// balance it had reserved was never spent. Captures, releases, credits and generation holds (a
+// workflow records its hold in Temporal's history) stay synchronous. Measured in BENCHMARKS.md.
+const APPLY_HOLDS_UNFLUSHED_STATEMENT = {
+  name: 'ledger_apply_holds_unflushed',
+  text: `WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS commit_mode)
+         SELECT a.*, relaxed.commit_mode FROM relaxed, (${APPLY_HOLDS}) a ORDER BY a.i`,
+};
+
 type Statement = { name: string; text: string };
 
 /** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
 async function applyHoldOps(
   query: (statement: Statement, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
   ops: HoldOp[],
-): Promise<(HoldRow | null)[]> {
+  ownTransaction: boolean,
+): Promise<{ rows: (HoldRow | null)[]; unflushed: boolean }> {
   const column = (f: (op: HoldOp) => unknown) => ops.map(f);
   const hold = (op: HoldOp) => (op.op === 'hold' ? op.input : undefined);
   const request = (op: HoldOp) => (op.op === 'capture' ? op.request : undefined);
   const recording = ops.some((o) => request(o) !== undefined);
-  const { rows } = await query(recording ? APPLY_HOLDS_RECORDING_STATEMENT : APPLY_HOLDS_STATEMENT, [
+  const unflushed = ownTransaction && ops.every((o) => hold(o)?.purpose === 'chat');
+  const statement = recording ? APPLY_HOLDS_RECORDING_STATEMENT : unflushed ? APPLY_HOLDS_UNFLUSHED_STATEMENT : APPLY_HOLDS_STATEMENT;
+  const { rows } = await query(statement, [
     column((o) => o.op),
     column((o) => hold(o)?.accountId ?? null),
     column((o) => o.holdId),
@@ -465,7 +514,7 @@ async function applyHoldOps(
     column((o) => hold(o)?.apiKeyId ?? null),
     ...(recording ? [JSON.stringify(ops.map((o) => { const r = request(o); return r ? requestRow(r) : null; }))] : []),
   ]);
-  return rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r));
+  return { rows: rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r)), unflushed: rows.some((r) => r.commit_mode === 'off') };
 }
 
 function toHoldRow(r: HoldRow): Hold {

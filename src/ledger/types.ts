@@ -45,4 +45,9 @@ export interface Balance {
 export interface Applied<T> {
   value: T;
   replayed: boolean;
+  /**
+   * Committed without waiting for its WAL flush (a batch of chat holds, see postgres-ledger.ts):
+   * durable with the next synchronous commit, its capture's at the latest.
+   */
+  unflushed?: true;
 }

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatBilling } from '../../src/chat/chat-billing.js';
-import type { PlaceHoldInput, PostgresLedger } from '../../src/ledger/postgres-ledger.js';
+import type { CaptureInput, PlaceHoldInput, PostgresLedger } from '../../src/ledger/postgres-ledger.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 describe('ChatBilling: a hold placed with its commit in doubt', () => {
@@ -51,6 +51,63 @@ describe('ChatBilling: a hold placed with its commit in doubt', () => {
     expect((await holdOf('req_in_flight')).status).toBe('pending');
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ held: other.amount });
     await h.services.ledger.releaseHold({ holdId: other.holdId, accountId });
+    await h.expectBooksBalanced();
+  });
+});
+
+describe('ChatBilling: a capture the database keeps refusing', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ worker: false });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** The real ledger, except that the first `failures` captures fail as a database restart would, and the hold's durability is `flushed`. */
+  const restarting = (failures: number, flushed: boolean) => {
+    let failed = 0;
+    return Object.assign(Object.create(h.services.ledger) as PostgresLedger, {
+      holdFlushed: () => flushed,
+      async captureHold(input: CaptureInput) {
+        if (failed++ < failures) throw Object.assign(new Error('the database system is starting up'), { code: '57P03' });
+        return h.services.ledger.captureHold(input);
+      },
+    });
+  };
+  const captureThrough = async (ledger: PostgresLedger, requestId: string) => {
+    const { accountId } = await h.createAccount({ balanceUsd: '5.00' });
+    const handedOff: string[] = [];
+    const billing = new ChatBilling({
+      ledger,
+      logger: pino({ level: 'silent' }),
+      lease: h.services.holdLease,
+      handOff: async (order) => void handedOff.push(order.holdId),
+      captureRetryDelaysMs: [1, 1, 1],
+      unflushedCaptureRetryDelaysMs: [1, 1, 1, 1, 1, 1],
+    });
+    const hold = await billing.hold({ accountId, requestId, model: h.services.catalog.chat('gpt-5.2')!, promptTokenBound: 100, requestedMaxTokens: 50, choices: 1 });
+    const settlement = billing.settlementOf(hold, h.services.catalog.chat('gpt-5.2')!, { promptTokens: 10, completionTokens: 5, source: 'upstream' }, requestId);
+    const outcome = await billing.capture(hold, settlement, requestId);
+    return { outcome, handedOff, hold, accountId };
+  };
+
+  it('hands a durable hold\'s capture to a workflow after its few in-process retries', async () => {
+    const { outcome, handedOff, hold, accountId } = await captureThrough(restarting(5, true), 'req_capture_flushed');
+    expect(outcome.landed).toBe('handed_off');
+    expect(handedOff).toEqual([hold.holdId]);
+    // This test's hand-off is a stand-in, so the charge is landed here as its workflow would.
+    await h.services.ledger.captureHold({ holdId: hold.holdId, accountId, amount: 1n, kind: 'usage' });
+    await h.expectBooksBalanced();
+  });
+
+  it('keeps capturing in-process a hold not yet known durable, promising nothing by a hand-off until the database answers', async () => {
+    const { outcome, handedOff, hold, accountId } = await captureThrough(restarting(5, false), 'req_capture_unflushed');
+    expect(outcome.landed).toBe('captured');
+    expect(handedOff).toEqual([]);
+    const [entry] = await h.services.db('ledger_entries').where({ hold_id: hold.holdId });
+    expect(entry.kind).toBe('usage');
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ held: 0n });
     await h.expectBooksBalanced();
   });
 });

@@ -161,6 +161,46 @@ describe('group commit on PostgreSQL', () => {
     await h.expectBooksBalanced();
   });
 
+  it('commits a batch of nothing but chat holds without waiting for its WAL flush, and every other batch with it', async () => {
+    const id = await funded();
+    await ledger.post({ accountId: id, amount: parseUsd('1'), kind: 'adjustment', idempotencyKey: `${id}:more` });
+    const expiresAt = new Date(Date.now() + 60_000);
+    const alone = await hold(id, `${id}:alone`);
+    expect(alone.unflushed).toBe(true);
+    // The relaxation was the hold's own transaction's: the lane's one connection commits synchronously again.
+    const pool = (ledger as unknown as { pool: import('pg').Pool }).pool;
+    expect((await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit).toBe('on');
+    // A generation hold takes the lane; a chat hold and a capture queue up meanwhile and share the next batch.
+    const [generation, mixed] = await Promise.all([
+      ledger.placeHold({ accountId: id, amount: parseUsd('0.1'), idempotencyKey: `${id}:gen`, purpose: 'generation', expiresAt }),
+      hold(id, `${id}:mixed`),
+      ledger.captureHold({ holdId: alone.value.id, accountId: id, amount: parseUsd('0.2'), kind: 'usage' }),
+    ]);
+    expect(generation.unflushed).toBeUndefined();
+    expect(mixed.unflushed).toBeUndefined();
+    // A hold inside a caller's transaction never relaxes that transaction.
+    const inside = await new PostgresLedger(db).placeHold({ accountId: id, amount: parseUsd('0.1'), idempotencyKey: `${id}:plain`, purpose: 'chat', expiresAt });
+    expect(inside.unflushed).toBeUndefined();
+    for (const h of [generation, mixed, inside]) await ledger.releaseHold({ holdId: h.value.id, accountId: id });
+    expect(await ledger.balance(id)).toMatchObject({ balance: parseUsd('1.8'), held: 0n });
+    await h.expectBooksBalanced();
+  });
+
+  it('knows an unflushed chat hold durable once a synchronous batch sent after it committed, and not before', async () => {
+    const id = await funded();
+    const placed = await hold(id, `${id}:flush`);
+    expect(placed.unflushed).toBe(true);
+    expect(ledger.holdFlushed(placed.value.id)).toBe(false);
+    // Another chat hold commits unflushed too, so it proves nothing.
+    const other = await hold(id, `${id}:flush-other`);
+    expect(ledger.holdFlushed(placed.value.id)).toBe(false);
+    // A synchronous batch (a release) sent after the hold's acknowledgement flushed the WAL past it.
+    await ledger.releaseHold({ holdId: other.value.id, accountId: id });
+    expect(ledger.holdFlushed(placed.value.id)).toBe(true);
+    await ledger.releaseHold({ holdId: placed.value.id, accountId: id });
+    await h.expectBooksBalanced();
+  });
+
   it('survives its connections being cut (a database restart) and reconnects for the next batch', async () => {
     const id = await funded();
     const first = (await hold(id, `${id}:before-cut`)).value;
