@@ -21,6 +21,18 @@ export class OutputLimitUnaffordable extends Error {
   }
 }
 
+/**
+ * The request's hold was committed unflushed and a database crash took it before anything flushed it
+ * (see PostgresLedger.holdFlushed): there is nothing to charge, so the caller is charged nothing and
+ * the upstream's work is our loss. Answered 503: a retry is served normally.
+ */
+export class HoldLostInCrash extends Error {
+  readonly name = 'HoldLostInCrash';
+  constructor(readonly holdId: string) {
+    super(`hold ${holdId} was lost by a database crash before it was flushed; nothing was charged`);
+  }
+}
+
 /** A chat request's hold: the most it may cost, for the output limit it will be sent with. */
 export interface ChatHold {
   holdId: string;
@@ -163,7 +175,8 @@ export class ChatBilling {
    * the request's log row, is written by the capture's own statement when the capture applies.
    */
   async capture(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
-    const delays = this.ledger.holdFlushed(hold.holdId)
+    const flushed = this.ledger.holdFlushed(hold.holdId);
+    const delays = flushed
       ? (this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS)
       : (this.deps.unflushedCaptureRetryDelaysMs ?? UNFLUSHED_CAPTURE_RETRY_DELAYS_MS);
     for (let attempt = 0; ; attempt++) {
@@ -171,6 +184,10 @@ export class ChatBilling {
         const recorded = await settleChatHold(this.ledger, { holdId: hold.holdId, accountId: hold.accountId, amount: settlement.charge, request });
         return { landed: 'captured', recorded };
       } catch (error) {
+        if (error instanceof HoldNotFound && !flushed) {
+          this.logger.warn({ requestId, holdId: hold.holdId, charge: settlement.charge.toString() }, 'a database crash lost this chat hold before it was flushed; the request is not charged');
+          throw new HoldLostInCrash(hold.holdId);
+        }
         if (isLedgerRefusal(error)) throw error;
         if (attempt >= delays.length) {
           this.logger.error({ err: error, requestId, holdId: hold.holdId }, 'capture failed; handing it to a workflow');
@@ -216,7 +233,14 @@ export class ChatBilling {
 
   /** Nothing was produced: the whole hold goes back to the available balance. */
   async release(hold: ChatHold): Promise<void> {
-    await this.ledger.releaseHold({ holdId: hold.holdId });
+    const flushed = this.ledger.holdFlushed(hold.holdId);
+    try {
+      await this.ledger.releaseHold({ holdId: hold.holdId });
+    } catch (error) {
+      if (!(error instanceof HoldNotFound) || flushed) throw error;
+      // Lost by a database crash before anything flushed it (see HoldLostInCrash): nothing is held.
+      this.logger.warn({ holdId: hold.holdId }, 'a database crash lost this chat hold before it was flushed; nothing to release');
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { TooManyResetRequests } from '../console/password-reset.js';
 import { ConsoleUserConflict, EmailTaken, LinkInvalid, SignInRefused, SignUpClosed, TooManySignInAttempts } from '../console/sign-in.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { OutputLimitUnaffordable } from '../chat/chat-billing.js';
+import { HoldLostInCrash, OutputLimitUnaffordable } from '../chat/chat-billing.js';
 import {
   AccountNotFound,
   CaptureExceedsHold,
@@ -148,6 +148,11 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
   if (err instanceof KeyLimitExceeded) return keyLimitExceeded(err);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
+  if (err instanceof HoldLostInCrash) {
+    return new ApiError(503, 'server_error', 'service_unavailable', 'The database restarted while this request was served; nothing was charged. Please retry.', null, {
+      'retry-after': '2',
+    });
+  }
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');
   if (err instanceof AccountNotFound) return notFound(err.message);
   if (err instanceof IdempotencyConflict) return conflict(err.message, 'idempotency_conflict');

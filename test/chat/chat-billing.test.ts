@@ -1,6 +1,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatBilling } from '../../src/chat/chat-billing.js';
+import { ChatBilling, HoldLostInCrash } from '../../src/chat/chat-billing.js';
+import { toApiError } from '../../src/http/errors.js';
+import { HoldNotFound } from '../../src/ledger/index.js';
 import type { CaptureInput, PlaceHoldInput, PostgresLedger } from '../../src/ledger/postgres-ledger.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -65,12 +67,13 @@ describe('ChatBilling: a capture the database keeps refusing', () => {
   });
 
   /** The real ledger, except that the first `failures` captures fail as a database restart would, and the hold's durability is `flushed`. */
-  const restarting = (failures: number, flushed: boolean) => {
+  const restarting = (failures: number, flushed: boolean, holdSurvived = true) => {
     let failed = 0;
     return Object.assign(Object.create(h.services.ledger) as PostgresLedger, {
       holdFlushed: () => flushed,
       async captureHold(input: CaptureInput) {
         if (failed++ < failures) throw Object.assign(new Error('the database system is starting up'), { code: '57P03' });
+        if (!holdSurvived) throw new HoldNotFound(input.holdId);
         return h.services.ledger.captureHold(input);
       },
     });
@@ -109,5 +112,33 @@ describe('ChatBilling: a capture the database keeps refusing', () => {
     expect(entry.kind).toBe('usage');
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ held: 0n });
     await h.expectBooksBalanced();
+  });
+
+  it('answers a 503 that charges nothing when a database crash took an unflushed hold, and a plain refusal for a flushed one', async () => {
+    const lost = captureThrough(restarting(2, false, false), 'req_capture_lost');
+    await expect(lost).rejects.toBeInstanceOf(HoldLostInCrash);
+    const api = toApiError(await lost.catch((e: unknown) => e));
+    expect(api?.status).toBe(503);
+    expect(api?.headers['retry-after']).toBe('2');
+    expect(api?.body().error.code).toBe('service_unavailable');
+    // A hold that was durable cannot have been lost that way: its absence stays the ledger's refusal.
+    await expect(captureThrough(restarting(0, true, false), 'req_capture_missing')).rejects.toBeInstanceOf(HoldNotFound);
+  });
+
+  it('releases a lost unflushed hold as nothing to release, and still refuses a flushed hold that is missing', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '5.00' });
+    const billingOver = (flushed: boolean) =>
+      new ChatBilling({
+        ledger: Object.assign(Object.create(h.services.ledger) as PostgresLedger, {
+          holdFlushed: () => flushed,
+          releaseHold: async ({ holdId }: { holdId: string }) => Promise.reject(new HoldNotFound(holdId)),
+        }),
+        logger: pino({ level: 'silent' }),
+        lease: h.services.holdLease,
+        handOff: () => Promise.reject(new Error('no capture is handed off here')),
+      });
+    const hold = { holdId: 'hold_lost', accountId, amount: 1n, maxTokens: 1 };
+    await expect(billingOver(false).release(hold)).resolves.toBeUndefined();
+    await expect(billingOver(true).release(hold)).rejects.toBeInstanceOf(HoldNotFound);
   });
 });
