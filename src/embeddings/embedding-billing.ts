@@ -24,7 +24,7 @@ export interface EmbeddingDeps {
    * Chat's capture: retried in-process, then handed to chatCaptureWorkflow when the database stays
    * away, so the charge of a delivered embedding lands exactly once like a chat answer's.
    */
-  capture: Pick<ChatBilling, 'capture' | 'releaseInDoubt'>;
+  capture: Pick<ChatBilling, 'capture' | 'release' | 'releaseInDoubt'>;
 }
 
 export interface EmbeddingCall {
@@ -88,7 +88,8 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
       throw new UpstreamProtocolError(`upstream returned ${response.data.length} embeddings for ${call.plan.inputs.length} inputs`);
     }
   } catch (error) {
-    await deps.ledger.releaseHold({ holdId: hold.id });
+    // Chat's release: a hold a database crash took before it was flushed is nothing to release.
+    await deps.capture.release({ holdId: hold.id, accountId: call.accountId, amount: hold.amount, maxTokens: 0 });
     throw error;
   }
   const upstreamMs = performance.now() - started;
