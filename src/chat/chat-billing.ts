@@ -169,10 +169,11 @@ export class ChatBilling {
    * Takes the charge from the hold and releases the rest. The answer was delivered (or the upstream
    * billed us for it), so the charge must land: a failure is retried here, then handed to a
    * workflow that retries until it does (for a hold not yet known durable, only after the database
-   * answered nothing for about half a minute: see UNFLUSHED_CAPTURE_RETRY_DELAYS_MS). The capture is idempotent (one per hold), so a retry after
-   * a commit whose acknowledgement was lost changes nothing. Throws only when even the hand-off
-   * fails; the hold then stays pending (never released by this request) for ops to see. `request`,
-   * the request's log row, is written by the capture's own statement when the capture applies.
+   * answered nothing for about half a minute: see UNFLUSHED_CAPTURE_RETRY_DELAYS_MS). The capture
+   * is idempotent (one per hold), so a retry after a commit whose acknowledgement was lost changes
+   * nothing. Throws HoldLostInCrash when a crash took such a hold, and otherwise only when even the
+   * hand-off fails; the hold then stays pending (never released by this request) for ops to see.
+   * `request`, the request's log row, is written by the capture's own statement when it applies.
    */
   async capture(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
     const flushed = this.ledger.holdFlushed(hold.holdId);
