@@ -339,8 +339,10 @@ describe('console in headless Chromium', () => {
 
     await page.type('#ops-q', accountId);
     await page.click('#ops-search button[type=submit]');
-    await page.waitForSelector(`a[data-account="${accountId}"]`);
-    await page.click(`a[data-account="${accountId}"]`);
+    await page.waitForSelector(`#ops-accounts a[data-account="${accountId}"]`);
+    // Found and clicked in one step in the page: the list that opened with the view and the holds
+    // list render the same link, and a re-render between finding and clicking would detach it.
+    await page.evaluate((id) => (document.querySelector(`#ops-accounts a[data-account="${id}"]`) as HTMLElement).click(), accountId);
     await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$0.75');
     expect(await page.$eval('#ops-held', (e) => e.textContent)).toBe('$0.25');
     // The open holds, across accounts and of this account: who placed each, how old, how much.
