@@ -80,6 +80,8 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
     throw error;
   }
   call.onHold?.(hold.id);
+  // Settled through chat's billing: its capture (retried, durable) and its release.
+  const chatHold = { holdId: hold.id, accountId: call.accountId, amount: hold.amount, maxTokens: 0 };
   const started = performance.now();
   let response: EmbeddingsResponse;
   try {
@@ -89,7 +91,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
     }
   } catch (error) {
     // Chat's release: a hold a database crash took before it was flushed is nothing to release.
-    await deps.capture.release({ holdId: hold.id, accountId: call.accountId, amount: hold.amount, maxTokens: 0 });
+    await deps.capture.release(chatHold);
     throw error;
   }
   const upstreamMs = performance.now() - started;
@@ -102,7 +104,7 @@ export async function embedAndBill(deps: EmbeddingDeps, call: EmbeddingCall): Pr
     deps.logger.warn({ requestId: call.requestId, holdId: hold.id, cost: cost.toString(), held: hold.amount.toString() }, 'embedding usage cost more than its hold; charged the hold');
   }
   await deps.capture.capture(
-    { holdId: hold.id, accountId: call.accountId, amount: hold.amount, maxTokens: 0 },
+    chatHold,
     { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cost, charge },
     call.requestId,
   );

@@ -6,14 +6,15 @@ import { HoldNotFound } from '../../src/ledger/index.js';
 import type { CaptureInput, PlaceHoldInput, PostgresLedger } from '../../src/ledger/postgres-ledger.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ worker: false });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
 describe('ChatBilling: a hold placed with its commit in doubt', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ worker: false });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
 
   /** The real ledger, except that placing a hold loses the database's answer (after it committed, or before it ran). */
   const answerLost = (commits: boolean) =>
@@ -58,13 +59,6 @@ describe('ChatBilling: a hold placed with its commit in doubt', () => {
 });
 
 describe('ChatBilling: a capture the database keeps refusing', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ worker: false });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
 
   /** The real ledger, except that the first `failures` captures fail as a database restart would, and the hold's durability is `flushed`. */
   const restarting = (failures: number, flushed: boolean, holdSurvived = true) => {
