@@ -31,6 +31,7 @@ import {
 } from '../payments/deposit-starter.js';
 import { WebhookUrlRefused } from '../alerts/webhook-url.js';
 import { NoSavedCard } from '../payments/auto-topup.js';
+import { CardNotDetached } from '../payments/card-removal.js';
 import { UnsafeJson } from './input-guards.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import {
@@ -187,6 +188,9 @@ export function toApiError(err: unknown): ApiError | null {
   // Thrown from the JSON parser's verify hook, which re-labels it 403: the code decides, not that status.
   if (err instanceof UnsafeJson) return invalidRequest(err.message, null, err.code);
   if (err instanceof NoSavedCard) return invalidRequest(err.message, null, 'no_saved_card');
+  if (err instanceof CardNotDetached) {
+    return new ApiError(502, 'api_error', 'payment_provider_unavailable', `${err.message} The card is still saved; nothing changed. Try again.`);
+  }
   if (err instanceof WebhookUrlRefused) return invalidRequest(err.message, 'webhook_url', 'invalid_webhook_url');
   if (err instanceof ModelNotAllowed) return new ApiError(403, 'permission_error', 'model_not_allowed', err.message, 'model');
   if (err instanceof ManagementKeyRequired) return new ApiError(403, 'permission_error', 'permission_denied', err.message);

@@ -4,6 +4,7 @@ import type { DepositStatus } from './deposit-status.js';
 import type { CheckoutInfo, DepositWorkflowInput, PaymentEventPayload } from './deposit-types.js';
 import { PaymentProviderError } from './payment-gateway.js';
 import { toDepositEvent, toPayload } from './payment-event.js';
+import { detachReplacedCard } from './card-removal.js';
 
 type Deps = Pick<Services, 'payments' | 'owed' | 'logger' | 'accounts'>;
 
@@ -76,7 +77,11 @@ export function createDepositActivities({ payments, owed, logger, accounts }: De
       const details = await providerCall(() => g.paymentDetails!({ providerRef: x.providerRef }));
       if (details.receiptUrl) await payments.deposits.setReceiptUrl(x.depositId, details.receiptUrl);
       const card = x.saveCard ? details.savedCard : null;
-      if (card) await payments.savedCards.save({ accountId: x.accountId, provider: 'stripe', depositId: x.depositId, ...card });
+      if (card) {
+        // Detached before the save replaces it: once replaced, nothing here remembers the old card.
+        await detachReplacedCard({ cards: payments.savedCards, gateway: g, logger }, x.accountId, card.paymentMethodRef);
+        await payments.savedCards.save({ accountId: x.accountId, provider: 'stripe', depositId: x.depositId, ...card });
+      }
       return { receipt: details.receiptUrl !== null, cardSaved: card !== null };
     },
 

@@ -120,6 +120,11 @@ export interface PaymentGateway {
   paymentDetails?(ref: { providerRef: string }): Promise<PaymentDetails>;
   /** The deposit and checkout a payment at the provider belongs to, as the provider records it. */
   paymentOf?(paymentRef: string): Promise<{ depositId: string; providerRef: string } | null>;
+  /**
+   * Stops the provider from ever charging a saved card again (the customer removed or replaced it).
+   * A card that is already detached, or that the provider no longer knows, counts as detached.
+   */
+  detachCard?(ref: { paymentMethodRef: string }): Promise<void>;
 }
 
 /** A webhook whose authenticity could not be established. Nothing may happen because of it. */

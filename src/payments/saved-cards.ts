@@ -38,24 +38,25 @@ export class SavedCards {
 
   async get(accountId: string): Promise<SavedCard | null> {
     const r = await this.db('saved_payment_methods').where({ account_id: accountId }).first();
-    return r
-      ? {
-          accountId: r.account_id,
-          provider: r.provider,
-          customerRef: r.customer_ref,
-          paymentMethodRef: r.payment_method_ref,
-          brand: r.brand,
-          last4: r.last4,
-          depositId: r.deposit_id,
-          savedAt: r.saved_at,
-        }
-      : null;
+    return r ? toCard(r) : null;
   }
 
-  /** Forgets the card; the forgotten one is returned so the caller can detach it at the provider. */
-  async forget(accountId: string): Promise<SavedCard | null> {
-    const card = await this.get(accountId);
-    if (card) await this.db('saved_payment_methods').where({ account_id: accountId }).delete();
-    return card;
+  /** Forgets the account's card if it is still `paymentMethodRef` (card-removal.ts detached that one); returns it. */
+  async forget(accountId: string, paymentMethodRef: string): Promise<SavedCard | null> {
+    const [r] = await this.db('saved_payment_methods').where({ account_id: accountId, payment_method_ref: paymentMethodRef }).delete().returning('*');
+    return r ? toCard(r) : null;
   }
+}
+
+function toCard(r: Record<string, any>): SavedCard {
+  return {
+    accountId: r.account_id,
+    provider: r.provider,
+    customerRef: r.customer_ref,
+    paymentMethodRef: r.payment_method_ref,
+    brand: r.brand,
+    last4: r.last4,
+    depositId: r.deposit_id,
+    savedAt: r.saved_at,
+  };
 }

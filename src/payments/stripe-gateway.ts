@@ -169,6 +169,22 @@ export class StripeGateway implements PaymentGateway {
     return session && depositId ? { depositId, providerRef: session.id } : null;
   }
 
+  /**
+   * Stripe answers a detach of a card that is no longer attached with a 400, and of one it does not
+   * know with a 404: both are the end state asked for. Which of the two it was is read back rather
+   * than from the error's wording.
+   */
+  async detachCard(ref: { paymentMethodRef: string }): Promise<void> {
+    try {
+      await this.stripe.paymentMethods.detach(ref.paymentMethodRef);
+    } catch (err) {
+      if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw toProviderError(err);
+      if (err.code === 'resource_missing') return;
+      const method = await this.call(() => this.stripe.paymentMethods.retrieve(ref.paymentMethodRef));
+      if (method.customer !== null) throw toProviderError(err);
+    }
+  }
+
   private verifiedEvent(rawBody: Buffer | string, meta: WebhookMeta): Stripe.Event {
     if (!meta.signature) throw new InvalidWebhookSignature('stripe', 'missing Stripe-Signature header');
     try {

@@ -4,6 +4,9 @@
  * setup_future_usage=off_session; once credited, the deposit shows the receipt and the card is kept.
  */
 import { describe, expect, it } from 'vitest';
+import { toApiError } from '../../src/http/errors.js';
+import { CardNotDetached, removeSavedCard } from '../../src/payments/card-removal.js';
+import { StripeGateway } from '../../src/payments/stripe-gateway.js';
 import type { Harness } from '../support/harness.js';
 import { useHarness } from '../support/suite-harness.js';
 import { createDeposit, depositOutcome, getDeposit, startDepositHarness, stripeSandbox } from './deposit-fixtures.js';
@@ -63,7 +66,41 @@ describe('saved card', () => {
 
     expect(await (await h.call('DELETE', '/v1/billing/payment-method', { key })).json()).toEqual({ object: 'payment_method', deleted: true });
     expect((await (await h.call('GET', '/v1/billing/payment-method', { key })).json()).saved).toBe(false);
+    // Removed at Stripe too: the card is no longer on the customer, so nothing can charge it.
+    expect(stripeSandbox(h).vault.paymentMethod(saved!.paymentMethodRef)?.customer).toBeNull();
     expect(await (await h.call('DELETE', '/v1/billing/payment-method', { key })).json()).toEqual({ object: 'payment_method', deleted: false });
+  });
+
+  it('a card saved again replaces the saved one, which is detached at Stripe', async () => {
+    const { key, accountId } = await h.createAccount();
+    await paidCardDeposit(key, { save_card: true });
+    const first = (await h.services.payments.savedCards.get(accountId))!;
+    const { dep } = await paidCardDeposit(key, { save_card: true });
+    const second = (await h.services.payments.savedCards.get(accountId))!;
+    expect(second).toMatchObject({ depositId: dep.id, customerRef: first.customerRef });
+    expect(second.paymentMethodRef).not.toBe(first.paymentMethodRef);
+    expect(stripeSandbox(h).vault.paymentMethod(first.paymentMethodRef)?.customer).toBeNull();
+    expect(stripeSandbox(h).vault.paymentMethod(second.paymentMethodRef)?.customer).toBe(second.customerRef);
+  });
+
+  it('a card Stripe cannot detach stays saved, with auto top-up on, and the removal answers 502', async () => {
+    const { key, accountId } = await h.createAccount();
+    await paidCardDeposit(key, { save_card: true });
+    expect((await h.call('PUT', '/v1/billing/auto-topup', { key, body: { threshold_usd: '5.00', tier: 'starter' } })).status).toBe(200);
+    const saved = (await h.services.payments.savedCards.get(accountId))!;
+    const unreachable = new StripeGateway({ secretKey: 'sk_test_unreachable', webhookSecret: 'whsec_unused', apiBase: 'http://127.0.0.1:9', timeoutMs: 2_000 });
+    const deps = { db: h.services.db, cards: h.services.payments.savedCards, gateway: unreachable, logger: h.services.logger };
+
+    const failure = await removeSavedCard(deps, accountId).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(CardNotDetached);
+    expect(toApiError(failure)).toMatchObject({ status: 502, type: 'api_error', code: 'payment_provider_unavailable' });
+    expect(await h.services.payments.savedCards.get(accountId)).toEqual(saved);
+    expect(stripeSandbox(h).vault.paymentMethod(saved.paymentMethodRef)?.customer).toBe(saved.customerRef);
+    expect((await (await h.call('GET', '/v1/billing/auto-topup', { key })).json()).enabled).toBe(true);
+
+    // Once Stripe answers, the same removal goes through and auto top-up stops with the card.
+    expect(await removeSavedCard({ ...deps, gateway: h.services.payments.gateways.card }, accountId)).toEqual(saved);
+    expect((await (await h.call('GET', '/v1/billing/auto-topup', { key })).json()).enabled).toBe(false);
   });
 
   it('refuses save_card on a crypto deposit with 400, creating nothing', async () => {

@@ -227,3 +227,38 @@ describe('Stripe webhooks', () => {
     expect(parse('checkout.session.completed', { metadata: {}, client_reference_id: null })).toBeNull();
   });
 });
+
+describe('StripeGateway.detachCard', () => {
+  async function savedCard() {
+    const checkout = await gateway.createCheckout({ ...request(depositId), customerEmail: 'card@example.com', saveCard: true });
+    sandbox.pay(checkout.providerRef, 'card');
+    const details = await gateway.paymentDetails({ providerRef: checkout.providerRef });
+    return details.savedCard!;
+  }
+
+  it('detaches a saved card from its customer, after which an off-session charge of it is refused', async () => {
+    const card = await savedCard();
+    expect(sandbox.vault.paymentMethod(card.paymentMethodRef)?.customer).toBe(card.customerRef);
+    await gateway.detachCard({ paymentMethodRef: card.paymentMethodRef });
+    expect(sandbox.vault.paymentMethod(card.paymentMethodRef)?.customer).toBeNull();
+    await expect(
+      gateway.chargeSavedCard({ depositId, amountNano: 10n * USD, description: 'top-up', idempotencyKey: `charge-${depositId}`, ...card }),
+    ).rejects.toBeInstanceOf(PaymentProviderError);
+  });
+
+  it('counts a card already detached, or unknown to Stripe, as detached (Stripe answers those 400 and 404)', async () => {
+    const card = await savedCard();
+    await gateway.detachCard({ paymentMethodRef: card.paymentMethodRef });
+    const again = await fetch(`${server.url}/v1/payment_methods/${card.paymentMethodRef}/detach`, { method: 'POST', headers: { authorization: `Bearer ${SECRET_KEY}` } });
+    expect(again.status).toBe(400);
+    await expect(gateway.detachCard({ paymentMethodRef: card.paymentMethodRef })).resolves.toBeUndefined();
+    await expect(gateway.detachCard({ paymentMethodRef: 'pm_never_issued' })).resolves.toBeUndefined();
+  });
+
+  it('fails with a retryable provider error when Stripe cannot be reached', async () => {
+    const unreachable = new StripeGateway({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiBase: 'http://127.0.0.1:9', timeoutMs: 2_000 });
+    const failure = await unreachable.detachCard({ paymentMethodRef: 'pm_any' }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(PaymentProviderError);
+    expect((failure as PaymentProviderError).retryable).toBe(true);
+  });
+});

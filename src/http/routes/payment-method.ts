@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { disableAutoTopup } from '../../payments/auto-topup.js';
+import { removeSavedCard } from '../../payments/card-removal.js';
 import type { SavedCard } from '../../payments/saved-cards.js';
 import type { Services } from '../../services.js';
 import { accountOf } from '../auth.js';
@@ -31,6 +31,7 @@ const present = (c: SavedCard | null) => ({
 export function paymentMethodRoutes(services: Services): Router {
   const router = Router();
   const cards = services.payments.savedCards;
+  const removal = { db: services.db, cards, gateway: services.payments.gateways.card, logger: services.logger };
 
   defineRoute(
     router,
@@ -52,17 +53,17 @@ export function paymentMethodRoutes(services: Services): Router {
     {
       method: 'delete',
       path: '/v1/billing/payment-method',
-      summary: 'Forget the saved card (auto top-up stops: it needs one)',
+      summary: 'Remove the saved card: detached at the payment provider, so it can never be charged again, then forgotten (auto top-up stops: it needs one)',
       tag: 'billing',
       auth: 'api_key',
-      responses: { 200: { description: 'deleted: false when no card was kept', schema: z.object({ object: z.literal('payment_method'), deleted: z.boolean() }) } },
+      responses: {
+        200: { description: 'deleted: false when no card was kept', schema: z.object({ object: z.literal('payment_method'), deleted: z.boolean() }) },
+        502: { description: 'payment_provider_unavailable: the provider would not detach the card; it is still saved, try again' },
+      },
     },
     async (_input, _req, res) => {
-      const accountId = accountOf(res);
-      const forgotten = await cards.forget(accountId);
-      // Auto top-up charges this card: it stops with it (PUT /v1/billing/auto-topup after saving another).
-      if (forgotten) await disableAutoTopup(services.db, accountId, 'The saved card was removed.');
-      res.json({ object: 'payment_method', deleted: forgotten !== null });
+      const removed = await removeSavedCard(removal, accountOf(res));
+      res.json({ object: 'payment_method', deleted: removed !== null });
     },
   );
   return router;

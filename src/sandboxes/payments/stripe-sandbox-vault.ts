@@ -234,6 +234,8 @@ export function mountVault(router: Router, host: VaultHost, vault: StripeVault, 
   router.post('/v1/payment_methods/:id/detach', (req, res) => {
     const pm = state.paymentMethods[String(req.params.id)];
     if (!pm) return stripeError(res, 404, 'invalid_request_error', `No such PaymentMethod: '${req.params.id}'`, 'id', 'resource_missing');
+    // As Stripe: a card no longer attached cannot be detached again.
+    if (!pm.customer) return stripeError(res, 400, 'invalid_request_error', 'The payment method you provided is not attached to a customer so detachment is impossible.');
     pm.customer = null;
     host.changed();
     res.json(publicPaymentMethod(pm));
