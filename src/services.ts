@@ -24,6 +24,7 @@ import { createMediaServices, type MediaServices } from './providers/media/media
 import { createAssetLinks, type AssetLinks, type AssetUrlSigner } from './storage/signed-url.js';
 import { createSandboxes, type Sandboxes } from './sandboxes/index.js';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal/connection-options.js';
+import { settleCallContext } from './temporal/call-deadline.js';
 
 /**
  * Everything a route or an activity talks to, built once per process from the validated config
@@ -82,6 +83,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const db = createDb(endpoints.databaseUrl);
   const connectionOptions = temporalConnectionOptions(endpoints.temporalAddress, config.temporal);
   const connection = await Connection.connect(connectionOptions);
+  settleCallContext(connection);
   const sandboxes = createSandboxes(config);
   const media = createMediaServices(config, sandboxes.connections.media);
   const client = new Client({ connection, namespace: config.temporal.namespace });

@@ -3,6 +3,7 @@ import { generationWorkflow, placeHoldUpdate } from '../../workflows/generation.
 import type { Services } from '../services.js';
 import { AccountIdAttr, KindAttr, ModelAttr, StatusAttr } from '../temporal/search-attributes.js';
 import type { GenerationInput, GenerationResult, HoldOutcome } from './generation-types.js';
+import { withCallDeadline } from '../temporal/call-deadline.js';
 
 // Everything the service says to Temporal about a generation: its workflow id, how it starts, how its
 // result is awaited and how it is cancelled. Callers see domain values and errors, never gRPC codes.
@@ -71,7 +72,7 @@ function startOptions(temporal: Temporal, input: GenerationInput) {
 export async function startGenerationWithHold(temporal: Temporal, input: GenerationInput, waitMs: number): Promise<HoldOutcome | null> {
   const { client } = temporal;
   try {
-    return await client.withDeadline(Date.now() + waitMs, () =>
+    return await withCallDeadline(client, Date.now() + waitMs, () =>
       client.workflow.executeUpdateWithStart(placeHoldUpdate, {
         updateId: 'place-hold',
         startWorkflowOperation: new WithStartWorkflowOperation(generationWorkflow, startOptions(temporal, input)),
@@ -95,7 +96,7 @@ export async function startGenerationWithHold(temporal: Temporal, input: Generat
 export async function startHeldGeneration(temporal: Temporal, input: GenerationInput, waitMs: number): Promise<'started' | 'finished'> {
   const { client } = temporal;
   try {
-    await client.withDeadline(Date.now() + waitMs, () => client.workflow.start(generationWorkflow, startOptions(temporal, input)));
+    await withCallDeadline(client, Date.now() + waitMs, () => client.workflow.start(generationWorkflow, startOptions(temporal, input)));
     return 'started';
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'finished';
@@ -111,7 +112,7 @@ export async function startHeldGeneration(temporal: Temporal, input: GenerationI
 export async function awaitGenerationResult(temporal: Temporal, generationId: string, waitMs: number): Promise<GenerationResult | null> {
   const { client } = temporal;
   try {
-    return await client.withDeadline(Date.now() + waitMs, () => client.workflow.getHandle<typeof generationWorkflow>(generationWorkflowId(generationId)).result());
+    return await withCallDeadline(client, Date.now() + waitMs, () => client.workflow.getHandle<typeof generationWorkflow>(generationWorkflowId(generationId)).result());
   } catch (err) {
     // The client reports the deadline as a gRPC status, bare or wrapped in a ServiceError.
     const e = err as { code?: number; cause?: { code?: number } };
@@ -127,7 +128,7 @@ const CANCEL_AFTER_FAILED_START_MS = 2_000;
 
 /** Cancels a run that may have started without us hearing back, within a short deadline of its own. */
 function cancelInDoubt(temporal: Temporal, generationId: string): Promise<void> {
-  return temporal.client.withDeadline(Date.now() + CANCEL_AFTER_FAILED_START_MS, () => cancelGenerationWorkflow(temporal, generationId)).catch(() => undefined);
+  return withCallDeadline(temporal.client, Date.now() + CANCEL_AFTER_FAILED_START_MS, () => cancelGenerationWorkflow(temporal, generationId)).catch(() => undefined);
 }
 
 /** Asks the workflow to cancel; one that has already closed (or never started) needs nothing. */

@@ -13,6 +13,7 @@ import type { Deposit } from './deposit-repository.js';
 import { toDepositEvent } from './payment-event.js';
 import { isFinalStatus } from './deposit-status.js';
 import type { CheckoutInfo, DepositResult, DepositView, DepositWorkflowInput, PaymentEventPayload } from './deposit-types.js';
+import { withCallDeadline } from '../temporal/call-deadline.js';
 
 export const depositWorkflowId = (depositId: string): string => `deposit-${depositId}`;
 
@@ -86,7 +87,7 @@ export async function openDepositCheckout(services: Services, d: Deposit, deadli
   });
   const client = services.temporal.client;
   try {
-    return await client.withDeadline(deadline, () =>
+    return await withCallDeadline(client, deadline, () =>
       client.workflow.executeUpdateWithStart(checkoutReadyUpdate, { startWorkflowOperation }),
     );
   } catch (err) {
@@ -113,7 +114,7 @@ export async function deliverPaymentEvent(services: Services, d: Deposit, signal
   }
   // Fail fast when Temporal is unreachable: an unanswered webhook is redelivered by the provider.
   const client = services.temporal.client;
-  await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+  await withCallDeadline(client, Date.now() + SIGNAL_DEADLINE_MS, () =>
     client.workflow.signalWithStart(depositWorkflow, {
       ...startOptions(d, services),
       signal: paymentEventSignal,

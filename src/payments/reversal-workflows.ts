@@ -9,6 +9,7 @@ import { paymentReversalWorkflow, reversalEventSignal, type ReversalWorkflowInpu
 import type { DepositMethod } from './deposit-repository.js';
 import type { SignedWebhook } from './deposit-types.js';
 import { type ReversalEvent, toReversalSignal } from './reversal.js';
+import { withCallDeadline } from '../temporal/call-deadline.js';
 
 const kindOf = (e: ReversalEvent): ReversalWorkflowInput['kind'] => (e.kind === 'refund' ? 'refund' : 'dispute');
 
@@ -22,7 +23,7 @@ export async function deliverReversal(services: Services, method: DepositMethod,
   const kind = kindOf(event);
   const client = services.temporal.client;
   // Fail fast when Temporal is unreachable: an unanswered webhook is redelivered by the provider.
-  await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+  await withCallDeadline(client, Date.now() + SIGNAL_DEADLINE_MS, () =>
     client.workflow.signalWithStart(paymentReversalWorkflow, {
       workflowId: reversalWorkflowId(kind, event.reversalId),
       taskQueue: services.temporal.taskQueue,
