@@ -35,7 +35,8 @@ import type { Db } from '../src/db/connection.js';
  * middle level, default 32), BENCH_LEVELS (default "1,32,128"), BENCH_MAX_TOKENS (reply length on
  * the simulator, default 16), BENCH_KEY_RPM (an rpm limit on every key, to measure its cost),
  * BENCH_PHASES (phase names to run, exactly as printed, separated by commas without a space after
- * them: "non-streaming x1,non-streaming x32, one account"; default all), BENCH_GATEWAY_NODE_ARGS,
+ * them: "non-streaming x1,non-streaming x32, one account,fallback after 503 x1"; default all; an unknown
+ * name is an error that lists the names), BENCH_GATEWAY_NODE_ARGS,
  * BENCH_WARMUP_SECONDS (load before each phase's measurement, default 1),
  * BENCH_SOAK_SECONDS (a sustained x{BENCH_CONCURRENCY} load after the phases, sampling the gateway's
  * RSS, throughput and CPU per request every 10 s; 0, the default, skips it).
@@ -64,7 +65,7 @@ interface PhaseSpec {
   gateways?: 2;
 }
 
-const PHASES: PhaseSpec[] = [
+const ALL_PHASES: PhaseSpec[] = [
   ...LEVELS.flatMap((c) => [
     { name: `non-streaming x${c}`, stream: false, concurrency: c, keys: 'spread' as const },
     { name: `streaming x${c}`, stream: true, concurrency: c, keys: 'spread' as const },
@@ -74,7 +75,12 @@ const PHASES: PhaseSpec[] = [
   // Several gateway processes on one database (the \`api\` role twice): the books must stay exact.
   { name: `non-streaming x${CONCURRENCY}, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, gateways: 2 as const },
   { name: `non-streaming x${CONCURRENCY}, one account, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'one' as const, gateways: 2 as const },
-].filter((p) => !ONLY || ONLY.includes(p.name));
+];
+const PHASE_NAMES = ALL_PHASES.map((p) => p.name);
+const PHASES = ALL_PHASES.filter((p) => !ONLY || ONLY.includes(p.name));
+/** The fallback phases (x1, one failed route before the answer), named as BENCH_PHASES names them. */
+const fallbackPhase = (kind: string) => `fallback after ${kind} x1`;
+const FALLBACKS = FAILED_ROUTES.filter((kind) => !ONLY || ONLY.includes(fallbackPhase(kind)));
 
 interface Phase {
   label: string;
@@ -369,6 +375,10 @@ async function runGateway() {
 }
 
 async function main() {
+  // A name that matches no phase would otherwise run a benchmark nobody asked for.
+  const names = [...PHASE_NAMES, ...FAILED_ROUTES.map(fallbackPhase)];
+  const unknown = ONLY?.filter((name) => !names.includes(name)) ?? [];
+  if (unknown.length) throw new Error(`BENCH_PHASES: no phase named ${unknown.map((n) => `"${n}"`).join(', ')}; the phases are: ${names.join('; ')}`);
   const logger = pino({ level: 'warn' });
   const { db, url: databaseUrl, stop } = await benchDatabase(8);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-bench-chat-'));
@@ -382,7 +392,7 @@ async function main() {
     const accounts = new AccountRepository(db);
     const ledger = new PostgresLedger(db);
     const customers: { id: string; key: string }[] = [];
-    for (let i = 0; i < Math.max(SOAK_SECONDS > 0 ? CONCURRENCY : 0, ...PHASES.map((p) => p.concurrency)); i++) {
+    for (let i = 0; i < Math.max(1, SOAK_SECONDS > 0 ? CONCURRENCY : 0, ...PHASES.map((p) => p.concurrency)); i++) {
       const account = await accounts.create({ name: `bench ${i}`, email: 'bench@example.com' });
       const { key, record } = await accounts.createKey(account.id, 'bench');
       // BENCH_KEY_RPM: give every key a requests-per-minute limit (high enough never to refuse) to measure its cost.
@@ -453,11 +463,11 @@ async function main() {
 
     // One failed route before the answer: its added latency at x1 is what a fallback costs.
     const plain = results.find((r) => r.kind === 'non-streaming x1')?.gateway;
-    for (const kind of FAILED_ROUTES) {
+    for (const kind of FALLBACKS) {
       const routes = await fallbackRoutes(kind, MODEL, upstream.url, dataDir);
       // LOG_LEVEL error: every request logs its failed route as a warning, which would flood the output.
       const fallbackGateway = await child('gateway', { ...(await gatewayEnv()), ...routes.env, LOG_LEVEL: 'error' });
-      const via = await phase(`gateway, fallback after ${kind} x1`, fallbackGateway.url, keys, false, 1, cpuMeter(db, fallbackGateway.process.pid!, upstream.process.pid!));
+      const via = await phase(`gateway, ${fallbackPhase(kind)}`, fallbackGateway.url, keys, false, 1, cpuMeter(db, fallbackGateway.process.pid!, upstream.process.pid!));
       if (!(await books.expect(via.requests - via.errors + via.warmedUp))) process.exitCode = 1;
       if (plain) console.log(`  fallback after ${kind.padEnd(19)} adds p50 ${(via.p50 - plain.p50).toFixed(2)} ms  p99 ${(via.p99 - plain.p99).toFixed(2)} ms to the gateway's non-streaming x1`);
       fallbackGateway.process.kill('SIGTERM');
