@@ -514,7 +514,7 @@ async function applyHoldOps(
     column((o) => hold(o)?.apiKeyId ?? null),
     ...(recording ? [JSON.stringify(ops.map((o) => { const r = request(o); return r ? requestRow(r) : null; }))] : []),
   ]);
-  return { rows: rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r)), unflushed: rows.some((r) => r.commit_mode === 'off') };
+  return { rows: rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r)), unflushed: statement === APPLY_HOLDS_UNFLUSHED_STATEMENT };
 }
 
 function toHoldRow(r: HoldRow): Hold {
