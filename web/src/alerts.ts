@@ -18,12 +18,21 @@ function showAlert(a: any) {
   }
 }
 
+// Whether the error shown is the last re-read's own. A re-read (the balance stream triggers one after any
+// change) clears only that: the answer to the person's own submit stays until they act again.
+let loadFailed = false;
+
+function showError(text: string, fromLoad = false) {
+  $('alert-error').textContent = text;
+  loadFailed = fromLoad;
+}
+
 export async function refreshAlert() {
   try {
     showAlert(await api('/v1/billing/alerts'));
-    $('alert-error').textContent = '';
+    if (loadFailed) showError('');
   } catch (e) {
-    $('alert-error').textContent = errorText(e);
+    showError(errorText(e), true);
   }
 }
 
@@ -41,7 +50,7 @@ export function wireAlert() {
         method: 'PUT',
         body: JSON.stringify({ threshold_usd: valueOf('alert-threshold').trim(), webhook_url: valueOf('alert-url').trim() }),
       });
-      $('alert-error').textContent = '';
+      showError('');
       showAlert(a);
       if (a.secret) {
         $('alert-secret-value').textContent = a.secret;
@@ -49,7 +58,7 @@ export function wireAlert() {
         $('alert-secret').hidden = false;
       }
     } catch (e) {
-      $('alert-error').textContent = errorText(e);
+      showError(errorText(e));
     }
   });
   wireCopy('alert-copy', 'alert-secret-value', 'alert-copied');
@@ -60,7 +69,7 @@ export function wireAlert() {
       clearAlert();
       await refreshAlert();
     } catch (e) {
-      $('alert-error').textContent = errorText(e);
+      showError(errorText(e));
     }
   });
 }
