@@ -132,6 +132,130 @@ describe('group commit on PostgreSQL', () => {
     await h.expectBooksBalanced();
   });
 
+  describe('the batch statement applies an order-independent batch in a few statements, with the loop\'s results', () => {
+    /** [op, account (holds only), hold id, amount in USD, idempotency key (holds only), API key] */
+    type Op = [string, string | null, string, string, string | null, string | null];
+    const args = (ops: Op[], expiresAt = new Date(Date.now() + 60_000)) => {
+      const col = (i: number) => ops.map((o) => o[i]);
+      return [
+        col(0), col(1), col(2), ops.map((o) => parseUsd(o[3]).toString()), col(4),
+        ops.map((o) => (o[0] === 'hold' ? 'chat' : null)), ops.map(() => null), ops.map(() => null),
+        ops.map((o) => (o[0] === 'hold' ? expiresAt : null)), ops.map(() => null),
+        ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), col(5),
+      ] as never;
+    };
+    const CALL = (fn: string) =>
+      `SELECT * FROM ${fn}(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[],
+         ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[]) ORDER BY i`;
+
+    /**
+     * Runs `ops` through `fn` in a transaction that is then rolled back: what it answered, what it left
+     * (timestamps and sequence values as their order), and whether the one-by-one loop ran.
+     */
+    const expiresAt = new Date(Date.now() + 600_000);
+    const trial = async (fn: 'ledger_apply_holds' | 'ledger_apply_holds_in_order', ops: Op[], accounts: string[], apiKeys: string[]) => {
+      const trx = await db.transaction();
+      try {
+        await trx.raw(`SET LOCAL track_functions = 'pl'`);
+        const { rows } = await trx.raw(CALL(fn), args(ops, expiresAt));
+        const calls = await trx.raw(`SELECT coalesce(pg_stat_get_xact_function_calls('ledger_apply_holds_in_order'::regproc), 0)::int AS n`);
+        const entryIds = rows.map((r: { e_id: bigint | null }) => r.e_id).filter((v: bigint | null) => v !== null).sort((x: bigint, y: bigint) => (x < y ? -1 : 1));
+        const answered = rows.map(({ h_created_at, h_settled_at, e_created_at, e_id, ...r }: Record<string, unknown>) => ({
+          ...r, settled: h_settled_at !== null, created: h_created_at !== null, entry: e_id === null ? null : entryIds.indexOf(e_id),
+        }));
+        const left = {
+          accounts: await trx('accounts').whereIn('id', accounts).orderBy('id').select('id', 'balance', 'held'),
+          holds: await trx('holds').whereIn('account_id', accounts).orderBy('id').select('id', 'status', 'amount', 'captured_amount', 'idempotency_key'),
+          entries: await trx('ledger_entries').whereIn('account_id', accounts).orderBy('id')
+            .select('account_id', 'kind', 'amount', 'balance_after', 'idempotency_key', 'hold_id'),
+          budgets: await trx('api_key_budgets').whereIn('api_key_id', apiKeys).orderBy('api_key_id').select('api_key_id', 'spent', 'held'),
+        };
+        return { answered, left, loopRan: calls.rows[0].n > 0 };
+      } finally {
+        await trx.rollback();
+      }
+    };
+
+    const limitedKey = async (accountId: string) =>
+      (await h.services.accounts.issueKey(accountId, {
+        name: 'limited', manage: false, spendLimit: parseUsd('1'), limitReset: 'daily', models: null, rpm: null, tpm: null, expiresAt: null,
+      })).record.id;
+    const heldBy = async (accountId: string, key: string, amount: string, apiKeyId?: string) =>
+      (await ledger.placeHold({ accountId, amount: parseUsd(amount), idempotencyKey: key, purpose: 'chat', expiresAt: new Date(Date.now() + 60_000), apiKeyId })).value.id;
+
+    it('every account can afford all its new holds: one pass over the batch, the same answers and books as one by one', async () => {
+      const [a, b, c] = [await funded(), await funded(), await funded()];
+      const limited = await limitedKey(b);
+      const [a1, a2, a5] = [await heldBy(a, `${a}:a1`, '0.2'), await heldBy(a, `${a}:a2`, '0.2'), await heldBy(a, `${a}:a5`, '0.05')];
+      const b1 = await heldBy(b, `${b}:b1`, '0.3', limited);
+      await heldBy(b, `${b}:existing`, '0.1');
+      const c1 = await heldBy(c, `${c}:c1`, '0.1');
+      await ledger.captureHold({ holdId: c1, accountId: c, amount: parseUsd('0.1'), kind: 'usage' });
+      const id = (name: string) => `${a}:${name}`;
+      const ops: Op[] = [
+        ['hold', a, id('a3'), '0.3', id('k3'), null],
+        ['capture', null, a1, '0.15', null, null], // frees 0.05 of A's hold, charges 0.15
+        ['capture', null, a2, '0.2', null, null], // the whole hold: A's second entry of the batch
+        ['hold', a, id('a4'), '0.1', id('k4'), null], // A's new holds need 0.4 of its 0.55 available
+        ['capture', null, a5, '0.06', null, null], // more than its hold: refused
+        ['capture', null, b1, '0.25', null, null], // a key's hold: its budget moves by trigger
+        ['hold', b, id('b2'), '0.05', `${b}:existing`, null], // a key placed before: a replay, no row
+        ['capture', null, id('missing'), '0.01', null, null], // no such hold
+        ['release', null, c1, '0', null, null], // already captured: changes nothing
+        ['hold', c, id('c2'), '0.9', id('kc2'), null], // exactly C's available
+      ];
+      const accounts = [a, b, c];
+      const batch = await trial('ledger_apply_holds', ops, accounts, [limited]);
+      const oneByOne = await trial('ledger_apply_holds_in_order', ops, accounts, [limited]);
+      expect(batch.loopRan).toBe(false);
+      expect(oneByOne.loopRan).toBe(true);
+      expect(batch.answered).toEqual(oneByOne.answered);
+      expect(batch.left).toEqual(oneByOne.left);
+      expect(batch.answered.map((r: { h_id: string | null }) => r.h_id !== null)).toEqual([true, true, true, true, false, true, false, false, false, true]);
+      expect(batch.answered.map((r: { e_balance_after: bigint | null }) => r.e_balance_after)).toEqual(
+        [null, parseUsd('0.85'), parseUsd('0.65'), null, null, parseUsd('0.75'), null, null, null, null],
+      );
+
+      // Committed for real, the books still balance (every balance_after the running sum, in id order).
+      await db.raw(CALL('ledger_apply_holds'), args(ops));
+      expect(await ledger.balance(a)).toMatchObject({ balance: parseUsd('0.65'), held: parseUsd('0.45') });
+      for (const [hold, acct] of [[id('a3'), a], [id('a4'), a], [a5, a], [id('c2'), c], [`${b}:existing`, b]] as const) {
+        const row = await db('holds').where('id', hold).orWhere('idempotency_key', hold).first();
+        await ledger.releaseHold({ holdId: row.id, accountId: acct });
+      }
+      await h.expectBooksBalanced();
+    });
+
+    it.each([
+      ['a hold only affordable after a release earlier in the batch', 'release-first'],
+      ['a hold on a key with a spend limit', 'limited'],
+      ['two holds with one idempotency key', 'same-key'],
+      ['two operations on one hold', 'same-hold'],
+    ])('falls back to one by one for %s, with the loop\'s answers', async (_, kind) => {
+      const a = await funded();
+      const limited = await limitedKey(a);
+      const a1 = await heldBy(a, `${a}:a1`, '0.5'); // A: $1, $0.5 of it held
+      const id = (name: string) => `${a}:${name}`;
+      const ops: Op[] = {
+        'release-first': [['release', null, a1, '0', null, null], ['hold', a, id('h'), '0.9', id('k'), null]] as Op[],
+        limited: [['hold', a, id('h'), '0.1', id('k'), limited]] as Op[],
+        'same-key': [['hold', a, id('h1'), '0.1', id('k'), null], ['hold', a, id('h2'), '0.1', id('k'), null]] as Op[],
+        'same-hold': [['capture', null, a1, '0.1', null, null], ['release', null, a1, '0', null, null]] as Op[],
+      }[kind]!;
+      const batch = await trial('ledger_apply_holds', ops, [a], [limited]);
+      const oneByOne = await trial('ledger_apply_holds_in_order', ops, [a], [limited]);
+      expect(batch.loopRan).toBe(true);
+      expect(batch.answered).toEqual(oneByOne.answered);
+      expect(batch.left).toEqual(oneByOne.left);
+      // Each case has an operation whose outcome depends on the one before it.
+      expect(batch.answered.map((r: { h_id: string | null }) => r.h_id !== null)).toEqual(
+        { 'release-first': [true, true], limited: [true], 'same-key': [true, false], 'same-hold': [true, false] }[kind],
+      );
+      await ledger.releaseHold({ holdId: a1, accountId: a });
+      await h.expectBooksBalanced();
+    });
+  });
+
   it.each([
     ['in a group-commit batch', () => ledger],
     ['as its own statement', () => new PostgresLedger(db)],
