@@ -78,7 +78,7 @@ export class PostgresLedger {
   private readonly groupCommit?: GroupCommit<HoldOp, HoldRow | null>;
   /** Bare `pg` connections for the group-commit batches: a named prepared statement, no query builder. */
   private readonly pool?: pg.Pool;
-  // Which unflushed holds (see APPLY_HOLDS_UNFLUSHED_STATEMENT) are known durable by now: a hold is
+  // Which unflushed holds (see statementsOf's `unflushed`) are known durable by now: a hold is
   // once a synchronous batch sent after its acknowledgement was acknowledged, that batch's commit
   // having flushed the WAL past the hold's. Positions count sends and acknowledgements in order.
   private position = 0;
@@ -445,7 +445,7 @@ export function toHold(r: Record<string, any>): Hold {
   };
 }
 
-/** One operation of a `ledger_apply_holds` batch (see its migration). */
+/** One operation of a batch (see BatchFunction). */
 type HoldOp =
   | { op: 'hold'; holdId: string; input: PlaceHoldInput }
   | { op: 'capture'; holdId: string; amount: bigint; kind: CaptureInput['kind']; request?: RequestRecord }
@@ -457,34 +457,52 @@ interface HoldRow {
   [column: string]: unknown;
 }
 
-const APPLY_HOLDS =
-  'SELECT * FROM ledger_apply_holds($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])';
+/**
+ * The batch functions (see their migrations): `ledger_apply_holds` applies the operations one by one;
+ * `ledger_apply_holds_together` applies a batch whose outcome cannot depend on its order in a few
+ * statements for the whole batch (and hands any other to the first), with the same results.
+ */
+type BatchFunction = 'ledger_apply_holds' | 'ledger_apply_holds_together';
 
-const APPLY_HOLDS_STATEMENT = { name: 'ledger_apply_holds', text: APPLY_HOLDS };
-// The batch and the request rows of its captures (see CaptureInput.request), in one statement.
-const APPLY_HOLDS_RECORDING_STATEMENT = {
-  name: 'ledger_apply_holds_recording',
-  text: `WITH applied AS MATERIALIZED (${APPLY_HOLDS}),
-              request_rows AS (SELECT $14::jsonb AS j),
-              recorded AS (${requestRowsOfBatch('applied', 'request_rows')})
-         SELECT * FROM applied ORDER BY i`,
-};
-
-// A batch of nothing but chat holds commits without waiting for its WAL flush (set_config's `true`
-// scopes the setting to this statement's own transaction; a caller's transaction never runs this).
-// Safe by WAL order: a chat hold is shown to no one until its capture, whose commit is synchronous
-// and so flushes the WAL up to itself, the hold's earlier commit record included, before anyone
-// learns of the charge. A crash in between loses the hold as if it had never been placed: its
-// request's capture then finds no hold and is lost as our revenue, never as customer money, and the
-// balance it had reserved was never spent. Captures, releases, credits and generation holds (a
-// workflow records its hold in Temporal's history) stay synchronous. Measured in BENCHMARKS.md.
-const APPLY_HOLDS_UNFLUSHED_STATEMENT = {
-  name: 'ledger_apply_holds_unflushed',
-  text: `WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS commit_mode)
-         SELECT a.*, relaxed.commit_mode FROM relaxed, (${APPLY_HOLDS}) a ORDER BY a.i`,
-};
+/**
+ * From this many operations a batch goes to `ledger_apply_holds_together`: its statements cost about
+ * as much to start as a few operations cost one by one (bench:ledger at 1 to 8 callers, BENCHMARKS.md).
+ */
+const TOGETHER_FROM = 8;
 
 type Statement = { name: string; text: string };
+
+function statementsOf(fn: BatchFunction): { plain: Statement; recording: Statement; unflushed: Statement } {
+  const apply = `SELECT * FROM ${fn}($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])`;
+  return {
+    plain: { name: fn, text: apply },
+    // The batch and the request rows of its captures (see CaptureInput.request), in one statement.
+    recording: {
+      name: `${fn}_recording`,
+      text: `WITH applied AS MATERIALIZED (${apply}),
+                  request_rows AS (SELECT $14::jsonb AS j),
+                  recorded AS (${requestRowsOfBatch('applied', 'request_rows')})
+             SELECT * FROM applied ORDER BY i`,
+    },
+    // A batch of nothing but chat holds commits without waiting for its WAL flush (set_config's `true`
+    // scopes the setting to this statement's own transaction; a caller's transaction never runs this).
+    // Safe by WAL order: a chat hold is shown to no one until its capture, whose commit is synchronous
+    // and so flushes the WAL up to itself, the hold's earlier commit record included, before anyone
+    // learns of the charge. A crash in between loses the hold as if it had never been placed: its
+    // request's capture then finds no hold and is lost as our revenue, never as customer money, and the
+    // balance it had reserved was never spent. Captures, releases, credits and generation holds (a
+    // workflow records its hold in Temporal's history) stay synchronous. Measured in BENCHMARKS.md.
+    unflushed: {
+      name: `${fn}_unflushed`,
+      text: `WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS commit_mode)
+             SELECT a.*, relaxed.commit_mode FROM relaxed, (${apply}) a ORDER BY a.i`,
+    },
+  };
+}
+
+const ONE_BY_ONE = statementsOf('ledger_apply_holds');
+const TOGETHER = statementsOf('ledger_apply_holds_together');
+
 
 /** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
 async function applyHoldOps(
@@ -497,7 +515,8 @@ async function applyHoldOps(
   const request = (op: HoldOp) => (op.op === 'capture' ? op.request : undefined);
   const recording = ops.some((o) => request(o) !== undefined);
   const unflushed = ownTransaction && ops.every((o) => hold(o)?.purpose === 'chat');
-  const statement = recording ? APPLY_HOLDS_RECORDING_STATEMENT : unflushed ? APPLY_HOLDS_UNFLUSHED_STATEMENT : APPLY_HOLDS_STATEMENT;
+  const statements = ops.length >= TOGETHER_FROM ? TOGETHER : ONE_BY_ONE;
+  const statement = recording ? statements.recording : unflushed ? statements.unflushed : statements.plain;
   const { rows } = await query(statement, [
     column((o) => o.op),
     column((o) => hold(o)?.accountId ?? null),
@@ -514,7 +533,7 @@ async function applyHoldOps(
     column((o) => hold(o)?.apiKeyId ?? null),
     ...(recording ? [JSON.stringify(ops.map((o) => { const r = request(o); return r ? requestRow(r) : null; }))] : []),
   ]);
-  return { rows: rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r)), unflushed: statement === APPLY_HOLDS_UNFLUSHED_STATEMENT };
+  return { rows: rows.map((r) => (r.h_id === null && r.k_refused === null ? null : r)), unflushed: statement === statements.unflushed };
 }
 
 function toHoldRow(r: HoldRow): Hold {

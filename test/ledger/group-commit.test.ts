@@ -153,12 +153,16 @@ describe('group commit on PostgreSQL', () => {
      * (timestamps and sequence values as their order), and whether the one-by-one loop ran.
      */
     const expiresAt = new Date(Date.now() + 600_000);
-    const trial = async (fn: 'ledger_apply_holds' | 'ledger_apply_holds_in_order', ops: Op[], accounts: string[], apiKeys: string[]) => {
+    const trial = async (fn: 'ledger_apply_holds_together' | 'ledger_apply_holds', ops: Op[], accounts: string[], apiKeys: string[]) => {
       const trx = await db.transaction();
       try {
         await trx.raw(`SET LOCAL track_functions = 'pl'`);
+        // This backend's calls not yet reported to the statistics collector (a count that only grows here).
+        const loopCalls = async () =>
+          (await trx.raw(`SELECT coalesce(pg_stat_get_xact_function_calls('ledger_apply_holds'::regproc), 0)::int AS n`)).rows[0].n as number;
+        const callsBefore = await loopCalls();
         const { rows } = await trx.raw(CALL(fn), args(ops, expiresAt));
-        const calls = await trx.raw(`SELECT coalesce(pg_stat_get_xact_function_calls('ledger_apply_holds_in_order'::regproc), 0)::int AS n`);
+        const loopRan = (await loopCalls()) > callsBefore;
         const entryIds = rows.map((r: { e_id: bigint | null }) => r.e_id).filter((v: bigint | null) => v !== null).sort((x: bigint, y: bigint) => (x < y ? -1 : 1));
         const answered = rows.map(({ h_created_at, h_settled_at, e_created_at, e_id, ...r }: Record<string, unknown>) => ({
           ...r, settled: h_settled_at !== null, created: h_created_at !== null, entry: e_id === null ? null : entryIds.indexOf(e_id),
@@ -170,7 +174,7 @@ describe('group commit on PostgreSQL', () => {
             .select('account_id', 'kind', 'amount', 'balance_after', 'idempotency_key', 'hold_id'),
           budgets: await trx('api_key_budgets').whereIn('api_key_id', apiKeys).orderBy('api_key_id').select('api_key_id', 'spent', 'held'),
         };
-        return { answered, left, loopRan: calls.rows[0].n > 0 };
+        return { answered, left, loopRan };
       } finally {
         await trx.rollback();
       }
@@ -205,8 +209,8 @@ describe('group commit on PostgreSQL', () => {
         ['hold', c, id('c2'), '0.9', id('kc2'), null], // exactly C's available
       ];
       const accounts = [a, b, c];
-      const batch = await trial('ledger_apply_holds', ops, accounts, [limited]);
-      const oneByOne = await trial('ledger_apply_holds_in_order', ops, accounts, [limited]);
+      const batch = await trial('ledger_apply_holds_together', ops, accounts, [limited]);
+      const oneByOne = await trial('ledger_apply_holds', ops, accounts, [limited]);
       expect(batch.loopRan).toBe(false);
       expect(oneByOne.loopRan).toBe(true);
       expect(batch.answered).toEqual(oneByOne.answered);
@@ -217,11 +221,34 @@ describe('group commit on PostgreSQL', () => {
       );
 
       // Committed for real, the books still balance (every balance_after the running sum, in id order).
-      await db.raw(CALL('ledger_apply_holds'), args(ops));
+      await db.raw(CALL('ledger_apply_holds_together'), args(ops));
       expect(await ledger.balance(a)).toMatchObject({ balance: parseUsd('0.65'), held: parseUsd('0.45') });
       for (const [hold, acct] of [[id('a3'), a], [id('a4'), a], [a5, a], [id('c2'), c], [`${b}:existing`, b]] as const) {
         const row = await db('holds').where('id', hold).orWhere('idempotency_key', hold).first();
         await ledger.releaseHold({ holdId: row.id, accountId: acct });
+      }
+      await h.expectBooksBalanced();
+    });
+
+    it('the ledger sends batches of eight operations or more to it, and smaller ones one by one', async () => {
+      const own = new PostgresLedger(db, { groupCommit: { lanes: 1, maxBatch: 64 } });
+      const pool = (own as unknown as { pool: import('pg').Pool }).pool;
+      const prepared = async () => (await pool.query('SELECT name FROM pg_prepared_statements ORDER BY name')).rows.map((r) => r.name);
+      try {
+        const accounts = await Promise.all(Array.from({ length: 10 }, () => funded()));
+        const place = (acct: string, key: string) =>
+          own.placeHold({ accountId: acct, amount: parseUsd('0.1'), idempotencyKey: key, purpose: 'generation', expiresAt: new Date(Date.now() + 60_000) });
+        await place(accounts[0]!, `${accounts[0]}:alone`);
+        expect(await prepared()).toEqual(['ledger_apply_holds']);
+        // The first starts a batch of its own; the other nine queue meanwhile and go as one batch.
+        const holds = await Promise.all(accounts.map((acct) => place(acct, `${acct}:together`)));
+        expect(await prepared()).toEqual(['ledger_apply_holds', 'ledger_apply_holds_together']);
+        await Promise.all(holds.map((hl) => own.releaseHold({ holdId: hl.value.id, accountId: hl.value.accountId })));
+        for (const acct of accounts) expect(await own.balance(acct)).toMatchObject({ held: acct === accounts[0] ? parseUsd('0.1') : 0n });
+        const first = await db('holds').where('idempotency_key', `${accounts[0]}:alone`).first();
+        await own.releaseHold({ holdId: first.id, accountId: accounts[0]! });
+      } finally {
+        await own.close();
       }
       await h.expectBooksBalanced();
     });
@@ -242,8 +269,8 @@ describe('group commit on PostgreSQL', () => {
         'same-key': [['hold', a, id('h1'), '0.1', id('k'), null], ['hold', a, id('h2'), '0.1', id('k'), null]] as Op[],
         'same-hold': [['capture', null, a1, '0.1', null, null], ['release', null, a1, '0', null, null]] as Op[],
       }[kind]!;
-      const batch = await trial('ledger_apply_holds', ops, [a], [limited]);
-      const oneByOne = await trial('ledger_apply_holds_in_order', ops, [a], [limited]);
+      const batch = await trial('ledger_apply_holds_together', ops, [a], [limited]);
+      const oneByOne = await trial('ledger_apply_holds', ops, [a], [limited]);
       expect(batch.loopRan).toBe(true);
       expect(batch.answered).toEqual(oneByOne.answered);
       expect(batch.left).toEqual(oneByOne.left);

@@ -3,8 +3,9 @@ import type { Knex } from 'knex';
 const SIGNATURE = `text[], text[], text[], bigint[], text[], text[], text[], text[], timestamptz[], text[], text[], text[], text[]`;
 
 /**
- * `ledger_apply_holds` applies an ordinary batch with a handful of statements instead of a few
- * per operation.
+ * `ledger_apply_holds_together` applies a batch like `ledger_apply_holds` (migration 0100), with a
+ * handful of statements for the whole batch instead of a few per operation. The ledger sends it the
+ * larger batches (postgres-ledger.ts); a batch of a few operations costs less one by one.
  *
  * A profile of the database backend under `bench:ledger` (1,000 accounts, one lane) showed it
  * busy the whole time, and a third of its time not moving money but starting statements: each
@@ -21,8 +22,8 @@ const SIGNATURE = `text[], text[], text[], bigint[], text[], text[], text[], tex
  *    can do);
  *  - no two operations name the same hold and no two holds share an idempotency key (the loop
  *    lets the earlier one win; one statement would see neither).
- * Anything else (an account short of money, a key with a limit, an unknown operation) runs through
- * the loop of migration 0100, renamed `ledger_apply_holds_in_order`, with the same result as before.
+ * Anything else (an account short of money, a key with a limit, an unknown operation) is handed to
+ * `ledger_apply_holds`, the loop, in the same transaction.
  *
  * The set-based statement keeps what the loop guarantees: each account's row is written once per
  * batch, after its lock was taken and before any of its entries, so entry ids rise in batch
@@ -32,9 +33,7 @@ const SIGNATURE = `text[], text[], text[], bigint[], text[], text[], text[], tex
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
-    ALTER FUNCTION ledger_apply_holds(${SIGNATURE}) RENAME TO ledger_apply_holds_in_order;
-
-    CREATE FUNCTION ledger_apply_holds(
+    CREATE FUNCTION ledger_apply_holds_together(
       p_op text[], p_account text[], p_hold text[], p_amount bigint[], p_key text[], p_purpose text[],
       p_request text[], p_generation text[], p_expires timestamptz[], p_lease text[], p_kind text[], p_status text[],
       p_api_key text[])
@@ -47,9 +46,10 @@ export async function up(knex: Knex): Promise<void> {
     -- The planner sees the batch's arrays and CTEs as a few rows, and would join CTEs to each other by
     -- nested loops (quadratic in the batch) and might scan a small table whole. Every table access here
     -- names its keys (= ANY of the batch's ids), so with these off each one is an index lookup and
-    -- each join between CTEs a hash join. They apply while this function runs (its triggers and the
-    -- loop included, all single-row lookups) and are restored when it returns.
-    SET enable_seqscan = off SET enable_nestloop = off
+    -- each join between CTEs a hash join. Plans stay generic: a custom plan would re-plan the big
+    -- statement for every batch. These apply while this function runs (its triggers and the loop
+    -- included, all single-row lookups) and are restored when it returns.
+    SET enable_seqscan = off SET enable_nestloop = off SET plan_cache_mode = force_generic_plan
     AS $$
     DECLARE
       plain boolean;
@@ -77,7 +77,7 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
 
       IF NOT plain THEN
-        RETURN QUERY SELECT * FROM ledger_apply_holds_in_order(
+        RETURN QUERY SELECT * FROM ledger_apply_holds(
           p_op, p_account, p_hold, p_amount, p_key, p_purpose, p_request, p_generation, p_expires, p_lease, p_kind,
           p_status, p_api_key);
         RETURN;
@@ -138,7 +138,6 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
-    DROP FUNCTION ledger_apply_holds(${SIGNATURE});
-    ALTER FUNCTION ledger_apply_holds_in_order(${SIGNATURE}) RENAME TO ledger_apply_holds;
+    DROP FUNCTION ledger_apply_holds_together(${SIGNATURE});
   `);
 }
