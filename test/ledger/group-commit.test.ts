@@ -51,6 +51,21 @@ describe('group commit on PostgreSQL', () => {
   const hold = (accountId: string, key: string) =>
     ledger.placeHold({ accountId, amount: parseUsd('0.5'), idempotencyKey: key, purpose: 'chat', expiresAt: new Date(Date.now() + 60_000) });
 
+  /** [op, account (holds only), hold id, amount in USD, idempotency key (holds only), API key] */
+  type Op = [string, string | null, string, string, string | null, string | null];
+  const args = (ops: Op[], expiresAt = new Date(Date.now() + 60_000)) => {
+    const col = (i: number) => ops.map((o) => o[i]);
+    return [
+      col(0), col(1), col(2), ops.map((o) => parseUsd(o[3]).toString()), col(4),
+      ops.map((o) => (o[0] === 'hold' ? 'chat' : null)), ops.map(() => null), ops.map(() => null),
+      ops.map((o) => (o[0] === 'hold' ? expiresAt : null)), ops.map(() => null),
+      ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), col(5),
+    ] as never;
+  };
+  const CALL = (fn: string) =>
+    `SELECT * FROM ${fn}(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[],
+       ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[]) ORDER BY i`;
+
   it('a batch with one failing member still applies the others exactly once', async () => {
     const [a, b, c] = [await funded(), await funded(), await funded()];
     const [ha, hb, hc] = [(await hold(a, `${a}:h`)).value, (await hold(b, `${b}:h`)).value, (await hold(c, `${c}:h`)).value];
@@ -92,8 +107,7 @@ describe('group commit on PostgreSQL', () => {
       })
     ).record.id;
     const id = (name: string) => `${a}:${name}`;
-    // [op, account (holds only), hold id, amount in USD, idempotency key (holds only), API key]
-    const ops: [string, string | null, string, string, string | null, string | null][] = [
+    const ops: Op[] = [
       ['hold', a, id('h0'), '0.4', id('k0'), limited], // over the key's $0.3: refused on the account's first touch
       ['hold', a, id('h1'), '0.4', id('k1'), null], // first touch again: available 0.5 -> 0.1
       ['hold', a, id('h2'), '0.2', id('k2'), null], // refused: 0.1 available
@@ -107,17 +121,7 @@ describe('group commit on PostgreSQL', () => {
       ['hold', a, id('h6'), '0.1', id('k6'), null], // back on A: refused only if A's figures were written back
       ['capture', null, id('h3'), '0.7', null, null], // balance 0.2, held 0.2 (h7)
     ];
-    const col = (i: number) => ops.map((o) => o[i]);
-    const { rows } = await db.raw(
-      `SELECT * FROM ledger_apply_holds(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[],
-         ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[]) ORDER BY i`,
-      [
-        col(0), col(1), col(2), ops.map((o) => parseUsd(o[3]).toString()), col(4),
-        ops.map((o) => (o[0] === 'hold' ? 'chat' : null)), ops.map(() => null), ops.map(() => null),
-        ops.map((o) => (o[0] === 'hold' ? new Date(Date.now() + 60_000) : null)), ops.map(() => null),
-        ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), col(5),
-      ] as never,
-    );
+    const { rows } = await db.raw(CALL('ledger_apply_holds'), args(ops));
     type Row = { h_id: string | null; k_refused: string | null; e_balance_after: bigint | null };
     expect(rows.map((r: Row) => r.h_id !== null)).toEqual([false, true, false, true, true, false, true, true, false, true, false, true]);
     expect(rows.map((r: Row) => r.k_refused !== null)).toEqual([true, false, false, false, false, true, false, false, false, false, false, false]);
@@ -133,21 +137,6 @@ describe('group commit on PostgreSQL', () => {
   });
 
   describe('the batch statement applies an order-independent batch in a few statements, with the loop\'s results', () => {
-    /** [op, account (holds only), hold id, amount in USD, idempotency key (holds only), API key] */
-    type Op = [string, string | null, string, string, string | null, string | null];
-    const args = (ops: Op[], expiresAt = new Date(Date.now() + 60_000)) => {
-      const col = (i: number) => ops.map((o) => o[i]);
-      return [
-        col(0), col(1), col(2), ops.map((o) => parseUsd(o[3]).toString()), col(4),
-        ops.map((o) => (o[0] === 'hold' ? 'chat' : null)), ops.map(() => null), ops.map(() => null),
-        ops.map((o) => (o[0] === 'hold' ? expiresAt : null)), ops.map(() => null),
-        ops.map((o) => (o[0] === 'capture' ? 'usage' : null)), ops.map((o) => (o[0] === 'release' ? 'released' : null)), col(5),
-      ] as never;
-    };
-    const CALL = (fn: string) =>
-      `SELECT * FROM ${fn}(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[],
-         ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[]) ORDER BY i`;
-
     /**
      * Runs `ops` through `fn` in a transaction that is then rolled back: what it answered, what it left
      * (timestamps and sequence values as their order), and whether the one-by-one loop ran.
