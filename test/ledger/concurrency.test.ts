@@ -15,9 +15,12 @@ function mulberry32(seed: number) {
 }
 
 describe.each([
-  ['one statement per commit', undefined],
-  ['group commit', { lanes: 4, maxBatch: 64 }],
-] as const)('ledger under concurrency (%s)', (_mode, groupCommit) => {
+  ['one statement per commit', undefined, 1],
+  ['group commit', { lanes: 4, maxBatch: 64 }, 1],
+  // Two API processes on one database: each its own lane and batches, over the same accounts; a capture's
+  // retry may land on the other process, as an activity retry can land on another worker.
+  ['group commit, two processes', { lanes: 1, maxBatch: 64 }, 2],
+] as const)('ledger under concurrency (%s)', (_mode, groupCommit, processes) => {
   let h: Harness;
   let db: Db;
   beforeAll(async () => {
@@ -30,7 +33,7 @@ describe.each([
   });
 
   it('keeps every invariant and exact totals through 4,000 mixed operations from 32 connections on 3 accounts', async () => {
-    const ledger = new PostgresLedger(db, { groupCommit });
+    const ledgers = Array.from({ length: processes }, () => new PostgresLedger(db, { groupCommit }));
     const rnd = mulberry32(20261125);
     const accounts: string[] = [];
     for (let i = 0; i < 3; i++) accounts.push((await h.services.accounts.create({ name: `C${i}`, email: 'c@example.com' })).id);
@@ -40,6 +43,8 @@ describe.each([
     let replays = 0;
 
     const op = async (i: number) => {
+      const ledger = ledgers[i % processes]!;
+      const other = ledgers[(i + 1) % processes]!;
       const acct = accounts[Math.floor(rnd() * accounts.length)]!;
       const roll = rnd();
       const amount = BigInt(1 + Math.floor(rnd() * 300_000_000)); // up to $0.30
@@ -48,7 +53,7 @@ describe.each([
           // Deposit, posted twice concurrently (a duplicated webhook).
           const dep = `dep_c${i}`;
           const input = { accountId: acct, amount, kind: 'deposit' as const, idempotencyKey: `${dep}:credit`, depositId: dep };
-          const [a, b] = await Promise.all([ledger.post(input), ledger.post(input)]);
+          const [a, b] = await Promise.all([ledger.post(input), other.post(input)]);
           expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
           replays++;
           add(acct, amount);
@@ -68,7 +73,7 @@ describe.each([
             // Capture retried concurrently, as an activity retry would.
             const [a, b] = await Promise.all([
               ledger.captureHold({ holdId: hold.id, amount: charge, kind: 'usage' }),
-              ledger.captureHold({ holdId: hold.id, amount: charge, kind: 'usage' }),
+              other.captureHold({ holdId: hold.id, amount: charge, kind: 'usage' }),
             ]);
             expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
             add(acct, -charge);
@@ -84,7 +89,7 @@ describe.each([
 
     // Seed each account so there is something to spend from the start.
     for (const a of accounts) {
-      await ledger.post({ accountId: a, amount: parseUsd('50'), kind: 'adjustment', idempotencyKey: `${a}:seed` });
+      await ledgers[0]!.post({ accountId: a, amount: parseUsd('50'), kind: 'adjustment', idempotencyKey: `${a}:seed` });
       add(a, parseUsd('50'));
     }
     const total = 4000;
@@ -95,8 +100,9 @@ describe.each([
       }),
     );
 
+    await Promise.all(ledgers.map((l) => l.close()));
     for (const a of accounts) {
-      const bal = await ledger.balance(a);
+      const bal = await new PostgresLedger(db).balance(a);
       expect(bal.balance, a).toBe(expected.get(a));
       expect(bal.held, a).toBe(0n);
       expect(bal.available >= 0n).toBe(true);

@@ -67,10 +67,11 @@ export async function up(knex: Knex): Promise<void> {
           SELECT o.account AS a FROM unnest(p_op, p_account) AS o(op, account) WHERE o.op = 'hold'
           UNION ALL
           SELECT x.account_id FROM holds x WHERE x.id = ANY (p_hold)) t;
-        -- Locks the accounts in id order, then checks each against the batch's new holds on it.
+        -- Locks the accounts in id order (byte order, as the ledger sorts a batch), then checks each
+        -- against the batch's new holds on it.
         SELECT count(*) = coalesce(cardinality(accts), 0) AND coalesce(bool_and(a.balance - a.held >= coalesce(n.need, 0)), true)
           INTO fits
-          FROM (SELECT x.id, x.balance, x.held FROM accounts x WHERE x.id = ANY (accts) ORDER BY x.id FOR UPDATE) a
+          FROM (SELECT x.id, x.balance, x.held FROM accounts x WHERE x.id = ANY (accts) ORDER BY x.id COLLATE "C" FOR UPDATE) a
           LEFT JOIN (SELECT o.account, sum(o.amount) AS need FROM unnest(p_op, p_account, p_amount) AS o(op, account, amount)
                       WHERE o.op = 'hold' GROUP BY o.account) n ON n.account = a.id;
         plain := fits;
