@@ -503,7 +503,6 @@ function statementsOf(fn: BatchFunction): { plain: Statement; recording: Stateme
 const ONE_BY_ONE = statementsOf('ledger_apply_holds');
 const TOGETHER = statementsOf('ledger_apply_holds_together');
 
-
 /** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
 async function applyHoldOps(
   query: (statement: Statement, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
