@@ -26,6 +26,26 @@ describe('group commit', () => {
     expect(calls[1]).toEqual(['a1', 'bad', 'z1']);
     expect(calls.slice(2).sort()).toEqual([['a1'], ['bad'], ['z1']]);
   });
+
+  it('takes the next operations of the callers one batch answered into one batch, not the first of them alone', async () => {
+    const calls: string[][] = [];
+    const apply = async (ops: string[]) => {
+      calls.push(ops);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return ops.map((op) => `done ${op}`);
+    };
+    const gc = new GroupCommit(undefined as never, apply, { lanes: 1, maxBatch: 64 });
+    const busy = gc.run('account x', 'busy'); // goes at once; the holds below queue behind it
+    // As a capture follows its hold: each caller's second operation is submitted some promise
+    // continuations after its first was answered (the ledger's own methods are that deep).
+    const caller = async (i: number) => {
+      await gc.run(`account ${i}`, `hold ${i}`);
+      for (let depth = 0; depth < 10; depth++) await Promise.resolve();
+      await gc.run(`account ${i}`, `capture ${i}`);
+    };
+    await Promise.all([busy, ...Array.from({ length: 8 }, (_, i) => caller(i))]);
+    expect(calls.map((ops) => ops.length)).toEqual([1, 8, 8]);
+  });
 });
 
 describe('group commit on PostgreSQL', () => {
