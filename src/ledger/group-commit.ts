@@ -94,11 +94,12 @@ class Lane<Op, R> {
    * failed is applied once, and operations of one account running concurrently off the lane are
    * exactly the case without group commit (conditional UPDATEs under the account's row lock).
    *
-   * After a batch of several operations the lane stays busy for one event-loop turn before it takes
-   * the next. The callers that batch answered submit their next operation from promise
-   * continuations some microtasks deep; without the turn, the first of them found the lane free and
-   * went alone, and the rest paid a flush of their own (32 callers ran batches of 31 and 1 in turn).
-   * After a lone operation there is no crowd to wait for, so one caller at a time goes at once.
+   * After a batch of several operations the lane waits until the promise continuations it started
+   * have run before it takes the next. Its callers submit their next operation from continuations
+   * some microtasks deep; without the wait, the first of them found the lane free and went alone,
+   * and the rest paid a flush of their own (32 callers ran batches of 31 and 1 in turn, for good).
+   * The wait is for no I/O. After a lone operation there is no crowd to wait for, so one caller at
+   * a time goes at once.
    */
   private async drain() {
     this.busy = true;
@@ -116,7 +117,7 @@ class Lane<Op, R> {
           tasks.push(this.applyBatch(ops));
         }
         await this.atMostDeadline(Promise.all(tasks));
-        if (batch.length > 1) await nextTurn();
+        if (batch.length > 1) await afterContinuations();
       } while (this.queue.length);
     } finally {
       this.busy = false;
@@ -144,8 +145,13 @@ class Lane<Op, R> {
   }
 }
 
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/**
+ * Awaited from a promise continuation, resolves once every continuation queued so far, and every one
+ * those queue in turn, has run: Node runs the `nextTick` queue after the microtask queue is empty.
+ * No I/O is waited for.
+ */
+function afterContinuations(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }
 
 async function settle<T>(item: { resolve(v: T): void; reject(e: unknown): void }, result: Promise<T>): Promise<void> {
