@@ -18,6 +18,7 @@ import { closeServices, createServices } from '../src/services.js';
 import { FAILED_ROUTES, fallbackRoutes } from './chat-fallback.js';
 import { benchDatabase, percentile } from './support.js';
 import { listenMinimalUpstream } from './minimal-upstream.js';
+import { listenBareProxy } from './bare-proxy.js';
 import type { Db } from '../src/db/connection.js';
 
 /**
@@ -39,7 +40,8 @@ import type { Db } from '../src/db/connection.js';
  * name is an error that lists the names), BENCH_GATEWAY_NODE_ARGS,
  * BENCH_WARMUP_SECONDS (load before each phase's measurement, default 1),
  * BENCH_SOAK_SECONDS (a sustained x{BENCH_CONCURRENCY} load after the phases, sampling the gateway's
- * RSS, throughput and CPU per request every 10 s; 0, the default, skips it).
+ * RSS, throughput and CPU per request every 10 s; 0, the default, skips it), BENCH_PROXY=1 (each
+ * phase also through a bare node:http proxy, bare-proxy.ts: what any Node gateway gets here).
  * A phase is one entry of PHASES below: add one there.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -52,6 +54,7 @@ const UPSTREAM = process.env.BENCH_UPSTREAM === 'simulator' ? 'simulator' : 'min
 // Phase names contain ", ", so only a comma without a space after it separates two of them.
 const ONLY = process.env.BENCH_PHASES?.split(/,(?! )/).map((name) => name.trim());
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
+const PROXY = process.env.BENCH_PROXY === '1';
 const MODEL = 'gpt-5.2';
 const CREDIT = parseUsd('1000000');
 
@@ -360,6 +363,10 @@ async function runUpstream() {
   console.log(`ready ${upstream.baseUrl}`);
 }
 
+async function runProxy() {
+  console.log(`ready ${await listenBareProxy(process.env.UPSTREAM_BASE_URL!)}`);
+}
+
 async function runGateway() {
   const config = loadConfig();
   const services = await createServices(
@@ -414,6 +421,8 @@ async function main() {
     });
     const gateway = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
     children.push(gateway.process);
+    const proxy = PROXY ? await child('proxy', { UPSTREAM_BASE_URL: upstream.url }) : undefined;
+    if (proxy) children.push(proxy.process);
 
     // Other work on the machine shows in every number; the load average says how much there was.
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -433,15 +442,18 @@ async function main() {
       return second;
     };
     const books = ledgerCheck(db, customers.map((c) => c.id));
-    const results: { kind: string; direct: Phase; gateway: Phase }[] = [];
+    const results: { kind: string; direct: Phase; gateway: Phase; proxy?: Phase }[] = [];
     for (const spec of PHASES) {
       const gatewayKeys = spec.keys === 'one' ? keys.slice(0, 1) : keys.slice(0, spec.concurrency);
       const direct = await phase(`direct, ${spec.name}`, upstream.url, [], spec.stream, spec.concurrency, cpu);
+      const bare = proxy
+        ? await phase(`bare proxy, ${spec.name}`, proxy.url, [], spec.stream, spec.concurrency, cpuMeter(db, proxy.process.pid!, upstream.process.pid!))
+        : undefined;
       const pair = spec.gateways === 2 ? await twoGateways() : undefined;
       const via = pair
         ? await phase(`gateway, ${spec.name}`, [gateway.url, pair.url], gatewayKeys, spec.stream, spec.concurrency, pair.cpu)
         : await phase(`gateway, ${spec.name}`, gateway.url, gatewayKeys, spec.stream, spec.concurrency, cpu);
-      results.push({ kind: spec.name, direct, gateway: via });
+      results.push({ kind: spec.name, direct, gateway: via, proxy: bare });
       // Every gateway request of the phase (its warm-up included) recorded once, charged once, nothing left held.
       if (!(await books.expect(via.requests - via.errors + via.warmedUp))) process.exitCode = 1;
     }
@@ -452,12 +464,16 @@ async function main() {
     }
 
     console.log('\nsummary (gateway vs direct, CPU ms per request):');
-    for (const { kind, direct, gateway: via } of results) {
+    for (const { kind, direct, gateway: via, proxy: bare } of results) {
       const gw = via.cpuMsPerRequest;
       console.log(
         `  ${kind.padEnd(34)} throughput ${(via.perSecond / direct.perSecond).toFixed(2)}x of direct` +
           `  p50 added ${(via.p50 - direct.p50).toFixed(2)} ms  p99 added ${(via.p99 - direct.p99).toFixed(2)} ms` +
-          `  gateway+PG ${(gw.gateway! + gw['gateway PG']!).toFixed(2)} ms`,
+          `  gateway+PG ${(gw.gateway! + gw['gateway PG']!).toFixed(2)} ms` +
+          (bare
+            ? `  (bare proxy: ${(bare.perSecond / direct.perSecond).toFixed(2)}x, p50 added ${(bare.p50 - direct.p50).toFixed(2)} ms,` +
+              ` p99 added ${(bare.p99 - direct.p99).toFixed(2)} ms, ${bare.cpuMsPerRequest.gateway!.toFixed(2)} ms CPU)`
+            : ''),
       );
     }
 
@@ -514,7 +530,8 @@ function ledgerCheck(db: Db, ids: string[]) {
 }
 
 const role = process.argv[2] ?? 'main';
-(role === 'upstream' ? runUpstream() : role === 'gateway' ? runGateway() : main()).catch((err) => {
+const roles: Record<string, () => Promise<void>> = { upstream: runUpstream, gateway: runGateway, proxy: runProxy };
+(roles[role] ?? main)().catch((err) => {
   console.error(err);
   process.exit(1);
 });
