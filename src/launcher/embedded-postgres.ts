@@ -17,6 +17,8 @@ export interface RunningPostgres {
   socketUrl?: string;
   /** URL of the maintenance database, for creating throw-away databases in tests. */
   adminUrl: string;
+  /** The postmaster's pid, and the cluster directory its command line names. */
+  process: { pid: number; dataDir: string };
   stop(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger;
     url: `${base}/${database}`,
     socketUrl: socketDir ? `${base}/${database}?host=${encodeURIComponent(socketDir)}` : undefined,
     adminUrl: `${base}/postgres`,
+    process: { pid: postmasterPid(dataDir), dataDir },
     stop: () => server.stop(),
   };
 }
@@ -84,6 +87,10 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
   } finally {
     await client.end();
   }
+}
+
+function postmasterPid(dataDir: string): number {
+  return Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
 /** A server killed with SIGKILL leaves postmaster.pid behind, which would block the next start. */

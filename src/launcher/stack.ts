@@ -9,6 +9,7 @@ import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { ensureSearchAttributes } from '../temporal/namespace.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { isPortFree } from './free-port.js';
+import { Orphans, thisLauncher, type StackRecord } from './orphans.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -26,9 +27,13 @@ export interface Stack extends ResolvedEndpoints {
  */
 export async function startStack(config: Config, logger: Logger): Promise<Stack> {
   fs.mkdirSync(config.dataDir, { recursive: true });
+  const orphans = new Orphans(path.join(config.dataDir, 'stack.json'), logger);
+  await orphans.stop();
+  const record: StackRecord = { launcher: thisLauncher(), children: [] };
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => logger.warn({ err }, 'error while stopping'));
+    orphans.clear();
   };
   try {
     let databaseUrl = config.database.url;
@@ -36,6 +41,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
       logger.info('starting embedded PostgreSQL');
       const pg = await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'postgres'), logger });
       stops.push(() => pg.stop());
+      record.children.push({ name: 'postgres', pid: pg.process.pid, marker: pg.process.dataDir });
+      orphans.write(record);
       databaseUrl = pg.socketUrl ?? pg.url;
     }
 
@@ -44,15 +51,18 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
     if (!temporalAddress) {
       const cli = resolveTemporalCli({ configured: config.temporal.cli, toolsDir: TOOLS_DIR, logger });
       logger.info('starting the Temporal dev server');
+      const dbFile = path.join(config.dataDir, 'temporal.sqlite');
       const temporal = await startTemporalDevServer({
         cli,
         logger,
-        dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+        dbFile,
         port: (await isPortFree(7233)) ? 7233 : undefined,
         uiPort: config.temporal.uiPort,
         namespaces: [config.temporal.namespace],
       });
       stops.push(() => temporal.stop());
+      if (temporal.pid) record.children.push({ name: 'temporal', pid: temporal.pid, marker: dbFile });
+      orphans.write(record);
       temporalAddress = temporal.address;
       temporalUiUrl = temporal.uiUrl;
     } else {

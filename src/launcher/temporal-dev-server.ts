@@ -8,6 +8,8 @@ import { freePort } from './free-port.js';
 export interface RunningTemporal {
   address: string;
   uiUrl?: string;
+  /** The dev server's pid, when this process started it. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<Ru
   return {
     address,
     uiUrl: opts.uiPort === undefined ? undefined : `http://127.0.0.1:${opts.uiPort}`,
+    pid: child.pid,
     stop: () => stopChild(child),
   };
 }

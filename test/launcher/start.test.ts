@@ -60,7 +60,7 @@ describe('npm start on embedded defaults', () => {
   fs.chmodSync(dataDir, 0o755);
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-  it('comes up ready with the Temporal UI, keeps data across a restart, and leaves nothing running after Ctrl-C', async () => {
+  it('comes up ready with the Temporal UI, keeps data across a restart, recovers from a killed launcher, and leaves nothing running after Ctrl-C', async () => {
     const port = await freePort();
     const uiPort = await freePort();
     const env = { DATA_DIR: dataDir, PORT: String(port), TEMPORAL_UI_PORT: String(uiPort), LOG_LEVEL: 'warn' };
@@ -97,9 +97,29 @@ describe('npm start on embedded defaults', () => {
       expect(second.output()).not.toContain('Demo API key');
       const after = await (await fetch(`http://127.0.0.1:${port}/v1/dashboard/billing/credit_grants`, { headers: { authorization: `Bearer ${key}` } })).json();
       expect(after.total_available).toBe(3.75);
+    } catch (err) {
+      process.kill(-second.child.pid!, 'SIGKILL');
+      throw err;
+    }
+
+    // Killed outright, the launcher runs no clean-up: its PostgreSQL and Temporal dev server live on.
+    const { launcher } = JSON.parse(fs.readFileSync(path.join(dataDir, 'stack.json'), 'utf8'));
+    const npmGone = new Promise((resolve) => second.child.once('exit', resolve));
+    process.kill(launcher.pid, 'SIGKILL');
+    await npmGone;
+    expect(processesMentioning(dataDir).some((line) => line.includes('postgres'))).toBe(true);
+
+    // The next start stops what it left and comes up on the same data.
+    const third = npmStart(env);
+    try {
+      await waitFor(`http://127.0.0.1:${port}/readyz`, 200, 120_000);
+      const after = await (await fetch(`http://127.0.0.1:${port}/v1/dashboard/billing/credit_grants`, { headers: { authorization: `Bearer ${key}` } })).json();
+      expect(after.total_available).toBe(3.75);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${third.output()}`);
     } finally {
-      expect(await interrupt(second.child)).toBe(true);
+      expect(await interrupt(third.child)).toBe(true);
     }
     expect(await settledProcessesMentioning(dataDir)).toEqual([]);
-  }, 300_000);
+  }, 400_000);
 });
