@@ -33,7 +33,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => logger.warn({ err }, 'error while stopping'));
-    orphans.clear();
+    // Only our own record: a role with nothing embedded must not erase the launcher's beside it.
+    if (record.children.length) orphans.clear();
   };
   try {
     let databaseUrl = config.database.url;
