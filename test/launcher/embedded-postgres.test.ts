@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/launcher/embedded-postgres.js';
 
@@ -53,4 +55,28 @@ describe('the embedded PostgreSQL', () => {
       fs.rmSync(deep, { recursive: true, force: true });
     }
   });
+
+  it('leaves SIGTERM to its process: a drain that still uses the database finishes before the server stops', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cheapa-pg-drain-'));
+    fs.chmodSync(home, 0o755);
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./drain-process.ts', import.meta.url)), path.join(home, 'postgres')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (b) => (output += b));
+    child.stderr!.on('data', (b) => (output += b));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', () => output.includes('ready') && resolve());
+        void exited.then(() => reject(new Error(`exited before it was ready:\n${output}`)));
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toContain('drained 1');
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -90,6 +90,8 @@ describe('npm start on embedded defaults', () => {
 
     expect(await interrupt(first.child)).toBe(true);
     expect(await settledProcessesMentioning(dataDir)).toEqual([]);
+    // Stopped all the way through its own shutdown, which ends by dropping its record.
+    expect(fs.existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
 
     const second = npmStart(env);
     try {
@@ -121,5 +123,6 @@ describe('npm start on embedded defaults', () => {
       expect(await interrupt(third.child)).toBe(true);
     }
     expect(await settledProcessesMentioning(dataDir)).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
   }, 400_000);
 });
