@@ -132,8 +132,7 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
 
 function running(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return pid > 0 && process.kill(pid, 0);
   } catch {
     return false;
   }
@@ -147,17 +146,8 @@ function postmasterPid(dataDir: string): number {
 function removeStalePid(dataDir: string, logger: Logger) {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
-  let alive = false;
-  try {
-    if (pid > 0) {
-      process.kill(pid, 0);
-      alive = true;
-    }
-  } catch {
-    alive = false;
-  }
-  if (alive) throw new Error(`embedded PostgreSQL in ${dataDir} is already running (pid ${pid}); is another instance started?`);
+  const pid = postmasterPid(dataDir);
+  if (running(pid)) throw new Error(`embedded PostgreSQL in ${dataDir} is already running (pid ${pid}); is another instance started?`);
   logger.warn({ pidFile }, 'removing stale postmaster.pid left by an unclean shutdown');
   fs.rmSync(pidFile);
 }

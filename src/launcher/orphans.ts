@@ -48,7 +48,7 @@ export class Orphans {
         await exited(child.pid, 5_000);
       }
     }
-    fs.rmSync(this.file, { force: true });
+    this.clear();
   }
 
   /** Records what this launcher runs now; written whole, so a crash mid-write leaves the last record. */
