@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { AccountRepository } from '../src/accounts/repository.js';
 import { loadConfig } from '../src/config.js';
-import { createApp } from '../src/http/app.js';
+import { createServer } from '../src/http/server.js';
 import { TOOLS_DIR } from '../src/launcher/stack.js';
 import { freePort } from '../src/launcher/free-port.js';
 import { resolveTemporalCli } from '../src/launcher/temporal-cli.js';
@@ -374,7 +374,7 @@ async function runGateway() {
     { databaseUrl: config.database.url!, temporalAddress: config.temporal.address!, adminToken: config.adminToken! },
     pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
   );
-  const server = createApp(services).listen(config.port, '127.0.0.1', () => console.log(`ready http://127.0.0.1:${config.port}/v1`));
+  const server = createServer(services).listen(config.port, '127.0.0.1', () => console.log(`ready http://127.0.0.1:${config.port}/v1`));
   process.on('SIGTERM', () => {
     server.closeAllConnections();
     server.close(() => void closeServices(services).finally(() => process.exit(0)));

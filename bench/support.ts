@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { createApp } from '../src/http/app.js';
+import { createServer } from '../src/http/server.js';
 import { freePort } from '../src/launcher/free-port.js';
 import { startStack } from '../src/launcher/stack.js';
 import { closeServices, createServices, type Services } from '../src/services.js';
@@ -89,9 +89,9 @@ export async function startBenchService(name: string, env: Record<string, string
     services = await createServices(config, stack, logger);
     await migrateLatest(services.db);
     if (opts.worker !== false) worker = await startWorker(services);
-    const app = createApp(services);
+    const http = createServer(services);
     server = await new Promise<Server>((resolve) => {
-      const s = app.listen(port, '127.0.0.1', () => resolve(s));
+      const s = http.listen(port, '127.0.0.1', () => resolve(s));
     });
     return { services, base: `http://127.0.0.1:${port}`, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, dataDir, stop };
   } catch (err) {

@@ -6,6 +6,7 @@ import { enforceKeyLimits } from './key-limits.js';
 import { ApiError, errorHandler } from './errors.js';
 import { refuseNulInUrl } from './input-guards.js';
 import { openapi } from './openapi.js';
+import { timeRequest } from './metrics.js';
 import { parseBodies } from './request-body.js';
 import { adminRoutes } from './routes/admin.js';
 import { adminReversalRoutes } from './routes/admin-reversals.js';
@@ -20,7 +21,7 @@ import { signedAssetRoutes } from './routes/signed-assets.js';
 import { supportRoutes } from './routes/support.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { messageRoutes } from './routes/messages.js';
-import { chatRoutes } from './routes/chat.js';
+import { chatRoutes, chatServing, type ChatServing } from './routes/chat.js';
 import { embeddingRoutes } from './routes/embeddings.js';
 import { responsesRoutes } from './routes/responses.js';
 import { modelRoutes } from './routes/models.js';
@@ -38,7 +39,7 @@ import { sandboxRouters } from '../sandboxes/index.js';
  * /admin the admin token, and their bodies are parsed only after that check passed, within each
  * route's size limit (request-body.ts). No body is parsed for a caller we do not know.
  */
-export function createApp(services: Services): Express {
+export function createApp(services: Services, serving: ChatServing = chatServing(services)): Express {
   const app = express();
   app.disable('x-powered-by');
   // Whose X-Forwarded-For to believe (TRUST_PROXY): req.ip is then the client behind them, and a
@@ -49,12 +50,7 @@ export function createApp(services: Services): Express {
     const requestId = newId('req');
     res.locals.requestId = requestId;
     res.setHeader('x-request-id', requestId);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      services.metrics.httpDuration.observe({ method: req.method, route: `${req.baseUrl}${route}`, status: String(res.statusCode) }, seconds);
-    });
+    timeRequest(services.metrics, req.method, res, () => `${req.baseUrl}${(req.route?.path as string | undefined) ?? 'unmatched'}`);
     next();
   });
 
@@ -66,7 +62,7 @@ export function createApp(services: Services): Express {
   // The paid chat endpoints are the gateway's hot path: their POSTs are routed here, before the
   // other routers, which they would otherwise each walk (BENCHMARKS.md, chat, lean routing).
   // Their other methods and paths (count_tokens, GET /v1/responses/{id}) are served below.
-  const chat = chatRoutes(services);
+  const chat = chatRoutes(services, serving);
   const messages = messageRoutes(services);
   const responses = responsesRoutes(services);
   for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/responses']) app.post(path, ...keyChecks, chat, messages, responses);

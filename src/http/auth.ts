@@ -51,7 +51,8 @@ export function keyOf(res: Response): AuthContext | null {
   return (res.locals.auth as AuthContext | undefined) ?? null;
 }
 
-function bearer(header: string | undefined): string | null {
+/** The token of an `Authorization: Bearer …` header: null when there is none, '' when it is malformed. */
+export function bearer(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m ? m[1]! : '';
@@ -77,15 +78,20 @@ export function requireApiKey(services: Services): RequestHandler {
           : "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_API_KEY'.",
       );
     }
-    if (!token) throw unauthorized("Malformed Authorization header. Use 'Authorization: Bearer YOUR_API_KEY'.");
-    const record = await services.apiKeys.resolve(token);
-    if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
-    if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
-    if (isExpired(record, new Date())) throw unauthorized(`API key ${record.prefix}… expired at ${record.expiresAt!.toISOString()}.`);
-    if (record.accountSuspended) throw accountSuspended(suspensionMessage(services.config.support.email));
-    res.locals.auth = { accountId: record.accountId, apiKeyId: record.id, key: record } satisfies AuthContext;
+    res.locals.auth = await apiKeyAuth(services, token);
     next();
   };
+}
+
+/** The key behind a token that was sent ('' for a malformed Authorization header); 401 or 403 when it may not call. */
+export async function apiKeyAuth(services: Services, token: string): Promise<AuthContext> {
+  if (!token) throw unauthorized("Malformed Authorization header. Use 'Authorization: Bearer YOUR_API_KEY'.");
+  const record = await services.apiKeys.resolve(token);
+  if (!record) throw unauthorized('Incorrect API key provided. You can find your API keys in the console.');
+  if (record.revokedAt) throw unauthorized(`API key ${record.prefix}… has been revoked.`);
+  if (isExpired(record, new Date())) throw unauthorized(`API key ${record.prefix}… expired at ${record.expiresAt!.toISOString()}.`);
+  if (record.accountSuspended) throw accountSuspended(suspensionMessage(services.config.support.email));
+  return { accountId: record.accountId, apiKeyId: record.id, key: record };
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();

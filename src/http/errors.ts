@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import { TooManyResetRequests } from '../console/password-reset.js';
 import { ConsoleUserConflict, EmailTaken, LinkInvalid, SignInRefused, SignUpClosed, TooManySignInAttempts } from '../console/sign-in.js';
@@ -67,6 +68,9 @@ export class ApiError extends Error {
 
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = 'invalid_request') =>
   new ApiError(400, 'invalid_request_error', code, message, param);
+
+/** What the JSON parser's refusal of a body (malformed, or not an object or array) is answered. */
+export const invalidJson = () => invalidRequest('Request body is not valid JSON.', null, 'invalid_json');
 
 export const unauthorized = (message: string) => new ApiError(401, 'invalid_request_error', 'invalid_api_key', message);
 
@@ -210,7 +214,7 @@ export function toApiError(err: unknown): ApiError | null {
   }
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser / multer errors carry a client status; their messages are safe to show.
-  if (e?.type === 'entity.parse.failed') return invalidRequest('Request body is not valid JSON.', null, 'invalid_json');
+  if (e?.type === 'entity.parse.failed') return invalidJson();
   if (e?.type === 'entity.too.large') return payloadTooLarge((err as { limit?: number }).limit);
   if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     return new ApiError(e.status, 'invalid_request_error', 'invalid_request', e.message ?? 'Invalid request.');
@@ -234,31 +238,41 @@ function consoleSignInError(err: unknown): ApiError | null {
   return null;
 }
 
-export function sendError(res: import('express').Response, err: ApiError, anthropic = false) {
+function sendError(res: ServerResponse, err: ApiError, anthropic = false): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).json(anthropic ? { ...anthropicErrorBody(err), request_id: res.getHeader('x-request-id') } : err.body());
+  const body = JSON.stringify(anthropic ? { ...anthropicErrorBody(err), request_id: res.getHeader('x-request-id') } : err.body());
+  res.statusCode = err.status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    // A refused request whose body was not read (unauthenticated, too large, unknown URL): close the
-    // connection after answering instead of letting Node read and discard the rest of the body.
-    if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
-    const api = toApiError(err);
-    // The Messages API's callers (Anthropic SDKs, Claude Code) read errors in Anthropic's shape.
-    const anthropic = speaksAnthropic(req.originalUrl);
-    if (api) {
-      if (res.headersSent) return res.end();
-      return sendError(res, api, anthropic);
-    }
-    logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path }, 'unhandled error');
-    if (res.headersSent) return res.end();
-    sendError(
-      res,
-      new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
-      anthropic,
-    );
-  };
+  return (err, req, res, _next) => answerError(logger, err, req, res, req.originalUrl);
+}
+
+/**
+ * Answers a request that failed with `err`, in the shape its API speaks; for the Express routes
+ * (errorHandler) and the lean chat path (lean-chat.ts) alike, so both answer a failure the same way.
+ */
+export function answerError(logger: Logger, err: unknown, req: IncomingMessage, res: ServerResponse, url: string): void {
+  // A refused request whose body was not read (unauthenticated, too large, unknown URL): close the
+  // connection after answering instead of letting Node read and discard the rest of the body.
+  if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+  const api = toApiError(err);
+  // The Messages API's callers (Anthropic SDKs, Claude Code) read errors in Anthropic's shape.
+  const anthropic = speaksAnthropic(url);
+  if (api) {
+    if (res.headersSent) return void res.end();
+    return sendError(res, api, anthropic);
+  }
+  logger.error({ err, requestId: res.getHeader('x-request-id'), path: url.split('?')[0] }, 'unhandled error');
+  if (res.headersSent) return void res.end();
+  sendError(
+    res,
+    new ApiError(500, 'server_error', 'internal_error', `The server had an error processing your request (request id ${res.getHeader('x-request-id')}).`),
+    anthropic,
+  );
 }
 
 // SQLSTATE classes and codes that mean the database cannot be reached or is going away, not that

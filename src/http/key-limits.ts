@@ -1,6 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Services } from '../services.js';
-import { keyOf } from './auth.js';
+import { keyOf, type AuthContext } from './auth.js';
 import { setRateLimitHeaders } from './rate-limit-headers.js';
 
 /**
@@ -13,10 +14,12 @@ export function enforceKeyLimits(services: Services): RequestHandler {
   return async (_req, res, next) => {
     const auth = keyOf(res);
     // A console session (read-mostly endpoints, console-access.ts) is not a key and has no key limits.
-    if (!auth) return next();
-    const { key } = auth;
-    services.keys.lastUsed.touch(key.id);
-    if (key.rpm !== null || key.tpm !== null) setRateLimitHeaders(res, await services.keys.rateLimiter.take(key.id, key));
+    if (auth) await applyKeyLimits(services, auth, res);
     next();
   };
+}
+
+export async function applyKeyLimits(services: Services, { key }: AuthContext, res: ServerResponse): Promise<void> {
+  services.keys.lastUsed.touch(key.id);
+  if (key.rpm !== null || key.tpm !== null) setRateLimitHeaders(res, await services.keys.rateLimiter.take(key.id, key));
 }

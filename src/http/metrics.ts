@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import client from 'prom-client';
 
 /** One Prometheus registry per service instance (tests build several apps in one process). */
@@ -21,3 +22,12 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Times the request until its answer is finished, under the route it matched (known only by then on Express). */
+export function timeRequest(metrics: Metrics, method: string, res: ServerResponse, route: () => string): void {
+  const started = process.hrtime.bigint();
+  res.on('finish', () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.httpDuration.observe({ method, route: route(), status: String(res.statusCode) }, seconds);
+  });
+}

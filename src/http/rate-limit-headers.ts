@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { KeyWindows, RateWindow } from '../keys/rate-limit.js';
 
 /**
@@ -24,7 +24,7 @@ export function rateLimitHeaders(w: RateWindow, unit: 'requests' | 'tokens' = 'r
   };
 }
 
-export function setRateLimitHeaders(res: Response, windows: KeyWindows): void {
+export function setRateLimitHeaders(res: ServerResponse, windows: KeyWindows): void {
   const headers = {
     ...(windows.requests && rateLimitHeaders(windows.requests, 'requests')),
     ...(windows.tokens && rateLimitHeaders(windows.tokens, 'tokens')),

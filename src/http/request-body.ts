@@ -1,5 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
-import { payloadTooLarge } from './errors.js';
+import { invalidJson, invalidRequest, payloadTooLarge } from './errors.js';
 import { scanJson, UnsafeJson } from './input-guards.js';
 
 /**
@@ -70,4 +71,69 @@ export function parseBodies(): RequestHandler {
     const [json, form] = forLimit(limit);
     json!(req, res, (err?: unknown) => (err ? next(err) : form!(req, res, next)));
   };
+}
+
+/**
+ * A JSON body read the way the JSON parser above reads it, for the lean chat path (lean-chat.ts):
+ * the same limit (413 from Content-Length before a byte is read, or once a chunked body passes
+ * it), the same scan, an empty body as {}, a leading BOM dropped, and only an object or an array
+ * accepted (the parser's strict mode); anything else is the parser's 400 invalid_json.
+ */
+export function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.reject(payloadTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      chunks.push(chunk);
+      if (size <= limit) return;
+      stop();
+      // The rest is not read: the answer closes the connection (answerError, as the parser's would).
+      req.pause();
+      reject(payloadTooLarge(limit));
+    };
+    const onEnd = () => {
+      stop();
+      try {
+        resolve(parseJson(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const onClose = () => {
+      stop();
+      reject(invalidRequest('The request body ended before its Content-Length.', null, 'invalid_request'));
+    };
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onError);
+  });
+}
+
+const JSON_WHITESPACE = /^[\x20\x09\x0a\x0d]*(.)/s;
+
+function parseJson(buf: Buffer): unknown {
+  scanJson(buf);
+  let text = buf.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) return {};
+  const first = JSON_WHITESPACE.exec(text)?.[1];
+  if (first !== '{' && first !== '[') throw invalidJson();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidJson();
+  }
 }

@@ -1,7 +1,7 @@
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { ConfigError, loadConfig, sandboxedParts, type Config, type PartName } from '../config.js';
 import { createDb } from '../db/connection.js';
-import { createApp } from '../http/app.js';
+import { createServer } from '../http/server.js';
 import { workerHealthApp } from '../http/routes/health.js';
 import { parseUsd } from '../ledger/money.js';
 import { closeServices, createLogger, createServices, type Services } from '../services.js';
@@ -80,9 +80,9 @@ async function main() {
       await ensureSchedules(services.temporal.client, services.temporal.taskQueue);
     }
     // The worker role serves only /healthz, /readyz and /metrics, for its orchestrator and ops.
-    const app = role === 'worker' ? workerHealthApp(services, () => worker?.worker.getState() === 'RUNNING') : createApp(services);
+    const http = role === 'worker' ? createHttpServer(workerHealthApp(services, () => worker?.worker.getState() === 'RUNNING')) : createServer(services);
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s));
+      const s = http.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
     });
     const demo = role === 'all' && config.mode !== 'production' ? await ensureDemoAccount(services) : undefined;

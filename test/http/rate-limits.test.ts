@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/http/app.js';
+import { createServer } from '../../src/http/server.js';
 import { freePort } from '../../src/launcher/free-port.js';
 import { closeServices, createServices, type Services } from '../../src/services.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -18,7 +18,7 @@ beforeAll(async () => {
   );
   const port = await freePort();
   const server: Server = await new Promise((resolve) => {
-    const s = createApp(services).listen(port, '127.0.0.1', () => resolve(s));
+    const s = createServer(services).listen(port, '127.0.0.1', () => resolve(s));
   });
   second = { services, server, baseUrl: `http://127.0.0.1:${port}` };
 });

@@ -1,6 +1,6 @@
 // The API role in a process of its own, so a test can kill it mid-request (SIGKILL: no cleanup).
 import { loadConfig } from '../../src/config.js';
-import { createApp } from '../../src/http/app.js';
+import { createServer } from '../../src/http/server.js';
 import { createServices } from '../../src/services.js';
 
 const config = loadConfig();
@@ -9,4 +9,4 @@ const services = await createServices(config, {
   temporalAddress: config.temporal.address!,
   adminToken: config.adminToken!,
 });
-createApp(services).listen(config.port, '127.0.0.1', () => process.stdout.write('api ready\n'));
+createServer(services).listen(config.port, '127.0.0.1', () => process.stdout.write('api ready\n'));

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { createDb, migrateLatest } from '../../src/db/connection.js';
 import { ensureDatabase } from '../../src/launcher/embedded-postgres.js';
 import { freePort } from '../../src/launcher/free-port.js';
-import { createApp } from '../../src/http/app.js';
+import { createServer } from '../../src/http/server.js';
 import { auditLedger, type AuditReport } from '../../src/ledger/audit.js';
 import { closeServices, createServices, type Services } from '../../src/services.js';
 import { startWorker, type RunningWorker } from '../../src/temporal/worker.js';
@@ -79,7 +79,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const services = await createServices(config, { databaseUrl, temporalAddress: config.temporal.address!, adminToken }, logger);
   let worker: RunningWorker | undefined = opts.worker === false ? undefined : await startWorker(services);
   const server: Server = await new Promise((resolve, reject) => {
-    const s = createApp(services).listen(port, '127.0.0.1', () => resolve(s));
+    const s = createServer(services).listen(port, '127.0.0.1', () => resolve(s));
     s.once('error', reject);
   });
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { usageOf, type ChatOutcome, type ChunkRelay, type HeldChatCall } from '../../chat/chat-call.js';
 import type { ChatAnswered } from '../../chat/chat-record.js';
@@ -31,10 +31,10 @@ export interface ChatAnswer {
 }
 
 /** Chunks written as they come, each in one write, our model id in place of the upstream's. */
-export function sseRelay(res: Response, call: HeldChatCall, face: StreamFace, clientGone: AbortSignal): ChunkRelay {
+export function sseRelay(res: ServerResponse, call: HeldChatCall, face: StreamFace, clientGone: AbortSignal): ChunkRelay {
   return {
     open() {
-      res.status(200);
+      res.statusCode = 200;
       res.setHeader('content-type', 'text/event-stream; charset=utf-8');
       res.setHeader('cache-control', 'no-cache');
       res.setHeader('x-accel-buffering', 'no');
@@ -54,7 +54,7 @@ function billedUsage(outcome: ChatOutcome): BilledUsage {
 }
 
 /** Non-streamed: the completion with our model id and `usage.cost`, in one write (no ETag). */
-export function completionAnswer(res: Response, call: HeldChatCall, face: ChatFace, outcome: ChatOutcome, logger: Logger): ChatAnswer {
+export function completionAnswer(res: ServerResponse, call: HeldChatCall, face: ChatFace, outcome: ChatOutcome, logger: Logger): ChatAnswer {
   if (outcome.ending === 'client_closed') return closed(res, CLIENT_CLOSED);
   if (outcome.ending === 'failed') return failed(outcome.failure, call, logger);
   const { settlement, completion } = outcome;
@@ -63,7 +63,7 @@ export function completionAnswer(res: Response, call: HeldChatCall, face: ChatFa
   return {
     answered: COMPLETED,
     write() {
-      res.status(200);
+      res.statusCode = 200;
       res.setHeader(COST_HEADER, formatUsd(settlement.charge));
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader('content-length', Buffer.byteLength(body));
@@ -77,7 +77,7 @@ export function completionAnswer(res: Response, call: HeldChatCall, face: ChatFa
  * or its equivalent), or the error as a last event. A stream that failed before its headers is
  * answered like a non-streamed failure.
  */
-export function streamAnswer(res: Response, call: HeldChatCall, face: StreamFace, outcome: ChatOutcome, logger: Logger): ChatAnswer {
+export function streamAnswer(res: ServerResponse, call: HeldChatCall, face: StreamFace, outcome: ChatOutcome, logger: Logger): ChatAnswer {
   const opened = res.headersSent;
   if (outcome.ending === 'client_closed') return closed(res, opened ? 200 : CLIENT_CLOSED);
   const charge = formatUsd(outcome.settlement.charge);
@@ -100,7 +100,7 @@ export function streamAnswer(res: Response, call: HeldChatCall, face: StreamFace
 }
 
 /** The caller hung up before the answer: recorded as such, and nothing left to write. */
-function closed(res: Response, httpStatus: number): ChatAnswer {
+function closed(res: ServerResponse, httpStatus: number): ChatAnswer {
   return { answered: { status: 'client_closed', httpStatus, errorCode: 'client_closed' }, write: () => res.end() };
 }
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { Router, type Response } from 'express';
 import { ChatBilling } from '../../chat/chat-billing.js';
 import {
@@ -17,7 +18,7 @@ import { temporalHandOff } from '../../chat/durable-capture.js';
 import { RequestLog } from '../../chat/request-log.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
-import { authOf } from '../auth.js';
+import { authOf, type AuthContext } from '../auth.js';
 import { fromZod, toApiError } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COMPLETED, completionAnswer, COST_HEADER, DrainTimeout, sseRelay, streamAnswer, type ChatAnswer } from './chat-exchange.js';
@@ -35,6 +36,16 @@ class ClientClosedRequest extends Error {
 /** What serving chat requests needs besides the request itself. */
 export interface ChatServing extends ChatDeps {
   requests: RequestLog;
+}
+
+/** Who calls: the key that was checked, and the request id every answer and log row carries. */
+export interface ChatCaller extends AuthContext {
+  requestId: string;
+}
+
+/** The caller of an Express route behind the API key middleware. */
+export function chatCallerOf(res: Response): ChatCaller {
+  return { ...authOf(res), requestId: res.locals.requestId as string };
 }
 
 export function chatServing(services: Services): ChatServing {
@@ -63,9 +74,26 @@ export interface ChatSurface {
   refusal?(error: unknown): unknown;
 }
 
-export function chatRoutes(services: Services): Router {
+/**
+ * POST /v1/chat/completions once its caller is known and its body parsed: served from Express
+ * (chatRoutes) and from the lean path (src/http/lean-chat.ts), which takes the common case.
+ */
+export function chatCompletions(serving: ChatServing) {
+  return (body: unknown, caller: ChatCaller, res: ServerResponse): Promise<void> =>
+    serveChat(serving, body, caller, res, {
+      endpoint: ENDPOINT,
+      face: openAiFace,
+      chatRequest() {
+        const parsed = chatCompletionRequestSchema.safeParse(body ?? {});
+        if (!parsed.success) throw fromZod(parsed.error);
+        return parsed.data;
+      },
+    });
+}
+
+export function chatRoutes(services: Services, serving: ChatServing = chatServing(services)): Router {
   const router = Router();
-  const serving = chatServing(services);
+  const complete = chatCompletions(serving);
 
   openapi.add({
     method: 'post',
@@ -86,17 +114,7 @@ export function chatRoutes(services: Services): Router {
     },
   });
 
-  router.post(ENDPOINT, (req, res) =>
-    serveChat(serving, req.body, res, {
-      endpoint: ENDPOINT,
-      face: openAiFace,
-      chatRequest() {
-        const parsed = chatCompletionRequestSchema.safeParse(req.body ?? {});
-        if (!parsed.success) throw fromZod(parsed.error);
-        return parsed.data;
-      },
-    }),
-  );
+  router.post(ENDPOINT, (req, res) => complete(req.body, chatCallerOf(res), res));
 
   return router;
 }
@@ -108,12 +126,11 @@ export function chatRoutes(services: Services): Router {
  * request is recorded before the caller learns the outcome: by the capture's own statement when the
  * answer is known by then (RowAtCapture), else just before the answer is written.
  */
-export async function serveChat(serving: ChatServing, body: unknown, res: Response, surface: ChatSurface): Promise<void> {
+export async function serveChat(serving: ChatServing, body: unknown, caller: ChatCaller, res: ServerResponse, surface: ChatSurface): Promise<void> {
   const { services, requests } = serving;
   const startedAt = new Date();
   const started = performance.now();
-  const { accountId, apiKeyId, key } = authOf(res);
-  const requestId = res.locals.requestId as string;
+  const { accountId, apiKeyId, key, requestId } = caller;
   const raw = body as { model?: unknown; stream?: unknown } | null | undefined;
   const stream = raw?.stream === true;
   let call: HeldChatCall | undefined;
@@ -183,7 +200,7 @@ export async function serveChat(serving: ChatServing, body: unknown, res: Respon
  * later, for stopping the upstream: the upstream bills us for the answer whether or not the caller
  * reads it, so it is read on until it reports usage, but a stalled upstream must not hold us forever.
  */
-async function withCallerWatch<T>(res: Response, services: Services, work: (signals: ChatSignals) => Promise<T>): Promise<T> {
+async function withCallerWatch<T>(res: ServerResponse, services: Services, work: (signals: ChatSignals) => Promise<T>): Promise<T> {
   const clientGone = new AbortController();
   const upstreamStop = new AbortController();
   let drain: NodeJS.Timeout | undefined;

@@ -22,7 +22,7 @@ import type { Services } from '../../services.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
-import { chatServing, serveChat } from './chat.js';
+import { chatServing, serveChat, chatCallerOf } from './chat.js';
 
 // Anthropic's Messages API for every chat model, served by the chat path (one hold, one settlement,
 // one request-log row). A route whose provider speaks Anthropic (`api: "anthropic"`) is sent the
@@ -68,7 +68,7 @@ export function messageRoutes(services: Services): Router {
     if (untranslatable && !anyNative) throw untranslatable;
     const chat = untranslatable ? heldStandIn(request) : toChatRequest(request);
     const headers = anthropicHeaders(req);
-    await serveChat(serving, req.body, res, {
+    await serveChat(serving, req.body, chatCallerOf(res), res, {
       endpoint: ENDPOINT,
       face: messagesFace(res.locals.requestId as string),
       // The translation is checked like a chat request of the caller's own (tools, limits, fields).

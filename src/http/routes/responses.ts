@@ -14,7 +14,7 @@ import type { Services } from '../../services.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
-import { chatServing, MAX_TOKENS_CAP_HEADER, serveChat } from './chat.js';
+import { chatServing, MAX_TOKENS_CAP_HEADER, serveChat, chatCallerOf } from './chat.js';
 
 const ENDPOINT = '/v1/responses';
 
@@ -84,7 +84,7 @@ export function responsesRoutes(services: Services): Router {
     // The caller's output limit is the chat request's: held for, capped by the balance, sent upstream.
     const chat = { ...toChatRequest(request), ...(requested !== undefined && { max_completion_tokens: requested }) };
     const ids = new ResponseIds(res.locals.requestId as string);
-    await serveChat(serving, req.body, res, {
+    await serveChat(serving, req.body, chatCallerOf(res), res, {
       endpoint: ENDPOINT,
       face: responsesFace(responseShell(request, ids, model.id, Math.floor(Date.now() / 1000)), ids),
       chatRequest: () => chat,

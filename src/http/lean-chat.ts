@@ -1,0 +1,73 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { newId } from '../ids.js';
+import type { Services } from '../services.js';
+import { apiKeyAuth, bearer } from './auth.js';
+import { answerError } from './errors.js';
+import { applyKeyLimits } from './key-limits.js';
+import { timeRequest } from './metrics.js';
+import { bodyLimitFor, readJson } from './request-body.js';
+import { chatCompletions, type ChatServing } from './routes/chat.js';
+
+/**
+ * The paid hot path on bare node:http: `POST /v1/chat/completions` with a key and a UTF-8 JSON body,
+ * which is nearly every chat request. Express costs it a tenth of the gateway's CPU (prototype
+ * swaps, the router's walk, body-parser's layers: BENCHMARKS.md, "A lean chat path"), so this
+ * takes the request before Express sees it and runs the same steps Express would, in its order
+ * and with its modules: request id and timing, the key check, the key's limits, the body within
+ * its limit, then the one chat handler both paths share. Every other request, this endpoint's
+ * unusual ones included (no Authorization header, a form or compressed body, a browser's origin
+ * when CORS is on, a trailing slash), is left to Express, which answers it as before.
+ */
+
+const ENDPOINT = '/v1/chat/completions';
+
+/** Whether the lean path serves this request: decided from its request line and headers alone. */
+export function takesLean(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders, corsOn: boolean): boolean {
+  if (method !== 'POST' || url !== ENDPOINT) return false;
+  // No key: Express tells a console session from a caller who forgot the key.
+  if (!headers.authorization) return false;
+  // A browser's request needs the CORS headers, which Express's cors middleware alone sets.
+  if (corsOn && headers.origin !== undefined) return false;
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+  return isUtf8Json(headers['content-type']);
+}
+
+/** `application/json`, with no charset or UTF-8's: what readJson decodes exactly as body-parser does. */
+function isUtf8Json(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const [type, ...params] = contentType.split(';');
+  if (type!.trim().toLowerCase() !== 'application/json') return false;
+  return params.every((p) => /^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(p));
+}
+
+/** A request listener that serves what takesLean accepts and returns false for everything else. */
+export function leanChat(services: Services, serving: ChatServing): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const complete = chatCompletions(serving);
+  const corsOn = services.config.corsOrigins.length > 0;
+  const limit = bodyLimitFor(ENDPOINT);
+  const route = () => ENDPOINT;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = newId('req');
+    res.setHeader('x-request-id', requestId);
+    timeRequest(services.metrics, 'POST', res, route);
+    try {
+      const auth = await apiKeyAuth(services, bearer(req.headers.authorization) ?? '');
+      await applyKeyLimits(services, auth, res);
+      const body = await readJson(req, limit);
+      await complete(body, { ...auth, requestId }, res);
+    } catch (err) {
+      answerError(services.logger, err, req, res, ENDPOINT);
+    }
+  }
+
+  return (req, res) => {
+    if (!takesLean(req.method, req.url, req.headers, corsOn)) return false;
+    serve(req, res).catch((err) => {
+      services.logger.error({ err }, 'lean chat path');
+      if (!res.writableEnded) res.destroy();
+    });
+    return true;
+  };
+}
