@@ -10,9 +10,9 @@ import { chatCompletions, type ChatServing } from './routes/chat.js';
 
 /**
  * The paid hot path on bare node:http: `POST /v1/chat/completions` with a key and a UTF-8 JSON body,
- * which is nearly every chat request. Express costs it a tenth of the gateway's CPU (prototype
- * swaps, the router's walk, body-parser's layers: BENCHMARKS.md, "A lean chat path"), so this
- * takes the request before Express sees it and runs the same steps Express would, in its order
+ * which is nearly every chat request. Express cost it about a fifth of the gateway's CPU per
+ * request (its prototype swaps, the router's walk, body-parser's layers: BENCHMARKS.md, "A lean
+ * chat path"), so this takes the request before Express sees it and runs the steps Express would, in its order
  * and with its modules: request id and timing, the key check, the key's limits, the body within
  * its limit, then the one chat handler both paths share. Every other request, this endpoint's
  * unusual ones included (no Authorization header, a form or compressed body, a browser's origin
