@@ -30,10 +30,27 @@ export interface ChatAnswer {
   write(): void;
 }
 
-/** Chunks written as they come, each in one write, our model id in place of the upstream's. */
+/**
+ * Chunks relayed as they come, our model id in place of the upstream's. What one upstream read
+ * brings (often several events, and the headers before the first) goes to the caller in one write:
+ * the socket is corked until the microtasks relaying that read have run, so a busy stream costs a
+ * syscall per read rather than per event, and a token-by-token one is written as soon as before.
+ */
 export function sseRelay(res: ServerResponse, call: HeldChatCall, face: StreamFace, clientGone: AbortSignal): ChunkRelay {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  const batch = () => {
+    if (corked) return;
+    corked = true;
+    res.cork();
+    process.nextTick(uncork);
+  };
   return {
     open() {
+      batch();
       res.statusCode = 200;
       res.setHeader('content-type', 'text/event-stream; charset=utf-8');
       res.setHeader('cache-control', 'no-cache');
@@ -43,7 +60,9 @@ export function sseRelay(res: ServerResponse, call: HeldChatCall, face: StreamFa
     },
     async chunk(chunk: ChatCompletionChunk) {
       const events = face.chunk({ ...chunk, model: call.model.id });
-      if (events) await writeWithBackpressure(res, events, clientGone);
+      if (!events) return;
+      batch();
+      await writeWithBackpressure(res, events, clientGone);
     },
   };
 }
