@@ -20,6 +20,10 @@ const LIMITS: readonly (readonly [prefix: string, bytes: number])[] = [
   // Chat messages may carry base64 images, as OpenAI's do.
   ['/v1/chat/completions', 20 * MB],
   ['/v1/responses', 20 * MB],
+  // Anthropic's own limit for messages and count_tokens: a long agent session with images is many MB.
+  ['/v1/messages', 32 * MB],
+  // OpenAI allows 300,000 tokens per request; as token ids or escaped text that is up to about 4 MB.
+  ['/v1/embeddings', 8 * MB],
   ['/v1/images', 256 * KB],
   ['/v1/videos', 256 * KB],
   ['/v1/billing/deposits', 16 * KB],

@@ -79,6 +79,18 @@ describe('POST /v1/embeddings against the built-in simulated upstream', () => {
     await h.expectBooksBalanced();
   });
 
+  it('takes a request at OpenAI\u2019s own limit of 300,000 tokens, a body of 1.5 MB, and charges every token', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const input = Array.from({ length: 40 }, () => Array.from({ length: 7_500 }, () => 1000));
+    expect(Buffer.byteLength(JSON.stringify(input))).toBeGreaterThan(1024 * 1024);
+    const result = await h.openai(key).embeddings.create({ model: 'text-embedding-3-small', input, dimensions: 8, encoding_format: 'float' });
+    expect(result.data).toHaveLength(40);
+    expect(result.usage.prompt_tokens).toBe(300_000);
+    const cost = embeddingCost(h.services.catalog.embedding('text-embedding-3-small')!, 300_000);
+    expect((await h.services.ledger.balance(accountId)).balance).toBe(parseUsd('1.00') - cost);
+    await h.expectBooksBalanced();
+  });
+
   it('answers 402 insufficient_funds when the tokens cannot be held, and charges nothing', async () => {
     const { accountId, key } = await h.createAccount();
     const error = await h.openai(key).embeddings.create({ model: 'text-embedding-3-small', input: 'hello' }).catch((e: unknown) => e);

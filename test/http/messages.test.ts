@@ -53,6 +53,16 @@ describe('POST /v1/messages', () => {
     ]);
   });
 
+  it('takes a conversation far beyond 256 KB, as Claude Code sends them, and bills its prompt', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const turn = 'The quick brown fox jumps over the lazy dog. '.repeat(7_000);
+    const long = { ...request, messages: [{ role: 'user' as const, content: turn }, { role: 'assistant' as const, content: 'Noted.' }, { role: 'user' as const, content: 'Say hello.' }] };
+    expect(Buffer.byteLength(JSON.stringify(long))).toBeGreaterThan(300 * 1024);
+    const message = await anthropic(key).messages.create(long);
+    expect(message.usage.input_tokens).toBeGreaterThan(60_000);
+    expect(await spent(accountId)).toBe(chatCost(model(), { promptTokens: message.usage.input_tokens, completionTokens: message.usage.output_tokens }));
+  });
+
   it('streams Anthropic’s event sequence and charges what the same message costs without streaming', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     const plain = await anthropic(key).messages.create(request);
