@@ -63,7 +63,7 @@ export function createApp(services: Services, serving: ChatServing = chatServing
   // other routers, which they would otherwise each walk (BENCHMARKS.md, chat, lean routing).
   // Their other methods and paths (count_tokens, GET /v1/responses/{id}) are served below.
   const chat = chatRoutes(services, serving);
-  const messages = messageRoutes(services);
+  const messages = messageRoutes(services, serving);
   const responses = responsesRoutes(services);
   for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/responses']) app.post(path, ...keyChecks, chat, messages, responses);
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));

@@ -1,4 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 import { looksLikeApiKey } from '../accounts/api-key.js';
 import type { ApiKeyRecord } from '../accounts/repository.js';
@@ -51,20 +52,24 @@ export function keyOf(res: Response): AuthContext | null {
   return (res.locals.auth as AuthContext | undefined) ?? null;
 }
 
-/** The token of an `Authorization: Bearer …` header: null when there is none, '' when it is malformed. */
-export function bearer(header: string | undefined): string | null {
+function bearer(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m ? m[1]! : '';
 }
 
+/** The key a request was sent with: null when it has none, '' when its Authorization header is malformed. */
+export function apiKeyToken(headers: IncomingHttpHeaders, anthropic: boolean): string | null {
+  // Anthropic's SDKs and Claude Code send the key as x-api-key; only their endpoints take it.
+  const apiKeyHeader = anthropic ? headers['x-api-key'] : undefined;
+  return bearer(headers.authorization) ?? (typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : null);
+}
+
 /** 401 for a missing, malformed, unknown or revoked key; the message never echoes the key. */
 export function requireApiKey(services: Services): RequestHandler {
   return async (req, res, next) => {
-    // Anthropic's SDKs and Claude Code send the key as x-api-key; only their endpoints take it.
     const anthropic = speaksAnthropic(req.originalUrl);
-    const apiKeyHeader = anthropic ? req.headers['x-api-key'] : undefined;
-    const token = bearer(req.headers.authorization) ?? (typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : null);
+    const token = apiKeyToken(req.headers, anthropic);
     if (token === null && sessionToken(req) && consoleMayCall(req.method, req.baseUrl + req.path)) {
       const session = await consoleSession(req, services);
       if (!session?.user.accountId) throw forbidden('This console sign-in has no customer account.');

@@ -1,31 +1,33 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { newId } from '../ids.js';
 import type { Services } from '../services.js';
-import { apiKeyAuth, bearer } from './auth.js';
+import { apiKeyAuth, apiKeyToken } from './auth.js';
 import { answerError } from './errors.js';
 import { applyKeyLimits } from './key-limits.js';
 import { timeRequest } from './metrics.js';
 import { bodyLimitFor, readJson } from './request-body.js';
-import { chatCompletions, type ChatServing } from './routes/chat.js';
+import { chatCompletions, type ChatCaller, type ChatServing } from './routes/chat.js';
+import { createMessage } from './routes/messages.js';
 
 /**
- * The paid hot path on bare node:http: `POST /v1/chat/completions` with a key and a UTF-8 JSON body,
- * which is nearly every chat request. Express cost it about a fifth of the gateway's CPU per
- * request (its prototype swaps, the router's walk, body-parser's layers: BENCHMARKS.md, "A lean
- * chat path"), so this takes the request before Express sees it and runs the steps Express would, in its order
- * and with its modules: request id and timing, the key check, the key's limits, the body within
- * its limit, then the one chat handler both paths share. Every other request, this endpoint's
- * unusual ones included (no Authorization header, a form or compressed body, a browser's origin
- * when CORS is on, a trailing slash), is left to Express, which answers it as before.
+ * The paid hot path on bare node:http: `POST /v1/chat/completions` and Anthropic's `POST /v1/messages`
+ * with a key and a UTF-8 JSON body, which is nearly every chat request. Express cost it about a fifth
+ * of the gateway's CPU per request (its prototype swaps, the router's walk, body-parser's layers:
+ * BENCHMARKS.md, "A lean chat path"), so this takes the request before Express sees it and runs the
+ * steps Express would, in its order and with its modules: request id and timing, the key check, the
+ * key's limits, the body within its limit, then the one handler both paths share. Every other
+ * request, these endpoints' unusual ones included (no key, a form or compressed body, a browser's
+ * origin when CORS is on, a trailing slash), is left to Express, which answers it as before.
  */
 
-const ENDPOINT = '/v1/chat/completions';
+const CHAT = '/v1/chat/completions';
+const MESSAGES = '/v1/messages';
 
 /** Whether the lean path serves this request: decided from its request line and headers alone. */
 export function takesLean(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders, corsOn: boolean): boolean {
-  if (method !== 'POST' || url !== ENDPOINT) return false;
+  if (method !== 'POST' || (url !== CHAT && url !== MESSAGES)) return false;
   // No key: Express tells a console session from a caller who forgot the key.
-  if (!headers.authorization) return false;
+  if (apiKeyToken(headers, url === MESSAGES) === null) return false;
   // A browser's request needs the CORS headers, which Express's cors middleware alone sets.
   if (corsOn && headers.origin !== undefined) return false;
   const encoding = headers['content-encoding'];
@@ -41,30 +43,35 @@ function isUtf8Json(contentType: string | undefined): boolean {
   return params.every((p) => /^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(p));
 }
 
+type Handler = (body: unknown, caller: ChatCaller, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
 /** A request listener that serves what takesLean accepts and returns false for everything else. */
 export function leanChat(services: Services, serving: ChatServing): (req: IncomingMessage, res: ServerResponse) => boolean {
   const complete = chatCompletions(serving);
+  const create = createMessage(services, serving);
+  const handlers: Record<string, Handler> = {
+    [CHAT]: (body, caller, _req, res) => complete(body, caller, res),
+    [MESSAGES]: (body, caller, req, res) => create(body, caller, req.headers, res),
+  };
   const corsOn = services.config.corsOrigins.length > 0;
-  const limit = bodyLimitFor(ENDPOINT);
-  const route = () => ENDPOINT;
 
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function serve(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newId('req');
     res.setHeader('x-request-id', requestId);
-    timeRequest(services.metrics, 'POST', res, route);
+    timeRequest(services.metrics, 'POST', res, () => path);
     try {
-      const auth = await apiKeyAuth(services, bearer(req.headers.authorization) ?? '');
+      const auth = await apiKeyAuth(services, apiKeyToken(req.headers, path === MESSAGES) ?? '');
       await applyKeyLimits(services, auth, res);
-      const body = await readJson(req, limit);
-      await complete(body, { ...auth, requestId }, res);
+      const body = await readJson(req, bodyLimitFor(path));
+      await handlers[path]!(body, { ...auth, requestId }, req, res);
     } catch (err) {
-      answerError(services.logger, err, req, res, ENDPOINT);
+      answerError(services.logger, err, req, res, path);
     }
   }
 
   return (req, res) => {
     if (!takesLean(req.method, req.url, req.headers, corsOn)) return false;
-    serve(req, res).catch((err) => {
+    serve(req.url!, req, res).catch((err) => {
       services.logger.error({ err }, 'lean chat path');
       if (!res.writableEnded) res.destroy();
     });

@@ -15,6 +15,7 @@ const LEAN = '/v1/chat/completions';
 // Express's router takes the trailing slash (it is not strict), the lean path does not.
 const EXPRESS = '/v1/chat/completions/';
 const JSON_TYPE = 'application/json';
+const MESSAGES = '/v1/messages';
 
 describe('which requests the lean chat path takes', () => {
   const plain = { authorization: 'Bearer sk-x', 'content-type': JSON_TYPE };
@@ -24,6 +25,9 @@ describe('which requests the lean chat path takes', () => {
       expect(takesLean('POST', LEAN, { ...plain, 'content-type': type }, false)).toBe(true);
     }
     expect(takesLean('POST', LEAN, { ...plain, 'content-encoding': 'identity' }, false)).toBe(true);
+    // Anthropic's Messages, with its x-api-key as well as Bearer.
+    expect(takesLean('POST', MESSAGES, plain, false)).toBe(true);
+    expect(takesLean('POST', MESSAGES, { 'x-api-key': 'sk-x', 'content-type': JSON_TYPE }, false)).toBe(true);
     // Without CORS configured an Origin changes nothing, as on Express.
     expect(takesLean('POST', LEAN, { ...plain, origin: 'https://app.example' }, false)).toBe(true);
   });
@@ -32,7 +36,10 @@ describe('which requests the lean chat path takes', () => {
     expect(takesLean('GET', LEAN, plain, false)).toBe(false);
     expect(takesLean('POST', EXPRESS, plain, false)).toBe(false);
     expect(takesLean('POST', `${LEAN}?x=1`, plain, false)).toBe(false);
-    expect(takesLean('POST', '/v1/messages', plain, false)).toBe(false);
+    expect(takesLean('POST', '/v1/responses', plain, false)).toBe(false);
+    expect(takesLean('POST', `${MESSAGES}/count_tokens`, plain, false)).toBe(false);
+    // x-api-key is Anthropic's header: the chat endpoint does not take it, on either path.
+    expect(takesLean('POST', LEAN, { 'x-api-key': 'sk-x', 'content-type': JSON_TYPE }, false)).toBe(false);
     // No key: a console session or a forgotten key, told apart by Express.
     expect(takesLean('POST', LEAN, { 'content-type': JSON_TYPE }, false)).toBe(false);
     expect(takesLean('POST', LEAN, { ...plain, origin: 'https://app.example' }, true)).toBe(false);
@@ -151,5 +158,59 @@ describe('the lean chat path answers as Express does', () => {
     });
     expect(status).toBe(413);
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
+  });
+});
+
+describe('the lean path answers Anthropic\u2019s Messages as Express does', () => {
+  const send = (path: string, body: string, headers: Record<string, string>) =>
+    fetch(h.baseUrl + path, { method: 'POST', headers: { 'content-type': JSON_TYPE, 'anthropic-version': '2023-06-01', ...headers }, body });
+  const message = JSON.stringify({ model: 'claude-sonnet-4.5', max_tokens: 32, messages: [{ role: 'user', content: 'Hello.' }] });
+
+  it('charges a message the same on either path, with its request-id header', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    upstream.controls.fixedUsage = { prompt: 30, completion: 9 };
+    const lean = await send(MESSAGES, message, { 'x-api-key': key });
+    const afterLean = (await h.services.ledger.balance(accountId)).balance;
+    const express = await send(`${MESSAGES}/`, message, { 'x-api-key': key });
+    const afterExpress = (await h.services.ledger.balance(accountId)).balance;
+    for (const response of [lean, express]) {
+      expect(response.status).toBe(200);
+      expect(response.headers.get('request-id')).toBe(response.headers.get('x-request-id'));
+    }
+    const [a, b] = [await lean.json(), await express.json()];
+    expect(a.type).toBe('message');
+    expect(a.usage).toEqual(b.usage);
+    expect(1_000_000_000n - afterLean).toBe(afterLean - afterExpress);
+    expect(afterLean).toBeLessThan(1_000_000_000n);
+    const rows = await h.services.db('requests').where({ account_id: accountId }).select('endpoint', 'status');
+    expect(rows).toEqual([
+      { endpoint: MESSAGES, status: 'completed' },
+      { endpoint: MESSAGES, status: 'completed' },
+    ]);
+  });
+
+  it('refuses bad bodies and keys in Anthropic\u2019s error shape, the same on either path, and charges nothing', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const cases: [string, string, Record<string, string>][] = [
+      ['malformed JSON', '{"model":', { 'x-api-key': key }],
+      ['a JSON string', '"hello"', { 'x-api-key': key }],
+      ['no max_tokens', JSON.stringify({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }] }), { 'x-api-key': key }],
+      ['a NUL character', JSON.stringify({ model: 'claude-sonnet-4.5', max_tokens: 8, messages: [{ role: 'user', content: 'a\u0000b' }] }), { authorization: `Bearer ${key}` }],
+      ['an unknown key', message, { 'x-api-key': 'sk-cheapa-not-a-real-key-000000000000' }],
+      ['an empty x-api-key', message, { 'x-api-key': ' ' }],
+    ];
+    for (const [what, body, headers] of cases) {
+      const lean = await send(MESSAGES, body, headers);
+      const express = await send(`${MESSAGES}/`, body, headers);
+      expect({ what, status: lean.status }).toEqual({ what, status: express.status });
+      expect(lean.status, what).toBeGreaterThanOrEqual(400);
+      expect(lean.status, what).toBeLessThan(500);
+      const [a, b] = [await lean.json(), await express.json()];
+      expect(a.type, what).toBe('error');
+      expect(a.request_id, what).toBe(lean.headers.get('x-request-id'));
+      expect({ ...a, request_id: null }, what).toEqual({ ...b, request_id: null });
+    }
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
+    expect(upstream.seen).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-import { Router, type Request } from 'express';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { HeldChatCall } from '../../chat/chat-call.js';
 import { promptTokenBound } from '../../chat/prompt-bound.js';
@@ -22,7 +23,7 @@ import type { Services } from '../../services.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
-import { chatServing, serveChat, chatCallerOf } from './chat.js';
+import { chatServing, serveChat, chatCallerOf, type ChatCaller, type ChatServing } from './chat.js';
 
 // Anthropic's Messages API for every chat model, served by the chat path (one hold, one settlement,
 // one request-log row). A route whose provider speaks Anthropic (`api: "anthropic"`) is sent the
@@ -34,10 +35,49 @@ const COUNT_ENDPOINT = '/v1/messages/count_tokens';
 
 const anthropicError = z.object({ type: z.literal('error'), error: z.object({ type: z.string(), message: z.string() }) });
 
-export function messageRoutes(services: Services): Router {
-  const router = Router();
-  const serving = chatServing(services);
+/**
+ * POST /v1/messages once its caller is known and its body parsed: served from Express
+ * (messageRoutes) and from the lean path (src/http/lean-chat.ts), which takes the common case.
+ */
+export function createMessage(services: Services, serving: ChatServing) {
   const native = nativeMessagesUpstreams(services.config.providers);
+  return async (body: unknown, caller: ChatCaller, requestHeaders: IncomingHttpHeaders, res: ServerResponse): Promise<void> => {
+    res.setHeader('request-id', caller.requestId);
+    const parsed = messagesRequestSchema.safeParse(body ?? {});
+    if (!parsed.success) throw fromZod(parsed.error);
+    const request = parsed.data;
+    // What cannot be said in chat terms (documents, server tools, …) can still reach a native route.
+    const untranslatable = translationRefusal(request);
+    const anyNative = routesOf(services, request.model).some((route) => native.has(route.provider));
+    if (untranslatable && !anyNative) throw untranslatable;
+    const chat = untranslatable ? heldStandIn(request) : toChatRequest(request);
+    const headers = anthropicHeaders(requestHeaders);
+    await serveChat(serving, body, caller, res, {
+      endpoint: ENDPOINT,
+      face: messagesFace(caller.requestId),
+      // The translation is checked like a chat request of the caller's own (tools, limits, fields).
+      chatRequest() {
+        const valid = chatCompletionRequestSchema.safeParse(chat);
+        if (!valid.success) throw fromZod(valid.error);
+        return valid.data;
+      },
+      // Native routes are sent the caller's body, the others its translation: the bound covers either.
+      hold: { promptTokenBound: nativePromptBound(request, services.catalog.chat(request.model)?.context_window) },
+      routed: (call) => ({
+        ...call,
+        routes: call.routes.map((route) => {
+          const upstream = native.get(route.provider);
+          if (upstream) return nativeRoute(route, upstream, request, headers, call);
+          return untranslatable ? refusingRoute(route, untranslatable) : route;
+        }),
+      }),
+    });
+  };
+}
+
+export function messageRoutes(services: Services, serving: ChatServing = chatServing(services)): Router {
+  const router = Router();
+  const create = createMessage(services, serving);
 
   openapi.add({
     method: 'post',
@@ -57,38 +97,7 @@ export function messageRoutes(services: Services): Router {
     },
   });
 
-  router.post(ENDPOINT, async (req, res) => {
-    res.setHeader('request-id', res.locals.requestId as string);
-    const parsed = messagesRequestSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw fromZod(parsed.error);
-    const request = parsed.data;
-    // What cannot be said in chat terms (documents, server tools, …) can still reach a native route.
-    const untranslatable = translationRefusal(request);
-    const anyNative = routesOf(services, request.model).some((route) => native.has(route.provider));
-    if (untranslatable && !anyNative) throw untranslatable;
-    const chat = untranslatable ? heldStandIn(request) : toChatRequest(request);
-    const headers = anthropicHeaders(req);
-    await serveChat(serving, req.body, chatCallerOf(res), res, {
-      endpoint: ENDPOINT,
-      face: messagesFace(res.locals.requestId as string),
-      // The translation is checked like a chat request of the caller's own (tools, limits, fields).
-      chatRequest() {
-        const valid = chatCompletionRequestSchema.safeParse(chat);
-        if (!valid.success) throw fromZod(valid.error);
-        return valid.data;
-      },
-      // Native routes are sent the caller's body, the others its translation: the bound covers either.
-      hold: { promptTokenBound: nativePromptBound(request, services.catalog.chat(request.model)?.context_window) },
-      routed: (call) => ({
-        ...call,
-        routes: call.routes.map((route) => {
-          const upstream = native.get(route.provider);
-          if (upstream) return nativeRoute(route, upstream, request, headers, call);
-          return untranslatable ? refusingRoute(route, untranslatable) : route;
-        }),
-      }),
-    });
-  });
+  router.post(ENDPOINT, (req, res) => create(req.body, chatCallerOf(res), req.headers, res));
 
   openapi.add({
     method: 'post',
@@ -166,10 +175,10 @@ function isDocument(block: { type: string; content?: unknown }): boolean {
 }
 
 /** The caller's Anthropic headers that change what the provider does; its credentials are never among them. */
-function anthropicHeaders(req: Request): Record<string, string> {
+function anthropicHeaders(requestHeaders: IncomingHttpHeaders): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of ['anthropic-version', 'anthropic-beta']) {
-    const value = req.headers[name];
+    const value = requestHeaders[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   return headers;
