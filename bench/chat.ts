@@ -25,7 +25,9 @@ import type { Db } from '../src/db/connection.js';
  * `npm run bench:chat`: chat completions per second, latency and CPU through the gateway (auth,
  * hold, upstream call, capture, request log) beside the same load sent straight to the upstream,
  * interleaved (direct, gateway, direct, gateway…) so the machine's other load hits both alike; the
- * ledger is checked to the nano-dollar after every gateway phase. Then the same model behind a
+ * ledger is checked to the nano-dollar after every gateway phase. The `messages` phase sends the
+ * gateway Anthropic's Messages for the same model instead (the direct path stays chat completions,
+ * the upstream's only API), so it shows what that surface adds. Then the same model behind a
  * first route that fails (connection refused, 503) with the upstream as its fallback
  * (bench/chat-fallback.ts), at one client.
  *
@@ -66,7 +68,12 @@ interface PhaseSpec {
   keys: 'spread' | 'one';
   /** Gateway processes on the one database, the clients spread over them (default 1). */
   gateways?: 2;
+  /** The API the clients speak to the gateway (default chat completions); the direct path is always chat completions. */
+  surface?: Surface;
 }
+
+/** Chat completions, or Anthropic's Messages (Claude Code's endpoint) for the same chat model. */
+type Surface = 'chat' | 'messages';
 
 const ALL_PHASES: PhaseSpec[] = [
   ...LEVELS.flatMap((c) => [
@@ -78,6 +85,7 @@ const ALL_PHASES: PhaseSpec[] = [
   // Several gateway processes on one database (the \`api\` role twice): the books must stay exact.
   { name: `non-streaming x${CONCURRENCY}, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, gateways: 2 as const },
   { name: `non-streaming x${CONCURRENCY}, one account, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'one' as const, gateways: 2 as const },
+  { name: `messages x${CONCURRENCY}`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, surface: 'messages' as const },
 ];
 const PHASE_NAMES = ALL_PHASES.map((p) => p.name);
 const PHASES = ALL_PHASES.filter((p) => !ONLY || ONLY.includes(p.name));
@@ -100,8 +108,8 @@ interface Phase {
 }
 
 /** One keep-alive HTTP client for both paths, so the client's own cost is the same on each. */
-function loadGenerator(baseUrl: string, concurrency: number) {
-  const url = new URL(`${baseUrl}/chat/completions`);
+function loadGenerator(baseUrl: string, concurrency: number, surface: Surface) {
+  const url = new URL(`${baseUrl}/${surface === 'messages' ? 'messages' : 'chat/completions'}`);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const post = (body: string, apiKey: string | undefined) =>
     new Promise<number>((resolve, reject) => {
@@ -141,9 +149,10 @@ async function phase(
   stream: boolean,
   concurrency: number,
   cpu: CpuMeter,
+  surface: Surface = 'chat',
 ): Promise<Phase> {
   // Client i goes to gateway i modulo the gateways given.
-  const clients = (Array.isArray(baseUrls) ? baseUrls : [baseUrls]).map((url) => loadGenerator(url, concurrency));
+  const clients = (Array.isArray(baseUrls) ? baseUrls : [baseUrls]).map((url) => loadGenerator(url, concurrency, surface));
   const clientOf = (worker: number) => clients[worker % clients.length]!;
   const keyOf = (worker: number) => (keys.length ? keys[worker % keys.length] : undefined);
   const latencies: number[] = [];
@@ -154,7 +163,7 @@ async function phase(
       model: MODEL,
       messages: [{ role: 'user', content: `Benchmark request ${i}: say something short.` }],
       max_tokens: MAX_TOKENS,
-      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+      ...(stream ? (surface === 'messages' ? { stream: true } : { stream: true, stream_options: { include_usage: true } }) : {}),
     });
   // Warm-up: connections, JIT, caches, for WARMUP_SECONDS and at least one request per client. One
   // request each is not enough: the x1 phase, the first on a fresh gateway, measured the gateway's
@@ -225,7 +234,7 @@ function rssMb(pid: number): number {
  */
 async function soak(baseUrl: string, keys: string[], gatewayPid: number, cpu: CpuMeter): Promise<number> {
   console.log(`\nsoak: ${SOAK_SECONDS} s at x${CONCURRENCY}, non-streaming (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-  const client = loadGenerator(baseUrl, CONCURRENCY);
+  const client = loadGenerator(baseUrl, CONCURRENCY, 'chat');
   let window: number[] = [];
   let errors = 0;
   let answered = 0;
@@ -452,7 +461,7 @@ async function main() {
       const pair = spec.gateways === 2 ? await twoGateways() : undefined;
       const via = pair
         ? await phase(`gateway, ${spec.name}`, [gateway.url, pair.url], gatewayKeys, spec.stream, spec.concurrency, pair.cpu)
-        : await phase(`gateway, ${spec.name}`, gateway.url, gatewayKeys, spec.stream, spec.concurrency, cpu);
+        : await phase(`gateway, ${spec.name}`, gateway.url, gatewayKeys, spec.stream, spec.concurrency, cpu, spec.surface);
       results.push({ kind: spec.name, direct, gateway: via, proxy: bare });
       // Every gateway request of the phase (its warm-up included) recorded once, charged once, nothing left held.
       if (!(await books.expect(via.requests - via.errors + via.warmedUp))) process.exitCode = 1;
