@@ -25,9 +25,10 @@ import type { Db } from '../src/db/connection.js';
  * `npm run bench:chat`: chat completions per second, latency and CPU through the gateway (auth,
  * hold, upstream call, capture, request log) beside the same load sent straight to the upstream,
  * interleaved (direct, gateway, direct, gateway…) so the machine's other load hits both alike; the
- * ledger is checked to the nano-dollar after every gateway phase. The `messages` phase sends the
- * gateway Anthropic's Messages for the same model instead (the direct path stays chat completions,
- * the upstream's only API), so it shows what that surface adds. Then the same model behind a
+ * ledger is checked to the nano-dollar after every gateway phase. The `messages` and `responses`
+ * phases send the gateway Anthropic's Messages or OpenAI's Responses for the same model instead (the
+ * direct path stays chat completions, the upstream's only API), so they show what each surface adds.
+ * Then the same model behind a
  * first route that fails (connection refused, 503) with the upstream as its fallback
  * (bench/chat-fallback.ts), at one client.
  *
@@ -72,8 +73,9 @@ interface PhaseSpec {
   surface?: Surface;
 }
 
-/** Chat completions, or Anthropic's Messages (Claude Code's endpoint) for the same chat model. */
-type Surface = 'chat' | 'messages';
+/** Chat completions, Anthropic's Messages (Claude Code's endpoint) or OpenAI's Responses (Codex's), for the same chat model. */
+type Surface = 'chat' | 'messages' | 'responses';
+const SURFACE_PATHS: Record<Surface, string> = { chat: 'chat/completions', messages: 'messages', responses: 'responses' };
 
 const ALL_PHASES: PhaseSpec[] = [
   ...LEVELS.flatMap((c) => [
@@ -86,6 +88,7 @@ const ALL_PHASES: PhaseSpec[] = [
   { name: `non-streaming x${CONCURRENCY}, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, gateways: 2 as const },
   { name: `non-streaming x${CONCURRENCY}, one account, two gateways`, stream: false, concurrency: CONCURRENCY, keys: 'one' as const, gateways: 2 as const },
   { name: `messages x${CONCURRENCY}`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, surface: 'messages' as const },
+  { name: `responses x${CONCURRENCY}`, stream: false, concurrency: CONCURRENCY, keys: 'spread' as const, surface: 'responses' as const },
 ];
 const PHASE_NAMES = ALL_PHASES.map((p) => p.name);
 const PHASES = ALL_PHASES.filter((p) => !ONLY || ONLY.includes(p.name));
@@ -109,7 +112,7 @@ interface Phase {
 
 /** One keep-alive HTTP client for both paths, so the client's own cost is the same on each. */
 function loadGenerator(baseUrl: string, concurrency: number, surface: Surface) {
-  const url = new URL(`${baseUrl}/${surface === 'messages' ? 'messages' : 'chat/completions'}`);
+  const url = new URL(`${baseUrl}/${SURFACE_PATHS[surface]}`);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const post = (body: string, apiKey: string | undefined) =>
     new Promise<number>((resolve, reject) => {
@@ -158,13 +161,18 @@ async function phase(
   const latencies: number[] = [];
   let errors = 0;
   let seq = 0;
+  const prompt = (i: number) => `Benchmark request ${i}: say something short.`;
   const bodyFor = (i: number) =>
-    JSON.stringify({
-      model: MODEL,
-      messages: [{ role: 'user', content: `Benchmark request ${i}: say something short.` }],
-      max_tokens: MAX_TOKENS,
-      ...(stream ? (surface === 'messages' ? { stream: true } : { stream: true, stream_options: { include_usage: true } }) : {}),
-    });
+    JSON.stringify(
+      surface === 'responses'
+        ? { model: MODEL, input: prompt(i), max_output_tokens: MAX_TOKENS, ...(stream ? { stream: true } : {}) }
+        : {
+            model: MODEL,
+            messages: [{ role: 'user', content: prompt(i) }],
+            max_tokens: MAX_TOKENS,
+            ...(stream ? (surface === 'messages' ? { stream: true } : { stream: true, stream_options: { include_usage: true } }) : {}),
+          },
+    );
   // Warm-up: connections, JIT, caches, for WARMUP_SECONDS and at least one request per client. One
   // request each is not enough: the x1 phase, the first on a fresh gateway, measured the gateway's
   // code before V8 had optimised it, and those requests were its p99 (BENCHMARKS.md, 2026-12-01 afternoon).

@@ -64,7 +64,7 @@ export function createApp(services: Services, serving: ChatServing = chatServing
   // Their other methods and paths (count_tokens, GET /v1/responses/{id}) are served below.
   const chat = chatRoutes(services, serving);
   const messages = messageRoutes(services, serving);
-  const responses = responsesRoutes(services);
+  const responses = responsesRoutes(services, serving);
   for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/responses']) app.post(path, ...keyChecks, chat, messages, responses);
   app.use('/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   // Sandboxes parse their own bodies; none is mounted in production unless SANDBOXES=1.

@@ -8,24 +8,27 @@ import { timeRequest } from './metrics.js';
 import { bodyLimitFor, readJson } from './request-body.js';
 import { chatCompletions, type ChatCaller, type ChatServing } from './routes/chat.js';
 import { createMessage } from './routes/messages.js';
+import { createResponse } from './routes/responses.js';
 
 /**
- * The paid hot path on bare node:http: `POST /v1/chat/completions` and Anthropic's `POST /v1/messages`
- * with a key and a UTF-8 JSON body, which is nearly every chat request. Express cost it about a fifth
- * of the gateway's CPU per request (its prototype swaps, the router's walk, body-parser's layers:
- * BENCHMARKS.md, "A lean chat path"), so this takes the request before Express sees it and runs the
- * steps Express would, in its order and with its modules: request id and timing, the key check, the
- * key's limits, the body within its limit, then the one handler both paths share. Every other
+ * The paid hot path on bare node:http: the three endpoints that sell chat (`POST /v1/chat/completions`,
+ * Anthropic's `/v1/messages`, OpenAI's `/v1/responses`) with a key and a UTF-8 JSON body, which is
+ * nearly every chat request. Express cost it about a fifth of the gateway's CPU per request (its
+ * prototype swaps, the router's walk, body-parser's layers: BENCHMARKS.md, "A lean chat path"), so
+ * this takes the request before Express sees it and runs the steps Express would, in its order and
+ * with its modules: request id and timing, the key check, the key's limits, the body within its
+ * limit, then the one handler both paths share. Every other
  * request, these endpoints' unusual ones included (no key, a form or compressed body, a browser's
  * origin when CORS is on, a trailing slash), is left to Express, which answers it as before.
  */
 
 const CHAT = '/v1/chat/completions';
 const MESSAGES = '/v1/messages';
+const RESPONSES = '/v1/responses';
 
 /** Whether the lean path serves this request: decided from its request line and headers alone. */
 export function takesLean(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders, corsOn: boolean): boolean {
-  if (method !== 'POST' || (url !== CHAT && url !== MESSAGES)) return false;
+  if (method !== 'POST' || (url !== CHAT && url !== MESSAGES && url !== RESPONSES)) return false;
   // No key: Express tells a console session from a caller who forgot the key.
   if (apiKeyToken(headers, url === MESSAGES) === null) return false;
   // A browser's request needs the CORS headers, which Express's cors middleware alone sets.
@@ -49,9 +52,11 @@ type Handler = (body: unknown, caller: ChatCaller, req: IncomingMessage, res: Se
 export function leanChat(services: Services, serving: ChatServing): (req: IncomingMessage, res: ServerResponse) => boolean {
   const complete = chatCompletions(serving);
   const create = createMessage(services, serving);
+  const respond = createResponse(services, serving);
   const handlers: Record<string, Handler> = {
     [CHAT]: (body, caller, _req, res) => complete(body, caller, res),
     [MESSAGES]: (body, caller, req, res) => create(body, caller, req.headers, res),
+    [RESPONSES]: (body, caller, _req, res) => respond(body, caller, res),
   };
   const corsOn = services.config.corsOrigins.length > 0;
 

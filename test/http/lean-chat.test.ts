@@ -16,6 +16,7 @@ const LEAN = '/v1/chat/completions';
 const EXPRESS = '/v1/chat/completions/';
 const JSON_TYPE = 'application/json';
 const MESSAGES = '/v1/messages';
+const RESPONSES = '/v1/responses';
 
 describe('which requests the lean chat path takes', () => {
   const plain = { authorization: 'Bearer sk-x', 'content-type': JSON_TYPE };
@@ -28,6 +29,7 @@ describe('which requests the lean chat path takes', () => {
     // Anthropic's Messages, with its x-api-key as well as Bearer.
     expect(takesLean('POST', MESSAGES, plain, false)).toBe(true);
     expect(takesLean('POST', MESSAGES, { 'x-api-key': 'sk-x', 'content-type': JSON_TYPE }, false)).toBe(true);
+    expect(takesLean('POST', RESPONSES, plain, false)).toBe(true);
     // Without CORS configured an Origin changes nothing, as on Express.
     expect(takesLean('POST', LEAN, { ...plain, origin: 'https://app.example' }, false)).toBe(true);
   });
@@ -36,10 +38,11 @@ describe('which requests the lean chat path takes', () => {
     expect(takesLean('GET', LEAN, plain, false)).toBe(false);
     expect(takesLean('POST', EXPRESS, plain, false)).toBe(false);
     expect(takesLean('POST', `${LEAN}?x=1`, plain, false)).toBe(false);
-    expect(takesLean('POST', '/v1/responses', plain, false)).toBe(false);
+    expect(takesLean('POST', '/v1/responses/resp_1', plain, false)).toBe(false);
     expect(takesLean('POST', `${MESSAGES}/count_tokens`, plain, false)).toBe(false);
     // x-api-key is Anthropic's header: the chat endpoint does not take it, on either path.
     expect(takesLean('POST', LEAN, { 'x-api-key': 'sk-x', 'content-type': JSON_TYPE }, false)).toBe(false);
+    expect(takesLean('POST', RESPONSES, { 'x-api-key': 'sk-x', 'content-type': JSON_TYPE }, false)).toBe(false);
     // No key: a console session or a forgotten key, told apart by Express.
     expect(takesLean('POST', LEAN, { 'content-type': JSON_TYPE }, false)).toBe(false);
     expect(takesLean('POST', LEAN, { ...plain, origin: 'https://app.example' }, true)).toBe(false);
@@ -212,5 +215,46 @@ describe('the lean path answers Anthropic\u2019s Messages as Express does', () =
     }
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
     expect(upstream.seen).toEqual([]);
+  });
+});
+
+describe('the lean path answers OpenAI\u2019s Responses as Express does', () => {
+  const send = (path: string, body: string, headers: Record<string, string>) =>
+    fetch(h.baseUrl + path, { method: 'POST', headers: { 'content-type': JSON_TYPE, ...headers }, body });
+  const response = JSON.stringify({ model: 'gpt-5.2', input: 'Hello.', max_output_tokens: 32 });
+
+  it('charges a response the same on either path', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    upstream.controls.fixedUsage = { prompt: 25, completion: 7 };
+    const lean = await send(RESPONSES, response, { authorization: `Bearer ${key}` });
+    const afterLean = (await h.services.ledger.balance(accountId)).balance;
+    const express = await send(`${RESPONSES}/`, response, { authorization: `Bearer ${key}` });
+    const afterExpress = (await h.services.ledger.balance(accountId)).balance;
+    expect([lean.status, express.status]).toEqual([200, 200]);
+    const [a, b] = [await lean.json(), await express.json()];
+    expect(a.object).toBe('response');
+    expect(a.usage).toEqual(b.usage);
+    expect(1_000_000_000n - afterLean).toBe(afterLean - afterExpress);
+    expect(afterLean).toBeLessThan(1_000_000_000n);
+  });
+
+  it('refuses bad bodies with the same status and error on either path, and charges nothing', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const auth = { authorization: `Bearer ${key}` };
+    const cases: [string, string][] = [
+      ['malformed JSON', '{"model":'],
+      ['store: true', JSON.stringify({ model: 'gpt-5.2', input: 'hi', store: true })],
+      ['an unknown model', JSON.stringify({ model: 'no-such-model', input: 'hi' })],
+      ['an unknown field', JSON.stringify({ model: 'gpt-5.2', input: 'hi', bogus: 1 })],
+    ];
+    for (const [what, body] of cases) {
+      const lean = await send(RESPONSES, body, auth);
+      const express = await send(`${RESPONSES}/`, body, auth);
+      expect({ what, status: lean.status }).toEqual({ what, status: express.status });
+      expect(lean.status, what).toBeGreaterThanOrEqual(400);
+      expect(lean.status, what).toBeLessThan(500);
+      expect(await lean.json(), what).toEqual(await express.json());
+    }
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
   });
 });

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { Router } from 'express';
 import { z } from 'zod';
 import { OutputLimitUnaffordable } from '../../chat/chat-billing.js';
@@ -14,7 +15,7 @@ import type { Services } from '../../services.js';
 import { ApiError, fromZod, invalidRequest } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { COST_HEADER } from './chat-exchange.js';
-import { chatServing, MAX_TOKENS_CAP_HEADER, serveChat, chatCallerOf } from './chat.js';
+import { chatServing, MAX_TOKENS_CAP_HEADER, serveChat, chatCallerOf, type ChatCaller, type ChatServing } from './chat.js';
 
 const ENDPOINT = '/v1/responses';
 
@@ -40,15 +41,45 @@ const responseObjectSchema = z.looseObject({
 });
 
 /**
+ * POST /v1/responses once its caller is known and its body parsed: served from Express
+ * (responsesRoutes) and from the lean path (src/http/lean-chat.ts), which takes the common case.
+ */
+export function createResponse(services: Services, serving: ChatServing) {
+  const native = nativeResponsesUpstreams(services.config.providers);
+  return async (body: unknown, caller: ChatCaller, res: ServerResponse): Promise<void> => {
+    const request = parse(body);
+    const model = services.catalog.chat(request.model);
+    if (!model) {
+      throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${request.model}' does not exist or is not a chat model. GET /v1/models lists the chat models and their prices.`, 'model');
+    }
+    const requested = request.max_output_tokens ?? undefined;
+    if (requested !== undefined && requested > model.max_output_tokens) {
+      throw invalidRequest(`max_output_tokens is too large: ${requested}. The model ${model.id} supports at most ${model.max_output_tokens} output tokens.`, 'max_output_tokens', 'invalid_value');
+    }
+    // The caller's output limit is the chat request's: held for, capped by the balance, sent upstream.
+    const chat = { ...toChatRequest(request), ...(requested !== undefined && { max_completion_tokens: requested }) };
+    const ids = new ResponseIds(caller.requestId);
+    await serveChat(serving, body, caller, res, {
+      endpoint: ENDPOINT,
+      face: responsesFace(responseShell(request, ids, model.id, Math.floor(Date.now() / 1000)), ids),
+      chatRequest: () => chat,
+      // Native routes are sent the Responses body, the others its chat translation: the bound covers either.
+      hold: { promptTokenBound: promptTokenBound(request) },
+      routed: (call) => ({ ...call, routes: call.routes.map((route) => nativeRoute(route, native.get(route.provider), request, call)) }),
+      refusal: (error) => (error instanceof OutputLimitUnaffordable ? unaffordable(error) : undefined),
+    });
+  };
+}
+
+/**
  * POST /v1/responses, stateless: billed exactly as a chat completion (same hold, capture and
  * request row), through chat's call (src/chat/chat-call.ts). Routes whose provider speaks the
  * Responses API get the request natively; the others (and the simulator) a translation to chat
  * completions.
  */
-export function responsesRoutes(services: Services): Router {
+export function responsesRoutes(services: Services, serving: ChatServing = chatServing(services)): Router {
   const router = Router();
-  const serving = chatServing(services);
-  const native = nativeResponsesUpstreams(services.config.providers);
+  const create = createResponse(services, serving);
 
   openapi.add({
     method: 'post',
@@ -71,29 +102,7 @@ export function responsesRoutes(services: Services): Router {
     },
   });
 
-  router.post(ENDPOINT, async (req, res) => {
-    const request = parse(req.body);
-    const model = services.catalog.chat(request.model);
-    if (!model) {
-      throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model '${request.model}' does not exist or is not a chat model. GET /v1/models lists the chat models and their prices.`, 'model');
-    }
-    const requested = request.max_output_tokens ?? undefined;
-    if (requested !== undefined && requested > model.max_output_tokens) {
-      throw invalidRequest(`max_output_tokens is too large: ${requested}. The model ${model.id} supports at most ${model.max_output_tokens} output tokens.`, 'max_output_tokens', 'invalid_value');
-    }
-    // The caller's output limit is the chat request's: held for, capped by the balance, sent upstream.
-    const chat = { ...toChatRequest(request), ...(requested !== undefined && { max_completion_tokens: requested }) };
-    const ids = new ResponseIds(res.locals.requestId as string);
-    await serveChat(serving, req.body, chatCallerOf(res), res, {
-      endpoint: ENDPOINT,
-      face: responsesFace(responseShell(request, ids, model.id, Math.floor(Date.now() / 1000)), ids),
-      chatRequest: () => chat,
-      // Native routes are sent the Responses body, the others its chat translation: the bound covers either.
-      hold: { promptTokenBound: promptTokenBound(request) },
-      routed: (call) => ({ ...call, routes: call.routes.map((route) => nativeRoute(route, native.get(route.provider), request, call)) }),
-      refusal: (error) => (error instanceof OutputLimitUnaffordable ? unaffordable(error) : undefined),
-    });
-  });
+  router.post(ENDPOINT, (req, res) => create(req.body, chatCallerOf(res), res));
 
   return router;
 }
