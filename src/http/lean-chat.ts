@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { newId } from '../ids.js';
+import { speaksAnthropic } from '../messages/anthropic-errors.js';
 import type { Services } from '../services.js';
 import { apiKeyAuth, apiKeyToken } from './auth.js';
 import { answerError } from './errors.js';
@@ -25,12 +26,13 @@ import { createResponse } from './routes/responses.js';
 const CHAT = '/v1/chat/completions';
 const MESSAGES = '/v1/messages';
 const RESPONSES = '/v1/responses';
+const PATHS: readonly string[] = [CHAT, MESSAGES, RESPONSES];
 
 /** Whether the lean path serves this request: decided from its request line and headers alone. */
 export function takesLean(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders, corsOn: boolean): boolean {
-  if (method !== 'POST' || (url !== CHAT && url !== MESSAGES && url !== RESPONSES)) return false;
+  if (method !== 'POST' || url === undefined || !PATHS.includes(url)) return false;
   // No key: Express tells a console session from a caller who forgot the key.
-  if (apiKeyToken(headers, url === MESSAGES) === null) return false;
+  if (apiKeyToken(headers, speaksAnthropic(url)) === null) return false;
   // A browser's request needs the CORS headers, which Express's cors middleware alone sets.
   if (corsOn && headers.origin !== undefined) return false;
   const encoding = headers['content-encoding'];
@@ -59,15 +61,16 @@ export function leanChat(services: Services, serving: ChatServing): (req: Incomi
     [RESPONSES]: (body, caller, _req, res) => respond(body, caller, res),
   };
   const corsOn = services.config.corsOrigins.length > 0;
+  const limits = new Map(PATHS.map((path) => [path, bodyLimitFor(path)]));
 
   async function serve(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newId('req');
     res.setHeader('x-request-id', requestId);
     timeRequest(services.metrics, 'POST', res, () => path);
     try {
-      const auth = await apiKeyAuth(services, apiKeyToken(req.headers, path === MESSAGES) ?? '');
+      const auth = await apiKeyAuth(services, apiKeyToken(req.headers, speaksAnthropic(path)) ?? '');
       await applyKeyLimits(services, auth, res);
-      const body = await readJson(req, bodyLimitFor(path));
+      const body = await readJson(req, limits.get(path)!);
       await handlers[path]!(body, { ...auth, requestId }, req, res);
     } catch (err) {
       answerError(services.logger, err, req, res, path);
