@@ -9,6 +9,10 @@ import { benchDatabase, percentile } from './support.js';
  * Hold + capture pairs per second: on one hot account (every pair contends for one row lock)
  * and spread over 1,000 accounts, at 32, 128 and 512 concurrent callers (BENCH_LEVELS), with the
  * WAL flushes (fsyncs) per pair from pg_stat_wal, then the full invariant check.
+ * Two kinds of pair (BENCH_PAIRS, default both): a generation's, whose hold and capture each
+ * commit durably, and a chat request's, whose hold the ledger commits without waiting for its WAL
+ * flush when its batch holds nothing else (the capture's durable commit flushes it: see
+ * postgres-ledger.ts), so that a pair costs one flush per batch instead of two.
  * `npm run bench:ledger`; BENCH_SECONDS per run (default 10), BENCH_LANES (default: the service's,
  * LEDGER_LANES's default for this machine), BENCH_PLAIN=1 adds the
  * one-statement-per-commit comparison.
@@ -16,6 +20,12 @@ import { benchDatabase, percentile } from './support.js';
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const LANES = Number(process.env.BENCH_LANES ?? ledgerLanes(os.availableParallelism()));
 const LEVELS = (process.env.BENCH_LEVELS ?? process.env.BENCH_CONCURRENCY ?? '32,128,512').split(',').map(Number);
+type Pair = 'generation' | 'chat';
+const PAIRS = (process.env.BENCH_PAIRS ?? 'generation,chat').split(',').map((p) => {
+  if (p !== 'generation' && p !== 'chat') throw new Error(`BENCH_PAIRS: unknown pair '${p}' (generation, chat)`);
+  return p as Pair;
+});
+const AMOUNT = 210_000_000n;
 
 /** WAL flushes so far: pg_stat_io on PostgreSQL 18 (which moved them there), pg_stat_wal before; null if neither. */
 async function walSyncs(db: Db): Promise<number | null> {
@@ -33,7 +43,7 @@ async function walSyncs(db: Db): Promise<number | null> {
   return null;
 }
 
-async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: string, CONCURRENCY: number) {
+async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: string, CONCURRENCY: number, pair: Pair = 'generation') {
   const syncsBefore = await walSyncs(db);
   let pairs = 0;
   const latencies: number[] = [];
@@ -45,14 +55,16 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
         const i = seq++;
         const accountId = accounts[i % accounts.length]!;
         const t0 = performance.now();
+        const key = `${label}:${pair}:${CONCURRENCY}:${i}`;
         const { value: hold } = await ledger.placeHold({
           accountId,
-          amount: 210_000_000n,
-          idempotencyKey: `${label}:${CONCURRENCY}:${i}`,
-          purpose: 'generation',
+          amount: AMOUNT,
+          idempotencyKey: key,
+          purpose: pair,
+          ...(pair === 'chat' ? { requestId: key } : {}),
           expiresAt: new Date(Date.now() + 3_600_000),
         });
-        await ledger.captureHold({ holdId: hold.id, amount: 210_000_000n, kind: 'generation_capture' });
+        await ledger.captureHold({ holdId: hold.id, amount: AMOUNT, kind: pair === 'chat' ? 'usage' : 'generation_capture' });
         latencies.push(performance.now() - t0);
         pairs++;
       }
@@ -63,7 +75,7 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
   const syncsAfter = await walSyncs(db);
   const syncs = syncsBefore === null || syncsAfter === null ? 'n/a' : ((syncsAfter - syncsBefore) / Math.max(1, pairs)).toFixed(3);
   console.log(
-    `${label.padEnd(22)} ${String(pairs).padStart(6)} pairs in ${DURATION_MS / 1000}s = ${perSecond.toFixed(0).padStart(5)} pairs/s` +
+    `${`${label}, ${pair}`.padEnd(34)} ${String(pairs).padStart(6)} pairs in ${DURATION_MS / 1000}s = ${perSecond.toFixed(0).padStart(5)} pairs/s` +
       `  p50 ${percentile(latencies, 50).toFixed(2)} ms  p99 ${percentile(latencies, 99).toFixed(2)} ms` +
       `  WAL syncs/pair ${syncs}  (concurrency ${CONCURRENCY})`,
   );
@@ -88,9 +100,11 @@ async function main() {
     const hot = await seed(1);
     const many = await seed(1000);
     console.log(`group commit, ${LANES} lane${LANES === 1 ? '' : 's'} (as the service runs it; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
-    for (const level of LEVELS) {
-      await run(db, ledger, hot, `one hot account`, level);
-      await run(db, ledger, many, `across 1,000 accounts`, level);
+    for (const pair of PAIRS) {
+      for (const level of LEVELS) {
+        await run(db, ledger, hot, `one hot account`, level, pair);
+        await run(db, ledger, many, `across 1,000 accounts`, level, pair);
+      }
     }
     if (process.env.BENCH_PLAIN === '1') {
       console.log('one statement per commit (for comparison):');
