@@ -49,6 +49,7 @@ async function recordingUpstream(options: ChatSandboxOptions = {}) {
   return {
     seen,
     finished,
+    server,
     baseUrl: `${url(server)}/v1`,
     /** Resolves when the next completion request ends on the upstream side. */
     nextFinish: () => new Promise<SandboxCall>((resolve) => waiters.push(resolve)),
@@ -188,6 +189,30 @@ describe('chat upstream adapter, cancelling', () => {
     }
   });
 
+  it('sends the next call on the same connection once an answer or a stream after [DONE] is read', async () => {
+    const upstream = await recordingUpstream();
+    const server = upstream.server;
+    let connections = 0;
+    server.on('connection', () => connections++);
+    try {
+      const adapter = createChatUpstream({ baseUrl: upstream.baseUrl });
+      // The pool takes a connection back a turn after its answer ends (undici), and a stream's after
+      // the end of its body, read once [DONE] was handed on: the calls here come a little apart, as a
+      // gateway's calls do (each answer is settled before its caller sends the next).
+      const apart = () => new Promise((resolve) => setTimeout(resolve, 20));
+      for (let i = 0; i < 3; i++) {
+        await adapter.complete(request());
+        await apart();
+        expect(textOf(await drain(await adapter.stream(request())))).not.toBe('');
+        await apart();
+      }
+      expect(upstream.seen).toHaveLength(6);
+      expect(connections).toBe(1);
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('aborting before the upstream answers rejects with the reason and the upstream sees the close', async () => {
     const upstream = await recordingUpstream({ latencyMs: 60_000 });
     try {
@@ -249,6 +274,31 @@ describe('chat upstream adapter against other OpenAI-compatible servers', () => 
       const chunks = await drain(await createChatUpstream({ baseUrl: url(server) }).stream(request()));
       expect(textOf(chunks)).toBe('Grüße 🙂');
       expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 });
+    } finally {
+      await stop(server);
+    }
+  });
+
+  it('hands the chunks on at [DONE] and keeps the connection for the next call once the body ends', async () => {
+    const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'x', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] };
+    let connections = 0;
+    // Each body ends only when the test says so: a call that waited for the end would never return.
+    const unended: (() => void)[] = [];
+    const server = await listen((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`);
+      unended.push(() => res.end());
+    });
+    server.on('connection', () => connections++);
+    try {
+      const adapter = createChatUpstream({ baseUrl: url(server) });
+      for (let i = 0; i < 3; i++) {
+        expect(textOf(await drain(await adapter.stream(request())))).toBe('hi');
+        unended.shift()!();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(connections).toBe(1);
     } finally {
       await stop(server);
     }
