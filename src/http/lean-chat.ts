@@ -30,14 +30,20 @@ const PATHS: readonly string[] = [CHAT, MESSAGES, RESPONSES];
 
 /** Whether the lean path serves this request: decided from its request line and headers alone. */
 export function takesLean(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders, corsOn: boolean): boolean {
-  if (method !== 'POST' || url === undefined || !PATHS.includes(url)) return false;
+  return leanKey(method, url, headers, corsOn) !== null;
+}
+
+/** The key of a request the lean path serves (read once, for the decision and for the check); null for any other. */
+function leanKey(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders, corsOn: boolean): string | null {
+  if (method !== 'POST' || url === undefined || !PATHS.includes(url)) return null;
   // No key: Express tells a console session from a caller who forgot the key.
-  if (apiKeyToken(headers, speaksAnthropic(url)) === null) return false;
+  const token = apiKeyToken(headers, speaksAnthropic(url));
+  if (token === null) return null;
   // A browser's request needs the CORS headers, which Express's cors middleware alone sets.
-  if (corsOn && headers.origin !== undefined) return false;
+  if (corsOn && headers.origin !== undefined) return null;
   const encoding = headers['content-encoding'];
-  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
-  return isUtf8Json(headers['content-type']);
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return null;
+  return isUtf8Json(headers['content-type']) ? token : null;
 }
 
 /** `application/json`, with no charset or UTF-8's: what readJson decodes exactly as body-parser does. */
@@ -48,38 +54,43 @@ function isUtf8Json(contentType: string | undefined): boolean {
   return params.every((p) => /^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(p));
 }
 
-type Handler = (body: unknown, caller: ChatCaller, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** What serves one endpoint: its body limit and its handler. */
+interface LeanRoute {
+  limit: number;
+  handle(body: unknown, caller: ChatCaller, req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
 
 /** A request listener that serves what takesLean accepts and returns false for everything else. */
 export function leanChat(services: Services, serving: ChatServing): (req: IncomingMessage, res: ServerResponse) => boolean {
   const complete = chatCompletions(serving);
   const create = createMessage(services, serving);
   const respond = createResponse(services, serving);
-  const handlers: Record<string, Handler> = {
-    [CHAT]: (body, caller, _req, res) => complete(body, caller, res),
-    [MESSAGES]: (body, caller, req, res) => create(body, caller, req.headers, res),
-    [RESPONSES]: (body, caller, _req, res) => respond(body, caller, res),
-  };
+  const routes = new Map<string, LeanRoute>([
+    [CHAT, { limit: bodyLimitFor(CHAT), handle: (body, caller, _req, res) => complete(body, caller, res) }],
+    [MESSAGES, { limit: bodyLimitFor(MESSAGES), handle: (body, caller, req, res) => create(body, caller, req.headers, res) }],
+    [RESPONSES, { limit: bodyLimitFor(RESPONSES), handle: (body, caller, _req, res) => respond(body, caller, res) }],
+  ]);
   const corsOn = services.config.corsOrigins.length > 0;
-  const limits = new Map(PATHS.map((path) => [path, bodyLimitFor(path)]));
 
-  async function serve(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function serve(path: string, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = routes.get(path)!;
     const requestId = newId('req');
     res.setHeader('x-request-id', requestId);
     timeRequest(services.metrics, 'POST', res, () => path);
     try {
-      const auth = await apiKeyAuth(services, apiKeyToken(req.headers, speaksAnthropic(path)) ?? '');
+      const auth = await apiKeyAuth(services, token);
       await applyKeyLimits(services, auth, res);
-      const body = await readJson(req, limits.get(path)!);
-      await handlers[path]!(body, { ...auth, requestId }, req, res);
+      const body = await readJson(req, route.limit);
+      await route.handle(body, { ...auth, requestId }, req, res);
     } catch (err) {
       answerError(services.logger, err, req, res, path);
     }
   }
 
   return (req, res) => {
-    if (!takesLean(req.method, req.url, req.headers, corsOn)) return false;
-    serve(req.url!, req, res).catch((err) => {
+    const token = leanKey(req.method, req.url, req.headers, corsOn);
+    if (token === null) return false;
+    serve(req.url!, token, req, res).catch((err) => {
       services.logger.error({ err }, 'lean chat path');
       if (!res.writableEnded) res.destroy();
     });

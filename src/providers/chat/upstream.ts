@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
 import { SSE_DONE, readSseEvents, type SseEvent } from './sse.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from './embedding-types.js';
@@ -126,10 +126,10 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
     return pool.request({ path: target.pathname + target.search, method: 'POST', headers, body: JSON.stringify(body), signal: link.controller.signal }).then(
       async (response) => {
         link.heard();
-        const answer: Answer = { status: response.statusCode, headers: response.headers, body: response.body };
-        if (answer.status >= 200 && answer.status < 300) return answer;
-        const raw = await readText(answer, link).catch(() => '');
-        throw new UpstreamError(answer.status, normalizeUpstreamErrorBody(answer.status, raw, secrets), retryAfterOf(answer.headers));
+        const status = response.statusCode;
+        if (status >= 200 && status < 300) return response;
+        const raw = await readText(response, link).catch(() => '');
+        throw new UpstreamError(status, normalizeUpstreamErrorBody(status, raw, secrets), retryAfterOf(response.headers));
       },
       (error: unknown) => {
         throw link.failure(error);
@@ -201,11 +201,7 @@ function isCompletion(value: unknown): value is ChatCompletion {
 }
 
 /** An upstream's answer once its headers came. */
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Readable;
-}
+type Answer = Dispatcher.ResponseData;
 
 async function readText(response: Answer, link: Call): Promise<string> {
   const parts: Buffer[] = [];
