@@ -41,14 +41,18 @@ import type { Db } from '../src/db/connection.js';
  * BENCH_PHASES (phase names to run, exactly as printed, separated by commas without a space after
  * them: "non-streaming x1,non-streaming x32, one account,fallback after 503 x1"; default all; an unknown
  * name is an error that lists the names), BENCH_GATEWAY_NODE_ARGS,
- * BENCH_WARMUP_SECONDS (load before each phase's measurement, default 1),
+ * BENCH_WARMUP_SECONDS (load before each phase's measurement, default 1), BENCH_PROCESS_WARMUP_SECONDS
+ * (load on every process once, before the first phase, default 5: see warmProcess),
  * BENCH_SOAK_SECONDS (a sustained x{BENCH_CONCURRENCY} load after the phases, sampling the gateway's
  * RSS, throughput and CPU per request every 10 s; 0, the default, skips it), BENCH_PROXY=1 (each
- * phase also through a bare node:http proxy, bare-proxy.ts: what any Node gateway gets here).
+ * phase also through a bare node:http proxy, bare-proxy.ts: what any Node gateway gets here;
+ * BENCH_PROXY=ledger: that proxy plus the two database round trips and the one flush a durably
+ * billing gateway cannot do without, the floor under the gateway's own work).
  * A phase is one entry of PHASES below: add one there.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const PROCESS_WARMUP_SECONDS = Number(process.env.BENCH_PROCESS_WARMUP_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const LEVELS = (process.env.BENCH_LEVELS ?? `1,${CONCURRENCY},128`).split(',').map(Number);
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 16);
@@ -57,7 +61,8 @@ const UPSTREAM = process.env.BENCH_UPSTREAM === 'simulator' ? 'simulator' : 'min
 // Phase names contain ", ", so only a comma without a space after it separates two of them.
 const ONLY = process.env.BENCH_PHASES?.split(/,(?! )/).map((name) => name.trim());
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
-const PROXY = process.env.BENCH_PROXY === '1';
+const PROXY = process.env.BENCH_PROXY === '1' || process.env.BENCH_PROXY === 'ledger';
+const PROXY_LABEL = process.env.BENCH_PROXY === 'ledger' ? 'floor proxy' : 'bare proxy';
 const MODEL = 'gpt-5.2';
 const CREDIT = parseUsd('1000000');
 
@@ -229,6 +234,32 @@ async function phase(
   return result;
 }
 
+/**
+ * Load on a freshly started process before anything of it is measured, so every phase measures
+ * code V8 has optimised, as a running service's is. A phase's own warm-up is not enough for that at
+ * one client: a second of it is a few hundred requests, after which much of the gateway still ran
+ * unoptimised (its CPU per request at x1 halved after 15 s; BENCHMARKS.md, 2026-12-02 morning).
+ * x{CONCURRENCY} clients, half streaming, on the keys given (none: the upstream directly) for
+ * PROCESS_WARMUP_SECONDS; resolves to the requests answered 200 (for the books).
+ */
+async function warmProcess(baseUrl: string, keys: string[]): Promise<number> {
+  const client = loadGenerator(baseUrl, CONCURRENCY, 'chat');
+  const until = performance.now() + PROCESS_WARMUP_SECONDS * 1000;
+  let answered = 0;
+  let seq = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, worker) => {
+      const stream = worker % 2 === 1 ? { stream: true, stream_options: { include_usage: true } } : {};
+      while (performance.now() < until) {
+        const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `Warm-up ${seq++}.` }], max_tokens: MAX_TOKENS, ...stream });
+        if ((await client.post(body, keys.length ? keys[worker % keys.length] : undefined).catch(() => 0)) === 200) answered++;
+      }
+    }),
+  );
+  client.close();
+  return answered;
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -381,7 +412,7 @@ async function runUpstream() {
 }
 
 async function runProxy() {
-  console.log(`ready ${await listenBareProxy(process.env.UPSTREAM_BASE_URL!)}`);
+  console.log(`ready ${await listenBareProxy(process.env.UPSTREAM_BASE_URL!, process.env.PROXY_DATABASE_URL)}`);
 }
 
 async function runGateway() {
@@ -438,7 +469,9 @@ async function main() {
     });
     const gateway = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
     children.push(gateway.process);
-    const proxy = PROXY ? await child('proxy', { UPSTREAM_BASE_URL: upstream.url }) : undefined;
+    const proxy = PROXY
+      ? await child('proxy', { UPSTREAM_BASE_URL: upstream.url, ...(process.env.BENCH_PROXY === 'ledger' ? { PROXY_DATABASE_URL: databaseUrl } : {}) })
+      : undefined;
     if (proxy) children.push(proxy.process);
 
     // Other work on the machine shows in every number; the load average says how much there was.
@@ -448,23 +481,31 @@ async function main() {
         `${UPSTREAM === 'simulator' ? ` (${MAX_TOKENS}-token replies)` : ''}, model ${MODEL}`,
     );
     const cpu = cpuMeter(db, gateway.process.pid!, upstream.process.pid!);
+    const books = ledgerCheck(db, customers.map((c) => c.id));
     // The second gateway process, started for the first phase that spreads its clients over two.
     let second: { url: string; cpu: CpuMeter } | undefined;
     const twoGateways = async () => {
       if (!second) {
         const g = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
         children.push(g.process);
+        if (PROCESS_WARMUP_SECONDS > 0 && !(await books.expect(await warmProcess(g.url, keys.slice(0, CONCURRENCY))))) process.exitCode = 1;
         second = { url: g.url, cpu: cpuMeter(db, [gateway.process.pid!, g.process.pid!], upstream.process.pid!) };
       }
       return second;
     };
-    const books = ledgerCheck(db, customers.map((c) => c.id));
+    if (PROCESS_WARMUP_SECONDS > 0) {
+      await warmProcess(upstream.url, []);
+      if (proxy) await warmProcess(proxy.url, []);
+      const warmed = await warmProcess(gateway.url, keys.slice(0, CONCURRENCY));
+      console.log(`each process warmed up for ${PROCESS_WARMUP_SECONDS} s at x${CONCURRENCY} (${warmed} gateway requests)`);
+      if (!(await books.expect(warmed))) process.exitCode = 1;
+    }
     const results: { kind: string; direct: Phase; gateway: Phase; proxy?: Phase }[] = [];
     for (const spec of PHASES) {
       const gatewayKeys = spec.keys === 'one' ? keys.slice(0, 1) : keys.slice(0, spec.concurrency);
       const direct = await phase(`direct, ${spec.name}`, upstream.url, [], spec.stream, spec.concurrency, cpu);
       const bare = proxy
-        ? await phase(`bare proxy, ${spec.name}`, proxy.url, [], spec.stream, spec.concurrency, cpuMeter(db, proxy.process.pid!, upstream.process.pid!))
+        ? await phase(`${PROXY_LABEL}, ${spec.name}`, proxy.url, [], spec.stream, spec.concurrency, cpuMeter(db, proxy.process.pid!, upstream.process.pid!))
         : undefined;
       const pair = spec.gateways === 2 ? await twoGateways() : undefined;
       const via = pair
@@ -488,7 +529,7 @@ async function main() {
           `  p50 added ${(via.p50 - direct.p50).toFixed(2)} ms  p99 added ${(via.p99 - direct.p99).toFixed(2)} ms` +
           `  gateway+PG ${(gw.gateway! + gw['gateway PG']!).toFixed(2)} ms` +
           (bare
-            ? `  (bare proxy: ${(bare.perSecond / direct.perSecond).toFixed(2)}x, p50 added ${(bare.p50 - direct.p50).toFixed(2)} ms,` +
+            ? `  (${PROXY_LABEL}: ${(bare.perSecond / direct.perSecond).toFixed(2)}x, p50 added ${(bare.p50 - direct.p50).toFixed(2)} ms,` +
               ` p99 added ${(bare.p99 - direct.p99).toFixed(2)} ms, ${bare.cpuMsPerRequest.gateway!.toFixed(2)} ms CPU)`
             : ''),
       );
@@ -500,6 +541,7 @@ async function main() {
       const routes = await fallbackRoutes(kind, MODEL, upstream.url, dataDir);
       // LOG_LEVEL error: every request logs its failed route as a warning, which would flood the output.
       const fallbackGateway = await child('gateway', { ...(await gatewayEnv()), ...routes.env, LOG_LEVEL: 'error' });
+      if (PROCESS_WARMUP_SECONDS > 0 && !(await books.expect(await warmProcess(fallbackGateway.url, keys.slice(0, CONCURRENCY))))) process.exitCode = 1;
       const via = await phase(`gateway, ${fallbackPhase(kind)}`, fallbackGateway.url, keys, false, 1, cpuMeter(db, fallbackGateway.process.pid!, upstream.process.pid!));
       if (!(await books.expect(via.requests - via.errors + via.warmedUp))) process.exitCode = 1;
       if (plain) console.log(`  fallback after ${kind.padEnd(19)} adds p50 ${(via.p50 - plain.p50).toFixed(2)} ms  p99 ${(via.p99 - plain.p99).toFixed(2)} ms to the gateway's non-streaming x1`);
