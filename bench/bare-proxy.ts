@@ -12,8 +12,9 @@ import pg from 'pg';
  * that bills durably must make, and nothing else: before the upstream call a one-row insert
  * committed without waiting for its flush (as the service commits a chat hold), and after the
  * answer, before the client sees its end, a one-row insert committed durably (the capture). No
- * batching, no locks, no funds check: what is left between it and the gateway is the gateway's own
- * work, not the hops and the flush its guarantees require.
+ * locks, no funds check: what is left between it and the gateway is the gateway's own
+ * work, not the hops and the flush its guarantees require. Concurrent requests' writes are batched
+ * (one statement and one commit per batch), as the gateway batches its ledger operations.
  */
 export async function listenBareProxy(upstreamBaseUrl: string, databaseUrl?: string): Promise<string> {
   const upstream = new URL(upstreamBaseUrl);
@@ -67,17 +68,42 @@ export async function listenBareProxy(upstreamBaseUrl: string, databaseUrl?: str
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/v1`)));
 }
 
-/** Two pools of connections, one committing without waiting for the flush and one durably; named statements. */
+/**
+ * Two connections, one committing without waiting for the flush and one durably, each taking its
+ * writes in batches as the ledger's lane does: one multi-row insert (a named statement) for all the
+ * requests that arrived while the last batch ran, so at any concurrency the floor pays one round
+ * trip and one commit per batch, as the gateway does, and not one per request.
+ */
 async function floorBooks(databaseUrl: string) {
-  const pools = {
-    unflushed: new pg.Pool({ connectionString: databaseUrl, max: 16, options: '-c synchronous_commit=off' }),
-    durable: new pg.Pool({ connectionString: databaseUrl, max: 16 }),
-  };
-  await pools.durable.query('CREATE TABLE IF NOT EXISTS bench_floor (n bigint NOT NULL, kind text NOT NULL)');
+  const unflushed = new pg.Client({ connectionString: databaseUrl, options: '-c synchronous_commit=off' });
+  const durable = new pg.Client({ connectionString: databaseUrl });
+  await Promise.all([unflushed.connect(), durable.connect()]);
+  await durable.query('CREATE TABLE IF NOT EXISTS bench_floor (n bigint NOT NULL, kind text NOT NULL)');
   let n = 0;
-  const insert = (pool: pg.Pool, kind: string) => pool.query({ name: `floor-${kind}`, text: 'INSERT INTO bench_floor (n, kind) VALUES ($1, $2)', values: [++n, kind] });
-  return {
-    hold: () => insert(pools.unflushed, 'hold'),
-    capture: () => insert(pools.durable, 'capture'),
+  const lane = (client: pg.Client, kind: string) => {
+    let waiting: { n: number; done: (err?: Error) => void }[] = [];
+    let busy = false;
+    const run = () => {
+      if (busy || !waiting.length) return;
+      busy = true;
+      const batch = waiting;
+      waiting = [];
+      client
+        .query({ name: `floor-${kind}`, text: 'INSERT INTO bench_floor (n, kind) SELECT unnest($1::bigint[]), $2', values: [batch.map((w) => w.n), kind] })
+        .then(
+          () => batch.forEach((w) => w.done()),
+          (err: Error) => batch.forEach((w) => w.done(err)),
+        )
+        .finally(() => {
+          busy = false;
+          run();
+        });
+    };
+    return () =>
+      new Promise<void>((resolve, reject) => {
+        waiting.push({ n: ++n, done: (err) => (err ? reject(err) : resolve()) });
+        run();
+      });
   };
+  return { hold: lane(unflushed, 'hold'), capture: lane(durable, 'capture') };
 }
