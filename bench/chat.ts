@@ -530,7 +530,7 @@ async function main() {
           `  gateway+PG ${(gw.gateway! + gw['gateway PG']!).toFixed(2)} ms` +
           (bare
             ? `  (${PROXY_LABEL}: ${(bare.perSecond / direct.perSecond).toFixed(2)}x, p50 added ${(bare.p50 - direct.p50).toFixed(2)} ms,` +
-              ` p99 added ${(bare.p99 - direct.p99).toFixed(2)} ms, ${bare.cpuMsPerRequest.gateway!.toFixed(2)} ms CPU)`
+              ` p99 added ${(bare.p99 - direct.p99).toFixed(2)} ms, proxy+PG ${(bare.cpuMsPerRequest.gateway! + bare.cpuMsPerRequest['gateway PG']!).toFixed(2)} ms)`
             : ''),
       );
     }
