@@ -1,5 +1,7 @@
 import http from 'node:http';
 import pg from 'pg';
+import { createDb } from '../src/db/connection.js';
+import { GroupCommit } from '../src/ledger/group-commit.js';
 
 /**
  * The least a Node gateway can do per request: read the client's request, send it to the
@@ -14,7 +16,7 @@ import pg from 'pg';
  * answer, before the client sees its end, a one-row insert committed durably (the capture). No
  * locks, no funds check: what is left between it and the gateway is the gateway's own
  * work, not the hops and the flush its guarantees require. Concurrent requests' writes are batched
- * (one statement and one commit per batch), as the gateway batches its ledger operations.
+ * by the ledger's own group commit (one statement and one commit per batch).
  */
 export async function listenBareProxy(upstreamBaseUrl: string, databaseUrl?: string): Promise<string> {
   const upstream = new URL(upstreamBaseUrl);
@@ -69,41 +71,28 @@ export async function listenBareProxy(upstreamBaseUrl: string, databaseUrl?: str
 }
 
 /**
- * Two connections, one committing without waiting for the flush and one durably, each taking its
- * writes in batches as the ledger's lane does: one multi-row insert (a named statement) for all the
- * requests that arrived while the last batch ran, so at any concurrency the floor pays one round
- * trip and one commit per batch, as the gateway does, and not one per request.
+ * Two connections, one committing without waiting for the flush and one durably, each batched by
+ * the ledger's own `GroupCommit` (one lane, batches of up to 64, as the service runs it): one
+ * multi-row insert and one commit for the requests that arrived while the last batch ran.
  */
 async function floorBooks(databaseUrl: string) {
   const unflushed = new pg.Client({ connectionString: databaseUrl, options: '-c synchronous_commit=off' });
   const durable = new pg.Client({ connectionString: databaseUrl });
   await Promise.all([unflushed.connect(), durable.connect()]);
   await durable.query('CREATE TABLE IF NOT EXISTS bench_floor (n bigint NOT NULL, kind text NOT NULL)');
+  // GroupCommit's own connection pool serves only operations run alone, which the floor has none of.
+  const db = createDb(databaseUrl, { poolMax: 1 });
   let n = 0;
   const lane = (client: pg.Client, kind: string) => {
-    let waiting: { n: number; done: (err?: Error) => void }[] = [];
-    let busy = false;
-    const run = () => {
-      if (busy || !waiting.length) return;
-      busy = true;
-      const batch = waiting;
-      waiting = [];
-      client
-        .query({ name: `floor-${kind}`, text: 'INSERT INTO bench_floor (n, kind) SELECT unnest($1::bigint[]), $2', values: [batch.map((w) => w.n), kind] })
-        .then(
-          () => batch.forEach((w) => w.done()),
-          (err: Error) => batch.forEach((w) => w.done(err)),
-        )
-        .finally(() => {
-          busy = false;
-          run();
-        });
-    };
-    return () =>
-      new Promise<void>((resolve, reject) => {
-        waiting.push({ n: ++n, done: (err) => (err ? reject(err) : resolve()) });
-        run();
-      });
+    const commits = new GroupCommit<number, null>(
+      db,
+      async (ns) => {
+        await client.query({ name: `floor-${kind}`, text: 'INSERT INTO bench_floor (n, kind) SELECT unnest($1::bigint[]), $2', values: [ns, kind] });
+        return ns.map(() => null);
+      },
+      { lanes: 1, maxBatch: 64 },
+    );
+    return () => commits.run(kind, ++n);
   };
   return { hold: lane(unflushed, 'hold'), capture: lane(durable, 'capture') };
 }

@@ -115,6 +115,16 @@ interface Phase {
   cpuMsPerRequest: Record<string, number>;
 }
 
+/** A chat completion request for MODEL; streaming ones ask for the usage chunk, as the gateway's clients do. */
+function chatBody(content: string, stream: boolean): string {
+  return JSON.stringify({
+    model: MODEL,
+    messages: [{ role: 'user', content }],
+    max_tokens: MAX_TOKENS,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+}
+
 /** One keep-alive HTTP client for both paths, so the client's own cost is the same on each. */
 function loadGenerator(baseUrl: string, concurrency: number, surface: Surface) {
   const url = new URL(`${baseUrl}/${SURFACE_PATHS[surface]}`);
@@ -168,16 +178,13 @@ async function phase(
   let seq = 0;
   const prompt = (i: number) => `Benchmark request ${i}: say something short.`;
   const bodyFor = (i: number) =>
-    JSON.stringify(
-      surface === 'responses'
-        ? { model: MODEL, input: prompt(i), max_output_tokens: MAX_TOKENS, ...(stream ? { stream: true } : {}) }
-        : {
-            model: MODEL,
-            messages: [{ role: 'user', content: prompt(i) }],
-            max_tokens: MAX_TOKENS,
-            ...(stream ? (surface === 'messages' ? { stream: true } : { stream: true, stream_options: { include_usage: true } }) : {}),
-          },
-    );
+    surface === 'chat'
+      ? chatBody(prompt(i), stream)
+      : JSON.stringify(
+          surface === 'responses'
+            ? { model: MODEL, input: prompt(i), max_output_tokens: MAX_TOKENS, ...(stream ? { stream: true } : {}) }
+            : { model: MODEL, messages: [{ role: 'user', content: prompt(i) }], max_tokens: MAX_TOKENS, ...(stream ? { stream: true } : {}) },
+        );
   // Warm-up: connections, JIT, caches, for WARMUP_SECONDS and at least one request per client. One
   // request each is not enough: the x1 phase, the first on a fresh gateway, measured the gateway's
   // code before V8 had optimised it, and those requests were its p99 (BENCHMARKS.md, 2026-12-01 afternoon).
@@ -249,9 +256,8 @@ async function warmProcess(baseUrl: string, keys: string[]): Promise<number> {
   let seq = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      const stream = worker % 2 === 1 ? { stream: true, stream_options: { include_usage: true } } : {};
       while (performance.now() < until) {
-        const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `Warm-up ${seq++}.` }], max_tokens: MAX_TOKENS, ...stream });
+        const body = chatBody(`Warm-up ${seq++}.`, worker % 2 === 1);
         if ((await client.post(body, keys.length ? keys[worker % keys.length] : undefined).catch(() => 0)) === 200) answered++;
       }
     }),
@@ -305,7 +311,7 @@ async function soak(baseUrl: string, keys: string[], gatewayPid: number, cpu: Cp
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, worker) => {
       while (performance.now() < until) {
-        const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `Soak request ${seq++}.` }], max_tokens: MAX_TOKENS });
+        const body = chatBody(`Soak request ${seq++}.`, false);
         const t0 = performance.now();
         const status = await client.post(body, keys[worker % keys.length]).catch(() => 0);
         window.push(performance.now() - t0);
