@@ -13,6 +13,7 @@ import {
   InsufficientFunds,
 } from './errors.js';
 import { keyLimitExceeded } from './key-budget.js';
+import { LONE, loneStatementOf } from './lone-statements.js';
 import type { Applied, Balance, EntryKind, Hold, HoldPurpose, HoldStatus, LedgerEntry } from './types.js';
 
 export interface PostEntryInput {
@@ -100,6 +101,8 @@ export class PostgresLedger {
       this.pool = new pg.Pool({
         ...(typeof connection === 'string' ? { connectionString: connection } : connection),
         max: opts.groupCommit.lanes,
+        // Tells the lanes' backends from the rest in pg_stat_activity.
+        application_name: 'cheapa-ledger',
         // A batch that hangs (a lock held elsewhere) is cancelled by the server at the lane's deadline.
         statement_timeout: deadlineMs,
         query_timeout: deadlineMs + 5_000,
@@ -446,7 +449,7 @@ export function toHold(r: Record<string, any>): Hold {
 }
 
 /** One operation of a batch (see BatchFunction). */
-type HoldOp =
+export type HoldOp =
   | { op: 'hold'; holdId: string; input: PlaceHoldInput }
   | { op: 'capture'; holdId: string; amount: bigint; kind: CaptureInput['kind']; request?: RequestRecord }
   | { op: 'release'; holdId: string; status: NonNullable<ReleaseInput['status']> };
@@ -509,6 +512,11 @@ async function applyHoldOps(
   ops: HoldOp[],
   ownTransaction: boolean,
 ): Promise<{ rows: (HoldRow | null)[]; unflushed: boolean }> {
+  const lone = ownTransaction && ops.length === 1 ? loneStatementOf(ops[0]!) : null;
+  if (lone) {
+    const { rows } = await query(lone.statement, lone.values);
+    return { rows: [rows[0] ?? null], unflushed: lone.statement === LONE.unflushedHold };
+  }
   const column = (f: (op: HoldOp) => unknown) => ops.map(f);
   const hold = (op: HoldOp) => (op.op === 'hold' ? op.input : undefined);
   const request = (op: HoldOp) => (op.op === 'capture' ? op.request : undefined);

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../../src/chat/request-log.js';
 import { createDb, type Db } from '../../src/db/connection.js';
 import { GroupCommit } from '../../src/ledger/group-commit.js';
+import pg from 'pg';
 import { parseUsd, PostgresLedger } from '../../src/ledger/index.js';
+import { loneStatementOf } from '../../src/ledger/lone-statements.js';
+import type { HoldOp } from '../../src/ledger/postgres-ledger.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 describe('group commit', () => {
@@ -239,7 +242,7 @@ describe('group commit on PostgreSQL', () => {
       await h.expectBooksBalanced();
     });
 
-    it('the ledger sends batches of eight operations or more to it, and smaller ones one by one', async () => {
+    it('the ledger sends batches of eight operations or more to it, a lone hold as one statement of its own, and the rest one by one', async () => {
       const own = new PostgresLedger(db, { groupCommit: { lanes: 1, maxBatch: 64 } });
       const pool = (own as unknown as { pool: import('pg').Pool }).pool;
       const prepared = async () => (await pool.query('SELECT name FROM pg_prepared_statements ORDER BY name')).rows.map((r) => r.name);
@@ -248,11 +251,14 @@ describe('group commit on PostgreSQL', () => {
         const place = (acct: string, key: string) =>
           own.placeHold({ accountId: acct, amount: parseUsd('0.1'), idempotencyKey: key, purpose: 'generation', expiresAt: new Date(Date.now() + 60_000) });
         await place(accounts[0]!, `${accounts[0]}:alone`);
-        expect(await prepared()).toEqual(['ledger_apply_holds']);
-        // The first starts a batch of its own; the other nine queue meanwhile and go as one batch.
+        expect(await prepared()).toEqual(['ledger_lone_hold']);
+        // The first starts a batch of its own; the other three queue meanwhile and go as one batch.
+        const few = await Promise.all(accounts.slice(0, 4).map((acct) => place(acct, `${acct}:few`)));
+        expect(await prepared()).toEqual(['ledger_apply_holds', 'ledger_lone_hold']);
+        // The same with nine behind the first.
         const holds = await Promise.all(accounts.map((acct) => place(acct, `${acct}:together`)));
-        expect(await prepared()).toEqual(['ledger_apply_holds', 'ledger_apply_holds_together']);
-        await Promise.all(holds.map((hl) => own.releaseHold({ holdId: hl.value.id, accountId: hl.value.accountId })));
+        expect(await prepared()).toEqual(['ledger_apply_holds', 'ledger_apply_holds_together', 'ledger_lone_hold']);
+        await Promise.all([...few, ...holds].map((hl) => own.releaseHold({ holdId: hl.value.id, accountId: hl.value.accountId })));
         for (const acct of accounts) expect(await own.balance(acct)).toMatchObject({ held: acct === accounts[0] ? parseUsd('0.1') : 0n });
         const first = await db('holds').where('idempotency_key', `${accounts[0]}:alone`).first();
         await own.releaseHold({ holdId: first.id, accountId: accounts[0]! });
@@ -288,6 +294,96 @@ describe('group commit on PostgreSQL', () => {
         { 'release-first': [true, true], limited: [true], 'same-key': [true, false], 'same-hold': [true, false] }[kind],
       );
       await ledger.releaseHold({ holdId: a1, accountId: a });
+      await h.expectBooksBalanced();
+    });
+  });
+
+  describe('a lone hold or capture goes as one statement of its own, with the loop\'s results', () => {
+    /**
+     * Runs one operation, by its lone statement or by the loop, in a transaction that is then rolled
+     * back: what it answered (no row reads as the loop's row of nulls) and what it left.
+     */
+    const trial = async (how: 'lone' | 'loop', op: HoldOp, accounts: string[], apiKeys: string[]) => {
+      const client = new pg.Client({ connectionString: h.databaseUrl });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        const lone = loneStatementOf(op)!;
+        const { rows } = how === 'lone'
+          ? await client.query({ text: lone.statement.text, values: lone.values })
+          : await client.query(LOOP, loopArgs(op));
+        const [row] = rows;
+        const answered = row?.h_id == null
+          ? { applied: false, refused: row?.k_refused ?? null }
+          : { applied: true, refused: row.k_refused, ...Object.fromEntries(['h_id', 'h_account_id', 'h_amount', 'h_status', 'h_captured_amount', 'h_purpose',
+              'h_request_id', 'h_generation_id', 'h_idempotency_key', 'h_expires_at', 'e_balance_after'].map((k) => [k, String(row[k])])),
+              settled: row.h_settled_at !== null, entry: row.e_id !== null };
+        const select = async (sql: string) => (await client.query(sql, [accounts])).rows;
+        const left = {
+          accounts: await select('SELECT id, balance, held FROM accounts WHERE id = ANY ($1) ORDER BY id'),
+          holds: await select('SELECT id, status, amount, captured_amount, idempotency_key, settled_at IS NULL AS open FROM holds WHERE account_id = ANY ($1) ORDER BY id'),
+          entries: await select('SELECT account_id, kind, amount, balance_after, idempotency_key, hold_id, request_id FROM ledger_entries WHERE account_id = ANY ($1) ORDER BY id'),
+          budgets: (await client.query('SELECT api_key_id, spent, held FROM api_key_budgets WHERE api_key_id = ANY ($1) ORDER BY api_key_id', [apiKeys])).rows,
+        };
+        return { answered, left };
+      } finally {
+        await client.query('ROLLBACK');
+        await client.end();
+      }
+    };
+    const LOOP = `SELECT * FROM ledger_apply_holds($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
+      $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])`;
+    const loopArgs = (op: HoldOp) => {
+      const hold = op.op === 'hold' ? op.input : undefined;
+      return [[op.op], [hold?.accountId ?? null], [op.holdId], [(op.op === 'hold' ? op.input.amount : op.op === 'capture' ? op.amount : 0n).toString()],
+        [hold?.idempotencyKey ?? null], [hold?.purpose ?? null], [hold?.requestId ?? null], [hold?.generationId ?? null], [hold?.expiresAt ?? null],
+        [hold?.leaseId ?? null], [op.op === 'capture' ? op.kind : null], [null], [null]];
+    };
+    const expiresAt = new Date(Date.now() + 600_000);
+    const holdOp = (accountId: string, amount: string, key: string, purpose: 'chat' | 'generation' = 'chat'): HoldOp => ({
+      op: 'hold', holdId: `${key}:id`, input: { accountId, amount: parseUsd(amount), idempotencyKey: key, purpose, expiresAt,
+        requestId: purpose === 'chat' ? `req_${key}` : undefined, generationId: purpose === 'generation' ? `gen_${key}` : undefined },
+    });
+    const captureOp = (holdId: string, amount: string): HoldOp => ({ op: 'capture', holdId, amount: parseUsd(amount), kind: 'usage' });
+
+    it('answers and leaves the books exactly as the loop does, for every outcome of one hold or one capture', async () => {
+      const a = await funded(); // $1
+      const limited = (await h.services.accounts.issueKey(a, {
+        name: 'limited', manage: false, spendLimit: parseUsd('1'), limitReset: 'daily', models: null, rpm: null, tpm: null, expiresAt: null,
+      })).record.id;
+      const open = (await hold(a, `${a}:open`)).value; // $0.5 held: $0.5 available
+      const keyed = (await ledger.placeHold({ accountId: a, amount: parseUsd('0.2'), idempotencyKey: `${a}:keyed`, purpose: 'chat', expiresAt, apiKeyId: limited })).value;
+      const captured = (await ledger.placeHold({ accountId: a, amount: parseUsd('0.1'), idempotencyKey: `${a}:captured`, purpose: 'chat', expiresAt })).value;
+      await ledger.captureHold({ holdId: captured.id, accountId: a, amount: parseUsd('0.05'), kind: 'usage' });
+      const released = (await ledger.placeHold({ accountId: a, amount: parseUsd('0.1'), idempotencyKey: `${a}:released`, purpose: 'chat', expiresAt })).value;
+      await ledger.releaseHold({ holdId: released.id, accountId: a });
+      // Now balance $0.95, held $0.7: $0.25 available.
+      const cases: [string, HoldOp, boolean][] = [
+        ['an affordable chat hold', holdOp(a, '0.1', `${a}:new`), true],
+        ['a hold of exactly the available balance', holdOp(a, '0.25', `${a}:exact`), true],
+        ['a generation hold', holdOp(a, '0.21', `${a}:gen`, 'generation'), true],
+        ['a hold over the available balance', holdOp(a, '0.26', `${a}:over`), false],
+        ['a hold whose key was placed before (a replay)', holdOp(a, '0.1', `${a}:open`), false],
+        ['a hold on an account that does not exist', holdOp('acct_missing', '0.1', `${a}:nobody`), false],
+        ['a capture of part of a hold', captureOp(open.id, '0.2'), true],
+        ['a capture of a whole hold', captureOp(open.id, '0.5'), true],
+        ['a capture of a key-limited hold (its budget moves)', captureOp(keyed.id, '0.15'), true],
+        ['a capture over its hold', captureOp(open.id, '0.51'), false],
+        ['a capture of a captured hold', captureOp(captured.id, '0.05'), false],
+        ['a capture of a released hold', captureOp(released.id, '0.05'), false],
+        ['a capture of no hold', captureOp('hold_missing', '0.05'), false],
+      ];
+      for (const [name, op, applies] of cases) {
+        const lone = await trial('lone', op, [a], [limited]);
+        const loop = await trial('loop', op, [a], [limited]);
+        expect(lone, name).toEqual(loop);
+        expect(lone.answered.applied, name).toBe(applies);
+      }
+      // A hold for a key with a limit, and a release, are the loop's alone.
+      const keyedHold = holdOp(a, '0.1', `${a}:k`) as Extract<HoldOp, { op: 'hold' }>;
+      expect(loneStatementOf({ ...keyedHold, input: { ...keyedHold.input, apiKeyId: limited } })).toBeNull();
+      expect(loneStatementOf({ op: 'release', holdId: open.id, status: 'released' })).toBeNull();
+      for (const held of [open, keyed]) await ledger.releaseHold({ holdId: held.id, accountId: a });
       await h.expectBooksBalanced();
     });
   });
@@ -364,11 +460,11 @@ describe('group commit on PostgreSQL', () => {
   it('survives its connections being cut (a database restart) and reconnects for the next batch', async () => {
     const id = await funded();
     const first = (await hold(id, `${id}:before-cut`)).value;
-    // Every backend of the group-commit pool (named by its prepared statement) is terminated while idle,
+    // Every backend of the group-commit pool (named by its application name) is terminated while idle,
     // as a restart or a failover does. An unheard pool error would end the process (and this test file).
     const cut = await db.raw(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()
-         AND query LIKE '%ledger_apply_holds%'`,
+         AND application_name = 'cheapa-ledger'`,
     );
     expect(cut.rows.length).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 200));
