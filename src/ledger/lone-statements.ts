@@ -7,7 +7,7 @@ import type { HoldOp } from './postgres-ledger.js';
  * all of them), and there the function's own cost is most of the database's part of a request: its
  * call and each of its statements started one by one. Measured on one account at one caller
  * (BENCHMARKS.md, "A lone operation as one statement"): 0.74 → 0.59 ms of PostgreSQL CPU per
- * hold-and-capture pair and 1.3 → 0.9 ms of wall time.
+ * hold-and-capture pair, and 1.2–1.4 → 1.0–1.1 ms of wall time through the ledger.
  *
  * Each statement does exactly what the function's loop does for that one operation, with the same
  * conditions, locks in the same order (an account before its holds), the same triggers, and the
@@ -90,7 +90,7 @@ export const LONE = {
 } satisfies Record<string, LoneStatement>;
 
 /**
- * The single statement for a batch of one operation (lone-statements.ts), or null for one the batch
+ * The statement above for a batch of one operation, with its parameters, or null for one the batch
  * function must apply: a hold counted against a key's spend limit, a release.
  */
 export function loneStatementOf(op: HoldOp): { statement: LoneStatement; values: unknown[] } | null {
