@@ -61,8 +61,9 @@ const UPSTREAM = process.env.BENCH_UPSTREAM === 'simulator' ? 'simulator' : 'min
 // Phase names contain ", ", so only a comma without a space after it separates two of them.
 const ONLY = process.env.BENCH_PHASES?.split(/,(?! )/).map((name) => name.trim());
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
-const PROXY = process.env.BENCH_PROXY === '1' || process.env.BENCH_PROXY === 'ledger';
-const PROXY_LABEL = process.env.BENCH_PROXY === 'ledger' ? 'floor proxy' : 'bare proxy';
+const FLOOR = process.env.BENCH_PROXY === 'ledger';
+const PROXY = process.env.BENCH_PROXY === '1' || FLOOR;
+const PROXY_LABEL = FLOOR ? 'floor proxy' : 'bare proxy';
 const MODEL = 'gpt-5.2';
 const CREDIT = parseUsd('1000000');
 
@@ -476,7 +477,7 @@ async function main() {
     const gateway = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
     children.push(gateway.process);
     const proxy = PROXY
-      ? await child('proxy', { UPSTREAM_BASE_URL: upstream.url, ...(process.env.BENCH_PROXY === 'ledger' ? { PROXY_DATABASE_URL: databaseUrl } : {}) })
+      ? await child('proxy', { UPSTREAM_BASE_URL: upstream.url, ...(FLOOR ? { PROXY_DATABASE_URL: databaseUrl } : {}) })
       : undefined;
     if (proxy) children.push(proxy.process);
 
@@ -488,13 +489,19 @@ async function main() {
     );
     const cpu = cpuMeter(db, gateway.process.pid!, upstream.process.pid!);
     const books = ledgerCheck(db, customers.map((c) => c.id));
+    // A gateway's warm-up requests are billed: the books must count them.
+    const warmGateway = async (url: string) => {
+      const warmed = await warmProcess(url, keys.slice(0, CONCURRENCY));
+      if (!(await books.expect(warmed))) process.exitCode = 1;
+      return warmed;
+    };
     // The second gateway process, started for the first phase that spreads its clients over two.
     let second: { url: string; cpu: CpuMeter } | undefined;
     const twoGateways = async () => {
       if (!second) {
         const g = await child('gateway', { ...(await gatewayEnv()), UPSTREAM_BASE_URL: upstream.url });
         children.push(g.process);
-        if (PROCESS_WARMUP_SECONDS > 0 && !(await books.expect(await warmProcess(g.url, keys.slice(0, CONCURRENCY))))) process.exitCode = 1;
+        if (PROCESS_WARMUP_SECONDS > 0) await warmGateway(g.url);
         second = { url: g.url, cpu: cpuMeter(db, [gateway.process.pid!, g.process.pid!], upstream.process.pid!) };
       }
       return second;
@@ -502,9 +509,8 @@ async function main() {
     if (PROCESS_WARMUP_SECONDS > 0) {
       await warmProcess(upstream.url, []);
       if (proxy) await warmProcess(proxy.url, []);
-      const warmed = await warmProcess(gateway.url, keys.slice(0, CONCURRENCY));
+      const warmed = await warmGateway(gateway.url);
       console.log(`each process warmed up for ${PROCESS_WARMUP_SECONDS} s at x${CONCURRENCY} (${warmed} gateway requests)`);
-      if (!(await books.expect(warmed))) process.exitCode = 1;
     }
     const results: { kind: string; direct: Phase; gateway: Phase; proxy?: Phase }[] = [];
     for (const spec of PHASES) {
@@ -547,7 +553,7 @@ async function main() {
       const routes = await fallbackRoutes(kind, MODEL, upstream.url, dataDir);
       // LOG_LEVEL error: every request logs its failed route as a warning, which would flood the output.
       const fallbackGateway = await child('gateway', { ...(await gatewayEnv()), ...routes.env, LOG_LEVEL: 'error' });
-      if (PROCESS_WARMUP_SECONDS > 0 && !(await books.expect(await warmProcess(fallbackGateway.url, keys.slice(0, CONCURRENCY))))) process.exitCode = 1;
+      if (PROCESS_WARMUP_SECONDS > 0) await warmGateway(fallbackGateway.url);
       const via = await phase(`gateway, ${fallbackPhase(kind)}`, fallbackGateway.url, keys, false, 1, cpuMeter(db, fallbackGateway.process.pid!, upstream.process.pid!));
       if (!(await books.expect(via.requests - via.errors + via.warmedUp))) process.exitCode = 1;
       if (plain) console.log(`  fallback after ${kind.padEnd(19)} adds p50 ${(via.p50 - plain.p50).toFixed(2)} ms  p99 ${(via.p99 - plain.p99).toFixed(2)} ms to the gateway's non-streaming x1`);

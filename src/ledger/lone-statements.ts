@@ -91,13 +91,14 @@ export const LONE = {
 
 /**
  * The statement above for a batch of one operation, with its parameters, or null for one the batch
- * function must apply: a hold counted against a key's spend limit, a release.
+ * function must apply: a hold counted against a key's spend limit, a release. `unflushed`: the batch
+ * commits without waiting for its flush, as postgres-ledger.ts decides for a batch of chat holds.
  */
-export function loneStatementOf(op: HoldOp): { statement: LoneStatement; values: unknown[] } | null {
+export function loneStatementOf(op: HoldOp, unflushed: boolean): { statement: LoneStatement; values: unknown[] } | null {
   if (op.op === 'hold' && op.input.apiKeyId === undefined) {
     const h = op.input;
     return {
-      statement: h.purpose === 'chat' ? LONE.unflushedHold : LONE.hold,
+      statement: unflushed ? LONE.unflushedHold : LONE.hold,
       values: [op.holdId, h.accountId, h.amount.toString(), h.idempotencyKey, h.purpose, h.requestId ?? null, h.generationId ?? null, h.expiresAt, h.leaseId ?? null],
     };
   }

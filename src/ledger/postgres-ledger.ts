@@ -13,7 +13,7 @@ import {
   InsufficientFunds,
 } from './errors.js';
 import { keyLimitExceeded } from './key-budget.js';
-import { LONE, loneStatementOf } from './lone-statements.js';
+import { loneStatementOf } from './lone-statements.js';
 import type { Applied, Balance, EntryKind, Hold, HoldPurpose, HoldStatus, LedgerEntry } from './types.js';
 
 export interface PostEntryInput {
@@ -512,16 +512,16 @@ async function applyHoldOps(
   ops: HoldOp[],
   ownTransaction: boolean,
 ): Promise<{ rows: (HoldRow | null)[]; unflushed: boolean }> {
-  const lone = ownTransaction && ops.length === 1 ? loneStatementOf(ops[0]!) : null;
-  if (lone) {
-    const { rows } = await query(lone.statement, lone.values);
-    return { rows: [rows[0] ?? null], unflushed: lone.statement === LONE.unflushedHold };
-  }
-  const column = (f: (op: HoldOp) => unknown) => ops.map(f);
   const hold = (op: HoldOp) => (op.op === 'hold' ? op.input : undefined);
   const request = (op: HoldOp) => (op.op === 'capture' ? op.request : undefined);
-  const recording = ops.some((o) => request(o) !== undefined);
   const unflushed = ownTransaction && ops.every((o) => hold(o)?.purpose === 'chat');
+  const lone = ownTransaction && ops.length === 1 ? loneStatementOf(ops[0]!, unflushed) : null;
+  if (lone) {
+    const { rows } = await query(lone.statement, lone.values);
+    return { rows: [rows[0] ?? null], unflushed };
+  }
+  const column = (f: (op: HoldOp) => unknown) => ops.map(f);
+  const recording = ops.some((o) => request(o) !== undefined);
   const statements = ops.length >= TOGETHER_FROM ? TOGETHER : ONE_BY_ONE;
   const statement = recording ? statements.recording : unflushed ? statements.unflushed : statements.plain;
   const { rows } = await query(statement, [
