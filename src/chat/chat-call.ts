@@ -4,6 +4,7 @@ import { ApiError, invalidRequest, modelUnavailable } from '../http/errors.js';
 import { budgetKeyOf } from '../keys/key-budget.js';
 import { assertModelAllowed } from '../keys/key-settings.js';
 import type { ChatModel } from '../pricing/catalog.js';
+import type { Abort } from '../providers/chat/abort.js';
 import { movesToNextRoute } from '../providers/chat/fallback.js';
 import type { ChatRoute } from '../providers/chat/model-routes.js';
 import type { ValidChatCompletionRequest } from '../providers/chat/request-schema.js';
@@ -57,9 +58,9 @@ export interface HeldChatCall {
 
 export interface ChatSignals {
   /** Fires when the caller leaves: nothing more is relayed to it. */
-  clientGone: AbortSignal;
+  clientGone: Abort;
   /** Fires at the drain bound after the caller left: the upstream call is stopped. */
-  upstreamStop: AbortSignal;
+  upstreamStop: Abort;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { usageOf, type ChatOutcome, type ChunkRelay, type HeldChatCall } from '../../chat/chat-call.js';
 import type { ChatAnswered } from '../../chat/chat-record.js';
 import { formatUsd, usdNumber } from '../../ledger/money.js';
+import type { Abort } from '../../providers/chat/abort.js';
 import { writeWithBackpressure } from '../../providers/chat/sse.js';
 import type { ChatCompletionChunk } from '../../providers/chat/types.js';
 import { ApiError } from '../errors.js';
@@ -36,7 +37,7 @@ export interface ChatAnswer {
  * the socket is corked until the microtasks relaying that read have run, so a busy stream costs a
  * syscall per read rather than per event, and a token-by-token one is written as soon as before.
  */
-export function sseRelay(res: ServerResponse, call: HeldChatCall, face: StreamFace, clientGone: AbortSignal): ChunkRelay {
+export function sseRelay(res: ServerResponse, call: HeldChatCall, face: StreamFace, clientGone: Abort): ChunkRelay {
   let corked = false;
   const uncork = () => {
     corked = false;

@@ -16,6 +16,7 @@ import {
 import { chatRequestRecord, type ChatAnswered } from '../../chat/chat-record.js';
 import { temporalHandOff } from '../../chat/durable-capture.js';
 import { RequestLog } from '../../chat/request-log.js';
+import { Abort } from '../../providers/chat/abort.js';
 import { chatCompletionRequestSchema, type ValidChatCompletionRequest } from '../../providers/chat/request-schema.js';
 import type { Services } from '../../services.js';
 import { authOf, type AuthContext } from '../auth.js';
@@ -201,8 +202,8 @@ export async function serveChat(serving: ChatServing, body: unknown, caller: Cha
  * reads it, so it is read on until it reports usage, but a stalled upstream must not hold us forever.
  */
 async function withCallerWatch<T>(res: ServerResponse, services: Services, work: (signals: ChatSignals) => Promise<T>): Promise<T> {
-  const clientGone = new AbortController();
-  const upstreamStop = new AbortController();
+  const clientGone = new Abort();
+  const upstreamStop = new Abort();
   let drain: NodeJS.Timeout | undefined;
   let done = false;
   const onClose = () => {
@@ -213,7 +214,7 @@ async function withCallerWatch<T>(res: ServerResponse, services: Services, work:
   };
   res.on('close', onClose);
   try {
-    return await work({ clientGone: clientGone.signal, upstreamStop: upstreamStop.signal });
+    return await work({ clientGone, upstreamStop });
   } finally {
     done = true;
     clearTimeout(drain);

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { onAbort, type Abort } from './abort.js';
 import { UpstreamProtocolError } from './errors.js';
 
 // Server-sent events as OpenAI streams them: `data: <json>\n\n`, ending with `data: [DONE]`.
@@ -88,15 +89,15 @@ export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGe
  * Writes to a client that may read slowly: resolves at once while its buffer has room, otherwise
  * once it drains or once `gone` fires (a client that left will never drain).
  */
-export async function writeWithBackpressure(out: Writable, data: string, gone: AbortSignal): Promise<void> {
+export async function writeWithBackpressure(out: Writable, data: string, gone: Abort | AbortSignal): Promise<void> {
   if (out.write(data)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       out.off('drain', done);
-      gone.removeEventListener('abort', done);
+      stopListening();
       resolve();
     };
     out.on('drain', done);
-    gone.addEventListener('abort', done, { once: true });
+    const stopListening = onAbort(gone, done);
   });
 }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import { Abort } from './abort.js';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
 import { SSE_DONE, readSseEvents, type SseEvent } from './sse.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from './embedding-types.js';
@@ -18,8 +19,8 @@ export interface ChatUpstreamOptions {
 }
 
 export interface UpstreamCallOptions {
-  /** Aborting closes the upstream connection; the call then rejects with the signal's reason. */
-  signal?: AbortSignal;
+  /** Aborting closes the upstream connection; the call then rejects with the abort's reason. */
+  signal?: Abort;
   /** Sent as `X-Client-Request-Id` so a request can be traced across both services. */
   requestId?: string;
 }
@@ -123,7 +124,7 @@ export function createHttpChatUpstream(options: ChatUpstreamOptions, wire: WireP
     const headers: Record<string, string> = { 'content-type': 'application/json', accept };
     Object.assign(headers, wire.headers(options.apiKey, request));
     if (call.requestId) headers['x-client-request-id'] = call.requestId;
-    return pool.request({ path: target.pathname + target.search, method: 'POST', headers, body: JSON.stringify(body), signal: link.controller.signal }).then(
+    return pool.request({ path: target.pathname + target.search, method: 'POST', headers, body: JSON.stringify(body), signal: link.stop }).then(
       async (response) => {
         link.heard();
         const status = response.statusCode;
@@ -278,24 +279,24 @@ function discard(body: Readable): void {
 
 function ignore(): void {}
 
-/** One upstream call: its abort controller, the caller's signal linked in, and the silence watchdog. */
+/** One upstream call: its own abort, the caller's linked in, and the silence watchdog. */
 class Call {
-  readonly controller = new AbortController();
+  readonly stop = new Abort();
   private timedOut = false;
   private answered = false;
   private readonly timer: NodeJS.Timeout;
-  private readonly onCallerAbort = () => this.controller.abort(this.caller?.reason);
+  private readonly onCallerAbort = () => this.stop.abort(this.caller?.reason);
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly caller: AbortSignal | undefined,
+    private readonly caller: Abort | undefined,
   ) {
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      this.controller.abort();
+      this.stop.abort();
     }, timeoutMs);
-    if (caller?.aborted) this.controller.abort(caller.reason);
-    else caller?.addEventListener('abort', this.onCallerAbort, { once: true });
+    if (caller?.aborted) this.stop.abort(caller.reason);
+    else caller?.once('abort', this.onCallerAbort);
   }
 
   heard(): void {
@@ -305,7 +306,7 @@ class Call {
 
   end(): void {
     clearTimeout(this.timer);
-    this.caller?.removeEventListener('abort', this.onCallerAbort);
+    this.caller?.removeListener('abort', this.onCallerAbort);
   }
 
   /** What the caller should see for `error`: their own abort reason, or one of the typed upstream errors. */

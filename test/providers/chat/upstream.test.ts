@@ -2,6 +2,7 @@ import express from 'express';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Abort } from '../../../src/providers/chat/abort.js';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError } from '../../../src/providers/chat/errors.js';
 import {
   createChatSandbox,
@@ -154,16 +155,16 @@ describe('chat upstream adapter, cancelling', () => {
   it('aborting mid-stream closes the upstream connection and rejects with the abort reason', async () => {
     const upstream = await recordingUpstream({ tokenDelayMs: 5, replyLength: { min: 500, max: 500 } });
     try {
-      const controller = new AbortController();
+      const stop = new Abort();
       const reason = new Error('client went away');
       const finished = upstream.nextFinish();
       let content = 0;
       const failure = await (async () => {
         const stream = await createChatUpstream({ baseUrl: upstream.baseUrl }).stream(request(), {
-          signal: controller.signal,
+          signal: stop,
         });
         for await (const chunk of stream) {
-          if (chunk.choices[0]?.delta.content && ++content === 3) controller.abort(reason);
+          if (chunk.choices[0]?.delta.content && ++content === 3) stop.abort(reason);
         }
       })().catch((e) => e);
       expect(failure).toBe(reason);
@@ -216,15 +217,15 @@ describe('chat upstream adapter, cancelling', () => {
   it('aborting before the upstream answers rejects with the reason and the upstream sees the close', async () => {
     const upstream = await recordingUpstream({ latencyMs: 60_000 });
     try {
-      const controller = new AbortController();
+      const stop = new Abort();
       const finished = upstream.nextFinish();
       const pending = createChatUpstream({ baseUrl: upstream.baseUrl }).complete(request(), {
-        signal: controller.signal,
+        signal: stop,
       });
       const reason = new Error('stop');
       // Abort only once the request is on the upstream, so the test proves the connection is closed.
       while (upstream.seen.length === 0) await new Promise((resolve) => setImmediate(resolve));
-      controller.abort(reason);
+      stop.abort(reason);
       await expect(pending).rejects.toBe(reason);
       expect((await finished).outcome).toBe('client_closed');
     } finally {
