@@ -1,9 +1,11 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.js';
+import { parseTimestamptz } from './timestamptz.js';
 
 // BIGINT columns carry nano-dollars: parse them to bigint, never to a (lossy) JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => BigInt(v));
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 
 export type Db = Knex;
 
