@@ -236,7 +236,7 @@ export class ChatBilling {
   async release(hold: ChatHold): Promise<void> {
     const flushed = this.ledger.holdFlushed(hold.holdId);
     try {
-      await this.ledger.releaseHold({ holdId: hold.holdId });
+      await this.ledger.releaseHold({ holdId: hold.holdId, accountId: hold.accountId });
     } catch (error) {
       if (!(error instanceof HoldNotFound) || flushed) throw error;
       // Lost by a database crash before anything flushed it (see HoldLostInCrash): nothing is held.

@@ -235,7 +235,9 @@ export class PostgresLedger {
   async placeHold(input: PlaceHoldInput): Promise<Applied<Hold>> {
     if (input.amount <= 0n) throw new RangeError('a hold must be positive');
     const result = await this.placeHoldOn(this.db, input);
-    this.rememberOwner(result.value.id, result.value.accountId);
+    // A chat hold is settled by its request, which names the account (ChatBilling): remembering
+    // every one of them cost a map entry per request and a rehash as the map grew.
+    if (input.purpose !== 'chat') this.rememberOwner(result.value.id, result.value.accountId);
     return result;
   }
 
