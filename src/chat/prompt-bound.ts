@@ -15,16 +15,26 @@ export const TEMPLATE_SLACK_TOKENS = 64;
 export const TOOLS_SLACK_TOKENS = 512;
 
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
+/**
+ * How an image part's type shows in the request's JSON. Text that merely mentions one is escaped
+ * there (`\"type\":...`), so it never matches; a match only sends the request the slow way.
+ */
+const IMAGE_PART_JSON = /"type":"(?:image_url|input_image|image)"/;
 
 export function promptTokenBound(request: Readonly<Record<string, unknown>>): number {
   let images = 0;
-  const json = JSON.stringify(request, (_key, value: unknown) => {
-    if (value !== null && typeof value === 'object' && IMAGE_PART_TYPES.has((value as { type?: unknown }).type as string)) {
-      images += 1;
-      return null;
-    }
-    return value;
-  });
+  // Nearly every request carries no image: one plain stringify, without calling back into
+  // JavaScript for every value, then the replacing one only where an image part may be.
+  let json = JSON.stringify(request);
+  if (IMAGE_PART_JSON.test(json)) {
+    json = JSON.stringify(request, (_key, value: unknown) => {
+      if (value !== null && typeof value === 'object' && IMAGE_PART_TYPES.has((value as { type?: unknown }).type as string)) {
+        images += 1;
+        return null;
+      }
+      return value;
+    });
+  }
   const hasTools = Array.isArray(request.tools) || Array.isArray(request.functions);
   return (
     Buffer.byteLength(json, 'utf8') +

@@ -6,7 +6,7 @@ const regexParse = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text')
  * A `timestamptz` column as PostgreSQL writes it (DateStyle ISO), read into a Date without a
  * regular expression. pg's own parser (postgres-date) runs three regular expressions per value, and
  * a ledger result carries up to four timestamps: it was 1.3 % of the gateway's CPU and 2 % of its
- * allocations at 32 clients (BENCHMARKS.md, "Cheaper aborts and timestamps").
+ * allocations at 32 clients (BENCHMARKS.md, "Less JavaScript per chat request").
  *
  * The common form, `YYYY-MM-DD HH:MM:SS[.ffffff]±HH[:MM[:SS]]` with a four-digit year from 1000, is
  * read here; anything else (infinity, BC, a year before 1000 or after 9999, another DateStyle) goes

@@ -29,6 +29,17 @@ describe('promptTokenBound', () => {
     expect(bound).toBeLessThan(IMAGE_PART_BOUND_TOKENS + 1_000);
   });
 
+  it('counts an image part wherever it is, and text that only quotes one as text', () => {
+    const part = { type: 'input_image', image_url: `data:image/png;base64,${'A'.repeat(50_000)}` };
+    const quoted = JSON.stringify(part).slice(0, 200);
+    const withImage = promptTokenBound({ model: 'm', input: [{ role: 'user', content: [part] }] });
+    const quoting = promptTokenBound({ model: 'm', messages: [{ role: 'user', content: quoted }] });
+    expect(withImage).toBeGreaterThan(IMAGE_PART_BOUND_TOKENS);
+    expect(withImage).toBeLessThan(IMAGE_PART_BOUND_TOKENS + 1_000);
+    expect(quoting).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(quoted)));
+    expect(quoting).toBeLessThan(IMAGE_PART_BOUND_TOKENS);
+  });
+
   it('leaves room for what templates add around tools', () => {
     const messages = [{ role: 'user', content: 'Weather?' }];
     const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];

@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events';
  * twentieth of its cost. Every chat request makes three of them (the caller leaving, the upstream
  * stopped at the drain bound, each upstream call's own) and links two listeners; Node 20's
  * AbortController, its lazily made AbortSignal and EventTarget listeners came to about 8 µs and
- * 4 % of the gateway's CPU and allocations per request (BENCHMARKS.md, "Cheaper aborts").
+ * 4 % of the gateway's CPU and allocations per request (BENCHMARKS.md, "Less JavaScript per chat
+ * request").
  *
  * undici takes it as a request's `signal` (an EventEmitter with `aborted` and `reason`, as its
  * `api-request.js` reads one); the caller's reason is what the call then rejects with, as with an
