@@ -64,7 +64,13 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
           ...(pair === 'chat' ? { requestId: key } : {}),
           expiresAt: new Date(Date.now() + 3_600_000),
         });
-        await ledger.captureHold({ holdId: hold.id, amount: AMOUNT, kind: pair === 'chat' ? 'usage' : 'generation_capture' });
+        // As the service captures each: a chat request names its account (ChatBilling), a generation's
+        // activity only its hold.
+        await ledger.captureHold({
+          holdId: hold.id,
+          amount: AMOUNT,
+          ...(pair === 'chat' ? { kind: 'usage', accountId } : { kind: 'generation_capture' }),
+        });
         latencies.push(performance.now() - t0);
         pairs++;
       }
