@@ -20,13 +20,41 @@ export function sseData(payload: unknown): string {
   return `data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}\n\n`;
 }
 
-export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder('utf-8');
-  let buffer = '';
-  let data: string[] = [];
-  let event = '';
+/**
+ * Server-sent events parsed as bytes arrive: `push` each read and take the events it completed,
+ * `end` once the bytes end. Synchronous, so a reader handles all the events of one read in one
+ * turn (the chat stream's read loop, upstream.ts, calls it directly).
+ */
+export class SseParser {
+  private readonly decoder = new TextDecoder('utf-8');
+  private buffer = '';
+  private data: string[] = [];
+  private event = '';
 
-  function* takeLines(final: boolean): Generator<string> {
+  push(bytes: Uint8Array): SseEvent[] {
+    this.buffer += this.decoder.decode(bytes, { stream: true });
+    return this.takeLines(false);
+  }
+
+  /** The rest, once the bytes ended. */
+  end(): SseEvent[] {
+    this.buffer += this.decoder.decode();
+    const events = this.takeLines(true);
+    // The spec drops an event left unterminated at EOF; a trailing `data: [DONE]` without its blank
+    // line is still worth honouring, so the remainder is dispatched.
+    if (this.buffer !== '') this.dispatchable(this.buffer);
+    if (this.data.length > 0) events.push({ event: this.event || 'message', data: this.data.join('\n') });
+    return events;
+  }
+
+  /** A line that never ends must not eat memory: the reader gives up once this is true. */
+  get overlong(): boolean {
+    return this.buffer.length > MAX_PENDING_CHARS;
+  }
+
+  private takeLines(final: boolean): SseEvent[] {
+    const events: SseEvent[] = [];
+    const buffer = this.buffer;
     let start = 0;
     // Positions are remembered between lines: rescanning for a CR that never comes would make a
     // large chunk of many lines quadratic.
@@ -39,21 +67,23 @@ export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGe
       const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
       // A CR at the very end may be the first half of a CRLF still in flight.
       if (end === cr && end === buffer.length - 1 && !final) break;
-      yield buffer.slice(start, end);
+      const ready = this.dispatchable(buffer.slice(start, end));
+      if (ready) events.push(ready);
       start = end + (end === cr && buffer[end + 1] === '\n' ? 2 : 1);
     }
-    buffer = buffer.slice(start);
+    this.buffer = buffer.slice(start);
+    return events;
   }
 
-  function dispatchable(line: string): SseEvent | undefined {
+  private dispatchable(line: string): SseEvent | undefined {
     if (line === '') {
-      if (data.length === 0) {
-        event = '';
+      if (this.data.length === 0) {
+        this.event = '';
         return undefined;
       }
-      const ready = { event: event || 'message', data: data.join('\n') };
-      data = [];
-      event = '';
+      const ready = { event: this.event || 'message', data: this.data.join('\n') };
+      this.data = [];
+      this.event = '';
       return ready;
     }
     if (line.startsWith(':')) return undefined;
@@ -61,28 +91,20 @@ export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGe
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') data.push(value);
-    else if (field === 'event') event = value;
+    if (field === 'data') this.data.push(value);
+    else if (field === 'event') this.event = value;
     return undefined;
   }
+}
 
+/** The events of a byte stream, as they complete. */
+export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
+  const parser = new SseParser();
   for await (const chunk of chunks) {
-    buffer += decoder.decode(chunk, { stream: true });
-    for (const line of takeLines(false)) {
-      const ready = dispatchable(line);
-      if (ready) yield ready;
-    }
-    if (buffer.length > MAX_PENDING_CHARS) throw new UpstreamProtocolError('event stream line exceeds 8 MiB');
+    yield* parser.push(chunk);
+    if (parser.overlong) throw new UpstreamProtocolError('event stream line exceeds 8 MiB');
   }
-  buffer += decoder.decode();
-  for (const line of takeLines(true)) {
-    const ready = dispatchable(line);
-    if (ready) yield ready;
-  }
-  // The spec drops an event left unterminated at EOF; a trailing `data: [DONE]` without its blank
-  // line is still worth honouring, so the remainder is dispatched.
-  if (buffer !== '') dispatchable(buffer);
-  if (data.length > 0) yield { event: event || 'message', data: data.join('\n') };
+  yield* parser.end();
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { Abort } from './abort.js';
 import { UpstreamConnectionError, UpstreamError, UpstreamProtocolError, normalizeUpstreamErrorBody } from './errors.js';
-import { SSE_DONE, readSseEvents, type SseEvent } from './sse.js';
+import { SSE_DONE, SseParser, type SseEvent } from './sse.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from './embedding-types.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './types.js';
 
@@ -224,25 +224,26 @@ async function* chunks(
   link: Call,
   decode: ReturnType<WireProtocol['streamDecoder']>,
 ): AsyncGenerator<ChatCompletionChunk> {
-  const bytes = {
-    async *[Symbol.asyncIterator]() {
-      // Not destroyed on an early return: after [DONE] the connection can still go back to the pool.
-      for await (const part of response.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-        link.heard();
-        yield part;
-      }
-    },
-  };
+  const parser = new SseParser();
   let complete = false;
-  try {
-    for await (const event of readSseEvents(bytes)) {
+  // The chunks of one read's events (or of the body's end), returning true at the end event.
+  // Synchronous: a read's events cost no promise each on their way to the caller.
+  function* chunksOf(events: SseEvent[]): Generator<ChatCompletionChunk, boolean> {
+    for (const event of events) {
       const decoded = decode(event);
       yield* decoded.chunks;
-      if (decoded.end) {
-        complete = true;
-        break;
-      }
+      if (decoded.end) return true;
     }
+    return false;
+  }
+  try {
+    // Not destroyed on an early return: after [DONE] the connection can still go back to the pool.
+    for await (const part of response.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      link.heard();
+      if ((complete = yield* chunksOf(parser.push(part)))) break;
+      if (parser.overlong) throw new UpstreamProtocolError('event stream line exceeds 8 MiB');
+    }
+    if (!complete) complete = yield* chunksOf(parser.end());
     if (!complete) throw new UpstreamConnectionError('upstream closed the stream before [DONE]', { beforeFirstByte: false });
     releaseAfterDone(response.body);
   } catch (error) {

@@ -318,6 +318,22 @@ describe('chat upstream adapter against other OpenAI-compatible servers', () => 
     }
   });
 
+  it('honours a last [DONE] the body ends without its blank line, and refuses a line that never ends', async () => {
+    const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'x', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] };
+    const server = await listen((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (req.url?.includes('endless')) res.end(`data: ${'x'.repeat(9 * 1024 * 1024)}`);
+      else res.end(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]`);
+    });
+    try {
+      expect(textOf(await drain(await createChatUpstream({ baseUrl: url(server) }).stream(request())))).toBe('hi');
+      const endless = await createChatUpstream({ baseUrl: `${url(server)}/endless` }).stream(request());
+      await expect(drain(endless)).rejects.toThrow(/exceeds 8 MiB/);
+    } finally {
+      await stop(server);
+    }
+  });
+
   it('reports a 200 that is not a chat completion as UpstreamProtocolError', async () => {
     const server = await listen((req, res) => {
       res.writeHead(200, { 'content-type': req.headers.accept === 'text/event-stream' ? 'application/json' : 'text/html' });
