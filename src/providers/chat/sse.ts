@@ -47,9 +47,9 @@ export class SseParser {
     return events;
   }
 
-  /** A line that never ends must not eat memory: the reader gives up once this is true. */
-  get overlong(): boolean {
-    return this.buffer.length > MAX_PENDING_CHARS;
+  /** A line that never ends must not eat memory: the reader calls this after each read's events. */
+  refuseOverlong(): void {
+    if (this.buffer.length > MAX_PENDING_CHARS) throw new UpstreamProtocolError('event stream line exceeds 8 MiB');
   }
 
   private takeLines(final: boolean): SseEvent[] {
@@ -95,16 +95,6 @@ export class SseParser {
     else if (field === 'event') this.event = value;
     return undefined;
   }
-}
-
-/** The events of a byte stream, as they complete. */
-export async function* readSseEvents(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
-  const parser = new SseParser();
-  for await (const chunk of chunks) {
-    yield* parser.push(chunk);
-    if (parser.overlong) throw new UpstreamProtocolError('event stream line exceeds 8 MiB');
-  }
-  yield* parser.end();
 }
 
 /**

@@ -241,7 +241,7 @@ async function* chunks(
     for await (const part of response.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       link.heard();
       if ((complete = yield* chunksOf(parser.push(part)))) break;
-      if (parser.overlong) throw new UpstreamProtocolError('event stream line exceeds 8 MiB');
+      parser.refuseOverlong();
     }
     if (!complete) complete = yield* chunksOf(parser.end());
     if (!complete) throw new UpstreamConnectionError('upstream closed the stream before [DONE]', { beforeFirstByte: false });

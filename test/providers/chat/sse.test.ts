@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { readSseEvents, sseData, type SseEvent } from '../../../src/providers/chat/sse.js';
-
-async function* bytes(parts: (string | Uint8Array)[]): AsyncGenerator<Uint8Array> {
-  for (const part of parts) yield typeof part === 'string' ? new TextEncoder().encode(part) : part;
-}
+import { SseParser, sseData, type SseEvent } from '../../../src/providers/chat/sse.js';
 
 async function collect(parts: (string | Uint8Array)[]): Promise<SseEvent[]> {
+  const parser = new SseParser();
   const events: SseEvent[] = [];
-  for await (const event of readSseEvents(bytes(parts))) events.push(event);
-  return events;
+  for (const part of parts) {
+    events.push(...parser.push(typeof part === 'string' ? new TextEncoder().encode(part) : part));
+    parser.refuseOverlong();
+  }
+  return [...events, ...parser.end()];
 }
 
 function oneBytePerChunk(text: string): Uint8Array[] {
   return Array.from(new TextEncoder().encode(text), (byte) => Uint8Array.of(byte));
 }
 
-describe('readSseEvents', () => {
+describe('SseParser', () => {
   it('reads the events of an OpenAI stream, ending with [DONE]', async () => {
     const events = await collect([sseData({ a: 1 }) + sseData({ b: 2 }) + sseData('[DONE]')]);
     expect(events.map((e) => e.data)).toEqual(['{"a":1}', '{"b":2}', '[DONE]']);
