@@ -12,6 +12,7 @@ const {
   findHoldsOfLapsedLeases,
   withoutHandedOffCapture,
   releaseHoldsOfLapsedLeases,
+  releaseAllowancesOfLapsedLeases,
 } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
@@ -39,13 +40,15 @@ export interface HoldSweepResult {
   released: number;
   /** Chat holds released because the process serving their request stopped renewing its lease. */
   releasedOfDeadProcesses: number;
+  /** Chat allowances released because the process holding them stopped renewing its lease. */
+  releasedAllowancesOfDeadProcesses: number;
 }
 
 /**
  * The hold sweep: never leak a hold. Run by the `hold-reconciler` Schedule: expires holds past their deadline, then
  * finds generations whose workflow closed without settling (terminated by an operator, say) and
  * releases their holds, then releases the chat holds of processes that died (their lease lapsed),
- * except those whose charge was handed to a capture workflow. Each step is an activity, so every sweep and what it found shows in the Web UI.
+ * except those whose charge was handed to a capture workflow, and then their chat allowances. Each step is an activity, so every sweep and what it found shows in the Web UI.
  */
 export async function holdSweepWorkflow(input: HoldSweepInput = {}): Promise<HoldSweepResult> {
   const expired = await expireOverdueHolds();
@@ -59,5 +62,9 @@ export async function holdSweepWorkflow(input: HoldSweepInput = {}): Promise<Hol
     const orphaned = lapsed.length ? await withoutHandedOffCapture({ holds: lapsed }) : [];
     releasedOfDeadProcesses = orphaned.length ? await releaseHoldsOfLapsedLeases({ holds: orphaned }) : 0;
   }
-  return { expired, examined: candidates.length, abandoned, released, releasedOfDeadProcesses };
+  // A sweep that started before chat allowances existed finishes as it began.
+  const releasedAllowancesOfDeadProcesses = patched('release-allowances-of-dead-processes')
+    ? await releaseAllowancesOfLapsedLeases({ limit: input.limit ?? 200 })
+    : 0;
+  return { expired, examined: candidates.length, abandoned, released, releasedOfDeadProcesses, releasedAllowancesOfDeadProcesses };
 }

@@ -41,5 +41,15 @@ export function createChatActivities(services: Pick<Services, 'db' | 'ledger' | 
       if (released) services.logger.warn({ released }, 'released the chat holds of a process that stopped renewing its lease');
       return released;
     },
+
+    /**
+     * A charge handed off by such a process still lands without its allowance, if the available
+     * balance covers it (allowances.ts); releasing first is what never overdraws the customer.
+     */
+    async releaseAllowancesOfLapsedLeases(args: { limit: number }): Promise<number> {
+      const released = await services.ledger.releaseLapsedAllowances(args.limit);
+      if (released) services.logger.warn({ released }, 'released the chat allowances of a process that stopped renewing its lease');
+      return released;
+    },
   };
 }

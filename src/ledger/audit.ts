@@ -27,11 +27,13 @@ const CHECKS: { name: string; description: string; sql: string }[] = [
   },
   {
     name: 'held_equals_pending_holds',
-    description: 'each account held amount equals the sum of its pending holds',
-    sql: `SELECT a.id AS account_id, a.held::text AS held, COALESCE(h.total, 0)::text AS pending_total
+    description: 'each account held amount equals the sum of its pending holds and its chat allowances',
+    sql: `SELECT a.id AS account_id, a.held::text AS held, COALESCE(h.total, 0)::text AS pending_total, COALESCE(c.total, 0)::text AS allowances_total
           FROM accounts a LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM holds WHERE status = 'pending' GROUP BY account_id) h
             ON h.account_id = a.id
-          WHERE a.held <> COALESCE(h.total, 0)`,
+          LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM chat_allowances GROUP BY account_id) c
+            ON c.account_id = a.id
+          WHERE a.held <> COALESCE(h.total, 0) + COALESCE(c.total, 0)`,
   },
   {
     name: 'key_budget_held_equals_pending_holds',
@@ -69,6 +71,13 @@ const CHECKS: { name: string; description: string; sql: string }[] = [
     sql: `SELECT h.id AS hold_id, h.account_id, h.lease_id, l.expires_at AS lease_expired_at
           FROM holds h JOIN process_leases l ON l.id = h.lease_id
           WHERE h.status = 'pending' AND l.expires_at < now() - interval '5 minutes'`,
+  },
+  {
+    name: 'no_allowance_of_a_dead_process',
+    description: 'no chat allowance holds anything more than 5 minutes after the lease of its process lapsed',
+    sql: `SELECT c.account_id, c.lease_id, c.amount::text, l.expires_at AS lease_expired_at
+          FROM chat_allowances c JOIN process_leases l ON l.id = c.lease_id
+          WHERE c.amount > 0 AND l.expires_at < now() - interval '5 minutes'`,
   },
   {
     name: 'deposits_credited_at_most_once',

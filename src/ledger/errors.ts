@@ -71,3 +71,28 @@ export class KeyLimitExceeded extends Error {
     this.name = 'KeyLimitExceeded';
   }
 }
+
+/**
+ * The process lease an allowance would belong to has lapsed: the sweep may already have released what
+ * the process held under it, so it takes no more until it holds a live lease again.
+ */
+export class LeaseLapsed extends Error {
+  constructor(readonly leaseId: string) {
+    super(`process lease ${leaseId} has lapsed`);
+    this.name = 'LeaseLapsed';
+  }
+}
+
+/**
+ * A chat charge whose allowance is gone (released after its lease lapsed) and which the available
+ * balance does not cover: nothing was charged, and the upstream's work is our loss.
+ */
+export class ChargeUncovered extends Error {
+  constructor(
+    readonly accountId: string,
+    readonly amount: bigint,
+  ) {
+    super(`chat charge of $${formatUsd(amount)} on ${accountId} is covered by neither an allowance nor the available balance; nothing was charged`);
+    this.name = 'ChargeUncovered';
+  }
+}

@@ -3,14 +3,17 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { requestRow, requestRowsOfBatch, type RequestRecord } from '../chat/request-log.js';
 import { newId } from '../ids.js';
+import { chargeRounds, chargeStatement, LAPSED, RELEASE, RESERVE, type ChargeInput, type ChargeRow } from './allowances.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import {
   AccountNotFound,
   CaptureExceedsHold,
+  ChargeUncovered,
   HoldNotFound,
   HoldNotPending,
   IdempotencyConflict,
   InsufficientFunds,
+  LeaseLapsed,
 } from './errors.js';
 import { keyLimitExceeded } from './key-budget.js';
 import { loneStatementOf } from './lone-statements.js';
@@ -76,7 +79,7 @@ const UNIQUE_VIOLATION = '23505';
  * concurrent duplicate fail as a whole. A duplicate is then answered with the first result.
  */
 export class PostgresLedger {
-  private readonly groupCommit?: GroupCommit<HoldOp, HoldRow | null>;
+  private readonly groupCommit?: GroupCommit<LaneOp, LaneRow>;
   /** Bare `pg` connections for the group-commit batches: a named prepared statement, no query builder. */
   private readonly pool?: pg.Pool;
   // Which unflushed holds (see statementsOf's `unflushed`) are known durable by now: a hold is
@@ -112,9 +115,9 @@ export class PostgresLedger {
       // connects anew on next use. Unheard, the pool's 'error' event would end the whole process.
       this.pool.on('error', (err) => opts.logger?.warn({ err }, 'ledger connection lost; the pool reconnects on next use'));
       const pool = this.pool;
-      const apply = async (ops: HoldOp[]) => {
+      const apply = async (ops: LaneOp[]) => {
         const sent = ++this.position;
-        const { rows, unflushed } = await applyHoldOps((statement, values) => pool.query({ ...statement, values }), ops, true);
+        const { rows, unflushed } = await applyLaneOps((statement, values) => pool.query({ ...statement, values }), ops, true);
         if (!unflushed) this.flushedThrough = Math.max(this.flushedThrough, sent);
         return rows;
       };
@@ -141,9 +144,18 @@ export class PostgresLedger {
    * duplicate key from another process counts as not applied too.
    */
   private async applyHold(accountId: string, op: HoldOp, q: Knex = this.db): Promise<HoldRow | null> {
+    return (await this.applyLaneOp(accountId, op, q, q === this.db)) as HoldRow | null;
+  }
+
+  /** A chat charge as applyHold applies a hold operation; `viaLane` false runs it on its own. Null: a replay. */
+  private async applyCharge(charge: ChargeInput, viaLane = true): Promise<ChargeRow | null> {
+    return (await this.applyLaneOp(charge.accountId, { op: 'charge', charge }, this.db, viaLane)) as ChargeRow | null;
+  }
+
+  private async applyLaneOp(accountId: string, op: LaneOp, q: Knex, viaLane: boolean): Promise<LaneRow> {
     try {
-      if (this.groupCommit && q === this.db) return await this.groupCommit.run(accountId, op);
-      const { rows } = await applyHoldOps((statement, values) => q.raw(statement.text.replace(/\$\d+/g, '?'), values as never), [op], false);
+      if (this.groupCommit && viaLane) return await this.groupCommit.run(accountId, op);
+      const { rows } = await applyLaneOps((statement, values) => q.raw(statement.text.replace(/\$\d+/g, '?'), values as never), [op], false);
       return rows[0]!;
     } catch (err) {
       if (isUniqueViolation(err)) return null;
@@ -180,6 +192,79 @@ export class PostgresLedger {
   private rememberOwner(holdId: string, accountId: string) {
     if (this.holdOwners.size > 100_000) this.holdOwners.clear();
     this.holdOwners.set(holdId, accountId);
+  }
+
+  /**
+   * Grows the account's allowance under `leaseId` by `amount` (see allowances.ts), on the account's
+   * lane; resolves to the allowance after. Throws InsufficientFunds (available < amount), LeaseLapsed
+   * or AccountNotFound, and changes nothing then.
+   */
+  async reserveAllowance(input: { accountId: string; leaseId: string; amount: bigint }): Promise<bigint> {
+    if (input.amount <= 0n) throw new RangeError('an allowance grows by a positive amount');
+    return this.exec(input.accountId, async (q) => {
+      const { rows } = await q.raw(RESERVE, { ...input, amount: input.amount.toString() });
+      if (rows[0].allowance !== null) return big(rows[0].allowance);
+      if (!rows[0].lease_live) throw new LeaseLapsed(input.leaseId);
+      const bal = await this.balance(input.accountId, q);
+      throw new InsufficientFunds(input.accountId, bal.available, input.amount);
+    });
+  }
+
+  /**
+   * Charges a chat request's cost against the allowance it was taken from, in the next batch of the
+   * account's lane, with its request row when given. `allowance` is the allowance after (null for a
+   * replay, which charged nothing new). Throws ChargeUncovered when neither the allowance nor the
+   * available balance covers it (see allowances.ts), and changes nothing then.
+   */
+  async chargeAllowance(input: ChargeInput): Promise<Applied<{ entry: LedgerEntry; allowance: bigint | null }>> {
+    if (input.amount <= 0n) throw new RangeError('a charge must be positive');
+    let row = await this.applyCharge(input);
+    // Refused with the rest of its account's batch: alone, it may fit.
+    if (row && row.e_id === null) row = await this.applyCharge(input, false);
+    if (row && row.e_id !== null) {
+      const entry: LedgerEntry = {
+        id: big(row.e_id),
+        accountId: input.accountId,
+        kind: 'usage',
+        amount: -input.amount,
+        balanceAfter: big(row.e_balance_after),
+        idempotencyKey: input.idempotencyKey,
+        requestId: input.requestId,
+        depositId: null,
+        generationId: null,
+        holdId: null,
+        reason: null,
+        actor: null,
+        requestIds: null,
+        createdAt: date(row.e_created_at),
+      };
+      return { value: { entry, allowance: big(row.allowance) }, replayed: false };
+    }
+    const existing = await this.entryByKey(input.idempotencyKey);
+    if (existing) {
+      if (existing.accountId !== input.accountId || existing.amount !== -input.amount) throw new IdempotencyConflict(input.idempotencyKey);
+      return { value: { entry: existing, allowance: null }, replayed: true };
+    }
+    if (row === null) throw new AccountNotFound(input.accountId);
+    throw new ChargeUncovered(input.accountId, input.amount);
+  }
+
+  /** Gives the account's allowance under `leaseId` back whole, on its lane; resolves to what it held. */
+  async releaseAllowance(accountId: string, leaseId: string): Promise<bigint> {
+    return this.exec(accountId, async (q) => {
+      const { rows } = await q.raw(RELEASE, { accountId, leaseId });
+      return big(rows[0].released);
+    });
+  }
+
+  /** Releases up to `limit` allowances whose lease lapsed; resolves to how many held anything. */
+  async releaseLapsedAllowances(limit: number): Promise<number> {
+    const { rows } = await this.db.raw(LAPSED, { limit });
+    let released = 0;
+    for (const r of rows as { account_id: string; lease_id: string }[]) {
+      if ((await this.releaseAllowance(r.account_id, r.lease_id)) > 0n) released++;
+    }
+    return released;
   }
 
   /** Credits (amount > 0) or debits (amount < 0) an account; a debit never takes available below zero. */
@@ -456,6 +541,11 @@ export type HoldOp =
   | { op: 'capture'; holdId: string; amount: bigint; kind: CaptureInput['kind']; request?: RequestRecord }
   | { op: 'release'; holdId: string; status: NonNullable<ReleaseInput['status']> };
 
+/** What a ledger lane applies: a hold operation, or a chat charge against an allowance (allowances.ts). */
+type LaneOp = HoldOp | { op: 'charge'; charge: ChargeInput };
+/** What a lane answers for one operation: a hold operation's row (null: not applied), or a charge's. */
+type LaneRow = HoldRow | ChargeRow | null;
+
 /** The hold an operation changed (`h_*`) and, for a capture, its entry (`e_*`). */
 interface HoldRow {
   h_id: string;
@@ -508,7 +598,32 @@ function statementsOf(fn: BatchFunction): { plain: Statement; recording: Stateme
 const ONE_BY_ONE = statementsOf('ledger_apply_holds');
 const TOGETHER = statementsOf('ledger_apply_holds_together');
 
-/** Applies `ops` (already in account order) in one statement; null for each one that did not apply. */
+/**
+ * Applies `ops` (already in account order): hold operations in one statement, a batch's chat charges
+ * (allowances.ts) in one more, each committed on its own. A hold operation that did not apply is null.
+ */
+async function applyLaneOps(
+  query: (statement: Statement, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
+  ops: LaneOp[],
+  ownTransaction: boolean,
+): Promise<{ rows: LaneRow[]; unflushed: boolean }> {
+  if (!ops.some((o) => o.op === 'charge')) return applyHoldOps(query, ops as HoldOp[], ownTransaction);
+  const rows: LaneRow[] = new Array(ops.length).fill(null);
+  const holdOps = ops.flatMap((op, i) => (op.op === 'charge' ? [] : [{ op, i }]));
+  if (holdOps.length) {
+    const applied = await applyHoldOps(query, holdOps.map((h) => h.op), ownTransaction);
+    applied.rows.forEach((row, k) => (rows[holdOps[k]!.i] = row));
+  }
+  const charges = ops.flatMap((op, i) => (op.op === 'charge' ? [{ ...op.charge, i }] : []));
+  for (const round of chargeRounds(charges)) {
+    const { statement, values } = chargeStatement(round);
+    const answer = (await query(statement, values)) as unknown as { rows: ChargeRow[] };
+    for (const row of answer.rows) rows[round[row.i - 1]!.i] = row;
+  }
+  // Charges commit synchronously, after any holds of the batch: nothing of it is left unflushed.
+  return { rows, unflushed: false };
+}
+
 async function applyHoldOps(
   query: (statement: Statement, values: unknown[]) => Promise<{ rows: HoldRow[] }>,
   ops: HoldOp[],

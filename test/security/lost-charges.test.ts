@@ -186,4 +186,23 @@ describe('the holds of a process that dies are released within about a minute', 
     expect((await h.audit()).ok).toBe(true);
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
   });
+
+  it('the audit flags a chat allowance still held five minutes after its process lease lapsed, and the sweep releases it', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const leaseId = `lease_dead_${randomBytes(4).toString('hex')}`;
+    await h.services.db.raw(
+      `INSERT INTO process_leases (id, host, pid, started_at, renewed_at, expires_at)
+       VALUES (?, 'gone', 1, now() - interval '1 hour', now() - interval '11 minutes', now() + interval '1 minute')`,
+      [leaseId],
+    );
+    await h.services.ledger.reserveAllowance({ accountId, leaseId, amount: parseUsd('0.20') });
+    await h.services.db('process_leases').where({ id: leaseId }).update({ expires_at: h.services.db.raw(`now() - interval '10 minutes'`) });
+
+    const check = (await h.audit()).checks.find((c) => c.name === 'no_allowance_of_a_dead_process')!;
+    expect(check.discrepancies).toEqual([expect.objectContaining({ account_id: accountId, lease_id: leaseId })]);
+
+    expect((await sweep()).releasedAllowancesOfDeadProcesses).toBeGreaterThanOrEqual(1);
+    expect((await h.audit()).ok).toBe(true);
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
+  });
 });

@@ -19,6 +19,7 @@ import * as billingNotify from './20261130_1200_billing_notify.js';
 import * as ledgerBatchAccountOnce from './20261201_0100_ledger_batch_account_once.js';
 import * as ledgerBatchSetBased from './20261201_0200_ledger_batch_set_based.js';
 import * as ledgerBatchAccountFirst from './20261201_0300_ledger_batch_account_first.js';
+import * as chatAllowances from './20261202_0100_chat_allowances.js';
 import * as savedCards from './20261130_0810_saved_cards.js';
 import * as autoTopup from './20261130_0820_auto_topup.js';
 import * as balanceCrossingRowTrigger from './20261130_0830_balance_crossing_row_trigger.js';
@@ -51,6 +52,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261201_0100_ledger_batch_account_once': ledgerBatchAccountOnce,
   '20261201_0200_ledger_batch_set_based': ledgerBatchSetBased,
   '20261201_0300_ledger_batch_account_first': ledgerBatchAccountFirst,
+  '20261202_0100_chat_allowances': chatAllowances,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
