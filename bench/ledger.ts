@@ -12,7 +12,10 @@ import { benchDatabase, percentile } from './support.js';
  * Two kinds of pair (BENCH_PAIRS, default both): a generation's, whose hold and capture each
  * commit durably, and a chat request's, whose hold the ledger commits without waiting for its WAL
  * flush when its batch holds nothing else (the capture's durable commit flushes it: see
- * postgres-ledger.ts), so that a pair costs one flush per batch instead of two.
+ * postgres-ledger.ts), so that a pair costs one flush per batch instead of two. A third kind,
+ * `allowance`, is a chat request served from a chat allowance (src/ledger/allowances.ts): its one
+ * ledger operation, the charge, counted as its pair (each run reserves every account's allowance
+ * first and releases it after).
  * `npm run bench:ledger`; BENCH_SECONDS per run (default 10), BENCH_LANES (default: the service's,
  * LEDGER_LANES's default for this machine), BENCH_PLAIN=1 adds the
  * one-statement-per-commit comparison.
@@ -20,9 +23,9 @@ import { benchDatabase, percentile } from './support.js';
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const LANES = Number(process.env.BENCH_LANES ?? ledgerLanes(os.availableParallelism()));
 const LEVELS = (process.env.BENCH_LEVELS ?? process.env.BENCH_CONCURRENCY ?? '32,128,512').split(',').map(Number);
-type Pair = 'generation' | 'chat';
-const PAIRS = (process.env.BENCH_PAIRS ?? 'generation,chat').split(',').map((p) => {
-  if (p !== 'generation' && p !== 'chat') throw new Error(`BENCH_PAIRS: unknown pair '${p}' (generation, chat)`);
+type Pair = 'generation' | 'chat' | 'allowance';
+const PAIRS = (process.env.BENCH_PAIRS ?? 'generation,chat,allowance').split(',').map((p) => {
+  if (p !== 'generation' && p !== 'chat' && p !== 'allowance') throw new Error(`BENCH_PAIRS: unknown pair '${p}' (generation, chat, allowance)`);
   return p as Pair;
 });
 const AMOUNT = 210_000_000n;
@@ -44,6 +47,7 @@ async function walSyncs(db: Db): Promise<number | null> {
 }
 
 async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: string, CONCURRENCY: number, pair: Pair = 'generation') {
+  const lease = pair === 'allowance' ? await allowances(db, ledger, accounts, CONCURRENCY) : undefined;
   const syncsBefore = await walSyncs(db);
   let pairs = 0;
   const latencies: number[] = [];
@@ -56,11 +60,17 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
         const accountId = accounts[i % accounts.length]!;
         const t0 = performance.now();
         const key = `${label}:${pair}:${CONCURRENCY}:${i}`;
+        if (lease) {
+          await ledger.chargeAllowance({ accountId, leaseId: lease, amount: AMOUNT, idempotencyKey: key, requestId: key });
+          latencies.push(performance.now() - t0);
+          pairs++;
+          continue;
+        }
         const { value: hold } = await ledger.placeHold({
           accountId,
           amount: AMOUNT,
           idempotencyKey: key,
-          purpose: pair,
+          purpose: pair === 'chat' ? 'chat' : 'generation',
           ...(pair === 'chat' ? { requestId: key } : {}),
           expiresAt: new Date(Date.now() + 3_600_000),
         });
@@ -76,9 +86,10 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
       }
     }),
   );
+  const syncsAfter = await walSyncs(db);
+  if (lease) for (const accountId of accounts) await ledger.releaseAllowance(accountId, lease);
   latencies.sort((a, b) => a - b);
   const perSecond = pairs / (DURATION_MS / 1000);
-  const syncsAfter = await walSyncs(db);
   const syncs = syncsBefore === null || syncsAfter === null ? 'n/a' : ((syncsAfter - syncsBefore) / Math.max(1, pairs)).toFixed(3);
   console.log(
     `${`${label}, ${pair}`.padEnd(34)} ${String(pairs).padStart(6)} pairs in ${DURATION_MS / 1000}s = ${perSecond.toFixed(0).padStart(5)} pairs/s` +
@@ -86,6 +97,15 @@ async function run(db: Db, ledger: PostgresLedger, accounts: string[], label: st
       `  WAL syncs/pair ${syncs}  (concurrency ${CONCURRENCY})`,
   );
   return perSecond;
+}
+
+/** A live process lease with an allowance on every account covering `callers` requests in flight. */
+async function allowances(db: Db, ledger: PostgresLedger, accounts: string[], callers: number): Promise<string> {
+  const lease = `lease_bench_${Date.now()}`;
+  await db.raw(`INSERT INTO process_leases (id, host, pid, expires_at) VALUES (?, 'bench', ?, now() + interval '1 hour')`, [lease, process.pid]);
+  const each = AMOUNT * BigInt(Math.ceil(callers / accounts.length) + 1);
+  for (const accountId of accounts) await ledger.reserveAllowance({ accountId, leaseId: lease, amount: each });
+  return lease;
 }
 
 async function main() {

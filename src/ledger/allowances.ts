@@ -40,8 +40,14 @@ export interface ChargeRow {
   e_id: bigint | null;
   e_balance_after: bigint | null;
   e_created_at: Date | null;
-  /** The allowance after the batch (0 when there is none), for the process to re-sync its memory. */
+  /** The allowance after the batch (0 when there is none). */
   allowance: bigint | null;
+  /**
+   * What the batch took off the allowance (the account's shortfall, on its last charge in the batch). A process
+   * keeps its own count of an allowance by adding what it reserved and subtracting this, which holds
+   * in whatever order the answers arrive.
+   */
+  shrunk: bigint | null;
 }
 
 type Statement = { name: string; text: string };
@@ -91,10 +97,11 @@ function chargeText(recording: boolean): string {
     -- h_id: what requestRowsOfBatch reads as "this operation applied".
     applied AS MATERIALIZED (
       SELECT o.i, e.id AS h_id, e.id AS e_id, e.balance_after AS e_balance_after, e.created_at AS e_created_at,
-             COALESCE(p.allowance, 0) - CASE WHEN e.id IS NULL THEN 0 ELSE p.d END AS allowance
+             COALESCE(p.allowance, 0) - CASE WHEN e.id IS NULL THEN 0 ELSE p.d END AS allowance,
+             CASE WHEN e.id IS NOT NULL AND o.i = max(o.i) OVER (PARTITION BY o.account_id) THEN p.d ELSE 0 END AS shrunk
         FROM o LEFT JOIN plan p ON p.id = o.account_id LEFT JOIN e ON e.idempotency_key = o.idempotency_key)
     ${recording ? `, request_rows AS (SELECT $6::jsonb AS j), recorded AS (${requestRowsOfBatch('applied', 'request_rows')})` : ''}
-    SELECT i, e_id, e_balance_after, e_created_at, allowance FROM applied ORDER BY i`;
+    SELECT i, e_id, e_balance_after, e_created_at, allowance, shrunk FROM applied ORDER BY i`;
 }
 
 const CHARGE: Statement = { name: 'ledger_allowance_charge', text: chargeText(false) };

@@ -213,10 +213,10 @@ export class PostgresLedger {
   /**
    * Charges a chat request's cost against the allowance it was taken from, in the next batch of the
    * account's lane, with its request row when given. `allowance` is the allowance after (null for a
-   * replay, which charged nothing new). Throws ChargeUncovered when neither the allowance nor the
+   * replay, which charged nothing new) and `shrunk` what its batch took off it (see ChargeRow). Throws ChargeUncovered when neither the allowance nor the
    * available balance covers it (see allowances.ts), and changes nothing then.
    */
-  async chargeAllowance(input: ChargeInput): Promise<Applied<{ entry: LedgerEntry; allowance: bigint | null }>> {
+  async chargeAllowance(input: ChargeInput): Promise<Applied<{ entry: LedgerEntry; allowance: bigint | null; shrunk: bigint }>> {
     if (input.amount <= 0n) throw new RangeError('a charge must be positive');
     let row = await this.applyCharge(input);
     // Refused with the rest of its account's batch: alone, it may fit.
@@ -238,12 +238,12 @@ export class PostgresLedger {
         requestIds: null,
         createdAt: date(row.e_created_at),
       };
-      return { value: { entry, allowance: big(row.allowance) }, replayed: false };
+      return { value: { entry, allowance: big(row.allowance), shrunk: big(row.shrunk) }, replayed: false };
     }
     const existing = await this.entryByKey(input.idempotencyKey);
     if (existing) {
       if (existing.accountId !== input.accountId || existing.amount !== -input.amount) throw new IdempotencyConflict(input.idempotencyKey);
-      return { value: { entry: existing, allowance: null }, replayed: true };
+      return { value: { entry: existing, allowance: null, shrunk: 0n }, replayed: true };
     }
     if (row === null) throw new AccountNotFound(input.accountId);
     throw new ChargeUncovered(input.accountId, input.amount);

@@ -87,6 +87,7 @@ describe('chat allowances on PostgreSQL', () => {
     const { value, replayed } = await charge(id, l, '0.12', req);
     expect(replayed).toBe(false);
     expect(value.allowance).toBe(usd('0.30'));
+    expect(value.shrunk).toBe(0n);
     expect(value.entry).toMatchObject({ amount: -usd('0.12'), balanceAfter: usd('0.88'), kind: 'usage', requestId: req.id, holdId: null });
     expect(await ledger.balance(id)).toMatchObject({ balance: usd('0.88'), held: usd('0.30') });
     // The request's row was written by the charge's own statement.
@@ -99,6 +100,7 @@ describe('chat allowances on PostgreSQL', () => {
     await ledger.reserveAllowance({ accountId: id, leaseId: l, amount: usd('1') });
     const { value } = await charge(id, l, '0.40');
     expect(value.allowance).toBe(usd('0.60'));
+    expect(value.shrunk).toBe(usd('0.40'));
     expect(await ledger.balance(id)).toMatchObject({ balance: usd('0.60'), held: usd('0.60'), available: 0n });
     expect(await allowanceOf(id, l)).toBe(usd('0.60'));
   });
@@ -123,6 +125,8 @@ describe('chat allowances on PostgreSQL', () => {
     expect(charged.every((c) => !c.replayed)).toBe(true);
     expect(await ledger.balance(id)).toMatchObject({ balance: usd('0.20'), held: usd('0.20'), available: 0n });
     expect(await allowanceOf(id, l)).toBe(usd('0.20'));
+    // What the answers say was taken off adds up to what was, however they were batched.
+    expect(charged.reduce((sum, c) => sum + c.value.shrunk, 0n)).toBe(usd('0.30'));
     // afterEach: every entry's balance_after is the running sum, held = holds + allowances.
   });
 
