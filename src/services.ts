@@ -17,6 +17,7 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { PostgresLedger } from './ledger/index.js';
 import { OwedLedger } from './ledger/owed.js';
 import { ProcessLease } from './ledger/process-lease.js';
+import { ChatAllowances } from './chat/chat-allowances.js';
 import { createPayments, type Payments } from './payments/payment-services.js';
 import { defaultCatalog, type Catalog } from './pricing/catalog.js';
 import { configuredChatUpstream, type ConfiguredChatUpstream } from './providers/chat/configured-upstream.js';
@@ -44,6 +45,8 @@ export interface Services extends ConfiguredChatUpstream, MediaServices {
   owed: OwedLedger;
   /** This process's lease on the chat holds it places (taken on the first one). */
   holdLease: ProcessLease;
+  /** This process's chat allowances, when CHAT_ALLOWANCES is on (see src/chat/chat-allowances.ts). */
+  chatAllowances?: ChatAllowances;
   accounts: AccountRepository;
   apiKeys: ApiKeyResolver;
   /** API key changes announced by PostgreSQL, for the key cache of this process. */
@@ -91,14 +94,17 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
   const keyChanges = KeyChangeFeed.forDb(db, log);
   await keyChanges.start();
   const consoleUsers = new ConsoleUsers(db);
+  // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
+  const ledger = new PostgresLedger(db, { groupCommit: { lanes: config.database.ledgerLanes, maxBatch: 64 }, logger: log });
+  const holdLease = new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds });
   return {
     config,
     logger: log,
     db,
-    // Group commit: concurrent ledger operations share a WAL flush (see src/ledger/group-commit.ts).
-    ledger: new PostgresLedger(db, { groupCommit: { lanes: config.database.ledgerLanes, maxBatch: 64 }, logger: log }),
+    ledger,
     owed: new OwedLedger(db),
-    holdLease: new ProcessLease(db, log, { ttlSeconds: config.chat.holdLeaseTtlSeconds }),
+    holdLease,
+    ...(config.chat.allowances ? { chatAllowances: new ChatAllowances({ ledger, lease: holdLease, logger: log }) } : {}),
     accounts,
     apiKeys: new ApiKeyResolver(accounts, { changes: keyChanges }),
     keyChanges,
@@ -141,6 +147,7 @@ export async function closeServices(s: Services): Promise<void> {
   await s.keyChanges.close();
   await s.console.balances.close();
   s.console.mail.mailer?.close();
+  await s.chatAllowances?.close().catch((err) => s.logger.warn({ err }, 'could not give the chat allowances back'));
   await s.holdLease.end().catch((err) => s.logger.warn({ err }, 'could not end the process lease'));
   await s.temporal.connection.close();
   await s.ledger.close();

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { CaptureExceedsHold, HoldNotFound, HoldNotPending } from '../ledger/index.js';
+import { ChargeUncovered } from '../ledger/errors.js';
 import { settleChatHold } from './chat-billing.js';
 import { findHoldsOfLapsedLeases, type LapsedHold } from '../ledger/process-lease.js';
 import type { Services } from '../services.js';
@@ -11,9 +12,14 @@ export function createChatActivities(services: Pick<Services, 'db' | 'ledger' | 
     /** Idempotent: the capture of a hold is one entry keyed by the hold, so a retry after a lost acknowledgement is a replay. */
     async captureChatHold(order: CaptureOrder): Promise<void> {
       try {
+        if (order.leaseId !== undefined && order.idempotencyKey !== undefined) {
+          const { accountId, leaseId, idempotencyKey, requestId } = order;
+          await services.ledger.chargeAllowance({ accountId, leaseId, amount: BigInt(order.amount), idempotencyKey, requestId });
+          return;
+        }
         await settleChatHold(services.ledger, { holdId: order.holdId, accountId: order.accountId, amount: BigInt(order.amount) });
       } catch (error) {
-        if (error instanceof HoldNotPending || error instanceof CaptureExceedsHold || error instanceof HoldNotFound) {
+        if (error instanceof HoldNotPending || error instanceof CaptureExceedsHold || error instanceof HoldNotFound || error instanceof ChargeUncovered) {
           // Settled some other way (expired at its 3-hour deadline, say): retrying cannot change it.
           services.logger.error({ err: error, ...order }, 'a handed-off chat capture could not land; the charge is lost');
           throw ApplicationFailure.nonRetryable(error.message, error.name);

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { AccountNotFound, CaptureExceedsHold, HoldNotFound, HoldNotPending, IdempotencyConflict, InsufficientFunds, KeyLimitExceeded } from '../ledger/errors.js';
+import { AccountNotFound, CaptureExceedsHold, ChargeUncovered, HoldNotFound, HoldNotPending, IdempotencyConflict, InsufficientFunds, KeyLimitExceeded } from '../ledger/errors.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
+import type { ChatAllowances } from './chat-allowances.js';
 import type { ChatModel } from '../pricing/catalog.js';
 import type { BillableUsage } from './completion-tally.js';
 import { planHold } from './hold-plan.js';
@@ -33,9 +34,13 @@ export class HoldLostInCrash extends Error {
   }
 }
 
-/** A chat request's hold: the most it may cost, for the output limit it will be sent with. */
+/**
+ * A chat request's hold: the most it may cost, for the output limit it will be sent with. Either a
+ * hold row (`holdId`) or a take from this process's allowance on the account under `leaseId`.
+ */
 export interface ChatHold {
-  holdId: string;
+  holdId: string | null;
+  leaseId?: string;
   accountId: string;
   amount: bigint;
   /** Per-choice output limit to send upstream. */
@@ -78,6 +83,11 @@ export interface ChatBillingDeps {
   lease: ProcessLease;
   /** Makes a capture durable when the database keeps refusing it in-process. */
   handOff: HandOff;
+  /**
+   * When set, a request whose key has no spend limit takes its worst case from this process's chat
+   * allowance instead of placing a hold row (CHAT_ALLOWANCES; see chat-allowances.ts).
+   */
+  allowances?: ChatAllowances;
   captureRetryDelaysMs?: readonly number[];
   unflushedCaptureRetryDelaysMs?: readonly number[];
   inDoubtRetryDelaysMs?: readonly number[];
@@ -113,7 +123,8 @@ export class ChatBilling {
    * OutputLimitUnaffordable when the caller's own max_tokens is not.
    */
   async hold(input: ChatHoldInput): Promise<ChatHold> {
-    const leaseId = await this.deps.lease.id();
+    const fromAllowance = this.deps.allowances !== undefined && input.apiKeyId === undefined;
+    const leaseId = fromAllowance ? undefined : await this.deps.lease.id();
     let available = UNKNOWN_BALANCE;
     let last: InsufficientFunds | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -130,6 +141,10 @@ export class ChatBilling {
       if (!plan.affordable) throw new InsufficientFunds(input.accountId, available, plan.required);
       const idempotencyKey = `chat:${input.requestId}`;
       try {
+        if (fromAllowance) {
+          const { leaseId: taken } = await this.deps.allowances!.take(input.accountId, plan.amount);
+          return { holdId: null, leaseId: taken, accountId: input.accountId, amount: plan.amount, maxTokens: plan.maxTokens };
+        }
         const { value: placed } = await this.ledger.placeHold({
           accountId: input.accountId,
           amount: plan.amount,
@@ -143,7 +158,8 @@ export class ChatBilling {
         return { holdId: placed.id, accountId: input.accountId, amount: placed.amount, maxTokens: plan.maxTokens };
       } catch (error) {
         if (!(error instanceof InsufficientFunds)) {
-          if (placedInDoubt(error)) void this.releaseInDoubt(idempotencyKey, input.requestId);
+          // An allowance grown in doubt is this process's and given back whole when idle.
+          if (!fromAllowance && placedInDoubt(error)) void this.releaseInDoubt(idempotencyKey, input.requestId);
           throw error;
         }
         last = error;
@@ -176,6 +192,7 @@ export class ChatBilling {
    * `request`, the request's log row, is written by the capture's own statement when it applies.
    */
   async capture(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
+    if (hold.holdId === null) return this.charge(hold, settlement, requestId, request);
     const flushed = this.ledger.holdFlushed(hold.holdId);
     const delays = flushed
       ? (this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS)
@@ -232,8 +249,49 @@ export class ChatBilling {
     this.logger.error({ requestId, idempotencyKey }, 'gave up releasing a chat hold placed in doubt; it expires with its lease or its deadline');
   }
 
+  /**
+   * capture() for a take from the allowance: one charge, retried and handed off as a capture is (the
+   * charge is idempotent by its key). The take is given back once, whatever happens. Throws
+   * HoldLostInCrash when the charge is covered by neither the allowance nor the available balance
+   * (the allowance was released after this process's lease lapsed): nothing was charged.
+   */
+  private async charge(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
+    const allowances = this.deps.allowances!;
+    const leaseId = hold.leaseId!;
+    let shrunk = 0n;
+    try {
+      if (settlement.charge === 0n) return { landed: 'captured', recorded: false };
+      const order = { accountId: hold.accountId, leaseId, amount: settlement.charge, idempotencyKey: chargeKey(requestId), requestId };
+      const delays = this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const { value, replayed } = await this.ledger.chargeAllowance({ ...order, request });
+          shrunk = value.shrunk;
+          return { landed: 'captured', recorded: request !== undefined && !replayed };
+        } catch (error) {
+          if (error instanceof ChargeUncovered) {
+            this.logger.warn({ requestId, charge: settlement.charge.toString() }, 'this chat charge lost its allowance and the balance does not cover it; the request is not charged');
+            throw new HoldLostInCrash(`allowance:${requestId}`);
+          }
+          if (isLedgerRefusal(error)) throw error;
+          if (attempt >= delays.length) {
+            this.logger.error({ err: error, requestId }, 'chat charge failed; handing it to a workflow');
+            break;
+          }
+          this.logger.warn({ err: error, requestId, attempt }, 'chat charge failed; retrying');
+          await sleep(delays[attempt]);
+        }
+      }
+      await this.deps.handOff({ holdId: `allowance-${requestId}`, accountId: hold.accountId, amount: settlement.charge.toString(), requestId, leaseId, idempotencyKey: order.idempotencyKey });
+      return { landed: 'handed_off', recorded: false };
+    } finally {
+      allowances.giveBack(hold.accountId, leaseId, hold.amount, shrunk);
+    }
+  }
+
   /** Nothing was produced: the whole hold goes back to the available balance. */
   async release(hold: ChatHold): Promise<void> {
+    if (hold.holdId === null) return this.deps.allowances!.giveBack(hold.accountId, hold.leaseId!, hold.amount, 0n);
     const flushed = this.ledger.holdFlushed(hold.holdId);
     try {
       await this.ledger.releaseHold({ holdId: hold.holdId, accountId: hold.accountId });
@@ -261,6 +319,9 @@ export async function settleChatHold(
   await ledger.releaseHold({ holdId: order.holdId, accountId: order.accountId });
   return false;
 }
+
+/** The idempotency key of a chat request's charge against an allowance. */
+export const chargeKey = (requestId: string) => `chat:${requestId}:usage`;
 
 /** Whether a hold whose placing threw this may exist all the same: anything but the ledger's own refusal. */
 export function placedInDoubt(error: unknown): boolean {

@@ -11,6 +11,12 @@ export interface CaptureOrder {
   /** Nano-dollars, as a decimal string. */
   amount: string;
   requestId: string;
+  /**
+   * A charge against a chat allowance (no hold row): the lease it was taken under and its key. Then
+   * `holdId` only names the workflow (`allowance-<request id>`).
+   */
+  leaseId?: string;
+  idempotencyKey?: string;
 }
 
 export const chatCaptureWorkflowId = (holdId: string) => `chat-capture-${holdId}`;

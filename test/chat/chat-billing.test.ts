@@ -53,7 +53,7 @@ describe('ChatBilling: a hold placed with its commit in doubt', () => {
     expect(await holdOf('req_in_doubt_never_placed')).toBeUndefined();
     expect((await holdOf('req_in_flight')).status).toBe('pending');
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ held: other.amount });
-    await h.services.ledger.releaseHold({ holdId: other.holdId, accountId });
+    await h.services.ledger.releaseHold({ holdId: other.holdId!, accountId });
     await h.expectBooksBalanced();
   });
 });
@@ -94,7 +94,7 @@ describe('ChatBilling: a capture the database keeps refusing', () => {
     expect(outcome.landed).toBe('handed_off');
     expect(handedOff).toEqual([hold.holdId]);
     // This test's hand-off is a stand-in, so the charge is landed here as its workflow would.
-    await h.services.ledger.captureHold({ holdId: hold.holdId, accountId, amount: 1n, kind: 'usage' });
+    await h.services.ledger.captureHold({ holdId: hold.holdId!, accountId, amount: 1n, kind: 'usage' });
     await h.expectBooksBalanced();
   });
 

@@ -55,6 +55,7 @@ export function chatServing(services: Services): ChatServing {
     logger: services.logger,
     lease: services.holdLease,
     handOff: temporalHandOff(services.temporal.client, services.temporal.taskQueue),
+    allowances: services.chatAllowances,
   });
   return { services, billing, requests: new RequestLog(services.db) };
 }

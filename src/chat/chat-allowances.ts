@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import { InsufficientFunds } from '../ledger/errors.js';
+import type { PostgresLedger } from '../ledger/postgres-ledger.js';
+import type { ProcessLease } from '../ledger/process-lease.js';
+
+// How long an account's allowance outlives its last request in flight before it is given back, so that
+// an idle account's available balance shows nothing held for long.
+const IDLE_MS = 2_000;
+
+interface Allowance {
+  leaseId: string;
+  /** What this process counts as reserved: what it reserved, less what charges took off (ChargeRow.shrunk). */
+  amount: bigint;
+  /** The worst cases of this process's requests in flight on the account. */
+  inUse: bigint;
+  idle?: NodeJS.Timeout;
+  releasing?: Promise<void>;
+}
+
+export interface ChatAllowancesDeps {
+  ledger: PostgresLedger;
+  lease: ProcessLease;
+  logger: Logger;
+  idleMs?: number;
+}
+
+/**
+ * This process's side of chat allowances (src/ledger/allowances.ts): per account, the amount reserved
+ * under its lease and the part of it its requests in flight have taken. A request whose worst case
+ * fits in the rest takes it here, with no database round trip; one that does not grows the allowance
+ * by the shortfall first. Every take is given back once (`giveBack`) when its request is settled.
+ */
+export class ChatAllowances {
+  private readonly accounts = new Map<string, Allowance>();
+
+  constructor(private readonly deps: ChatAllowancesDeps) {}
+
+  /**
+   * Takes `amount` for one request. Throws InsufficientFunds with what this request could have
+   * (the account's available balance plus this process's unused allowance), so the caller can
+   * re-plan, and whatever the lease or the database throws; nothing is taken then.
+   */
+  async take(accountId: string, amount: bigint): Promise<{ leaseId: string }> {
+    const leaseId = await this.deps.lease.id();
+    for (;;) {
+      let a = this.accounts.get(accountId);
+      if (a?.releasing) {
+        await a.releasing;
+        continue;
+      }
+      // A replaced lease's allowance is the sweep's to release: this process starts anew under its lease.
+      if (!a || a.leaseId !== leaseId) {
+        a = { leaseId, amount: 0n, inUse: 0n };
+        this.accounts.set(accountId, a);
+      }
+      clearTimeout(a.idle);
+      a.idle = undefined;
+      const free = a.amount - a.inUse;
+      a.inUse += amount;
+      if (free >= amount) return { leaseId };
+      const shortfall = free > 0n ? amount - free : amount;
+      try {
+        await this.deps.ledger.reserveAllowance({ accountId, leaseId, amount: shortfall });
+        a.amount += shortfall;
+        return { leaseId };
+      } catch (error) {
+        this.giveBack(accountId, leaseId, amount, 0n);
+        if (error instanceof InsufficientFunds) throw new InsufficientFunds(accountId, error.available + (free > 0n ? free : 0n), amount);
+        throw error;
+      }
+    }
+  }
+
+  /** A request that took `amount` is settled; its charge took `shrunk` off the allowance. */
+  giveBack(accountId: string, leaseId: string, amount: bigint, shrunk: bigint): void {
+    const a = this.accounts.get(accountId);
+    if (!a || a.leaseId !== leaseId) return;
+    a.inUse -= amount;
+    a.amount -= shrunk;
+    if (a.inUse === 0n && !a.idle) {
+      a.idle = setTimeout(() => void this.release(accountId, a), this.deps.idleMs ?? IDLE_MS);
+      a.idle.unref();
+    }
+  }
+
+  /** Gives every allowance back (a clean shutdown, after the requests in flight were settled). */
+  async close(): Promise<void> {
+    await Promise.all([...this.accounts.entries()].map(([accountId, a]) => this.release(accountId, a)));
+  }
+
+  private async release(accountId: string, a: Allowance): Promise<void> {
+    clearTimeout(a.idle);
+    a.idle = undefined;
+    if (a.inUse !== 0n || a.releasing || this.accounts.get(accountId) !== a) return;
+    a.releasing = (async () => {
+      try {
+        await this.deps.ledger.releaseAllowance(accountId, a.leaseId);
+        this.accounts.delete(accountId);
+      } catch (err) {
+        // Still reserved: the next request uses it, and the next idle spell tries again.
+        this.deps.logger.warn({ err, accountId }, 'could not release an idle chat allowance');
+      } finally {
+        a.releasing = undefined;
+      }
+    })();
+    await a.releasing;
+  }
+}
