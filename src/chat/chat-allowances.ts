@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { InsufficientFunds } from '../ledger/errors.js';
+import { InsufficientFunds, LeaseLapsed } from '../ledger/errors.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
 
@@ -65,6 +65,7 @@ export class ChatAllowances {
         return { leaseId };
       } catch (error) {
         this.giveBack(accountId, leaseId, amount, 0n);
+        if (error instanceof LeaseLapsed) await this.deps.lease.lapsed(leaseId);
         if (error instanceof InsufficientFunds) throw new InsufficientFunds(accountId, error.available + (free > 0n ? free : 0n), amount);
         throw error;
       }

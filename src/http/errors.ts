@@ -5,6 +5,7 @@ import { ConsoleUserConflict, EmailTaken, LinkInvalid, SignInRefused, SignUpClos
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { HoldLostInCrash, OutputLimitUnaffordable } from '../chat/chat-billing.js';
+import { LeaseLapsed } from '../ledger/errors.js';
 import {
   AccountNotFound,
   CaptureExceedsHold,
@@ -156,6 +157,12 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof HoldLostInCrash) {
     return new ApiError(503, 'server_error', 'service_unavailable', 'The database restarted while this request was served; nothing was charged. Please retry.', null, {
       'retry-after': '2',
+    });
+  }
+  if (err instanceof LeaseLapsed) {
+    // This process stalled past its lease; it takes a new one, and a retry is served normally.
+    return new ApiError(503, 'server_error', 'service_unavailable', 'This server is recovering from a stall; nothing was charged. Please retry.', null, {
+      'retry-after': '1',
     });
   }
   if (err instanceof InvalidAmount) return invalidRequest(err.message, null, 'invalid_amount');

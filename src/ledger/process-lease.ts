@@ -49,6 +49,18 @@ export class ProcessLease {
     if (id) await this.db('process_leases').where('id', id).update({ expires_at: this.db.raw('renewed_at') });
   }
 
+  /**
+   * A statement found lease `id` lapsed before this process's renewal noticed (a stall past the TTL):
+   * the next hold or allowance takes a fresh lease at once rather than at the next renewal.
+   */
+  async lapsed(id: string): Promise<void> {
+    if (this.current && (await this.current.catch(() => undefined)) === id) {
+      this.logger.error({ leaseId: id }, 'process lease found lapsed; taking a new one');
+      clearInterval(this.timer);
+      this.current = undefined;
+    }
+  }
+
   /** Stops renewing without ending the lease, as a crash would: for tests of the sweep. */
   abandon(): void {
     this.ended = true;

@@ -98,6 +98,19 @@ describe('chat requests on allowances (CHAT_ALLOWANCES=1)', () => {
     expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
   });
 
+  it('answers 503 when this process finds its lease lapsed, and serves the retry under a fresh lease', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    const stale = await h.services.holdLease.id();
+    await h.services.db('process_leases').where({ id: stale }).update({ renewed_at: h.services.db.raw(`now() - interval '1 minute'`), expires_at: h.services.db.raw(`now() - interval '1 second'`) });
+    const error = await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 50 }, { maxRetries: 0 }).catch((e) => e);
+    expect(error).toMatchObject({ status: 503 });
+    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
+
+    await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 50 });
+    expect(await h.services.holdLease.id()).not.toBe(stale);
+    await givenBack(accountId);
+  });
+
   it('a key with a spend limit still places hold rows, which its budget counts', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '10.00' });
     const created = await h.call('POST', '/v1/keys', { key, body: { name: 'capped', limit_usd: '5.00' } });
