@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planHold } from '../../src/chat/hold-plan.js';
 import { promptTokenBound } from '../../src/chat/prompt-bound.js';
+import { createChatActivities } from '../../src/chat/chat-activities.js';
+import { chargeKey } from '../../src/chat/chat-billing.js';
 import { formatUsd } from '../../src/ledger/money.js';
 import type { Harness } from '../support/harness.js';
 import { chatHarness, type TestUpstream } from '../http/chat-upstream.js';
@@ -108,6 +110,19 @@ describe('chat requests on allowances (CHAT_ALLOWANCES=1)', () => {
 
     await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 50 });
     expect(await h.services.holdLease.id()).not.toBe(stale);
+    await givenBack(accountId);
+  });
+
+  it('a charge handed off to the capture workflow lands once against the allowance, however often its activity runs', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const { leaseId } = await h.services.chatAllowances!.take(accountId, 5_000_000n);
+    const order = { holdId: 'allowance-req_handoff', accountId, amount: '1200000', requestId: 'req_handoff', leaseId, idempotencyKey: chargeKey('req_handoff') };
+    const activities = createChatActivities(h.services);
+    await activities.captureChatHold(order);
+    await activities.captureChatHold(order);
+    h.services.chatAllowances!.giveBack(accountId, leaseId, 5_000_000n, 0n);
+    expect((await h.services.ledger.balance(accountId)).balance).toBe(1_000_000_000n - 1_200_000n);
+    expect(await h.services.db('ledger_entries').where({ idempotency_key: chargeKey('req_handoff') })).toHaveLength(1);
     await givenBack(accountId);
   });
 
