@@ -58,7 +58,8 @@ export class ChatAllowances {
       const free = a.amount - a.inUse;
       a.inUse += amount;
       if (free >= amount) return { leaseId };
-      const shortfall = free > 0n ? amount - free : amount;
+      const unused = free > 0n ? free : 0n;
+      const shortfall = amount - unused;
       try {
         await this.deps.ledger.reserveAllowance({ accountId, leaseId, amount: shortfall });
         a.amount += shortfall;
@@ -66,7 +67,7 @@ export class ChatAllowances {
       } catch (error) {
         this.giveBack(accountId, leaseId, amount, 0n);
         if (error instanceof LeaseLapsed) await this.deps.lease.lapsed(leaseId);
-        if (error instanceof InsufficientFunds) throw new InsufficientFunds(accountId, error.available + (free > 0n ? free : 0n), amount);
+        if (error instanceof InsufficientFunds) throw new InsufficientFunds(accountId, error.available + unused, amount);
         throw error;
       }
     }

@@ -213,8 +213,9 @@ export class PostgresLedger {
   /**
    * Charges a chat request's cost against the allowance it was taken from, in the next batch of the
    * account's lane, with its request row when given. `allowance` is the allowance after (null for a
-   * replay, which charged nothing new) and `shrunk` what its batch took off it (see ChargeRow). Throws ChargeUncovered when neither the allowance nor the
-   * available balance covers it (see allowances.ts), and changes nothing then.
+   * replay, which charged nothing new) and `shrunk` what its batch took off it (see ChargeRow).
+   * Throws ChargeUncovered when neither the allowance nor the available balance covers it (see
+   * allowances.ts), and changes nothing then.
    */
   async chargeAllowance(input: ChargeInput): Promise<Applied<{ entry: LedgerEntry; allowance: bigint | null; shrunk: bigint }>> {
     if (input.amount <= 0n) throw new RangeError('a charge must be positive');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RequestLog, type RequestRecord } from '../../src/chat/request-log.js';
+import { RequestLog } from '../../src/chat/request-log.js';
+import { requestRecord as record } from '../support/request-record.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -7,29 +8,6 @@ beforeAll(async () => {
   h = await startHarness({ worker: false });
 });
 afterAll(async () => h?.close());
-
-const record = (accountId: string, id: string, at: Date, over: Partial<RequestRecord> = {}): RequestRecord => ({
-  id,
-  accountId,
-  apiKeyId: null,
-  endpoint: '/v1/chat/completions',
-  model: 'gpt-5.2',
-  status: 'completed',
-  httpStatus: 200,
-  stream: false,
-  promptTokens: 10,
-  completionTokens: 5,
-  cost: 123n,
-  holdId: null,
-  errorCode: null,
-  upstreamLatencyMs: 3,
-  overheadMs: 1,
-  maxTokens: 100,
-  usageSource: 'upstream',
-  createdAt: at,
-  completedAt: at,
-  ...over,
-});
 
 describe('RequestLog', () => {
   it('leaves the commit of the caller\'s transaction durable: a generation settles its capture with its row', async () => {

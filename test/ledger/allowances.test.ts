@@ -5,6 +5,7 @@ import { ChargeUncovered, InsufficientFunds, LeaseLapsed } from '../../src/ledge
 import { parseUsd, type PostgresLedger } from '../../src/ledger/index.js';
 import { newId } from '../../src/ids.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { requestRecord } from '../support/request-record.js';
 
 const usd = parseUsd;
 
@@ -36,27 +37,7 @@ describe('chat allowances on PostgreSQL', () => {
     const requestId = request?.id ?? newId('req');
     return ledger.chargeAllowance({ accountId, leaseId, amount: usd(amount), idempotencyKey: `chat:${requestId}:usage`, requestId, request });
   };
-  const record = (accountId: string, cost: string): RequestRecord => ({
-    id: newId('req'),
-    accountId,
-    apiKeyId: null,
-    endpoint: '/v1/chat/completions',
-    model: 'gpt-4o-mini',
-    status: 'completed',
-    httpStatus: 200,
-    stream: false,
-    promptTokens: 10,
-    completionTokens: 5,
-    cost: usd(cost),
-    holdId: null,
-    errorCode: null,
-    upstreamLatencyMs: 3,
-    overheadMs: 1,
-    maxTokens: 100,
-    usageSource: 'upstream',
-    createdAt: new Date(),
-    completedAt: new Date(),
-  });
+  const record = (accountId: string, cost: string) => requestRecord(accountId, newId('req'), new Date(), { cost: usd(cost) });
 
   it('reserves from the available balance, and refuses what it does not cover without changing anything', async () => {
     const id = await funded('1');
