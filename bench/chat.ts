@@ -588,7 +588,7 @@ function ledgerCheck(db: Db, ids: string[]) {
         .whereIn('id', ids)
         .select(db.raw('sum(balance)::text AS balance'), db.raw('sum(held)::text AS held'));
       const charged = CREDIT * BigInt(ids.length) - BigInt(balance);
-      // With CHAT_ALLOWANCES=1 an allowance stays reserved for 2 s after its account's last request:
+      // An allowance stays reserved for 2 s (CHAT_ALLOWANCE_IDLE_MS) after its account's last request:
       // held is then exactly the allowances (the audit checks held = pending holds + allowances).
       const [{ allowances }] = await db('chat_allowances').whereIn('account_id', ids).select(db.raw('coalesce(sum(amount), 0)::text AS allowances'));
       const report = await auditLedger(db);

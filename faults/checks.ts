@@ -58,6 +58,10 @@ export interface LedgerFindings {
   pendingHolds: number;
   /** Pending holds created more than a minute before the end of the drain. */
   staleHolds: number;
+  /** Chat allowances still held: those of live API processes are given back 2 s after their last request. */
+  allowances: number;
+  /** Chat allowances still held two minutes after their process lease lapsed (the sweep runs every minute). */
+  staleAllowances: number;
 }
 
 export async function checkLedger(databaseUrl: string, records: OpRecord[]): Promise<LedgerFindings> {
@@ -104,6 +108,10 @@ export async function checkLedger(databaseUrl: string, records: OpRecord[]): Pro
     const holds = await db.query<{ pending: number; stale: number }>(
       "SELECT count(*)::int AS pending, count(*) FILTER (WHERE created_at < now() - interval '1 minute')::int AS stale FROM holds WHERE status = 'pending'",
     );
+    const allowances = await db.query<{ held: number; stale: number }>(
+      `SELECT count(*)::int AS held, count(*) FILTER (WHERE l.expires_at IS NULL OR l.expires_at < now() - interval '2 minutes')::int AS stale
+         FROM chat_allowances c LEFT JOIN process_leases l ON l.id = c.lease_id`,
+    );
     return {
       chargesMissing,
       chargesDoubled,
@@ -113,6 +121,8 @@ export async function checkLedger(databaseUrl: string, records: OpRecord[]): Pro
       depositsChecked: paid.length,
       pendingHolds: holds.rows[0]!.pending,
       staleHolds: holds.rows[0]!.stale,
+      allowances: allowances.rows[0]!.held,
+      staleAllowances: allowances.rows[0]!.stale,
     };
   } finally {
     await db.end();

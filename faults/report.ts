@@ -169,6 +169,7 @@ export function summarise(x: Input): Summary {
   if (x.ledger.depositsNotCredited.length) failures.push(`paid deposits not credited: ${x.ledger.depositsNotCredited.slice(0, 5).join('; ')}`);
   if (x.ledger.depositsDoubled.length) failures.push(`deposits credited twice: ${x.ledger.depositsDoubled.join('; ')}`);
   if (x.ledger.staleHolds) failures.push(`${x.ledger.staleHolds} holds still pending more than a minute after the drain`);
+  if (x.ledger.staleAllowances) failures.push(`${x.ledger.staleAllowances} chat allowances still held two minutes after their process lease lapsed`);
   if (x.workflows.deposit + x.workflows.generation) failures.push(`workflows still running after the drain: ${x.workflows.ids.join(', ')}`);
   if (x.storm.lateCredited) failures.push(`${x.storm.lateCredited} payments reported after expiry were credited`);
   for (const r of x.storm.rows) {
@@ -257,6 +258,7 @@ export function writeReport(root: string, s: Summary) {
     `| deposit / generation workflows still running after the drain | ${s.workflowsStillRunning.deposit} / ${s.workflowsStillRunning.generation} |`,
     `| processes that exited on their own (not killed by the suite) | ${s.processExits.map((e) => `${e.name} (${e.signal ?? `code ${e.code}`}) during ${e.during}`).join(', ') || 'none'} |`,
     `| holds pending after the drain (older than a minute) | ${s.ledger.pendingHolds} (${s.ledger.staleHolds}) (must be 0: the process that held each has finished or died) |`,
+    `| chat allowances held after the drain (of a lease lapsed over two minutes ago) | ${s.ledger.allowances} (${s.ledger.staleAllowances}) (must be 0: a live process gives an idle account's back within 2 s, the sweep a dead one's) |`,
     `| lost revenue (upstream completion tokens no one paid for) | ${s.lostRevenue.unbilledTokens} of ${s.lostRevenue.upstreamTokens} tokens = $${s.lostRevenue.usd} (worst case for the chats in flight at the faults: $${s.lostRevenue.worstCaseUsd}) |`,
     '',
   );

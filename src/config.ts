@@ -216,10 +216,11 @@ const schema = z.object({
   // lifetime of an API process's lease on its holds (seconds; renewed every third of it).
   CHAT_DRAIN_TIMEOUT: seconds(120),
   CHAT_HOLD_LEASE_TTL: seconds(30),
-  // Chat: 1 takes a request's worst case from a per-process allowance on its account instead of a hold
-  // row (src/chat/chat-allowances.ts; keys with a spend limit keep hold rows). Off by default until the
-  // console and the fault suite read allowances.
+  // Chat: a request's worst case is taken from a per-process allowance on its account instead of a hold
+  // row (src/chat/chat-allowances.ts; keys with a spend limit keep hold rows); 0 places a hold row for
+  // every request. An idle account's allowance is given back this long after its last request (ms).
   CHAT_ALLOWANCES: flag,
+  CHAT_ALLOWANCE_IDLE_MS: count(2000),
   // Console sign-in: whether anyone may create an account from the sign-in page (default: open in
   // development, closed in production, where ops invite), and how long a session lasts (seconds).
   CONSOLE_SIGNUP: optionalString.refine((v) => v === undefined || v === 'open' || v === 'closed', 'must be open or closed'),
@@ -321,8 +322,10 @@ export interface Config {
     drainTimeoutSeconds: number;
     /** A dead API process's chat holds are released this long (plus one sweep) after its last renewal. */
     holdLeaseTtlSeconds: number;
-    /** Chat requests hold from a per-process allowance rather than with a hold row each (CHAT_ALLOWANCES). */
+    /** Chat requests hold from a per-process allowance rather than with a hold row each (CHAT_ALLOWANCES, on unless 0). */
     allowances: boolean;
+    /** How long an idle account's allowance stays reserved after its last request (CHAT_ALLOWANCE_IDLE_MS). */
+    allowanceIdleMs: number;
   };
   /** Set when SMTP_URL is: invitations and reset links are mailed rather than handed to ops. */
   mail?: { smtp: SmtpServer; from: string };
@@ -481,7 +484,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxOpenPerAccount: e.DEPOSIT_MAX_OPEN,
     },
     support: { maxOpenPerAccount: e.SUPPORT_MAX_OPEN, email: e.SUPPORT_EMAIL },
-    chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL, allowances: e.CHAT_ALLOWANCES === '1' },
+    chat: { drainTimeoutSeconds: e.CHAT_DRAIN_TIMEOUT, holdLeaseTtlSeconds: e.CHAT_HOLD_LEASE_TTL, allowances: e.CHAT_ALLOWANCES !== '0', allowanceIdleMs: e.CHAT_ALLOWANCE_IDLE_MS },
     mail: e.SMTP_URL ? { smtp: e.SMTP_URL, from: e.MAIL_FROM ?? e.SUPPORT_EMAIL } : undefined,
     console: {
       signup: (e.CONSOLE_SIGNUP as 'open' | 'closed' | undefined) ?? (mode === 'production' ? 'closed' : 'open'),

@@ -104,7 +104,7 @@ export async function createServices(config: Config, endpoints: ResolvedEndpoint
     ledger,
     owed: new OwedLedger(db),
     holdLease,
-    ...(config.chat.allowances ? { chatAllowances: new ChatAllowances({ ledger, lease: holdLease, logger: log }) } : {}),
+    ...(config.chat.allowances ? { chatAllowances: new ChatAllowances({ ledger, lease: holdLease, logger: log, idleMs: config.chat.allowanceIdleMs }) } : {}),
     accounts,
     apiKeys: new ApiKeyResolver(accounts, { changes: keyChanges }),
     keyChanges,

@@ -59,6 +59,14 @@ describe('configuration', () => {
     for (const bad of ['0', '65', '1.5', 'many']) expect(() => loadConfig({ LEDGER_LANES: bad }), bad).toThrow(/LEDGER_LANES/);
   });
 
+  it('takes chat requests from allowances by default (CHAT_ALLOWANCES=0 turns them off), given back after CHAT_ALLOWANCE_IDLE_MS', () => {
+    expect(loadConfig({}).chat).toMatchObject({ allowances: true, allowanceIdleMs: 2000 });
+    expect(loadConfig({ CHAT_ALLOWANCES: '1', CHAT_ALLOWANCE_IDLE_MS: '250' }).chat).toMatchObject({ allowances: true, allowanceIdleMs: 250 });
+    expect(loadConfig({ CHAT_ALLOWANCES: '0' }).chat.allowances).toBe(false);
+    expect(() => loadConfig({ CHAT_ALLOWANCES: 'yes' })).toThrow(/CHAT_ALLOWANCES/);
+    for (const bad of ['0', '-5', '1.5', 'soon']) expect(() => loadConfig({ CHAT_ALLOWANCE_IDLE_MS: bad }), bad).toThrow(/CHAT_ALLOWANCE_IDLE_MS/);
+  });
+
   it('refuses half a credential pair', () => {
     expect(() => loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x' })).toThrow(/STRIPE_WEBHOOK_SECRET/);
     expect(() => loadConfig({ CRYPTOMUS_API_KEY: 'k' })).toThrow(/CRYPTOMUS_MERCHANT_ID/);

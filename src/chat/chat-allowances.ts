@@ -32,6 +32,7 @@ export interface ChatAllowancesDeps {
  */
 export class ChatAllowances {
   private readonly accounts = new Map<string, Allowance>();
+  private closed = false;
 
   constructor(private readonly deps: ChatAllowancesDeps) {}
 
@@ -79,14 +80,18 @@ export class ChatAllowances {
     if (!a || a.leaseId !== leaseId) return;
     a.inUse -= amount;
     a.amount -= shrunk;
-    if (a.inUse === 0n && !a.idle) {
-      a.idle = setTimeout(() => void this.release(accountId, a), this.deps.idleMs ?? IDLE_MS);
-      a.idle.unref();
-    }
+    if (a.inUse === 0n) this.releaseWhenIdle(accountId, a);
+  }
+
+  private releaseWhenIdle(accountId: string, a: Allowance): void {
+    if (a.idle) return;
+    a.idle = setTimeout(() => void this.release(accountId, a), this.deps.idleMs ?? IDLE_MS);
+    a.idle.unref();
   }
 
   /** Gives every allowance back (a clean shutdown, after the requests in flight were settled). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.accounts.entries()].map(([accountId, a]) => this.release(accountId, a)));
   }
 
@@ -99,8 +104,10 @@ export class ChatAllowances {
         await this.deps.ledger.releaseAllowance(accountId, a.leaseId);
         this.accounts.delete(accountId);
       } catch (err) {
-        // Still reserved: the next request uses it, and the next idle spell tries again.
-        this.deps.logger.warn({ err, accountId }, 'could not release an idle chat allowance');
+        // Still reserved, for the next request or the next try: an account that stays idle must not
+        // keep part of its balance held for as long as this process lives.
+        this.deps.logger.warn({ err, accountId }, 'could not release an idle chat allowance; trying again when idle');
+        if (!this.closed) this.releaseWhenIdle(accountId, a);
       } finally {
         a.releasing = undefined;
       }

@@ -8,7 +8,7 @@ import type { ChatModel } from '../pricing/catalog.js';
 import type { BillableUsage } from './completion-tally.js';
 import { planHold } from './hold-plan.js';
 import type { RequestRecord } from './request-log.js';
-import type { HandOff } from './durable-capture.js';
+import { allowanceCaptureName, type HandOff } from './durable-capture.js';
 import { settle, type Settlement } from './settlement.js';
 
 /** The caller's own output limit costs more than the available balance; the balance affords `affordable`. */
@@ -282,7 +282,7 @@ export class ChatBilling {
           await sleep(delays[attempt]);
         }
       }
-      await this.deps.handOff({ holdId: `allowance-${requestId}`, accountId: hold.accountId, amount: settlement.charge.toString(), requestId, leaseId, idempotencyKey: order.idempotencyKey });
+      await this.deps.handOff({ holdId: allowanceCaptureName(requestId), accountId: hold.accountId, amount: settlement.charge.toString(), requestId, leaseId, idempotencyKey: order.idempotencyKey });
       return { landed: 'handed_off', recorded: false };
     } finally {
       allowances.giveBack(hold.accountId, leaseId, hold.amount, shrunk);

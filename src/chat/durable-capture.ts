@@ -21,6 +21,9 @@ export interface CaptureOrder {
 
 export const chatCaptureWorkflowId = (holdId: string) => `chat-capture-${holdId}`;
 
+/** What names a charge against a chat allowance where a hold's id would (`CaptureOrder.holdId`). */
+export const allowanceCaptureName = (requestId: string) => `allowance-${requestId}`;
+
 export type HandOff = (order: CaptureOrder) => Promise<void>;
 
 export function temporalHandOff(client: Client, taskQueue: string): HandOff {

@@ -155,7 +155,9 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof KeyLimitExceeded) return keyLimitExceeded(err);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
   if (err instanceof HoldLostInCrash) {
-    return new ApiError(503, 'server_error', 'service_unavailable', 'The database restarted while this request was served; nothing was charged. Please retry.', null, {
+    // A database crash lost its hold before it was flushed, or its process's allowance was released
+    // after the lease lapsed and the balance no longer covers it: either way nothing was charged.
+    return new ApiError(503, 'server_error', 'service_unavailable', 'The credit set aside for this request was lost while it was served (a database restart or a server stall); nothing was charged. Please retry.', null, {
       'retry-after': '2',
     });
   }

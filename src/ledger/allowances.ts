@@ -165,6 +165,25 @@ export const RELEASE = `
     RETURNING a.id)
   SELECT COALESCE((SELECT amount FROM al), 0) AS released`;
 
+/** Allowances held now, largest first, with their process and its lease (the ops view). */
+export const OPEN = `
+  SELECT c.account_id, c.lease_id, c.amount, l.host, l.pid, l.expires_at, l.expires_at < now() AS lapsed
+    FROM chat_allowances c LEFT JOIN process_leases l ON l.id = c.lease_id
+   WHERE (:accountId::text IS NULL OR c.account_id = :accountId) AND c.amount > 0
+   ORDER BY c.amount DESC, c.account_id, c.lease_id LIMIT :limit`;
+
+/** An allowance held now (the ops view); the lease fields are null when its lease row is gone. */
+export interface OpenAllowance {
+  accountId: string;
+  leaseId: string;
+  amount: bigint;
+  host: string | null;
+  pid: number | null;
+  leaseExpiresAt: Date | null;
+  /** Its process is gone or stalled past its lease: the hold sweep releases it. */
+  lapsed: boolean;
+}
+
 /** Allowances whose lease lapsed: their process is gone (or stalled past its lease) and never gives them back. */
 export const LAPSED = `
   SELECT c.account_id, c.lease_id FROM chat_allowances c JOIN process_leases l ON l.id = c.lease_id

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { requestRow, requestRowsOfBatch, type RequestRecord } from '../chat/request-log.js';
 import { newId } from '../ids.js';
-import { chargeRounds, chargeStatement, LAPSED, RELEASE, RESERVE, type ChargeInput, type ChargeRow } from './allowances.js';
+import { chargeRounds, chargeStatement, LAPSED, OPEN, RELEASE, RESERVE, type ChargeInput, type ChargeRow, type OpenAllowance } from './allowances.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import {
   AccountNotFound,
@@ -256,6 +256,20 @@ export class PostgresLedger {
       const { rows } = await q.raw(RELEASE, { accountId, leaseId });
       return big(rows[0].released);
     });
+  }
+
+  /** Chat allowances held now, of one account or of all, largest first (the ops view, beside openHolds). */
+  async openAllowances(opts: { accountId?: string; limit: number }): Promise<OpenAllowance[]> {
+    const { rows } = await this.db.raw(OPEN, { accountId: opts.accountId ?? null, limit: opts.limit });
+    return rows.map((r: Record<string, any>) => ({
+      accountId: r.account_id,
+      leaseId: r.lease_id,
+      amount: big(r.amount),
+      host: r.host ?? null,
+      pid: r.pid ?? null,
+      leaseExpiresAt: r.expires_at ?? null,
+      lapsed: r.lapsed === true,
+    }));
   }
 
   /** Releases up to `limit` allowances whose lease lapsed; resolves to how many held anything. */

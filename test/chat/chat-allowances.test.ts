@@ -1,5 +1,4 @@
 import OpenAI from 'openai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planHold } from '../../src/chat/hold-plan.js';
 import { promptTokenBound } from '../../src/chat/prompt-bound.js';
@@ -9,9 +8,10 @@ import { formatUsd } from '../../src/ledger/money.js';
 import type { Harness } from '../support/harness.js';
 import { chatHarness, type TestUpstream } from '../http/chat-upstream.js';
 
-// CHAT_ALLOWANCES=1: chat requests take their worst case from the API process's allowance on the
-// account, with no hold row, and each is charged by one ledger operation.
-const chat = chatHarness({ replyLength: { min: 20, max: 60 } }, { CHAT_ALLOWANCES: '1' });
+// Chat requests take their worst case from the API process's allowance on the account (the default;
+// CHAT_ALLOWANCES=0 turns it off), with no hold row, and each is charged by one ledger operation. An
+// idle account's allowance is given back after the default 2 s here, so that a test sees it stay.
+const chat = chatHarness({ replyLength: { min: 20, max: 60 } }, { CHAT_ALLOWANCE_IDLE_MS: '2000' });
 let h: Harness;
 let upstream: TestUpstream;
 beforeAll(() => ({ h, upstream } = chat));
@@ -21,16 +21,10 @@ const holdsOf = (accountId: string) => h.services.db('holds').where({ account_id
 const allowancesOf = (accountId: string) => h.services.db('chat_allowances').where({ account_id: accountId });
 const requestsOf = async (accountId: string) => h.services.db('requests').where({ account_id: accountId });
 
-/** Polls until the account's allowance was given back (2 s after its last request). */
-async function givenBack(accountId: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await allowancesOf(accountId)).length === 0) return;
-    await sleep(100);
-  }
-  throw new Error(`the allowance of ${accountId} was not given back`);
-}
+/** Waits until the account's allowance was given back (2 s after its last request). */
+const givenBack = (accountId: string) => h.idleBalance(accountId);
 
-describe('chat requests on allowances (CHAT_ALLOWANCES=1)', () => {
+describe('chat requests on allowances', () => {
   it('charges a request its exact cost with no hold row, writes its request row, and gives the allowance back when idle', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     upstream.controls.fixedUsage = { prompt: 500, completion: 200 };
@@ -126,6 +120,29 @@ describe('chat requests on allowances (CHAT_ALLOWANCES=1)', () => {
     await givenBack(accountId);
   });
 
+  it('tries an idle allowance\'s release again when it fails, rather than keeping it held while the process lives', async () => {
+    const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
+    await h.services.db.raw(`
+      CREATE TABLE release_faults (account_id text PRIMARY KEY, failures integer NOT NULL);
+      CREATE SEQUENCE release_failures;
+      CREATE FUNCTION fail_release() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM release_faults f WHERE f.account_id = OLD.account_id AND nextval('release_failures') <= f.failures) THEN
+          RAISE EXCEPTION 'release refused (a test fault)';
+        END IF;
+        RETURN OLD;
+      END $$;
+      CREATE TRIGGER release_fault BEFORE DELETE ON chat_allowances FOR EACH ROW EXECUTE FUNCTION fail_release();`);
+    try {
+      await h.services.db('release_faults').insert({ account_id: accountId, failures: 1 });
+      await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 50 });
+      await givenBack(accountId);
+      expect(Number((await h.services.db.raw(`SELECT last_value FROM release_failures`)).rows[0].last_value)).toBe(2);
+    } finally {
+      await h.services.db.raw(`DROP TRIGGER release_fault ON chat_allowances; DROP FUNCTION fail_release(); DROP TABLE release_faults; DROP SEQUENCE release_failures`);
+    }
+  });
+
   it('a key with a spend limit still places hold rows, which its budget counts', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '10.00' });
     const created = await h.call('POST', '/v1/keys', { key, body: { name: 'capped', limit_usd: '5.00' } });
@@ -133,5 +150,22 @@ describe('chat requests on allowances (CHAT_ALLOWANCES=1)', () => {
     await h.openai((await created.json()).key).chat.completions.create({ model: 'gpt-5.2', messages, max_tokens: 200 });
     expect(await holdsOf(accountId)).toEqual([expect.objectContaining({ status: 'captured', purpose: 'chat' })]);
     expect(await allowancesOf(accountId)).toHaveLength(0);
+  });
+});
+
+describe('chat requests with CHAT_ALLOWANCES=0', () => {
+  const rows = chatHarness({ replyLength: { min: 20, max: 60 } }, { CHAT_ALLOWANCES: '0' });
+
+  it('place a hold row each, captured at the exact cost, and reserve no allowance', async () => {
+    const { accountId, key } = await rows.h.createAccount({ balanceUsd: '1.00' });
+    rows.upstream.controls.fixedUsage = { prompt: 500, completion: 200 };
+    const { response } = await rows.h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages }).withResponse();
+    expect(rows.h.services.chatAllowances).toBeUndefined();
+    const requestId = response.headers.get('x-request-id')!;
+    expect(await rows.h.services.db('holds').where({ account_id: accountId })).toEqual([
+      expect.objectContaining({ request_id: requestId, status: 'captured', captured_amount: 1_102_500n, purpose: 'chat' }),
+    ]);
+    expect(await rows.h.services.db('chat_allowances').where({ account_id: accountId })).toEqual([]);
+    expect(await rows.h.services.ledger.balance(accountId)).toMatchObject({ balance: 1_000_000_000n - 1_102_500n, held: 0n });
   });
 });

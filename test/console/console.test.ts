@@ -25,7 +25,7 @@ describe('console in headless Chromium', () => {
   }
 
   it('signs in by invitation, shows the balance live as a chat request is billed, and a card top-up paid on the checkout page raises it', async () => {
-    const { key, link } = await invitedAccount('1.00');
+    const { accountId, key, link } = await invitedAccount('1.00');
     const page = await browser.newPage();
     await page.goto(link);
     await page.waitForSelector('#link-password', { visible: true });
@@ -40,6 +40,8 @@ describe('console in headless Chromium', () => {
     const chat = await h.openai(key).chat.completions.create({ model: 'gpt-5.2', messages: [{ role: 'user', content: 'Hello from the console test' }], max_tokens: 20 });
     const cost = (chat.usage as unknown as { cost: number }).cost;
     expect(cost).toBeGreaterThan(0);
+    // Once the API process gives back what it held for the request (an idle account's allowance).
+    await h.idleBalance(accountId);
     const balance = await (await h.call('GET', '/v1/dashboard/billing/credit_grants', { key })).json();
     expect(balance.total_available).toBeLessThan(1);
     await page.waitForFunction((v: string) => document.getElementById('available')!.textContent === v, { timeout: 10_000 }, `$${formatUsd(parseUsd(String(balance.total_available)))}`);
@@ -330,6 +332,9 @@ describe('console in headless Chromium', () => {
       idempotencyKey: `ops-view-${accountId}`,
       expiresAt: new Date(Date.now() + 600_000),
     });
+    // And what this API process holds on the account for its chat requests (an allowance).
+    const leaseId = await h.services.holdLease.id();
+    await h.services.ledger.reserveAllowance({ accountId, leaseId, amount: 50_000_000n });
     const op = await (await h.admin('POST', '/admin/console/operators', { email: `ops-${accountId}@example.com` })).json();
     const page = await (await browser.createBrowserContext()).newPage();
     await page.goto(op.url);
@@ -345,8 +350,8 @@ describe('console in headless Chromium', () => {
     // Found and clicked in one step in the page: the list that opened with the view and the holds
     // list render the same link, and a re-render between finding and clicking would detach it.
     await page.evaluate((id) => (document.querySelector(`#ops-accounts a[data-account="${id}"]`) as HTMLElement).click(), accountId);
-    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$0.75');
-    expect(await page.$eval('#ops-held', (e) => e.textContent)).toBe('$0.25');
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$0.70');
+    expect(await page.$eval('#ops-held', (e) => e.textContent)).toBe('$0.30');
     // The open holds, across accounts and of this account: who placed each, how old, how much.
     for (const table of ['ops-holds', 'ops-account-holds']) {
       await page.waitForFunction((t: string, id: string) => document.getElementById(t)!.textContent!.includes(id), {}, table, hold.value.id);
@@ -355,6 +360,13 @@ describe('console in headless Chromium', () => {
       expect(row).toContain(`req_ops_${accountId}`);
       expect(row).toContain('$0.25');
       expect(row).toMatch(/\d+ s|\d+ min/);
+    }
+    for (const table of ['ops-allowances', 'ops-account-allowances']) {
+      await page.waitForFunction((t: string, id: string) => document.getElementById(t)!.textContent!.includes(id), {}, table, leaseId);
+      const row = await page.$eval(`#${table}`, (e, id) => [...e.querySelectorAll('tr')].find((r) => r.textContent!.includes(id as string))!.textContent, leaseId);
+      expect(row).toContain('$0.05');
+      expect(row).toContain(`pid ${process.pid}`);
+      if (table === 'ops-allowances') expect(row).toContain(accountId);
     }
     // Each deposit of the account, with its workflow.
     await page.waitForFunction((id: string) => document.getElementById('ops-account-deposits')!.textContent!.includes(id), {}, deposit.id);
@@ -366,7 +378,7 @@ describe('console in headless Chromium', () => {
     await page.type('#ops-amount', '2.50');
     await page.type('#ops-reason', 'goodwill credit, support request 42');
     await page.click('#ops-adjust button[type=submit]');
-    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$3.25');
+    await page.waitForFunction(() => document.getElementById('ops-available')!.textContent === '$3.20');
     const entry = await h.services.db('ledger_entries').where({ account_id: accountId, kind: 'adjustment' }).orderBy('id', 'desc').first();
     expect(entry.reason).toBe('goodwill credit, support request 42');
     expect(entry.amount).toBe(2_500_000_000n);
@@ -381,8 +393,10 @@ describe('console in headless Chromium', () => {
     expect(detail).toContain('workflow');
 
     await h.services.ledger.releaseHold({ holdId: hold.value.id, accountId });
+    await h.services.ledger.releaseAllowance(accountId, leaseId);
     await page.click('#ops-holds-refresh');
     await page.waitForFunction((id: string) => !document.getElementById('ops-holds')!.textContent!.includes(id), {}, hold.value.id);
+    await page.waitForFunction((id: string) => !document.getElementById('ops-allowances')!.textContent!.includes(id), {}, leaseId);
 
     // On a phone the ops view's wide tables scroll inside their cards too.
     await page.setViewport({ width: 390, height: 844, isMobile: true });

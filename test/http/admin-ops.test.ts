@@ -41,6 +41,33 @@ describe('admin API for the ops view: open holds, an account\'s deposits and gen
     await h.expectBooksBalanced();
   });
 
+  it('lists the chat allowances held across accounts largest first, with the process holding each and whether its lease lapsed; filters by account', async () => {
+    const a = await h.createAccount({ balanceUsd: '5.00' });
+    const b = await h.createAccount({ balanceUsd: '5.00' });
+    const live = await h.services.holdLease.id();
+    const dead = `lease_gone_${a.accountId}`;
+    await h.services.db.raw(
+      `INSERT INTO process_leases (id, host, pid, started_at, renewed_at, expires_at) VALUES (?, 'gone-host', 4242, now() - interval '1 hour', now() - interval '2 minutes', now() + interval '1 minute')`,
+      [dead],
+    );
+    await h.services.ledger.reserveAllowance({ accountId: a.accountId, leaseId: live, amount: 30_000_000n });
+    await h.services.ledger.reserveAllowance({ accountId: b.accountId, leaseId: dead, amount: 70_000_000n });
+    await h.services.db('process_leases').where({ id: dead }).update({ expires_at: h.services.db.raw(`now() - interval '1 minute'`) });
+
+    const all = (await (await h.admin('GET', '/admin/allowances')).json()).data.filter((x: any) => [a.accountId, b.accountId].includes(x.account_id));
+    expect(all).toEqual([
+      { object: 'chat_allowance', account_id: b.accountId, lease_id: dead, amount_usd: '0.07', process: { host: 'gone-host', pid: 4242 }, lease_expires_at: expect.any(Number), lapsed: true },
+      { object: 'chat_allowance', account_id: a.accountId, lease_id: live, amount_usd: '0.03', process: { host: expect.any(String), pid: process.pid }, lease_expires_at: expect.any(Number), lapsed: false },
+    ]);
+    const onlyA = await (await h.admin('GET', `/admin/allowances?account_id=${a.accountId}`)).json();
+    expect(onlyA.data.map((x: any) => x.lease_id)).toEqual([live]);
+
+    await h.services.ledger.releaseAllowance(a.accountId, live);
+    await h.services.ledger.releaseAllowance(b.accountId, dead);
+    expect((await (await h.admin('GET', `/admin/allowances?account_id=${a.accountId}`)).json()).data).toEqual([]);
+    await h.expectBooksBalanced();
+  });
+
   it("lists an account's deposits and generations newest first, each linked to its workflow in the Temporal UI", async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     const deposit = await (await h.call('POST', '/v1/billing/deposits', { key, body: { tier: 'starter', method: 'card' } })).json();
@@ -65,5 +92,7 @@ describe('admin API for the ops view: open holds, an account\'s deposits and gen
     expect((await h.admin('GET', '/admin/accounts/acct_nope/generations')).status).toBe(404);
     expect((await h.admin('GET', '/admin/accounts/acct_nope/deposits?limit=1000')).status).toBe(400);
     expect((await h.call('GET', '/admin/holds', { key })).status).toBe(403);
+    expect((await h.admin('GET', '/admin/allowances?limit=501')).status).toBe(400);
+    expect((await h.call('GET', '/admin/allowances', { key })).status).toBe(403);
   });
 });

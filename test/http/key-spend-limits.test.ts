@@ -17,9 +17,13 @@ async function createKey(key: string, body: Record<string, unknown>) {
   return response.json();
 }
 
-/** What one `request` holds and then costs, measured on the account's unlimited key. */
+/**
+ * What one `request` holds and then costs, measured on a key of the account whose limit is far off
+ * (a key with a spend limit places a hold row for each request; the account's unlimited key does not).
+ */
 async function holdAndCost(accountId: string, key: string) {
-  await h.openai(key).chat.completions.create(request);
+  const probe = await createKey(key, { name: 'probe', limit_usd: '100' });
+  await h.openai(probe.key).chat.completions.create(request);
   const hold = await h.services.db('holds').where({ account_id: accountId }).orderBy('created_at', 'desc').first();
   expect(hold.status).toBe('captured');
   return { held: BigInt(hold.amount), cost: BigInt(hold.captured_amount) };

@@ -179,7 +179,7 @@ describe('POST /v1/messages on an Anthropic route', () => {
     ]);
     const cost = chatCost(h.services.catalog.chat('claude-sonnet-4.5')!, { promptTokens: 41, completionTokens: 17 });
     expect(await spent(accountId)).toBe(2n * cost);
-    expect(await h.services.db('holds').where({ account_id: accountId })).toHaveLength(2);
+    expect((await h.services.db('ledger_entries').where({ account_id: accountId, kind: 'usage' })).map((e) => e.amount)).toEqual([-cost, -cost]);
   });
 
   it('a field only Anthropic takes (a document block) is refused 400 where no route speaks Anthropic, with nothing held or sent', async () => {

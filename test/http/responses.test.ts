@@ -102,11 +102,8 @@ async function expectBilled(accountId: string, requestId: string, model: string,
   const row = await h.services.db('requests').where({ id: requestId }).first();
   expect(row).toMatchObject({ endpoint: '/v1/responses', model, status: 'completed', prompt_tokens: usage.input_tokens, completion_tokens: usage.output_tokens });
   expect(BigInt(row.cost)).toBe(charged);
-  const hold = await h.services.db('holds').where({ request_id: requestId }).first();
-  expect(hold).toMatchObject({ status: 'captured', captured_amount: charged });
-  const entries = await h.services.db('ledger_entries').where({ hold_id: hold.id });
-  expect(entries.map((e) => BigInt(e.amount))).toEqual([-charged]);
-  expect((await h.services.ledger.balance(accountId)).held).toBe(0n);
+  expect(await h.chargesOf(requestId)).toEqual([-charged]);
+  expect((await h.idleBalance(accountId)).held).toBe(0n);
 }
 
 describe('POST /v1/responses translated to chat completions', () => {
@@ -293,8 +290,10 @@ describe('POST /v1/responses when the upstream fails', () => {
     const error = await h.openai(key).responses.create({ model: 'gpt-5', input: 'Hi' }, { maxRetries: 0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ status: 502 });
-    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
-    expect(await h.services.db('holds').where({ account_id: accountId })).toMatchObject([{ status: 'released' }]);
+    expect(await h.idleBalance(accountId)).toMatchObject({ balance: parseUsd('1.00'), held: 0n });
+    const requestId = (error as InstanceType<typeof OpenAI.APIError>).requestID!;
+    expect(await h.chargesOf(requestId)).toEqual([]);
+    expect(await h.services.db('requests').where({ id: requestId }).first()).toMatchObject({ status: 'failed', cost: 0n });
   });
 
   it('mid-stream: the stream ends with error and response.failed, and what was produced is charged once', async () => {
@@ -316,8 +315,7 @@ describe('POST /v1/responses when the upstream fails', () => {
     const row = await h.services.db('requests').where({ id: requestId }).first();
     expect(row).toMatchObject({ status: 'failed', completion_tokens: 3, usage_source: 'estimated' });
     expect(failed.usage).toMatchObject({ output_tokens: 3, cost: Number(BigInt(row.cost)) / 1e9 });
-    const hold = await h.services.db('holds').where({ request_id: requestId }).first();
-    expect(hold).toMatchObject({ status: 'captured', captured_amount: BigInt(row.cost) });
+    expect(await h.chargesOf(requestId)).toEqual([-BigInt(row.cost)]);
     expect((await h.services.ledger.balance(accountId)).balance).toBe(parseUsd('1.00') - BigInt(row.cost));
   });
 });
@@ -342,10 +340,9 @@ describe('POST /v1/responses when the caller leaves mid-stream', () => {
     while (!(row = await h.services.db('requests').where({ id: requestId }).first())) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(slowFinished.at(-1)).toMatchObject({ completionTokens: 400, outcome: 'completed' });
     expect(row).toMatchObject({ status: 'client_closed', completion_tokens: 400, usage_source: 'upstream' });
-    const hold = await h.services.db('holds').where({ request_id: requestId }).first();
-    expect(hold).toMatchObject({ status: 'captured', captured_amount: BigInt(row.cost) });
+    expect(await h.chargesOf(requestId)).toEqual([-BigInt(row.cost)]);
     expect(BigInt(row.cost)).toBe(chatCost(h.services.catalog.chat('gpt-5.1')!, { promptTokens: row.prompt_tokens, completionTokens: 400 }));
-    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00') - BigInt(row.cost), held: 0n });
+    expect(await h.idleBalance(accountId)).toMatchObject({ balance: parseUsd('1.00') - BigInt(row.cost), held: 0n });
   });
 });
 

@@ -87,9 +87,8 @@ describe('a caller who hangs up does not get the upstream work for free', () => 
     expect(row.cost).toBe(chatCost(gpt52(), { promptTokens: 40, completionTokens: completion }));
     expect(upstream.endings).toEqual(['finished']);
     expect(upstream.seen[0].stream_options).toEqual({ include_usage: true });
-    const hold = await h.services.db('holds').where({ id: row.hold_id }).first();
-    expect(hold).toMatchObject({ status: 'captured', captured_amount: row.cost });
-    expect(await h.services.ledger.balance(accountId)).toMatchObject({ balance: parseUsd('1.00') - row.cost, held: 0n });
+    expect(await h.chargesOf(row.id)).toEqual([-row.cost]);
+    expect(await h.idleBalance(accountId)).toMatchObject({ balance: parseUsd('1.00') - row.cost, held: 0n });
   });
 
   it('a non-streamed request whose caller hangs up is still completed upstream and charged', async () => {

@@ -2,7 +2,7 @@ import type { Db } from '../../src/db/connection.js';
 
 /**
  * The database going away while a charge is captured: the PostgreSQL backend running a capture of
- * a listed account terminates itself, as a restart or a failover would, before the statement can
+ * a listed account (a hold's, or a charge against a chat allowance) terminates itself, as a restart or a failover would, before the statement can
  * finish. `capture_faults` lists the accounts: `blips` captures fail (counted by the sequence
  * `capture_blips`, since the counting transaction itself dies), or all of them while `outage`.
  */
@@ -22,5 +22,8 @@ export async function installCaptureFaults(db: Db): Promise<void> {
     END $$;
     CREATE TRIGGER capture_fault BEFORE UPDATE ON holds FOR EACH ROW WHEN (NEW.status = 'captured')
       EXECUTE FUNCTION kill_capture_backend();
+    -- A chat charge against an allowance has no hold row to capture: its usage entry is the capture.
+    CREATE TRIGGER allowance_charge_fault BEFORE INSERT ON ledger_entries FOR EACH ROW
+      WHEN (NEW.kind = 'usage' AND NEW.hold_id IS NULL) EXECUTE FUNCTION kill_capture_backend();
   `);
 }

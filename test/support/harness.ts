@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import pino from 'pino';
 import { inject } from 'vitest';
@@ -12,6 +13,7 @@ import { ensureDatabase } from '../../src/launcher/embedded-postgres.js';
 import { freePort } from '../../src/launcher/free-port.js';
 import { createServer } from '../../src/http/server.js';
 import { auditLedger, type AuditReport } from '../../src/ledger/audit.js';
+import type { Balance } from '../../src/ledger/types.js';
 import { closeServices, createServices, type Services } from '../../src/services.js';
 import { startWorker, type RunningWorker } from '../../src/temporal/worker.js';
 
@@ -37,6 +39,13 @@ export interface Harness {
   createAccount(opts?: { balanceUsd?: string; name?: string }): Promise<{ accountId: string; key: string; keyId: string }>;
   /** The official OpenAI SDK pointed at this service. */
   openai(key: string): OpenAI;
+  /**
+   * The account's balance once its chat allowances were given back: an API process keeps an idle
+   * account's allowance reserved for CHAT_ALLOWANCE_IDLE_MS (100 ms here) after its last request.
+   */
+  idleBalance(accountId: string): Promise<Balance>;
+  /** The ledger entries a request made, by amount (a chat request's charge is one negative entry). */
+  chargesOf(requestId: string): Promise<bigint[]>;
   audit(): Promise<AuditReport>;
   /** Throws with the failing checks unless every ledger invariant holds. */
   expectBooksBalanced(): Promise<void>;
@@ -69,6 +78,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     TEMPORAL_TASK_QUEUE: `test-${suffix}`,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     LOG_LEVEL: (process.env.TEST_LOG_LEVEL as never) ?? 'warn',
+    // Short, so that a test sees an idle account's allowance given back soon (idleBalance).
+    CHAT_ALLOWANCE_IDLE_MS: '100',
     ...opts.env,
   });
   const logger = opts.logStream ? pino({ level: config.logLevel }, opts.logStream) : pino({ level: config.logLevel });
@@ -112,6 +123,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return { accountId: acct.id, key: key.key, keyId: key.id };
     },
     openai: (key) => new OpenAI({ apiKey: key, baseURL: `${baseUrl}/v1`, maxRetries: 0 }),
+    async idleBalance(accountId) {
+      for (let waited = 0; ; waited += 50) {
+        const open = await services.db('chat_allowances').where({ account_id: accountId }).first();
+        if (!open) return services.ledger.balance(accountId);
+        if (waited > 10_000) throw new Error(`the chat allowance of ${accountId} was not given back`);
+        await sleep(50);
+      }
+    },
+    async chargesOf(requestId) {
+      const rows = await services.db('ledger_entries').where({ request_id: requestId }).orderBy('id').select('amount');
+      return rows.map((r) => BigInt(r.amount));
+    },
     audit: () => auditLedger(services.db),
     async expectBooksBalanced() {
       const report = await auditLedger(services.db);

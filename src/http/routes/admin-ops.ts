@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { generationWorkflowId } from '../../generations/generation-client.js';
 import { GenerationRepository, type GenerationRecord } from '../../generations/generation-repository.js';
 import { formatUsd } from '../../ledger/money.js';
+import type { OpenAllowance } from '../../ledger/allowances.js';
 import type { Hold } from '../../ledger/types.js';
 import type { Services } from '../../services.js';
 import { notFound } from '../errors.js';
@@ -12,8 +13,8 @@ import { workflowUrl } from '../workflow-link.js';
 import { presentDepositForOps } from './deposits.js';
 
 /**
- * What the ops view reads beside the accounts: the holds still open across accounts, and an
- * account's deposits and generations, each with its workflow in the Temporal Web UI.
+ * What the ops view reads beside the accounts: the holds and chat allowances still open across
+ * accounts, and an account's deposits and generations, each with its workflow in the Temporal Web UI.
  */
 
 const HoldQuery = z.strictObject({
@@ -40,6 +41,22 @@ export function adminOpsRoutes(services: Services): Router {
       const holds = await services.ledger.openHolds({ accountId: query.account_id, limit: query.limit });
       const now = Date.now();
       res.json({ object: 'list', data: holds.map((h) => presentOpenHold(h, now, services)) });
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/admin/allowances',
+      summary: "Chat allowances held across accounts (or of one), largest first, with the API process holding each and whether its lease lapsed (ops view)",
+      tag: 'admin',
+      auth: 'admin',
+      query: HoldQuery,
+    },
+    async ({ query }, _req, res) => {
+      const allowances = await services.ledger.openAllowances({ accountId: query.account_id, limit: query.limit });
+      res.json({ object: 'list', data: allowances.map(presentAllowance) });
     },
   );
 
@@ -90,6 +107,18 @@ function presentOpenHold(h: Hold, now: number, services: Services) {
     age_seconds: Math.max(0, Math.floor((now - h.createdAt.getTime()) / 1000)),
     workflow_id: workflowId,
     workflow_url: workflowId ? workflowUrl(services, workflowId) : null,
+  };
+}
+
+function presentAllowance(a: OpenAllowance) {
+  return {
+    object: 'chat_allowance',
+    account_id: a.accountId,
+    lease_id: a.leaseId,
+    amount_usd: formatUsd(a.amount),
+    process: a.host === null ? null : { host: a.host, pid: a.pid },
+    lease_expires_at: unix(a.leaseExpiresAt),
+    lapsed: a.lapsed,
   };
 }
 

@@ -58,6 +58,7 @@ afterEach(async () => {
 
 const messages = [{ role: 'user' as const, content: 'Say hello.' }];
 const holdsOf = (accountId: string) => h.services.db('holds').where({ account_id: accountId });
+const usageOf = (accountId: string) => h.services.db('ledger_entries').where({ account_id: accountId, kind: 'usage' }).orderBy('id');
 const spent = async (accountId: string) => parseUsd('1.00') - (await h.services.ledger.balance(accountId)).balance;
 
 describe('routes from PROVIDERS_FILE', () => {
@@ -82,6 +83,7 @@ describe('routes from PROVIDERS_FILE', () => {
     expect(error.status).toBe(503);
     expect(error.error).toMatchObject({ code: 'model_unavailable', param: 'model' });
     expect(await holdsOf(accountId)).toHaveLength(0);
+    expect((await h.services.ledger.balance(accountId)).held).toBe(0n);
   });
 });
 
@@ -109,7 +111,8 @@ describe('fallback', () => {
     }
     expect(a.seen).toHaveLength(2);
     expect(b.seen.map((s) => s.body.model)).toEqual(['gpt-5.2-backup', 'gpt-5.2-backup']);
-    expect((await holdsOf(accountId)).map((hold) => hold.status)).toEqual(['captured', 'captured']);
+    const cost = chatCost(h.services.catalog.chat('gpt-5.2')!, { promptTokens: 41, completionTokens: 17 });
+    expect((await usageOf(accountId)).map((e) => e.amount)).toEqual([-cost, -cost]);
   });
 
   it('falls from an OpenAI-compatible route to an Anthropic one', async () => {
@@ -130,7 +133,8 @@ describe('fallback', () => {
     const text = await response.text();
     for (const secret of ['backup', 'first', 'provider-x', KEY_B, KEY_A, 'acct_secret', '127.0.0.1']) expect(text).not.toContain(secret);
     expect(await spent(accountId)).toBe(0n);
-    expect((await holdsOf(accountId)).map((hold) => hold.status)).toEqual(['released']);
+    expect(await usageOf(accountId)).toEqual([]);
+    expect((await h.idleBalance(accountId)).held).toBe(0n);
   });
 
   it('does not move once output has started: a stream that dies is billed for what it produced, and the backup is not called', async () => {
