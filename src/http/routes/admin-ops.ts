@@ -17,7 +17,7 @@ import { presentDepositForOps } from './deposits.js';
  * accounts, and an account's deposits and generations, each with its workflow in the Temporal Web UI.
  */
 
-const HoldQuery = z.strictObject({
+const OpenQuery = z.strictObject({
   account_id: z.string().trim().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
@@ -35,7 +35,7 @@ export function adminOpsRoutes(services: Services): Router {
       summary: 'Pending holds across accounts (or of one), oldest first, with their age and what placed them (ops view)',
       tag: 'admin',
       auth: 'admin',
-      query: HoldQuery,
+      query: OpenQuery,
     },
     async ({ query }, _req, res) => {
       const holds = await services.ledger.openHolds({ accountId: query.account_id, limit: query.limit });
@@ -52,7 +52,7 @@ export function adminOpsRoutes(services: Services): Router {
       summary: "Chat allowances held across accounts (or of one), largest first, with the API process holding each and whether its lease lapsed (ops view)",
       tag: 'admin',
       auth: 'admin',
-      query: HoldQuery,
+      query: OpenQuery,
     },
     async ({ query }, _req, res) => {
       const allowances = await services.ledger.openAllowances({ accountId: query.account_id, limit: query.limit });
