@@ -182,12 +182,16 @@ describe('generation workflows on the real Temporal server', () => {
     await client.workflow.getHandle(`generation-${alive.id}`).terminate('operator stopped it');
     await h.services.db('generations').where('id', alive.id).update({ created_at: h.services.db.raw(`now() - interval '5 minutes'`) });
     await h.services.db('holds').where('generation_id', alive.id).update({ created_at: h.services.db.raw(`now() - interval '5 minutes'`) });
-    await ensureSchedules(client, taskQueue, [spec]);
+    // A schedule of its own: a deleted schedule's id may still be taken while Temporal removes it, and
+    // ensureSchedules leaves an existing schedule alone, so reusing the id could trigger nothing.
+    const again = { ...spec, scheduleId: `${spec.scheduleId}-again` };
+    await ensureSchedules(client, taskQueue, [again]);
+    const second = client.schedule.getHandle(again.scheduleId);
     try {
-      await schedule.trigger();
+      await second.trigger();
       await eventually(async () => ((await holdOf(h, alive.id)).status === 'released' ? true : undefined));
     } finally {
-      await schedule.delete();
+      await second.delete();
     }
     expect(await balanceOf(h, accountId)).toMatchObject({ balance: 1_000_000_000n, held: 0n });
   });
