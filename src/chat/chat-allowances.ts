@@ -3,10 +3,6 @@ import { InsufficientFunds, LeaseLapsed } from '../ledger/errors.js';
 import type { PostgresLedger } from '../ledger/postgres-ledger.js';
 import type { ProcessLease } from '../ledger/process-lease.js';
 
-// How long an account's allowance outlives its last request in flight before it is given back, so that
-// an idle account's available balance shows nothing held for long.
-const IDLE_MS = 2_000;
-
 interface Allowance {
   leaseId: string;
   /** What this process counts as reserved: what it reserved, less what charges took off (ChargeRow.shrunk). */
@@ -21,7 +17,11 @@ export interface ChatAllowancesDeps {
   ledger: PostgresLedger;
   lease: ProcessLease;
   logger: Logger;
-  idleMs?: number;
+  /**
+   * How long an account's allowance outlives its last request in flight before it is given back, so
+   * that an idle account's available balance shows nothing held for long (CHAT_ALLOWANCE_IDLE_MS).
+   */
+  idleMs: number;
 }
 
 /**
@@ -85,7 +85,7 @@ export class ChatAllowances {
 
   private releaseWhenIdle(accountId: string, a: Allowance): void {
     if (a.idle) return;
-    a.idle = setTimeout(() => void this.release(accountId, a), this.deps.idleMs ?? IDLE_MS);
+    a.idle = setTimeout(() => void this.release(accountId, a), this.deps.idleMs);
     a.idle.unref();
   }
 
