@@ -52,11 +52,11 @@ export function planHold(input: HoldPlanInput): HoldPlan {
   // assumes every prompt token is priced at the dearer of the two.
   const write = input.model.cache_write_nanos_per_million;
   const model = write !== undefined && write > input.model.input_nanos_per_million ? { ...input.model, input_nanos_per_million: write } : input.model;
-  const worstCase = (perChoice: number) =>
-    chatCost(model, { promptTokens: promptTokenBound, completionTokens: perChoice * choices });
+  const worstCase = (perChoice: number) => chatCost(model, { promptTokens: promptTokenBound, completionTokens: perChoice * choices });
 
   const ceiling = Math.min(input.requestedMaxTokens ?? model.max_output_tokens, model.max_output_tokens);
-  if (worstCase(ceiling) <= available) return { affordable: true, maxTokens: ceiling, amount: worstCase(ceiling) };
+  const atCeiling = worstCase(ceiling);
+  if (atCeiling <= available) return { affordable: true, maxTokens: ceiling, amount: atCeiling };
 
   // Search the exact limit: inverting the half-up rounded formula would be off by one at the edges.
   let lo = 0;
@@ -68,7 +68,7 @@ export function planHold(input: HoldPlanInput): HoldPlan {
   }
   if (lo < 1) return { affordable: false, reason: 'balance', required: worstCase(1) };
   if (input.requestedMaxTokens !== undefined) {
-    return { affordable: false, reason: 'max_tokens', requestedMaxTokens: ceiling, affordableMaxTokens: lo, required: worstCase(ceiling) };
+    return { affordable: false, reason: 'max_tokens', requestedMaxTokens: ceiling, affordableMaxTokens: lo, required: atCeiling };
   }
   return { affordable: true, maxTokens: lo, amount: worstCase(lo) };
 }

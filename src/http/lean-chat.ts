@@ -49,6 +49,8 @@ function leanKey(method: string | undefined, url: string | undefined, headers: I
 /** `application/json`, with no charset or UTF-8's: what readJson decodes exactly as body-parser does. */
 function isUtf8Json(contentType: string | undefined): boolean {
   if (!contentType) return false;
+  // What nearly every client sends, decided without splitting it.
+  if (contentType === 'application/json') return true;
   const [type, ...params] = contentType.split(';');
   if (type!.trim().toLowerCase() !== 'application/json') return false;
   return params.every((p) => /^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(p));

@@ -22,10 +22,6 @@ export type ChatRates = Pick<ChatModel, 'input_nanos_per_million' | 'output_nano
  * charge follows what the provider bills; a model without them prices every prompt token alike.
  */
 export function chatCost(model: ChatRates, usage: TokenUsage): bigint {
-  const whole = (n: number | undefined, name: string) => {
-    if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${name} must be a non-negative integer`);
-    return BigInt(n ?? 0);
-  };
   const prompt = whole(usage.promptTokens, 'promptTokens');
   const completion = whole(usage.completionTokens, 'completionTokens');
   // An upstream that reports more cached tokens than prompt tokens is not believed past the prompt.
@@ -39,7 +35,14 @@ export function chatCost(model: ChatRates, usage: TokenUsage): bigint {
   return mulDivHalfUp(numerator, 1n, MILLION);
 }
 
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
+function whole(n: number | undefined, name: string): bigint {
+  if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${name} must be a non-negative integer`);
+  return BigInt(n ?? 0);
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
 
 /** Input tokens only, over one million, rounded half-up once per request. */
 export function embeddingCost(model: Pick<EmbeddingModel, 'input_nanos_per_million'>, promptTokens: number): bigint {
