@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { grantPostgresTraversal } from './data-dir-access.js';
 import { freePort } from './free-port.js';
+import { startPostmaster } from './postmaster.js';
 
 export interface RunningPostgres {
   /** URL of the `cheapa` database on the embedded server, over TCP (127.0.0.1). */
@@ -51,24 +52,31 @@ export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger;
   // The socket lives in the cluster directory, which the server's user owns. Over it a query costs
   // the client about a quarter less CPU than over loopback TCP (BENCHMARKS.md, 2026-12-01).
   const socketDir = SOCKET_PATH_SAFE.test(dataDir) && Buffer.byteLength(path.join(dataDir, `.s.PGSQL.${port}.lock`)) <= 107 ? dataDir : undefined;
-  const EmbeddedPostgres = await embeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    // Durability stays on (fsync, synchronous_commit): this holds money.
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`],
-    onLog: (m) => logger.debug({ component: 'postgres' }, String(m).trim()),
-    onError: (m) => logger.debug({ component: 'postgres' }, String(m instanceof Error ? m.message : m).trim()),
-  });
+  const onLog = (m: unknown) => logger.debug({ component: 'postgres' }, String(m instanceof Error ? m.message : m).trim());
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await server.initialise();
+    // The package only initialises the cluster (initdb, and the `postgres` user as root); the server
+    // itself is started in a process group of its own (postmaster.ts).
+    const EmbeddedPostgres = await embeddedPostgres();
+    const cluster = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: USER,
+      password,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      onLog,
+      onError: onLog,
+    });
+    await cluster.initialise();
   }
-  await server.start();
-  const pid = postmasterPid(dataDir);
+  const server = await startPostmaster({
+    dataDir,
+    port,
+    // Durability stays on (fsync, synchronous_commit): this holds money.
+    flags: ['-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`],
+    onLog,
+  });
+  const pid = server.pid;
   // Exiting without stop() (a crash, process.exit): a fast shutdown, sent while we still can.
   const stopOnExit = () => {
     try {
@@ -87,9 +95,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; logger: Logger;
     process: { pid, dataDir },
     stop: async () => {
       process.off('exit', stopOnExit);
-      // A Ctrl-C reaches the server too (it shares the terminal's process group) and it may be gone
-      // by now; the package's stop() would then wait forever for an exit that already happened.
-      if (running(pid)) await server.stop();
+      await server.stop();
     },
   };
 }

@@ -42,7 +42,13 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<Ru
   // Update-with-start is on by default from CLI 1.2; the flag keeps older binaries working too.
   args.push('--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true');
 
-  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  // A process group of its own, as the embedded PostgreSQL's (postmaster.ts): a Ctrl-C reaches only the
+  // launcher, whose shutdown drains the worker before it stops this server.
+  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Exiting without stop() (a crash, process.exit): stopped all the same.
+  const stopOnExit = () => child.kill('SIGTERM');
+  process.on('exit', stopOnExit);
+  child.once('exit', () => process.off('exit', stopOnExit));
   const tail: string[] = [];
   const collect = (b: Buffer) => {
     for (const line of b.toString().split('\n')) {

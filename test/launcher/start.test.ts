@@ -63,7 +63,8 @@ describe('npm start on embedded defaults', () => {
   it('comes up ready with the Temporal UI, keeps data across a restart, recovers from a killed launcher, and leaves nothing running after Ctrl-C', async () => {
     const port = await freePort();
     const uiPort = await freePort();
-    const env = { DATA_DIR: dataDir, PORT: String(port), TEMPORAL_UI_PORT: String(uiPort), LOG_LEVEL: 'warn' };
+    // An allowance stays reserved long after its request, so Ctrl-C finds one to give back.
+    const env = { DATA_DIR: dataDir, PORT: String(port), TEMPORAL_UI_PORT: String(uiPort), LOG_LEVEL: 'warn', CHAT_ALLOWANCE_IDLE_MS: '600000' };
 
     const first = npmStart(env);
     try {
@@ -87,7 +88,18 @@ describe('npm start on embedded defaults', () => {
       body: JSON.stringify({ amount_usd: '-1.25', reason: 'restart persistence check' }),
     });
     expect(spent.status).toBe(201);
+    const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5.2', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8 }),
+    });
+    expect(chat.status).toBe(200);
+    const chatCost = Number(chat.headers.get('x-request-cost-usd'));
+    const open = async () => (await (await fetch(`http://127.0.0.1:${port}/admin/allowances`, { headers: { authorization: `Bearer ${adminToken}` } })).json()).data;
+    expect(await open()).toHaveLength(1);
 
+    // Ctrl-C reaches the whole process group; the database and Temporal must outlive the launcher's
+    // own shutdown, which gives the allowance back before it stops them.
     expect(await interrupt(first.child)).toBe(true);
     expect(await settledProcessesMentioning(dataDir)).toEqual([]);
     // Stopped all the way through its own shutdown, which ends by dropping its record.
@@ -97,8 +109,9 @@ describe('npm start on embedded defaults', () => {
     try {
       await waitFor(`http://127.0.0.1:${port}/readyz`, 200, 120_000);
       expect(second.output()).not.toContain('Demo API key');
+      expect(await open()).toEqual([]);
       const after = await (await fetch(`http://127.0.0.1:${port}/v1/dashboard/billing/credit_grants`, { headers: { authorization: `Bearer ${key}` } })).json();
-      expect(after.total_available).toBe(3.75);
+      expect(after.total_available).toBeCloseTo(3.75 - chatCost, 9);
     } catch (err) {
       process.kill(-second.child.pid!, 'SIGKILL');
       throw err;
@@ -116,7 +129,7 @@ describe('npm start on embedded defaults', () => {
     try {
       await waitFor(`http://127.0.0.1:${port}/readyz`, 200, 120_000);
       const after = await (await fetch(`http://127.0.0.1:${port}/v1/dashboard/billing/credit_grants`, { headers: { authorization: `Bearer ${key}` } })).json();
-      expect(after.total_available).toBe(3.75);
+      expect(after.total_available).toBeCloseTo(3.75 - chatCost, 9);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${third.output()}`);
     } finally {
