@@ -8,7 +8,7 @@ import { closeServices, createLogger, createServices, type Services } from '../s
 import { ensureSchedules } from '../temporal/schedules.js';
 import { startWorker, type RunningWorker } from '../temporal/worker.js';
 import { DataDirError } from './data-dir-access.js';
-import { prepareSchema, SchemaBehind } from './schema.js';
+import { prepareSchema, schemaStep, SchemaBehind } from './schema.js';
 import { startStack } from './stack.js';
 
 /**
@@ -70,7 +70,7 @@ async function main() {
 
   try {
     services = await createServices(config, stack, logger);
-    await prepareSchema(services.db, config.mode === 'production' ? 'verify' : 'migrate');
+    await prepareSchema(services.db, schemaStep(config));
     if (role !== 'api') {
       worker = await startWorker(services);
       worker.done.catch((err) => {
@@ -97,7 +97,7 @@ async function main() {
 /** The migrate role: apply pending migrations to DATABASE_URL, then exit (a one-shot job before api and worker start). */
 async function migrateOnly(config: Config) {
   if (!config.database.url) {
-    console.error('migrate: DATABASE_URL is required (the embedded database is migrated by `npm start` itself)');
+    console.error('migrate: DATABASE_URL is required (an embedded database is migrated by the launcher itself when it starts)');
     process.exit(2);
   }
   const db = createDb(config.database.url, { poolMax: 1 });

@@ -7,6 +7,13 @@ import { migrationSource } from '../db/migrations/index.js';
  * them once, before the api and worker roles start; those only check that the schema is current,
  * so that no two versions race to change it and no role runs on an old schema.
  */
+export function schemaStep(config: { mode: string; database: { url?: string } }): 'migrate' | 'verify' {
+  // A database the launcher embeds (no DATABASE_URL) has no other process to migrate it, and none
+  // to race with: it is migrated at start in production too. Before, a fresh production start on
+  // embedded defaults asked for the migrate role, which refuses without DATABASE_URL.
+  return config.mode === 'production' && config.database.url ? 'verify' : 'migrate';
+}
+
 export async function prepareSchema(db: Db, how: 'migrate' | 'verify'): Promise<void> {
   if (how === 'migrate') return migrateLatest(db);
   const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown, unknown[]];
