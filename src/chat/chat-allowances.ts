@@ -74,12 +74,18 @@ export class ChatAllowances {
     }
   }
 
-  /** A request that took `amount` is settled; its charge took `shrunk` off the allowance. */
-  giveBack(accountId: string, leaseId: string, amount: bigint, shrunk: bigint): void {
+  /**
+   * A request that took `amount` is settled; its charge took `shrunk` off the allowance, or null when
+   * that is not known (a charge handed to the capture workflow, a replay). The count then drops to
+   * nothing, so that no later request relies on what the unknown charge may have taken: they reserve
+   * anew, and whatever is reserved beyond need goes back with the whole allowance when idle.
+   */
+  giveBack(accountId: string, leaseId: string, amount: bigint, shrunk: bigint | null): void {
     const a = this.accounts.get(accountId);
     if (!a || a.leaseId !== leaseId) return;
     a.inUse -= amount;
-    a.amount -= shrunk;
+    if (shrunk === null) a.amount = 0n;
+    else a.amount -= shrunk;
     if (a.inUse === 0n) this.releaseWhenIdle(accountId, a);
   }
 

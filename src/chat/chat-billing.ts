@@ -258,18 +258,24 @@ export class ChatBilling {
   private async charge(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
     const allowances = this.deps.allowances!;
     const leaseId = hold.leaseId!;
-    let shrunk = 0n;
+    // What the charge took off the allowance, as far as the ledger said (null: not known).
+    let shrunk: bigint | null = null;
     try {
-      if (settlement.charge === 0n) return { landed: 'captured', recorded: false };
+      if (settlement.charge === 0n) {
+        shrunk = 0n;
+        return { landed: 'captured', recorded: false };
+      }
       const order = { accountId: hold.accountId, leaseId, amount: settlement.charge, idempotencyKey: chargeKey(requestId), requestId };
       const delays = this.deps.captureRetryDelaysMs ?? CAPTURE_RETRY_DELAYS_MS;
       for (let attempt = 0; ; attempt++) {
         try {
           const { value, replayed } = await this.ledger.chargeAllowance({ ...order, request });
-          shrunk = value.shrunk;
+          // A replay answers with the first charge's entry, not with what that charge shrank.
+          shrunk = replayed ? null : value.shrunk;
           return { landed: 'captured', recorded: request !== undefined && !replayed };
         } catch (error) {
           if (error instanceof ChargeUncovered) {
+            shrunk = 0n;
             this.logger.warn({ requestId, charge: settlement.charge.toString() }, 'this chat charge lost its allowance and the balance does not cover it; the request is not charged');
             throw new HoldLostInCrash(`allowance:${requestId}`);
           }

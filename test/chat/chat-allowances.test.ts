@@ -120,6 +120,18 @@ describe('chat requests on allowances', () => {
     await givenBack(accountId);
   });
 
+  it('after a charge whose shrink is not known (handed off), reserves anew rather than rely on the allowance it counted', async () => {
+    const { accountId } = await h.createAccount({ balanceUsd: '1.00' });
+    const allowances = h.services.chatAllowances!;
+    const { leaseId } = await allowances.take(accountId, 5_000_000n);
+    allowances.giveBack(accountId, leaseId, 5_000_000n, null);
+    await allowances.take(accountId, 5_000_000n);
+    // The capture workflow may have shrunk the first 5,000,000 by now: the second take did not count on it.
+    expect((await allowancesOf(accountId)).map((r) => r.amount)).toEqual([10_000_000n]);
+    allowances.giveBack(accountId, leaseId, 5_000_000n, 0n);
+    await givenBack(accountId);
+  });
+
   it('tries an idle allowance\'s release again when it fails, rather than keeping it held while the process lives', async () => {
     const { accountId, key } = await h.createAccount({ balanceUsd: '1.00' });
     await h.services.db.raw(`
