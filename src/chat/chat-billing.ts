@@ -23,14 +23,17 @@ export class OutputLimitUnaffordable extends Error {
 }
 
 /**
- * The request's hold was committed unflushed and a database crash took it before anything flushed it
- * (see PostgresLedger.holdFlushed): there is nothing to charge, so the caller is charged nothing and
- * the upstream's work is our loss. Answered 503: a retry is served normally.
+ * The credit set aside for a request was lost while it was served, so there is nothing to charge:
+ * the caller is charged nothing and the upstream's work is our loss. Answered 503: a retry is served
+ * normally. Two ways to get here: a hold committed unflushed that a database crash took before
+ * anything flushed it (see PostgresLedger.holdFlushed), or a charge on an allowance that was released
+ * after this process's lease lapsed (a stall) when the available balance no longer covers it.
  */
-export class HoldLostInCrash extends Error {
-  readonly name = 'HoldLostInCrash';
-  constructor(readonly holdId: string) {
-    super(`hold ${holdId} was lost by a database crash before it was flushed; nothing was charged`);
+export class CoverLost extends Error {
+  readonly name = 'CoverLost';
+  /** `cover`: the hold's id, or `allowance:<request id>`. */
+  constructor(readonly cover: string) {
+    super(`the credit set aside as ${cover} was lost before its charge; nothing was charged`);
   }
 }
 
@@ -187,7 +190,7 @@ export class ChatBilling {
    * workflow that retries until it does (for a hold not yet known durable, only after the database
    * answered nothing for about half a minute: see UNFLUSHED_CAPTURE_RETRY_DELAYS_MS). The capture
    * is idempotent (one per hold), so a retry after a commit whose acknowledgement was lost changes
-   * nothing. Throws HoldLostInCrash when a crash took such a hold, and otherwise only when even the
+   * nothing. Throws CoverLost when a crash took such a hold, and otherwise only when even the
    * hand-off fails; the hold then stays pending (never released by this request) for ops to see.
    * `request`, the request's log row, is written by the capture's own statement when it applies.
    */
@@ -204,7 +207,7 @@ export class ChatBilling {
       } catch (error) {
         if (error instanceof HoldNotFound && !flushed) {
           this.logger.warn({ requestId, holdId: hold.holdId, charge: settlement.charge.toString() }, 'a database crash lost this chat hold before it was flushed; the request is not charged');
-          throw new HoldLostInCrash(hold.holdId);
+          throw new CoverLost(hold.holdId);
         }
         if (isLedgerRefusal(error)) throw error;
         if (attempt >= delays.length) {
@@ -252,7 +255,7 @@ export class ChatBilling {
   /**
    * capture() for a take from the allowance: one charge, retried and handed off as a capture is (the
    * charge is idempotent by its key). The take is given back once, whatever happens. Throws
-   * HoldLostInCrash when the charge is covered by neither the allowance nor the available balance
+   * CoverLost when the charge is covered by neither the allowance nor the available balance
    * (the allowance was released after this process's lease lapsed): nothing was charged.
    */
   private async charge(hold: ChatHold, settlement: Settlement, requestId: string, request?: RequestRecord): Promise<CaptureOutcome> {
@@ -277,7 +280,7 @@ export class ChatBilling {
           if (error instanceof ChargeUncovered) {
             shrunk = 0n;
             this.logger.warn({ requestId, charge: settlement.charge.toString() }, 'this chat charge lost its allowance and the balance does not cover it; the request is not charged');
-            throw new HoldLostInCrash(`allowance:${requestId}`);
+            throw new CoverLost(`allowance:${requestId}`);
           }
           if (isLedgerRefusal(error)) throw error;
           if (attempt >= delays.length) {
@@ -303,7 +306,7 @@ export class ChatBilling {
       await this.ledger.releaseHold({ holdId: hold.holdId, accountId: hold.accountId });
     } catch (error) {
       if (!(error instanceof HoldNotFound) || flushed) throw error;
-      // Lost by a database crash before anything flushed it (see HoldLostInCrash): nothing is held.
+      // Lost by a database crash before anything flushed it (see CoverLost): nothing is held.
       this.logger.warn({ holdId: hold.holdId }, 'a database crash lost this chat hold before it was flushed; nothing to release');
     }
   }

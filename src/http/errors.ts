@@ -4,7 +4,7 @@ import { TooManyResetRequests } from '../console/password-reset.js';
 import { ConsoleUserConflict, EmailTaken, LinkInvalid, SignInRefused, SignUpClosed, TooManySignInAttempts } from '../console/sign-in.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { HoldLostInCrash, OutputLimitUnaffordable } from '../chat/chat-billing.js';
+import { CoverLost, OutputLimitUnaffordable } from '../chat/chat-billing.js';
 import { LeaseLapsed } from '../ledger/errors.js';
 import {
   AccountNotFound,
@@ -154,7 +154,7 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof InsufficientFunds) return insufficientFunds(err.available, err.required);
   if (err instanceof KeyLimitExceeded) return keyLimitExceeded(err);
   if (err instanceof OutputLimitUnaffordable) return outputLimitUnaffordable(err.requested, err.affordable);
-  if (err instanceof HoldLostInCrash) {
+  if (err instanceof CoverLost) {
     // A database crash lost its hold before it was flushed, or its process's allowance was released
     // after the lease lapsed and the balance no longer covers it: either way nothing was charged.
     return new ApiError(503, 'server_error', 'service_unavailable', 'The credit set aside for this request was lost while it was served (a database restart or a server stall); nothing was charged. Please retry.', null, {

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatBilling, HoldLostInCrash } from '../../src/chat/chat-billing.js';
+import { ChatBilling, CoverLost } from '../../src/chat/chat-billing.js';
 import { toApiError } from '../../src/http/errors.js';
 import { HoldNotFound } from '../../src/ledger/index.js';
 import type { CaptureInput, PlaceHoldInput, PostgresLedger } from '../../src/ledger/postgres-ledger.js';
@@ -110,7 +110,7 @@ describe('ChatBilling: a capture the database keeps refusing', () => {
 
   it('answers a 503 that charges nothing when a database crash took an unflushed hold, and a plain refusal for a flushed one', async () => {
     const lost = captureThrough(restarting(2, false, false), 'req_capture_lost');
-    await expect(lost).rejects.toBeInstanceOf(HoldLostInCrash);
+    await expect(lost).rejects.toBeInstanceOf(CoverLost);
     const api = toApiError(await lost.catch((e: unknown) => e));
     expect(api?.status).toBe(503);
     expect(api?.headers['retry-after']).toBe('2');
